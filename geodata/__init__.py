@@ -14,7 +14,9 @@ from geodata.sources import ATTRIBUTION
 from geodata.terrain import TERRAIN_CLASSES
 from geodata.units import (
     GeodataInputError,
+    clamp_into_bbox,
     data_quality_report,
+    km_outside_bbox,
     load_communes,
     load_legacy_provinces,
     load_legacy_units,
@@ -27,9 +29,11 @@ __all__ = [
     "GeodataInputError",
     "apply_detour",
     "apply_od_table",
+    "clamp_into_bbox",
     "data_quality_report",
     "haversine_km",
     "k_nearest_pairs",
+    "km_outside_bbox",
     "load_communes",
     "load_legacy_provinces",
     "load_legacy_units",

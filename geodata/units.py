@@ -14,6 +14,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from geodata import sources
 from geodata.terrain import TERRAIN_CLASSES, default_terrain
@@ -34,6 +35,7 @@ OUTLIER_DENSITY_RATIO = 30.0
 HOMONYM_AREA_RTOL = 0.01
 # bbox tolerance in degrees, as in SOURCE-vietnamadminunits-sapnhap (flag_hq_outside_bbox).
 BBOX_TOL_DEG = 0.005
+KM_PER_DEG_LAT = 111.32
 
 
 class GeodataInputError(ValueError):
@@ -92,6 +94,8 @@ def _legacy_base() -> pd.DataFrame:
         "district_type": raw["districtType"],
         "legacy_province_code": raw["provinceCode"],
         "legacy_province_name": raw["province"],
+        "district_lon": raw["districtLon"],
+        "district_lat": raw["districtLat"],
         "lon": raw["wardLon"].where(~island_district, raw["districtLon"]),
         "lat": raw["wardLat"].where(~island_district, raw["districtLat"]),
         "is_island_district": island_district,
@@ -117,7 +121,8 @@ def load_legacy_units() -> gpd.GeoDataFrame:
     """The 10,040 pre-2025 units (63 provinces, 696 districts) with their successor unit(s).
 
     Columns: legacy_code (5-digit ward code; 3-digit district code for the 5 island districts with
-    no commune level), name, unit_type, district_code/name/type, legacy_province_code/name,
+    no commune level), name, unit_type, district_code/name/type, district_lon/lat (the district
+    centre), legacy_province_code/name,
     successor_code (the default successor), other_successor_codes (comma-separated, for the 471
     units split across 2-5 new units), n_successors, is_split, is_island_district, lon, lat,
     geometry (Point, EPSG:4326; approximate geocoded centroids).
@@ -422,3 +427,26 @@ def load_provinces() -> gpd.GeoDataFrame:
     df["legacy_province_codes"] = df["province_code"].map(legacy)
     geom = gpd.points_from_xy(df["lon"], df["lat"], crs=CRS_LONLAT)
     return gpd.GeoDataFrame(df, geometry=geom, crs=CRS_LONLAT)
+
+
+def km_outside_bbox(communes: pd.DataFrame, codes: ArrayLike, lon: ArrayLike,
+                    lat: ArrayLike) -> np.ndarray:
+    """How far (km, 0 inside) each point lies outside the bounding box of the unit ``codes``
+    names; NaN for unknown codes. Equirectangular approximation, fine at these distances."""
+    box = communes.set_index("code").reindex(np.asarray(codes))
+    x = np.asarray(lon, dtype=float)
+    y = np.asarray(lat, dtype=float)
+    dx = np.fmax(np.fmax(box["bbox_minlon"].to_numpy() - x, x - box["bbox_maxlon"].to_numpy()),
+                 0.0)
+    dy = np.fmax(np.fmax(box["bbox_minlat"].to_numpy() - y, y - box["bbox_maxlat"].to_numpy()),
+                 0.0)
+    return np.hypot(dx * np.cos(np.radians(y)), dy) * KM_PER_DEG_LAT
+
+
+def clamp_into_bbox(communes: pd.DataFrame, codes: ArrayLike, lon: ArrayLike,
+                    lat: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest point inside the bounding box of each point's unit."""
+    box = communes.set_index("code").reindex(np.asarray(codes))
+    x = np.clip(np.asarray(lon, dtype=float), box["bbox_minlon"], box["bbox_maxlon"])
+    y = np.clip(np.asarray(lat, dtype=float), box["bbox_minlat"], box["bbox_maxlat"])
+    return np.asarray(x), np.asarray(y)
