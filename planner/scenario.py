@@ -1,0 +1,373 @@
+"""Scenarios as data: YAML validated by pydantic (unknown keys rejected, frozen).
+
+A scenario file may ``extends:`` another file (relative path) and may define named
+``overrides:``; ``load_scenario(path, overrides=[...])`` stacks the named overrides on top. Two
+overrides that set the same key are an error naming the key, never "last one wins".
+
+Errors name the file, the key path and the rule, e.g.
+``scenarios/x.yaml: policy.service_radius_km.health: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from planner.schema import CONDITIONS, EQUIPMENT_CATEGORIES, LEGAL_STATUSES, SERVICE_USES, USES
+
+TERRAINS = ("lowland", "midland", "mountain", "island")
+UNIT_TYPES = ("Xã", "Phường", "Đặc khu")
+TRANSFER_CATEGORIES = ("car", *EQUIPMENT_CATEGORIES)
+ScenarioKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+PositiveKm = Annotated[float, Field(gt=0, le=500)]
+NonNegVnd = Annotated[int, Field(ge=0)]
+
+
+class ScenarioError(ValueError):
+    """A scenario breaks a rule; the message names file, key path and rule."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSection(_Frozen):
+    """Which data the run uses."""
+
+    dataset: str = Field("demo", description="'demo' (the shipped SYNTHETIC national "
+                         "inventory) or a dataset folder / .xlsx / .gpkg path, relative to "
+                         "the scenario file")
+    provinces: tuple[Annotated[str, Field(pattern=r"^\d{2}$")], ...] = Field(
+        (), description="2-digit province codes to plan; empty plans the whole country")
+    population_overrides: str | None = Field(None, description="CSV code,population")
+    terrain_overrides: str | None = Field(None, description="CSV code,terrain")
+    od_table: str | None = Field(None, description="CSV origin,destination,distance_km"
+                                 "[,minutes] replacing great-circle distances (unit codes)")
+
+
+class SeatsPolicy(_Frozen):
+    """Which old buildings each new commune keeps besides its main seat."""
+
+    max_service_km: PositiveKm | None = Field(
+        None, description="every predecessor area should be within this distance of a kept "
+        "site; null means unlimited (only the main seat is kept)")
+    upkeep_vnd_per_m2_year: NonNegVnd = Field(
+        120_000, description="yearly upkeep of a kept building per m2 of floor area")
+    penalty_vnd_per_person: NonNegVnd = Field(
+        50_000, description="yearly cost per person living in a predecessor area farther than "
+        "max_service_km from every kept site")
+
+
+class EligibilityPolicy(_Frozen):
+    """Which properties may take which use."""
+
+    min_floor_area_m2: Mapping[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"health": 150.0, "education": 300.0, "office": 100.0,
+                                 "service_point": 50.0, "housing": 60.0, "culture": 150.0})
+    min_land_area_m2: Mapping[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: {"education": 1_000.0, "culture": 500.0})
+    conditions: Mapping[str, tuple[str, ...]] = Field(
+        default_factory=lambda: {u: ("good", "fair", "poor") for u in SERVICE_USES},
+        description="building conditions a use accepts (renovation makes them fit)")
+    legal_statuses_for_sale: tuple[str, ...] = ("clear",)
+    legal_statuses_for_conversion: tuple[str, ...] = ("clear", "pending")
+
+    @field_validator("min_floor_area_m2", "min_land_area_m2", "conditions")
+    @classmethod
+    def _uses_known(cls, v: Mapping[str, Any]) -> Mapping[str, Any]:
+        unknown = set(v) - set(SERVICE_USES)
+        if unknown:
+            raise ValueError(f"unknown use(s) {sorted(unknown)}; expected {list(SERVICE_USES)}")
+        return v
+
+    @field_validator("conditions")
+    @classmethod
+    def _conditions_known(cls, v: Mapping[str, tuple[str, ...]]) -> Mapping[str, Any]:
+        for use, conds in v.items():
+            bad = set(conds) - set(CONDITIONS)
+            if bad:
+                raise ValueError(f"{use}: unknown condition(s) {sorted(bad)}")
+        return v
+
+    @field_validator("legal_statuses_for_sale", "legal_statuses_for_conversion")
+    @classmethod
+    def _statuses_known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = set(v) - set(LEGAL_STATUSES)
+        if bad:
+            raise ValueError(f"unknown legal status(es) {sorted(bad)}")
+        return v
+
+
+class TransferPolicy(_Frozen):
+    """How surplus cars and equipment move."""
+
+    cost_per_km_vnd: Mapping[str, NonNegVnd] = Field(
+        default_factory=lambda: {"car": 8_000, "computer": 300, "printer": 300,
+                                 "photocopier": 1_500, "scanner": 200, "projector": 200})
+    handling_vnd: Mapping[str, NonNegVnd] = Field(
+        default_factory=lambda: {"car": 2_000_000, "computer": 100_000, "printer": 100_000,
+                                 "photocopier": 500_000, "scanner": 50_000,
+                                 "projector": 50_000})
+    unmet_penalty_vnd: Mapping[str, NonNegVnd] = Field(
+        default_factory=lambda: {"car": 200_000_000, "computer": 20_000_000,
+                                 "printer": 8_000_000, "photocopier": 40_000_000,
+                                 "scanner": 8_000_000, "projector": 12_000_000},
+        description="cost of leaving one item of need unmet, before the priority weight")
+    max_km: PositiveKm = Field(300.0, description="no transfer farther than this")
+
+    @field_validator("cost_per_km_vnd", "handling_vnd", "unmet_penalty_vnd")
+    @classmethod
+    def _categories_complete(cls, v: Mapping[str, int]) -> Mapping[str, int]:
+        missing = set(TRANSFER_CATEGORIES) - set(v)
+        unknown = set(v) - set(TRANSFER_CATEGORIES)
+        if unknown:
+            raise ValueError(f"unknown category(ies) {sorted(unknown)}")
+        if missing:
+            raise ValueError(f"missing category(ies) {sorted(missing)}")
+        return v
+
+
+class PriorityWeights(_Frozen):
+    """Weight of a unit's unmet need: terrain weight x unit-type weight (remote first)."""
+
+    terrain: Mapping[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {"island": 3.0, "mountain": 2.5, "midland": 1.5,
+                                 "lowland": 1.0})
+    unit_type: Mapping[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=lambda: {"Đặc khu": 1.2, "Xã": 1.1, "Phường": 1.0})
+
+    @model_validator(mode="after")
+    def _complete(self) -> PriorityWeights:
+        if set(self.terrain) != set(TERRAINS):
+            raise ValueError(f"terrain weights must name exactly {list(TERRAINS)}")
+        if set(self.unit_type) != set(UNIT_TYPES):
+            raise ValueError(f"unit_type weights must name exactly {list(UNIT_TYPES)}")
+        return self
+
+
+class Policy(_Frozen):
+    uses_allowed: tuple[Literal[USES], ...] = USES  # type: ignore[valid-type]
+    service_radius_km: Mapping[str, PositiveKm] = Field(
+        default_factory=lambda: {"health": 15.0, "education": 10.0, "office": 20.0,
+                                 "service_point": 15.0, "housing": 25.0, "culture": 15.0},
+        description="a property serves a unit's need for a use within this great-circle "
+        "distance (km) of the unit's HQ")
+    same_province_only: bool = Field(True, description="properties and surplus items serve "
+                                     "only their own province")
+    cross_province_penalty_vnd: NonNegVnd = Field(
+        0, description="added per item or m2 served across a province border when "
+        "same_province_only is false")
+    priority: PriorityWeights = Field(default_factory=PriorityWeights)
+    unmet_penalty_vnd_per_m2: Mapping[str, NonNegVnd] = Field(
+        default_factory=lambda: {"health": 30_000_000, "education": 25_000_000,
+                                 "office": 15_000_000, "housing": 10_000_000,
+                                 "culture": 6_000_000},
+        description="cost of a m2 of need left unmet, before the priority weight")
+    unmet_penalty_vnd_per_service_point: NonNegVnd = 3_000_000_000
+    renovation_vnd_per_m2: Mapping[str, Mapping[str, NonNegVnd]] = Field(
+        default_factory=lambda: {
+            "good": {"health": 2_500_000, "education": 1_500_000, "office": 800_000,
+                     "service_point": 800_000, "housing": 1_000_000, "culture": 1_000_000},
+            "fair": {"health": 5_000_000, "education": 3_500_000, "office": 2_000_000,
+                     "service_point": 2_000_000, "housing": 2_500_000, "culture": 2_500_000},
+            "poor": {"health": 9_000_000, "education": 7_000_000, "office": 5_000_000,
+                     "service_point": 5_000_000, "housing": 6_000_000, "culture": 5_500_000},
+        },
+        description="renovation cost per m2 of floor area, by building condition and use")
+    sale_share_of_market_value: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.8, description="revenue of a sale as a share of the estimated market value")
+    transfer_out_value_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="value credited for transferring a property to another agency")
+    eligibility: EligibilityPolicy = Field(default_factory=EligibilityPolicy)
+    seats: SeatsPolicy = Field(default_factory=SeatsPolicy)
+    transfer: TransferPolicy = Field(default_factory=TransferPolicy)
+
+    @field_validator("service_radius_km", "unmet_penalty_vnd_per_m2")
+    @classmethod
+    def _service_uses(cls, v: Mapping[str, Any]) -> Mapping[str, Any]:
+        unknown = set(v) - set(SERVICE_USES)
+        if unknown:
+            raise ValueError(f"unknown use(s) {sorted(unknown)}; expected {list(SERVICE_USES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _radius_for_every_allowed_use(self) -> Policy:
+        missing = [u for u in self.uses_allowed
+                   if u in SERVICE_USES and u not in self.service_radius_km]
+        if missing:
+            raise ValueError(f"service_radius_km needs a radius for allowed use(s) {missing}")
+        if "hold" not in self.uses_allowed:
+            raise ValueError("uses_allowed must include 'hold' (a property may always wait)")
+        for cond in self.renovation_vnd_per_m2:
+            if cond not in ("good", "fair", "poor"):
+                raise ValueError(f"renovation_vnd_per_m2: unknown condition {cond!r}")
+        return self
+
+
+class Budget(_Frozen):
+    national_vnd: NonNegVnd | None = Field(
+        None, description="cap on renovation spend nationwide; null means no national cap")
+    per_province_vnd: Mapping[Annotated[str, Field(pattern=r"^\d{2}$")], NonNegVnd] = Field(
+        default_factory=dict, description="cap per province code")
+    default_province_vnd: NonNegVnd | None = Field(
+        None, description="cap for each province not named in per_province_vnd")
+
+
+class SolverSettings(_Frozen):
+    time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
+    mip_gap: Annotated[float, Field(ge=0, le=1)] = 0.005
+    threads: Annotated[int, Field(ge=1, le=64)] = 1
+    seed: Annotated[int, Field(ge=0)] = 0
+
+
+class Scenario(_Frozen):
+    """One planning scenario. The JSON Schema of this model is the documentation of the file."""
+
+    name: ScenarioKey
+    description: str = ""
+    data: DataSection = Field(default_factory=DataSection)
+    policy: Policy = Field(default_factory=Policy)
+    budget: Budget = Field(default_factory=Budget)
+    solver: SolverSettings = Field(default_factory=SolverSettings)
+    applied_overrides: tuple[str, ...] = Field(
+        (), description="named overrides applied, in order (set by the loader)")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(json.loads(self.model_dump_json()), allow_unicode=True,
+                              sort_keys=False)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out |= _flatten(v, f"{key}.")
+        else:
+            out[key] = v
+    return out
+
+
+def deep_merge(base: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """``patch`` on top of ``base``: mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for k, v in patch.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def stack_overrides(named: Mapping[str, Mapping[str, Any]], names: Sequence[str],
+                    source: str = "") -> dict[str, Any]:
+    """Merge the named overrides; two of them setting the same key is an error."""
+    where = f"{source}: " if source else ""
+    unknown = [n for n in names if n not in named]
+    if unknown:
+        raise ScenarioError(f"{where}unknown override(s) {unknown}; defined: "
+                            f"{sorted(named) or 'none'}")
+    owner: dict[str, str] = {}
+    merged: dict[str, Any] = {}
+    for name in names:
+        for key in _flatten(named[name]):
+            clash = next((k for k in owner if k == key or k.startswith(key + ".")
+                          or key.startswith(k + ".")), None)
+            if clash is not None:
+                raise ScenarioError(f"{where}overrides {owner[clash]!r} and {name!r} both set "
+                                    f"{min(clash, key, key=len)}")
+            owner[key] = name
+        merged = deep_merge(merged, named[name])
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except UnicodeDecodeError as err:
+        raise ScenarioError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") \
+            from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ScenarioError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: a scenario must be a YAML mapping at the top level")
+    return data
+
+
+def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        raise ScenarioError(f"{path}: 'extends' loops back to itself")
+    data = _read_yaml(path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    parent = _raw_with_extends(path.parent / str(base), (*seen, path))
+    parent.pop("name", None)
+    parent.pop("description", None)
+    # Overrides defined in the parent stay available to the child.
+    overrides = {**parent.pop("overrides", {}), **data.pop("overrides", {})}
+    merged = deep_merge(parent, data)
+    if overrides:
+        merged["overrides"] = overrides
+    return merged
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not in the scenario schema; see `assetplan schema`)"
+        lines.append(f"{source}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def scenario_from_dict(data: Mapping[str, Any], overrides: Sequence[str] = (),
+                       source: str = "<scenario>") -> Scenario:
+    """Validate a scenario mapping (e.g. JSON from the API), applying named overrides."""
+    data = dict(data)
+    named = data.pop("overrides", {}) or {}
+    if not isinstance(named, Mapping):
+        raise ScenarioError(f"{source}: overrides: must be a mapping of name -> settings")
+    if overrides:
+        data = deep_merge(data, stack_overrides(named, overrides, source))
+        data["applied_overrides"] = tuple(overrides)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(format_validation_error(err, source)) from None
+
+
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Load a scenario file (following ``extends``), stacking the named ``overrides``."""
+    path = Path(path)
+    data = _raw_with_extends(path)
+    scenario = scenario_from_dict(data, overrides, source=str(path))
+    # Relative data paths are relative to the scenario file.
+    d = scenario.data
+    fixed = {}
+    for key in ("dataset", "population_overrides", "terrain_overrides", "od_table"):
+        value = getattr(d, key)
+        if value and value != "demo" and not Path(value).is_absolute():
+            fixed[key] = str((path.parent / value).resolve())
+    if fixed:
+        scenario = scenario.model_copy(update={"data": d.model_copy(update=fixed)})
+    return scenario
+
+
+def json_schema() -> dict[str, Any]:
+    return Scenario.model_json_schema()
