@@ -41,7 +41,8 @@ dense = geodata.haversine_km(o[:, None, 0], o[:, None, 1], d[None, :, 0], d[None
 n_dense = int((dense <= 10.0).sum())
 t_dense = time.perf_counter() - t3
 assert n_dense == len(pairs), (n_dense, len(pairs))
-print(json.dumps({"dense_s": t_dense, "dense_mb": dense.nbytes / 2**20,"import_s": t_import, "load_s": t_load, "pairs_s": t_pairs,
+print(json.dumps({"dense_s": t_dense, "dense_mb": dense.nbytes / 2**20,
+                  "import_s": t_import, "load_s": t_load, "pairs_s": t_pairs,
                   "knn20_s": t_knn, "n_legacy_points": len(pts), "n_units": len(communes),
                   "n_pairs": len(pairs), "n_knn_pairs": len(knn), "peak_mb": peak_mb}))
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,8 @@ import geodata
 from planner import holdings
 from planner.demo import DEFAULT_SEED, generate_demo
 from planner.inventory import FORMATS, InventoryError, load_dataset, write_dataset
+from planner.scenario import json_schema
+from planner.schema import schema_markdown
 
 app = typer.Typer(
     name="assetplan",
@@ -122,3 +125,19 @@ def validate(
     counts = ", ".join(f"{len(df):,} {name}" for name, df in dataset.tables.items())
     console.print(f"[green]valid[/green]{label}: {counts}; content hash "
                   f"{dataset.content_hash[:16]}")
+
+
+@app.command()
+def schema(
+    what: Annotated[str, typer.Argument(help="'scenario' (JSON Schema of a scenario file) or "
+                                        "'inventory' (the inventory tables, as Markdown).")]
+    = "scenario",
+) -> None:
+    """Print the scenario JSON Schema, or the inventory schema."""
+    if what == "scenario":
+        print(json.dumps(json_schema(), ensure_ascii=False, indent=2))
+    elif what == "inventory":
+        print(schema_markdown())
+    else:
+        console.print(f"[red]unknown schema {what!r}: use 'scenario' or 'inventory'[/red]")
+        raise typer.Exit(2)

@@ -61,3 +61,13 @@ def test_cli_demo_data(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "d" / "dataset.xlsx").exists()
     assert "SYNTHETIC" in res.output
+
+
+def test_inventory_docs_are_in_step_with_the_schema():
+    from pathlib import Path
+
+    from planner.schema import schema_markdown
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "INVENTORY.md").read_text(
+        encoding="utf-8")
+    assert schema_markdown().strip() in doc, "regenerate: assetplan schema inventory"
