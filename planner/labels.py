@@ -1,0 +1,121 @@
+"""Vietnamese and English labels for the plan's tables and columns (Excel, report, maps)."""
+
+from __future__ import annotations
+
+TABLE_LABELS: dict[str, tuple[str, str]] = {
+    "units": ("Đơn vị hành chính", "Units"),
+    "seats": ("Trụ sở giữ lại", "Kept buildings"),
+    "areas": ("Địa bàn xã cũ", "Former communes"),
+    "dispositions": ("Phương án xử lý nhà đất", "Property dispositions"),
+    "service": ("Phục vụ nhu cầu", "Needs served"),
+    "needs": ("Nhu cầu và đáp ứng", "Needs met and unmet"),
+    "transfers": ("Điều chuyển tài sản", "Transfers"),
+    "equipment": ("Xe và thiết bị theo định mức", "Cars and equipment vs norm"),
+    "kpis": ("Chỉ tiêu", "KPIs"),
+    "solves": ("Lời giải", "Solves"),
+}
+
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "commune_code": ("Mã ĐVHC", "Unit code"),
+    "name": ("Tên", "Name"),
+    "province_code": ("Mã tỉnh", "Province code"),
+    "province_name": ("Tỉnh, thành phố", "Province"),
+    "unit_type": ("Loại ĐVHC", "Unit type"),
+    "terrain": ("Địa hình", "Terrain"),
+    "population": ("Dân số (người)", "Population"),
+    "area_km2": ("Diện tích (km²)", "Area (km²)"),
+    "priority_weight": ("Hệ số ưu tiên", "Priority weight"),
+    "lon": ("Kinh độ", "Longitude"),
+    "lat": ("Vĩ độ", "Latitude"),
+    "property_id": ("Mã nhà đất", "Property id"),
+    "role": ("Vai trò", "Role"),
+    "origin": ("Nguồn gốc", "Origin"),
+    "kind": ("Loại", "Kind"),
+    "floor_area_m2": ("Diện tích sàn (m²)", "Floor area (m²)"),
+    "land_area_m2": ("Diện tích đất (m²)", "Land area (m²)"),
+    "condition": ("Hiện trạng", "Condition"),
+    "upkeep_cost_vnd": ("Chi phí duy trì (đồng/năm)", "Upkeep (VND/year)"),
+    "area_id": ("Mã địa bàn", "Area id"),
+    "legacy_code": ("Mã xã cũ", "Former code"),
+    "nearest_kept_km": ("Đến điểm phục vụ gần nhất (km)", "To nearest kept site (km)"),
+    "nearest_kept_id": ("Điểm phục vụ gần nhất", "Nearest kept site"),
+    "within_service_km": ("Trong bán kính phục vụ", "Within service radius"),
+    "use": ("Mục đích sử dụng", "Use"),
+    "use_vi": ("Mục đích (tiếng Việt)", "Use (Vietnamese)"),
+    "renovation_cost_vnd": ("Chi phí cải tạo (đồng)", "Renovation (VND)"),
+    "revenue_vnd": ("Thu (đồng)", "Revenue (VND)"),
+    "served_commune_code": ("Phục vụ ĐVHC chính", "Main unit served"),
+    "served_quantity": ("Khối lượng phục vụ", "Quantity served"),
+    "reason": ("Lý do", "Reason"),
+    "quantity": ("Số lượng", "Quantity"),
+    "distance_km": ("Khoảng cách (km)", "Distance (km)"),
+    "need": ("Nhu cầu", "Need"),
+    "served": ("Đã đáp ứng", "Served"),
+    "unmet": ("Chưa đáp ứng", "Unmet"),
+    "unit": ("Đơn vị tính", "Unit"),
+    "holder_code": ("Mã ĐVHC nơi giữ", "Holder unit code"),
+    "holder_name": ("Nơi giữ", "Holder"),
+    "category": ("Loại tài sản", "Category"),
+    "cost_vnd": ("Chi phí (đồng)", "Cost (VND)"),
+    "required": ("Định mức", "Required by norm"),
+    "held_before": ("Hiện có", "Held before"),
+    "received": ("Được điều chuyển", "Received"),
+    "held_after": ("Sau điều chuyển", "Held after"),
+    "shortfall_before": ("Thiếu trước", "Shortfall before"),
+    "shortfall_after": ("Thiếu sau", "Shortfall after"),
+    "scope": ("Phạm vi", "Scope"),
+    "scope_id": ("Mã phạm vi", "Scope id"),
+    "scope_name": ("Tên phạm vi", "Scope name"),
+    "kpi": ("Chỉ tiêu", "KPI"),
+    "kpi_vi": ("Chỉ tiêu (tiếng Việt)", "KPI (Vietnamese)"),
+    "before": ("Trước", "Before"),
+    "after": ("Sau", "After"),
+    "stage": ("Bước", "Stage"),
+    "part": ("Phần", "Part"),
+    "status": ("Trạng thái", "Status"),
+    "objective": ("Giá trị mục tiêu", "Objective"),
+    "best_bound": ("Cận tốt nhất", "Best bound"),
+    "gap": ("Khoảng cách tối ưu", "Gap"),
+    "solver": ("Bộ giải", "Solver"),
+    "time_limit_s": ("Giới hạn thời gian (s)", "Time limit (s)"),
+}
+
+USE_LABELS: dict[str, str] = {
+    "health": "Y tế",
+    "education": "Giáo dục",
+    "office": "Trụ sở làm việc",
+    "service_point": "Điểm phục vụ hành chính công",
+    "housing": "Nhà ở công vụ",
+    "culture": "Văn hóa, thể thao",
+    "transfer": "Điều chuyển",
+    "sale": "Bán, chuyển nhượng",
+    "hold": "Chờ xử lý",
+}
+
+ROLE_LABELS: dict[str, str] = {
+    "main_seat": "Trụ sở chính",
+    "annex": "Cơ sở làm việc phụ",
+    "service_point": "Điểm phục vụ",
+}
+
+# Number formats by column name suffix (Excel).
+NUMBER_FORMATS: tuple[tuple[str, str], ...] = (
+    ("_vnd", "#,##0"),
+    ("_km", "#,##0.0"),
+    ("_m2", "#,##0"),
+    ("_km2", "#,##0.00"),
+    ("population", "#,##0"),
+    ("gap", "0.00%"),
+    ("priority_weight", "0.00"),
+)
+
+
+def column_label(col: str) -> tuple[str, str]:
+    return COLUMN_LABELS.get(col, (col, col))
+
+
+def number_format(col: str) -> str | None:
+    for suffix, fmt in NUMBER_FORMATS:
+        if col.endswith(suffix):
+            return fmt
+    return None

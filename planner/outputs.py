@@ -1,0 +1,463 @@
+"""Write a plan to one run directory: tables (Parquet, CSV), an Excel workbook, GeoPackage and
+GeoJSON layers, PNG and HTML maps, and a short report.
+
+Everything is written into a temporary sibling folder first and moved into place at the end, so
+a failure never leaves half a result. Apart from ``timings.json`` the files are byte-identical
+for the same inputs (fixed timestamps in the workbook and GeoPackage, stable ids in the HTML).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from planner.labels import (
+    TABLE_LABELS,
+    USE_LABELS,
+    column_label,
+    number_format,
+)
+
+if TYPE_CHECKING:
+    from planner.pipeline import Plan
+
+FIXED_TIME = dt.datetime(2025, 7, 1, 0, 0, 0)
+SYNTHETIC_BANNER = ("DỮ LIỆU GIẢ LẬP / SYNTHETIC DATA: the inventory is a synthetic demo "
+                    "calibrated to published totals, not real asset data")
+USE_COLOURS = {"health": "#d62728", "education": "#1f77b4", "office": "#8c564b",
+               "service_point": "#9467bd", "housing": "#e377c2", "culture": "#17becf",
+               "transfer": "#bcbd22", "sale": "#ff7f0e", "hold": "#7f7f7f"}
+CATEGORY_COLOURS = {"car": "#d62728", "computer": "#1f77b4", "printer": "#2ca02c",
+                    "photocopier": "#9467bd", "scanner": "#8c564b", "projector": "#17becf"}
+
+
+def write_plan(plan: Plan, out_dir: str | Path, maps: bool = True) -> Path:
+    """Write every output of ``plan`` into ``out_dir`` (replaced as a whole)."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write_all(plan, tmp, maps)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def _write_all(plan: Plan, d: Path, maps: bool) -> None:
+    tables = dict(plan.tables)
+    tables["kpis"] = plan.kpis
+    (d / "tables").mkdir()
+    for name, df in tables.items():
+        df.to_parquet(d / "tables" / f"{name}.parquet", index=False)
+        df.to_csv(d / "tables" / f"{name}.csv", index=False, lineterminator="\n",
+                  encoding="utf-8")
+    prov = {k: v for k, v in plan.provenance.items() if k != "timings_s"}
+    prov["solves"] = [{k: v for k, v in s.items() if k != "wall_time_s"}
+                      for s in plan.provenance.get("solves", [])]
+    _write_json(d / "provenance.json", prov)
+    _write_json(d / "timings.json", {"timings_s": plan.provenance.get("timings_s", {}),
+                                     "solve_wall_time_s": [s.get("wall_time_s") for s in
+                                                           plan.provenance.get("solves", [])]})
+    write_excel(plan, tables, d / "plan.xlsx")
+    layers = geo_layers(plan)
+    write_geo(layers, d)
+    figures: list[str] = []
+    if maps:
+        figures = write_png_maps(plan, layers, d)
+        write_html_map(plan, layers, d / "map.html")
+    write_report(plan, d, figures)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True,
+                               default=_json_default) + "\n", encoding="utf-8")
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return None if not np.isfinite(v) else float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+
+
+# ------------------------------------------------------------------------------------------ XLSX
+
+
+def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """One sheet per table, Vietnamese and English header rows, number formats, frozen
+    headers and filters, and an 'About' sheet with provenance (and the synthetic label)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook()
+    about = wb.active
+    assert about is not None
+    about.title = "Thông tin - About"
+    rows: list[tuple[str, str]] = [
+        ("Kịch bản / Scenario", plan.scenario.name),
+        ("Mô tả / Description", plan.scenario.description.strip()),
+        ("Dữ liệu / Dataset", str(plan.provenance["dataset"]["source"])),
+        ("Mã băm dữ liệu / Dataset hash", plan.provenance["dataset"]["content_hash"]),
+        ("Mã băm kịch bản / Scenario hash", plan.provenance["scenario_hash"]),
+        ("Địa lý / Geography", plan.provenance["geography"]),
+    ]
+    if plan.synthetic:
+        rows.insert(0, ("CẢNH BÁO / WARNING", SYNTHETIC_BANNER))
+    for s in plan.provenance["solves"]:
+        rows.append((f"Lời giải / Solve: {s['stage']} ({s['part']})",
+                     f"{s['status']}, objective {s['objective']:,.0f}, bound "
+                     f"{s['best_bound']:,.0f}, gap {s['gap']:.3%}, {s['solver']}"))
+    for r in rows:
+        about.append(list(r))
+    about.column_dimensions["A"].width = 38
+    about.column_dimensions["B"].width = 120
+    if plan.synthetic:
+        about["A1"].font = about["B1"].font = Font(bold=True, color="C00000")
+    header_fill = PatternFill("solid", fgColor="DDEBF7")
+    for name, df in tables.items():
+        vi, en = TABLE_LABELS.get(name, (name, name))
+        ws = wb.create_sheet(f"{vi} - {en}"[:31])
+        ws.append([column_label(c)[0] for c in df.columns])
+        ws.append([column_label(c)[1] for c in df.columns])
+        for cell in (*ws[1], *ws[2]):
+            cell.font = Font(bold=True)
+            cell.fill = header_fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for row in df.itertuples(index=False):
+            ws.append([_cell(v) for v in row])
+        for j, col in enumerate(df.columns, start=1):
+            letter = get_column_letter(j)
+            fmt = number_format(col)
+            if fmt:
+                for (cell,) in ws.iter_rows(min_row=3, min_col=j, max_col=j):
+                    cell.number_format = fmt
+            width = max([len(str(column_label(col)[0])), len(col)]
+                        + [len(str(v)) for v in df[col].head(200)]) + 2
+            ws.column_dimensions[letter].width = min(max(width, 8), 60)
+        ws.freeze_panes = "A3"
+        if len(df.columns):
+            ws.auto_filter.ref = f"A2:{get_column_letter(len(df.columns))}{max(len(df) + 2, 2)}"
+    wb.properties.created = FIXED_TIME
+    wb.properties.modified = FIXED_TIME
+    wb.properties.creator = "assetplan"
+    wb.properties.lastModifiedBy = "assetplan"
+    wb.save(path)
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
+        return None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+# ----------------------------------------------------------------------------- GeoPackage, JSON
+
+
+def geo_layers(plan: Plan) -> dict[str, Any]:
+    """Point layers for units and properties, line layers for transfers and conversions."""
+    import geopandas as gpd
+    import shapely
+
+    units = plan["units"]
+    crs = "EPSG:4326"
+    out: dict[str, Any] = {}
+    out["units"] = gpd.GeoDataFrame(
+        units, geometry=gpd.points_from_xy(units["lon"], units["lat"]), crs=crs)
+    disp = plan.tables.get("dispositions")
+    if disp is not None and len(disp):
+        out["properties"] = gpd.GeoDataFrame(
+            disp, geometry=gpd.points_from_xy(disp["lon"], disp["lat"]), crs=crs)
+    seats = plan.tables.get("seats")
+    if seats is not None and len(seats):
+        out["seats"] = gpd.GeoDataFrame(
+            seats, geometry=gpd.points_from_xy(seats["lon"], seats["lat"]), crs=crs)
+    at = units.set_index("commune_code")[["lon", "lat"]]
+    service = plan.tables.get("service")
+    if service is not None and len(service) and disp is not None:
+        src = disp.set_index("property_id").loc[service["property_id"], ["lon", "lat"]]
+        dst = at.loc[service["commune_code"]]
+        out["conversion_lines"] = gpd.GeoDataFrame(service.reset_index(drop=True), geometry=(
+            shapely.linestrings(np.stack([np.column_stack([src["lon"], src["lat"]]),
+                                          np.column_stack([dst["lon"], dst["lat"]])], axis=1))),
+            crs=crs)
+    tr = plan.tables.get("transfers")
+    if tr is not None and len(tr):
+        src = at.loc[tr["holder_code"]]
+        dst = at.loc[tr["commune_code"]]
+        out["transfer_lines"] = gpd.GeoDataFrame(tr.reset_index(drop=True), geometry=(
+            shapely.linestrings(np.stack([np.column_stack([src["lon"], src["lat"]]),
+                                          np.column_stack([dst["lon"], dst["lat"]])], axis=1))),
+            crs=crs)
+    return out
+
+
+def write_geo(layers: dict[str, Any], d: Path) -> None:
+    import pyogrio
+
+    # GDAL stamps GeoPackage contents with the current time unless told otherwise.
+    os.environ["OGR_CURRENT_DATE"] = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    (d / "geojson").mkdir()
+    for name, gdf in layers.items():
+        pyogrio.write_dataframe(gdf, d / "plan.gpkg", layer=name, driver="GPKG")
+        pyogrio.write_dataframe(gdf, d / "geojson" / f"{name}.geojson", driver="GeoJSON",
+                                layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES"})
+
+
+# ------------------------------------------------------------------------------------------ maps
+
+
+def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
+    """Three PNG maps: needs, surplus properties by decided use, transfer flows."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    (d / "maps").mkdir()
+    units = plan["units"]
+    names: list[str] = []
+    title_suffix = " (SYNTHETIC inventory)" if plan.synthetic else ""
+    meta = {"Software": "assetplan", "Creation Time": None}
+
+    def base(ax: Any) -> None:
+        ax.scatter(units["lon"], units["lat"], s=2, c="#d0d0d0", linewidths=0)
+        ax.set_aspect(1 / np.cos(np.radians(units["lat"].mean())))
+        ax.set_xlabel("longitude")
+        ax.set_ylabel("latitude")
+
+    fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
+    base(ax)
+    needs = plan.tables.get("needs")
+    if needs is not None and len(needs):
+        unmet = needs.groupby("commune_code")["unmet"].sum()
+        u = units.assign(unmet=units["commune_code"].map(unmet).fillna(0))
+        met = u[u["unmet"] <= 0]
+        miss = u[u["unmet"] > 0]
+        ax.scatter(met["lon"], met["lat"], s=4, c="#2ca02c", label="needs met", linewidths=0)
+        ax.scatter(miss["lon"], miss["lat"], s=8, c="#d62728", label="unmet need",
+                   linewidths=0)
+    eq = plan.tables.get("equipment")
+    if eq is not None and len(eq):
+        car = eq[(eq["category"] == "car") & (eq["held_before"] == 0)]
+        pts = units.set_index("commune_code").loc[car["commune_code"]]
+        ax.scatter(pts["lon"], pts["lat"], s=14, marker="x", c="black",
+                   label="no car before the plan")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title(f"Needs after the plan{title_suffix}")
+    fig.tight_layout()
+    fig.savefig(d / "maps" / "needs.png", metadata=meta)
+    plt.close(fig)
+    names.append("maps/needs.png")
+
+    if "properties" in layers:
+        fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
+        base(ax)
+        props = layers["properties"]
+        for use, colour in USE_COLOURS.items():
+            sel = props[props["use"] == use]
+            if len(sel):
+                ax.scatter(sel["lon"], sel["lat"], s=3, c=colour, linewidths=0,
+                           label=f"{USE_LABELS[use]} ({len(sel):,})")
+        ax.legend(loc="lower left", fontsize=7, markerscale=3)
+        ax.set_title(f"Surplus houses and land by decided use{title_suffix}")
+        fig.tight_layout()
+        fig.savefig(d / "maps" / "dispositions.png", metadata=meta)
+        plt.close(fig)
+        names.append("maps/dispositions.png")
+
+    if "transfer_lines" in layers:
+        from matplotlib.collections import LineCollection
+
+        fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
+        base(ax)
+        lines = layers["transfer_lines"]
+        for cat, colour in CATEGORY_COLOURS.items():
+            sel = lines[lines["category"] == cat]
+            if len(sel):
+                segs = [np.asarray(g.coords) for g in sel.geometry]
+                ax.add_collection(LineCollection(segs, colors=colour, linewidths=0.6,
+                                                 label=f"{cat} ({int(sel['quantity'].sum()):,})"))
+        ax.legend(loc="lower left", fontsize=7)
+        ax.set_title(f"Transfers of surplus cars and equipment{title_suffix}")
+        fig.tight_layout()
+        fig.savefig(d / "maps" / "transfers.png", metadata=meta)
+        plt.close(fig)
+        names.append("maps/transfers.png")
+    return names
+
+
+def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
+    """An interactive folium map with layers for units, dispositions and transfers."""
+    import folium
+
+    units = plan["units"]
+    m = folium.Map(location=[float(units["lat"].mean()), float(units["lon"].mean())],
+                   zoom_start=6, tiles=None, control_scale=True)
+    folium.TileLayer("OpenStreetMap", name="OpenStreetMap (needs internet)").add_to(m)
+    needs = plan.tables.get("needs")
+    unmet = needs.groupby("commune_code")["unmet"].sum() if needs is not None and len(
+        needs) else pd.Series(dtype=float)
+    fg = folium.FeatureGroup(name="Units / ĐVHC")
+    for r in units.itertuples(index=False):
+        left = float(unmet.get(r.commune_code, 0.0))
+        folium.CircleMarker([r.lat, r.lon], radius=2, weight=0, fill=True, fill_opacity=0.8,
+                            fill_color="#d62728" if left > 0 else "#2ca02c",
+                            tooltip=f"{r.name} ({r.commune_code}): unmet {left:,.0f}"
+                            ).add_to(fg)
+    fg.add_to(m)
+    if "properties" in layers:
+        fg = folium.FeatureGroup(name="Surplus properties / Nhà đất dôi dư")
+        for r in layers["properties"].itertuples(index=False):
+            folium.CircleMarker([r.lat, r.lon], radius=2, weight=0, fill=True,
+                                fill_opacity=0.9, fill_color=USE_COLOURS.get(r.use, "#000"),
+                                tooltip=f"{r.property_id}: {USE_LABELS.get(r.use, r.use)}"
+                                ).add_to(fg)
+        fg.add_to(m)
+    if "transfer_lines" in layers:
+        fg = folium.FeatureGroup(name="Transfers / Điều chuyển")
+        for r in layers["transfer_lines"].itertuples(index=False):
+            coords = [(y, x) for x, y in r.geometry.coords]
+            folium.PolyLine(coords, weight=1, color=CATEGORY_COLOURS.get(r.category, "#000"),
+                            tooltip=f"{r.quantity} {r.category}: {r.holder_code} -> "
+                            f"{r.commune_code}, {r.distance_km:.1f} km").add_to(fg)
+        fg.add_to(m)
+    folium.LayerControl().add_to(m)
+    text = m.get_root().render()
+    # folium names elements with random hex ids; renumber them so the file is reproducible.
+    ids: dict[str, str] = {}
+    text = re.sub(r"[0-9a-f]{32}", lambda mo: ids.setdefault(mo.group(0), f"{len(ids):032x}"),
+                  text)
+    path.write_text(text, encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------- report
+
+
+def kpi_markdown(kpis: pd.DataFrame, scope: str = "national") -> str:
+    k = kpis[kpis["scope"] == scope]
+    lines = ["| KPI | chỉ tiêu | unit | before | after |", "|---|---|---|---:|---:|"]
+    for r in k.itertuples(index=False):
+        lines.append(f"| {r.kpi} | {r.kpi_vi} | {r.unit} | {_fmt(r.before)} | "
+                     f"{_fmt(r.after)} |")
+    return "\n".join(lines)
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return ""
+    if isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer()):
+        return f"{int(v):,}"
+    return f"{float(v):,.2f}"
+
+
+def write_report(plan: Plan, d: Path, figures: list[str]) -> None:
+    prov = plan.provenance
+    parts = [f"# assetplan: {plan.scenario.name}", ""]
+    if plan.synthetic:
+        parts += [f"> **{SYNTHETIC_BANNER}**", ""]
+    parts += [plan.scenario.description.strip(), "",
+              f"Units planned: {prov['units']:,} in {len(prov['provinces'])} province(s). "
+              f"Dataset hash `{prov['dataset']['content_hash'][:16]}`, scenario hash "
+              f"`{prov['scenario_hash'][:16]}`.", "", "## Key figures (national)", "",
+              kpi_markdown(plan.kpis), "", "## Solves", "",
+              "| stage | part | status | objective | best bound | gap | solver |",
+              "|---|---|---|---:|---:|---:|---|"]
+    for s in prov["solves"]:
+        parts.append(f"| {s['stage']} | {s['part']} | {s['status']} | {s['objective']:,.0f} | "
+                     f"{s['best_bound']:,.0f} | {s['gap']:.3%} | {s['solver']} |")
+    if figures:
+        parts += ["", "## Maps", ""] + [f"![{f}]({f})" for f in figures]
+    terrain = plan.kpis[plan.kpis["scope"] == "terrain"]
+    if len(terrain):
+        parts += ["", "## By terrain", "", "| terrain | KPI | before | after |",
+                  "|---|---|---:|---:|"]
+        for r in terrain.itertuples(index=False):
+            parts.append(f"| {r.scope_id} | {r.kpi} | {_fmt(r.before)} | {_fmt(r.after)} |")
+    parts += ["", "## Files", "",
+              "- `plan.xlsx`: every table, Vietnamese and English headers",
+              "- `tables/*.parquet|csv`: the plan tables", "- `plan.gpkg`, `geojson/`: layers",
+              "- `map.html`: interactive map (the background map needs internet; the layers do "
+              "not)", "- `provenance.json`: scenario, dataset hash, solver statuses, versions",
+              "", f"_{prov['geography']}_", ""]
+    md = "\n".join(parts)
+    (d / "report.md").write_text(md, encoding="utf-8")
+    (d / "report.html").write_text(_markdown_to_html(md, plan.scenario.name), encoding="utf-8")
+
+
+def _markdown_to_html(md: str, title: str) -> str:
+    """A small Markdown subset (headings, tables, images, quotes, lists) to standalone HTML."""
+    out: list[str] = []
+    in_table = False
+    for line in md.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-:"):
+                continue
+            tag = "th" if not in_table else "td"
+            if not in_table:
+                out.append("<table>")
+                in_table = True
+            out.append("<tr>" + "".join(f"<{tag}>{_inline(c)}</{tag}>" for c in cells)
+                       + "</tr>")
+            continue
+        if in_table:
+            out.append("</table>")
+            in_table = False
+        if line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            out.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
+        elif line.startswith("> "):
+            out.append(f"<p class='warn'>{_inline(line[2:])}</p>")
+        elif line.startswith("!["):
+            mo = re.match(r"!\[(.*)\]\((.*)\)", line)
+            if mo:
+                out.append(f"<img alt='{html.escape(mo.group(1))}' "
+                           f"src='{html.escape(mo.group(2))}'>")
+        elif line.startswith("- "):
+            out.append(f"<li>{_inline(line[2:])}</li>")
+        elif line.strip():
+            out.append(f"<p>{_inline(line)}</p>")
+    if in_table:
+        out.append("</table>")
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+             "td{text-align:right}.warn{color:#c00000;font-weight:bold}img{max-width:48%}")
+    return (f"<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>"
+            f"{html.escape(title)}</title><style>{style}</style></head><body>"
+            + "\n".join(out) + "</body></html>\n")
+
+
+def _inline(text: str) -> str:
+    t = html.escape(text)
+    t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", t)
+    t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)
+    return re.sub(r"_(.+?)_$", r"<i>\1</i>", t)

@@ -1,0 +1,208 @@
+"""Turn a dataset, the geography and a scenario into the frames each model takes.
+
+All pairs are sparse (radius queries from ``geodata``), built once per run from whole arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import geodata
+from planner import holdings
+from planner.inventory import Dataset, need_table
+from planner.scenario import Policy, Scenario
+from planner.schema import SERVICE_USES
+
+
+def unit_table(communes: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """One row per unit with its priority weight = terrain weight x unit-type weight."""
+    pw = policy.priority
+    weight = communes["terrain"].map(pw.terrain) * communes["unit_type"].map(pw.unit_type)
+    return pd.DataFrame({
+        "commune_code": communes["code"].to_numpy(),
+        "name": communes["name"].to_numpy(),
+        "province_code": communes["province_code"].to_numpy(),
+        "province_name": communes["province_name"].to_numpy(),
+        "unit_type": communes["unit_type"].to_numpy(),
+        "terrain": communes["terrain"].to_numpy(),
+        "population": communes["population"].to_numpy(),
+        "area_km2": communes["area_km2"].to_numpy(),
+        "lon": communes["lon"].to_numpy(),
+        "lat": communes["lat"].to_numpy(),
+        "priority_weight": weight.to_numpy(dtype=float),
+    })
+
+
+def predecessor_areas(units: pd.DataFrame, legacy: pd.DataFrame) -> pd.DataFrame:
+    """The former communes (or parts of split ones) that make up each new unit.
+
+    Population of a predecessor area: the unit's population shared among its predecessors,
+    a whole predecessor weighing 1 and a part of a unit split n ways 1/n (no population is
+    published for the pre-2025 units; documented assumption). Point: the former unit's point.
+    """
+    default = legacy[["legacy_code", "name", "successor_code", "n_successors", "lon", "lat"]]
+    parts = legacy.loc[legacy["is_split"], ["legacy_code", "name", "other_successor_codes",
+                                           "n_successors", "lon", "lat"]]
+    others = parts.assign(successor_code=parts["other_successor_codes"].str.split(",")).explode(
+        "successor_code").drop(columns="other_successor_codes")
+    areas = pd.concat([default, others], ignore_index=True)
+    areas = areas[areas["successor_code"].isin(units["commune_code"])]
+    areas = areas.rename(columns={"successor_code": "commune_code"})
+    share = 1.0 / areas["n_successors"].astype(float)
+    total = share.groupby(areas["commune_code"]).transform("sum")
+    pop = units.set_index("commune_code")["population"].reindex(areas["commune_code"]).to_numpy()
+    areas["population"] = np.round(pop * share.to_numpy() / total.to_numpy()).astype(np.int64)
+    areas["area_id"] = areas["legacy_code"] + "@" + areas["commune_code"]
+    return areas[["area_id", "legacy_code", "name", "commune_code", "population", "lon",
+                  "lat"]].sort_values("area_id", kind="stable").reset_index(drop=True)
+
+
+def same_unit_pairs(left: pd.DataFrame, right: pd.DataFrame, left_id: str, right_id: str,
+                    radius_km: float) -> pd.DataFrame:
+    """Pairs (left_id, right_id, distance_km) within ``radius_km`` and in the same unit."""
+    pairs = geodata.pairs_within_radius(left[["lon", "lat"]].to_numpy(),
+                                        right[["lon", "lat"]].to_numpy(), radius_km)
+    lo, ro = pairs["origin"].to_numpy(), pairs["destination"].to_numpy()
+    same = left["commune_code"].to_numpy()[lo] == right["commune_code"].to_numpy()[ro]
+    return pd.DataFrame({left_id: left[left_id].to_numpy()[lo[same]],
+                         right_id: right[right_id].to_numpy()[ro[same]],
+                         "distance_km": pairs["distance_km"].to_numpy()[same]})
+
+
+def seat_candidates(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Buildings a unit may keep: its main seat and every usable building inside it."""
+    p = dataset.properties
+    in_scope = p["commune_code"].isin(units["commune_code"])
+    usable = (p["kind"] == "building") & (p["condition"] != "unusable") & (p["floor_area_m2"] > 0)
+    cand = p[in_scope & (usable | p["in_use_as_seat"])]
+    upkeep = np.round(cand["floor_area_m2"].to_numpy()
+                      * policy.seats.upkeep_vnd_per_m2_year).astype(np.int64)
+    return pd.DataFrame({
+        "building_id": cand["property_id"].to_numpy(),
+        "commune_code": cand["commune_code"].to_numpy(),
+        "is_main_seat": cand["in_use_as_seat"].to_numpy(dtype=bool),
+        "upkeep_cost_vnd": upkeep,
+        "lon": cand["lon"].to_numpy(), "lat": cand["lat"].to_numpy(),
+    }).reset_index(drop=True)
+
+
+def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Supplies, demands, sparse pairs (holder unit -> unit within max_km) and the shortfall
+    table before the transfer."""
+    pol = scenario.policy
+    u = units.set_index("commune_code")
+    short = holdings.shortfall(dataset)
+    short = short[short["commune_code"].isin(u.index)].reset_index(drop=True)
+    tr = holdings.transferable(dataset)
+    tr = tr[tr["holder_code"].isin(u.index)]
+    supplies = tr.groupby(["holder_code", "category"], as_index=False)["quantity"].sum()
+    supplies = pd.DataFrame({
+        "holder": supplies["holder_code"].to_numpy(),
+        "category": supplies["category"].to_numpy(),
+        "surplus": supplies["quantity"].to_numpy(dtype=np.int64),
+        "province": u.loc[supplies["holder_code"], "province_code"].to_numpy(),
+    })
+    dem = short[short["shortfall"] > 0]
+    demands = pd.DataFrame({
+        "commune": dem["commune_code"].to_numpy(),
+        "category": dem["category"].to_numpy(),
+        "shortfall": dem["shortfall"].to_numpy(dtype=np.int64),
+        "province": u.loc[dem["commune_code"], "province_code"].to_numpy(),
+        "priority_weight": u.loc[dem["commune_code"], "priority_weight"].to_numpy(),
+    })
+    holders = u.loc[pd.unique(supplies["holder"])]
+    takers = u.loc[pd.unique(demands["commune"])]
+    pairs = geodata.pairs_within_radius(holders[["lon", "lat"]].to_numpy(),
+                                        takers[["lon", "lat"]].to_numpy(), pol.transfer.max_km)
+    pairs = pd.DataFrame({"holder": holders.index.to_numpy()[pairs["origin"].to_numpy()],
+                          "commune": takers.index.to_numpy()[pairs["destination"].to_numpy()],
+                          "distance_km": pairs["distance_km"].to_numpy()})
+    return supplies, demands, pairs, short
+
+
+def service_needs(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Needs per unit and service use (only uses allowed and only positive needs)."""
+    needs = need_table(dataset)
+    needs = needs[needs["commune_code"].isin(units["commune_code"])
+                  & needs["use"].isin([u for u in policy.uses_allowed if u in SERVICE_USES])
+                  & (needs["need"] > 0)]
+    w = units.set_index("commune_code")["priority_weight"]
+    return needs.assign(priority_weight=w.reindex(needs["commune_code"]).to_numpy()
+                        ).reset_index(drop=True)
+
+
+def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Long table of the uses each surplus property may take, with its capacity, renovation
+    cost and revenue: property_id, use, capacity (m2, or 1 service point), renovation_cost_vnd,
+    revenue_vnd. 'hold' is always there.
+
+    Rules: service uses need a building in an accepted condition, enough floor (and land) area
+    and a land-use status fit for conversion; heritage buildings may only be culture, transfer
+    or hold; a sale needs a clear status and no heritage / no_sale restriction; a transfer to
+    another agency needs a status fit for conversion.
+    """
+    el = policy.eligibility
+    allowed = set(policy.uses_allowed)
+    n = len(surplus)
+    floor = surplus["floor_area_m2"].to_numpy(dtype=float)
+    land = surplus["land_area_m2"].to_numpy(dtype=float)
+    cond = surplus["condition"].to_numpy()
+    building = surplus["kind"].to_numpy() == "building"
+    convertible = surplus["legal_status"].isin(el.legal_statuses_for_conversion).to_numpy()
+    restriction = surplus["restriction"].to_numpy()
+    value = surplus["market_value_vnd"].to_numpy(dtype=float)
+    frames = []
+    for use in SERVICE_USES:
+        if use not in allowed:
+            continue
+        ok = (building & convertible & np.isin(cond, el.conditions.get(use, ()))
+              & (floor >= el.min_floor_area_m2.get(use, 0.0))
+              & (land >= el.min_land_area_m2.get(use, 0.0))
+              & ((restriction != "heritage") | (use == "culture")))
+        rate = np.array([policy.renovation_vnd_per_m2.get(c, {}).get(use, 0) for c in cond],
+                        dtype=float)
+        frames.append(pd.DataFrame({
+            "property_id": surplus["property_id"].to_numpy()[ok], "use": use,
+            "capacity": (np.ones(n) if use == "service_point" else floor)[ok],
+            "renovation_cost_vnd": np.round(floor * rate)[ok].astype(np.int64),
+            "revenue_vnd": np.zeros(int(ok.sum()), dtype=np.int64)}))
+    if "sale" in allowed:
+        ok = (surplus["legal_status"].isin(el.legal_statuses_for_sale).to_numpy()
+              & ~np.isin(restriction, ("heritage", "no_sale")))
+        frames.append(pd.DataFrame({
+            "property_id": surplus["property_id"].to_numpy()[ok], "use": "sale",
+            "capacity": 0.0, "renovation_cost_vnd": 0,
+            "revenue_vnd": np.round(value * policy.sale_share_of_market_value)[ok].astype(
+                np.int64)}))
+    if "transfer" in allowed:
+        frames.append(pd.DataFrame({
+            "property_id": surplus["property_id"].to_numpy()[convertible], "use": "transfer",
+            "capacity": 0.0, "renovation_cost_vnd": 0,
+            "revenue_vnd": np.round(value * policy.transfer_out_value_share)[convertible]
+            .astype(np.int64)}))
+    frames.append(pd.DataFrame({"property_id": surplus["property_id"].to_numpy(), "use": "hold",
+                                "capacity": 0.0, "renovation_cost_vnd": 0, "revenue_vnd": 0}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+    """Property -> unit HQ pairs within the largest service radius (property_id, commune_code,
+    distance_km, cross_province); across provinces only when the policy allows it."""
+    radius = max(policy.service_radius_km.values())
+    pairs = geodata.pairs_within_radius(surplus[["lon", "lat"]].to_numpy(),
+                                        units[["lon", "lat"]].to_numpy(), radius)
+    p_prov = units.set_index("commune_code")["province_code"].reindex(
+        surplus["commune_code"]).to_numpy()[pairs["origin"].to_numpy()]
+    c_prov = units["province_code"].to_numpy()[pairs["destination"].to_numpy()]
+    cross = p_prov != c_prov
+    out = pd.DataFrame({
+        "property_id": surplus["property_id"].to_numpy()[pairs["origin"].to_numpy()],
+        "commune_code": units["commune_code"].to_numpy()[pairs["destination"].to_numpy()],
+        "distance_km": pairs["distance_km"].to_numpy(),
+        "cross_province": cross,
+    })
+    if policy.same_province_only:
+        out = out[~cross]
+    return out.reset_index(drop=True)
