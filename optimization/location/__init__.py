@@ -1,0 +1,13 @@
+"""Classic location models on sparse candidate pairs: p-median, MCLP, LSCP and p-center.
+
+Each model is one class with ``from_cost_matrix`` (spopt's parameter names) and ``from_pairs``
+(numpy arrays of candidate pairs) constructors, ``build()``, ``solve()``, ``run()`` and
+``check_solution()``; results are ``info`` (``optimization.result.SolveInfo``),
+``selected_sites`` and the ``assignment`` frame.
+"""
+
+from optimization.location.coverage import LSCP, MCLP
+from optimization.location.pcenter import PCenter
+from optimization.location.pmedian import PMedian
+
+__all__ = ["LSCP", "MCLP", "PCenter", "PMedian"]

@@ -1,0 +1,301 @@
+"""The p-median model on sparse candidate pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from optimization.location._base import LocationModel, MipBlocks
+from optimization.location._heuristics import SwapEngine, pmedian_lagrangian_bound
+from optimization.location._pairs import (
+    BoolArray,
+    CandidatePairs,
+    FloatArray,
+    as_required_mask,
+    as_site_values,
+    as_weights,
+    make_pairs,
+    pairs_from_matrix,
+)
+from optimization.result import SolutionCheckError
+
+_CAP_TOL = 1e-6
+
+
+class PMedian(LocationModel):
+    r"""p-median: open exactly ``p`` sites and serve every demand from one open candidate site,
+    minimising the weighted total cost (e.g. person-km).
+
+    Formulation (Daskin 2013, as in spopt, on the sparse candidate set ``P``)::
+
+        minimise    sum_{(i,j) in P} w_i c_ij y_ij
+        subject to  sum_{j:(i,j) in P} y_ij = 1                for every demand i      (assign)
+                    y_ij <= x_j                                for every (i,j) in P    (link)
+                    sum_j x_j = p                                                      (count)
+                    x_j = 1                                    for every required j    (required)
+                    sum_{i:(i,j) in P} q_i y_ij <= Q_j x_j     for every site j        (capacity,
+                                                                          only with capacities)
+                    x_j in {0,1};  y_ij in [0,1], binary when capacitated
+
+    ============  =================================================================
+    symbol        meaning
+    ============  =================================================================
+    i, j          demand index, candidate site index
+    P             candidate pairs (radius or k-nearest from ``geodata``, or a dense matrix)
+    c_ij          cost of serving i from j (km or any non-negative unit)
+    w_i           demand weight (``weights``, e.g. population)
+    p             ``p_facilities``
+    Q_j, q_i      ``facility_capacities``, ``demand_quantity_arr`` (default ``w_i``)
+    x_j           1 if site j is opened
+    y_ij          share of demand i served by j (uncapacitated: integral at the optimum)
+    ============  =================================================================
+
+    Objective units: weight x cost unit. The model is exact on the given pairs: with k-nearest
+    pairs a demand can only be served by one of its k candidates. Capacitated assignment is
+    single-source (binary ``y``), as in spopt.
+
+    Solve strategy (uncapacitated): greedy addition then best-improvement swaps (see
+    ``_heuristics``), handed to SCIP as a hint. The reported bound is the better of SCIP's and a
+    Lagrangian bound (assignment constraints relaxed, subgradient ascent, numpy only): on the
+    national k = 50 instance (166,050 pairs) SCIP's root LP does not finish in 30 s, while the
+    Lagrangian bound takes about 0.4 s. Capacitated: SCIP alone, since nearest-site assignment
+    does not respect capacities.
+    """
+
+    sense = "min"
+    model_name = "PMedian"
+
+    def __init__(
+        self,
+        pairs: CandidatePairs,
+        weights: FloatArray,
+        p_facilities: int,
+        required: BoolArray,
+        facility_capacities: FloatArray | None = None,
+        demand_quantity: FloatArray | None = None,
+        name: str = "p-median",
+    ) -> None:
+        super().__init__(pairs, weights, required, name)
+        self.p_facilities = int(p_facilities)
+        self.capacities = facility_capacities
+        self.demand_quantity = weights if demand_quantity is None else demand_quantity
+        self._check_input()
+
+    # ------------------------------------------------------------ constructors
+    @classmethod
+    def from_cost_matrix(
+        cls,
+        cost_matrix: object,
+        weights: object,
+        p_facilities: int,
+        predefined_facilities_arr: object = None,
+        facility_capacities: object = None,
+        demand_quantity_arr: object = None,
+        name: str = "p-median",
+    ) -> PMedian:
+        """Dense ``n_demands x n_sites`` costs (``inf`` = not a candidate), spopt's names."""
+        pairs = pairs_from_matrix(cost_matrix)
+        return cls.from_pairs(
+            pairs.demand,
+            pairs.site,
+            pairs.cost,
+            weights,
+            n_sites=pairs.n_sites,
+            p_facilities=p_facilities,
+            predefined_facilities_arr=predefined_facilities_arr,
+            facility_capacities=facility_capacities,
+            demand_quantity_arr=demand_quantity_arr,
+            name=name,
+        )
+
+    @classmethod
+    def from_pairs(
+        cls,
+        demand_index: object,
+        site_index: object,
+        cost: object,
+        weights: object,
+        *,
+        n_sites: int,
+        p_facilities: int,
+        predefined_facilities_arr: object = None,
+        facility_capacities: object = None,
+        demand_quantity_arr: object = None,
+        name: str = "p-median",
+    ) -> PMedian:
+        """Sparse candidate pairs as numpy arrays; ``len(weights)`` is the number of demands."""
+        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        pairs = make_pairs(demand_index, site_index, cost, n_demands=w.size, n_sites=n_sites)
+        caps = as_site_values(facility_capacities, n_sites, "facility_capacities")
+        qty = None
+        if demand_quantity_arr is not None:
+            qty = as_weights(demand_quantity_arr, w.size, "demand_quantity_arr")
+        return cls(
+            pairs,
+            as_weights(w, w.size),
+            p_facilities,
+            as_required_mask(predefined_facilities_arr, n_sites),
+            caps,
+            qty,
+            name,
+        )
+
+    # ---------------------------------------------------------------- checks
+    def _check_input(self) -> None:
+        p, n_req = self.p_facilities, int(self.required.sum())
+        if p < 1 or p > self.n_sites:
+            self._fail(f"p_facilities {p} must be between 1 and the {self.n_sites} sites")
+        if p < n_req:
+            self._fail(f"p_facilities {p} < {n_req} required sites")
+        lonely = np.flatnonzero(self.pairs.pairs_per_demand() == 0)
+        if lonely.size:
+            self._fail(f"{lonely.size} demand(s) have no candidate site, e.g. demand {lonely[0]}")
+        if self.capacities is not None:
+            total = float(self.demand_quantity.sum())
+            caps = self.capacities
+            best = float(caps[self.required].sum()) + float(
+                np.sort(caps[~self.required])[::-1][: p - n_req].sum()
+            )
+            if best + _CAP_TOL < total:
+                self._fail(
+                    f"capacity shortfall: total demand {total:,.6g} exceeds {best:,.6g}, the "
+                    f"largest capacity any {p} sites (with the {n_req} required) can offer"
+                )
+            # each demand must fit whole into one of its candidate sites
+            fits = caps[self.pairs.site] + _CAP_TOL >= self.demand_quantity[self.pairs.demand]
+            ok = np.bincount(self.pairs.demand[fits], minlength=self.n_demands) > 0
+            if not ok.all():
+                i = int(np.flatnonzero(~ok)[0])
+                self._fail(
+                    f"demand {i} (quantity {self.demand_quantity[i]:,.6g}) exceeds the capacity of "
+                    f"each of its candidate sites"
+                )
+
+    # ------------------------------------------------------------------- MIP
+    def _define(self, b: MipBlocks) -> None:
+        pr = self.pairs
+        n_pairs = pr.n_pairs
+        self._x0 = b.add_vars(self.n_sites, lb=self.required.astype(float), integer=True)
+        self._y0 = b.add_vars(
+            n_pairs,
+            obj=self.weights[pr.demand] * pr.cost,
+            integer=self.capacities is not None,
+        )
+        y = self._y0 + np.arange(n_pairs)
+        b.add_rows(pr.demand, y, 1.0, 1.0, 1.0, self.n_demands)  # assign
+        rows = np.arange(n_pairs)
+        b.add_rows(
+            np.r_[rows, rows],
+            np.r_[y, self._x0 + pr.site],
+            np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
+            -np.inf,
+            0.0,
+            n_pairs,
+        )  # link
+        b.add_rows(
+            np.zeros(self.n_sites, dtype=np.int64),
+            self._x0 + np.arange(self.n_sites),
+            1.0,
+            self.p_facilities,
+            self.p_facilities,
+            1,
+        )  # count
+        if self.capacities is not None:
+            b.add_rows(
+                np.r_[pr.site, np.arange(self.n_sites)],
+                np.r_[y, self._x0 + np.arange(self.n_sites)],
+                np.r_[self.demand_quantity[pr.demand], -self.capacities],
+                -np.inf,
+                0.0,
+                self.n_sites,
+            )  # capacity
+
+    def _heuristic(self, seed: int) -> BoolArray | None:
+        if self.capacities is not None:
+            return None
+        pr = self.pairs
+        a = self.weights[pr.demand] * pr.cost
+        worst = np.zeros(self.n_demands)
+        np.maximum.at(worst, pr.demand, a)
+        # Larger than any feasible total: an unserved demand is never preferred.
+        big = 2.0 * float(worst.sum()) + 1.0
+        eng = SwapEngine(
+            pr, a, np.full(self.n_demands, big), p=self.p_facilities, required=self.required
+        )
+        start = eng.greedy()
+        if start is None:
+            return None
+        mask, iters = eng.improve(start)
+        self._heuristic_stats["swaps"] = iters - 1
+        _, cost = pr.nearest_open(mask)
+        if not np.isfinite(cost).all():
+            return None
+        # SCIP's root LP on national k-nearest instances (166k pairs) outlasts a 30 s limit;
+        # the Lagrangian bound (about 0.3 s there) keeps the reported gap honest and small.
+        bound, lag_iters = pmedian_lagrangian_bound(
+            pr, a, self.p_facilities, self.required, float(np.sum(self.weights * cost))
+        )
+        self._heuristic_stats["lagrangian_bound"] = bound
+        self._heuristic_stats["lagrangian_iterations"] = lag_iters
+        self._extra_bound = bound
+        return mask
+
+    def _hint(self, open_mask: BoolArray) -> FloatArray:
+        hint = np.zeros(self._y0 + self.pairs.n_pairs)
+        hint[self._x0 : self._x0 + self.n_sites] = open_mask
+        site, _ = self.pairs.nearest_open(open_mask)
+        first = self._first_pair_of(site)
+        hint[self._y0 + first[first >= 0]] = 1.0
+        return hint
+
+    def _first_pair_of(self, site: np.ndarray) -> np.ndarray:
+        """Index of pair (i, site[i]) for each demand (-1 when site[i] < 0)."""
+        pr = self.pairs
+        key = pr.demand * self.n_sites + pr.site
+        order = np.argsort(key)
+        q = np.arange(self.n_demands) * self.n_sites + np.maximum(site, 0)
+        pos = order[np.minimum(np.searchsorted(key[order], q), key.size - 1)]
+        return np.where(site >= 0, pos, -1)
+
+    def _evaluate(
+        self, open_mask: BoolArray, values: FloatArray | None
+    ) -> tuple[float, pd.DataFrame]:
+        pr = self.pairs
+        if self.capacities is None or values is None:
+            site, cost = pr.nearest_open(open_mask)
+        else:
+            yv = values[self._y0 : self._y0 + pr.n_pairs] > 0.5
+            site = np.full(self.n_demands, -1, dtype=np.int64)
+            cost = np.full(self.n_demands, np.inf)
+            site[pr.demand[yv]] = pr.site[yv]
+            cost[pr.demand[yv]] = pr.cost[yv]
+        obj = float(np.sum(self.weights * cost)) if (site >= 0).all() else np.inf
+        return obj, self._assignment_frame(site, cost)
+
+    def _check(self, open_mask: BoolArray, frame: pd.DataFrame) -> float:
+        n_open = int(open_mask.sum())
+        if n_open != self.p_facilities:
+            raise SolutionCheckError(
+                f"PMedian: {n_open} sites open, p_facilities is {self.p_facilities}"
+            )
+        site = frame["site"].to_numpy(dtype=np.int64)
+        dem = frame["demand"].to_numpy(dtype=np.int64)
+        cost = frame["cost"].to_numpy(dtype=float)
+        if (site < 0).any():
+            raise SolutionCheckError(f"PMedian: demand {int(dem[site < 0][0])} is not served")
+        if self.capacities is None:
+            _, nearest = self.pairs.nearest_open(open_mask)
+            bad = cost > nearest[dem] + 1e-9
+            if bad.any():
+                raise SolutionCheckError(
+                    f"PMedian: demand {int(dem[bad][0])} is not served by its nearest open site"
+                )
+        else:
+            load = np.bincount(site, weights=self.demand_quantity[dem], minlength=self.n_sites)
+            over = load > self.capacities + _CAP_TOL * np.maximum(1.0, self.capacities)
+            if over.any():
+                j = int(np.flatnonzero(over)[0])
+                raise SolutionCheckError(
+                    f"PMedian: site {j} serves {load[j]:,.6g} > capacity {self.capacities[j]:,.6g}"
+                )
+        return float(np.sum(self.weights[dem] * cost))
