@@ -83,6 +83,7 @@ def seat_candidates(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd
         "commune_code": cand["commune_code"].to_numpy(),
         "is_main_seat": cand["in_use_as_seat"].to_numpy(dtype=bool),
         "upkeep_cost_vnd": upkeep,
+        "floor_area_m2": cand["floor_area_m2"].to_numpy(),
         "lon": cand["lon"].to_numpy(), "lat": cand["lat"].to_numpy(),
     }).reset_index(drop=True)
 

@@ -1,0 +1,255 @@
+"""Seats: which old buildings each new commune keeps besides its main seat."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optimization.location._base import LocationModel, MipBlocks
+from optimization.location._pairs import BoolArray, FloatArray, make_pairs
+from optimization.result import SolutionCheckError
+
+_TOL = 1e-6
+ROLES = ("main_seat", "annex", "service_point")
+
+
+class SeatsModel(LocationModel):
+    r"""Keep the buildings that bring every former commune within reach, at the least cost.
+
+    All new units are solved in one model (they share nothing, so the MIP decomposes and SCIP's
+    presolve sees it). Candidates are the buildings inside each unit; the main seat is fixed
+    open. A former commune (or part of one) is *served* when a kept building of its own unit
+    lies within ``max_service_km``; otherwise its population pays a penalty::
+
+        minimise    sum_j f_j x_j + sum_i P w_i u_i
+        subject to  sum_{j in N_i} x_j + u_i >= 1      for every area i       (serve)
+                    x_j = 1                            for every main seat j  (main)
+                    x_j, u_i in {0, 1}
+
+    ============  ======================================================================
+    symbol        meaning
+    ============  ======================================================================
+    N_i           buildings of the same unit within ``max_service_km`` of area i (pairs)
+    f_j           yearly upkeep of building j (``upkeep_cost_vnd``), VND
+    P             ``penalty_vnd_per_person``: yearly cost of a person left out of reach, VND
+    w_i           population of area i (people)
+    x_j           building j kept
+    u_i           area i out of reach of every kept building
+    ============  ======================================================================
+
+    Objective in VND per year (integers in, so SCIP's bound is rounded up to an integer). The
+    main seats' upkeep is a constant and is counted. Start: a vectorised greedy that, in every
+    unit at once, keeps the building with the largest positive net saving until none is left;
+    SCIP (via the shared location machinery) then proves the bound. Roles: the main seat;
+    a kept building with at least ``annex_min_floor_area_m2`` of floor area is an ``annex``
+    (room for departments), a smaller one a ``service_point``.
+
+    Results: ``kept`` (building_id, commune, role), ``surplus`` (building_id, commune),
+    ``coverage`` (area_id, commune, population, building_id of the nearest kept building within
+    reach or None, distance_km, served).
+    """
+
+    sense = "min"
+    model_name = "Seats"
+
+    def __init__(self, buildings: pd.DataFrame, areas: pd.DataFrame, pairs: pd.DataFrame,
+                 max_service_km: float, penalty_vnd_per_person: float,
+                 annex_min_floor_area_m2: float = 500.0) -> None:
+        self.buildings = buildings
+        self.areas = areas
+        self.max_service_km = float(max_service_km)
+        self.penalty_vnd_per_person = float(penalty_vnd_per_person)
+        self.annex_min_floor_area_m2 = float(annex_min_floor_area_m2)
+        cand = make_pairs(pairs["area"].to_numpy(), pairs["building"].to_numpy(),
+                          pairs["distance_km"].to_numpy(dtype=float), n_demands=len(areas),
+                          n_sites=len(buildings))
+        super().__init__(cand.within(self.max_service_km),
+                         areas["population"].to_numpy(dtype=float),
+                         buildings["is_main_seat"].to_numpy(dtype=bool), "seats")
+        self.upkeep = buildings["upkeep_cost_vnd"].to_numpy(dtype=float)
+        self.penalty = self.penalty_vnd_per_person * self.weights
+        self.kept = pd.DataFrame(columns=["building_id", "commune", "role"])
+        self.surplus = pd.DataFrame(columns=["building_id", "commune"])
+        self.coverage = pd.DataFrame()
+
+    @classmethod
+    def from_frames(cls, buildings: pd.DataFrame, areas: pd.DataFrame, pairs: pd.DataFrame, *,
+                    max_service_km: float, penalty_vnd_per_person: float,
+                    annex_min_floor_area_m2: float = 500.0) -> SeatsModel:
+        """``buildings``: building_id, commune, is_main_seat, upkeep_cost_vnd (>= 0) and
+        optionally floor_area_m2. ``areas``: area_id, commune, population (>= 0). ``pairs``:
+        area_id, building_id, distance_km (only pairs of the same unit count; others are an
+        error). Exactly one main seat per unit that has areas."""
+        b = buildings.rename(columns={"commune_code": "commune"})
+        a = areas.rename(columns={"commune_code": "commune"})
+        _require(b, "buildings", ["building_id", "commune", "is_main_seat", "upkeep_cost_vnd"])
+        _require(a, "areas", ["area_id", "commune", "population"])
+        _require(pairs, "pairs", ["area_id", "building_id", "distance_km"])
+        if not (math.isfinite(max_service_km) and max_service_km > 0):
+            raise ValueError(f"max_service_km must be positive and finite, got {max_service_km}")
+        if not (math.isfinite(penalty_vnd_per_person) and penalty_vnd_per_person >= 0):
+            raise ValueError("penalty_vnd_per_person must be finite and >= 0")
+        for frame, name, col in ((b, "buildings", "upkeep_cost_vnd"),
+                                 (a, "areas", "population"), (pairs, "pairs", "distance_km")):
+            v = frame[col].to_numpy(dtype=float)
+            if not np.isfinite(v).all() or (v < 0).any():
+                raise ValueError(f"{name}.{col} must be finite and >= 0")
+        for frame, name, col in ((b, "buildings", "building_id"), (a, "areas", "area_id")):
+            if frame[col].duplicated().any():
+                raise ValueError(f"{name}.{col} has duplicates, e.g. "
+                                 f"{frame[col][frame[col].duplicated()].iloc[0]!r}")
+        mains = b[b["is_main_seat"].astype(bool)].groupby("commune").size()
+        units = pd.Index(a["commune"].unique())
+        missing = units.difference(mains.index)
+        if len(missing):
+            raise ValueError(f"{len(missing)} unit(s) have areas but no main seat, e.g. "
+                             f"{missing[0]!r}")
+        several = mains[mains > 1]
+        if len(several):
+            raise ValueError(f"unit {several.index[0]!r} has {int(several.iloc[0])} main seats")
+        bi = pd.Index(b["building_id"]).get_indexer(pairs["building_id"])
+        ai = pd.Index(a["area_id"]).get_indexer(pairs["area_id"])
+        if (bi < 0).any() or (ai < 0).any():
+            raise ValueError("pairs name an unknown area_id or building_id")
+        other_unit = b["commune"].to_numpy()[bi] != a["commune"].to_numpy()[ai]
+        if other_unit.any():
+            raise ValueError(f"{int(other_unit.sum())} pair(s) join an area to a building of "
+                             "another unit")
+        p = pd.DataFrame({"area": ai, "building": bi,
+                          "distance_km": pairs["distance_km"].to_numpy(dtype=float)})
+        return cls(b.reset_index(drop=True), a.reset_index(drop=True), p, max_service_km,
+                   penalty_vnd_per_person, annex_min_floor_area_m2)
+
+    # --------------------------------------------------------------------------- MIP
+    def _define(self, b: MipBlocks) -> None:
+        pr = self.pairs
+        n_s, n_d = self.n_sites, self.n_demands
+        self._x0 = b.add_vars(n_s, lb=self.required.astype(float), obj=self.upkeep,
+                              integer=True)
+        self._u0 = b.add_vars(n_d, obj=self.penalty, integer=True)
+        b.add_rows(np.r_[np.arange(n_d), pr.demand],
+                   np.r_[self._u0 + np.arange(n_d), self._x0 + pr.site],
+                   1.0, 1.0, np.inf, n_d)  # serve
+
+    def _heuristic(self, seed: int) -> BoolArray | None:
+        """Greedy by net saving, all units at once; then drop buildings that no longer pay."""
+        pr = self.pairs
+        site_unit = pd.factorize(self.buildings["commune"])[0]
+        keep = self.required.copy()
+        while True:
+            served = self._served(keep)
+            gain = np.bincount(pr.site, weights=np.where(served[pr.demand], 0.0,
+                                                         self.penalty[pr.demand]),
+                               minlength=self.n_sites) - self.upkeep
+            gain[keep] = -np.inf
+            if not (gain > _TOL).any():
+                break
+            # The best positive candidate of every unit (lowest index on ties).
+            order = np.lexsort((np.arange(self.n_sites), -gain, site_unit))
+            first = order[np.r_[True, site_unit[order][1:] != site_unit[order][:-1]]]
+            keep[first[gain[first] > _TOL]] = True
+        for j in np.flatnonzero(keep & ~self.required):  # few kept buildings: one pass is cheap
+            trial = keep.copy()
+            trial[j] = False
+            if self._cost(trial) < self._cost(keep) - _TOL:
+                keep = trial
+        return keep
+
+    def _served(self, keep: BoolArray) -> BoolArray:
+        return np.bincount(self.pairs.demand, weights=keep[self.pairs.site],
+                           minlength=self.n_demands) > 0
+
+    def _cost(self, keep: BoolArray) -> float:
+        return float(self.upkeep[keep].sum() + self.penalty[~self._served(keep)].sum())
+
+    def _hint(self, open_mask: BoolArray) -> FloatArray:
+        hint = np.zeros(self._u0 + self.n_demands)
+        hint[self._x0:self._x0 + self.n_sites] = open_mask
+        hint[self._u0:] = ~self._served(open_mask)
+        return hint
+
+    def _evaluate(self, open_mask: BoolArray, values: FloatArray | None
+                  ) -> tuple[float, pd.DataFrame]:
+        site, cost = self.pairs.nearest_open(open_mask)
+        frame = self._assignment_frame(site, cost, {"covered": site >= 0})
+        return self._cost(open_mask), frame
+
+    def _check(self, open_mask: BoolArray, frame: pd.DataFrame) -> float:
+        site = frame["site"].to_numpy(dtype=np.int64)
+        covered = frame["covered"].to_numpy(dtype=bool)
+        if not np.array_equal(covered, site >= 0):
+            raise SolutionCheckError("Seats: 'covered' disagrees with the assigned building")
+        if np.any(frame["cost"].to_numpy(dtype=float)[covered] > self.max_service_km + 1e-9):
+            raise SolutionCheckError("Seats: an area counted as served is beyond max_service_km")
+        reach, _ = self.pairs.nearest_open(open_mask)
+        if np.any((reach >= 0) != covered):
+            raise SolutionCheckError("Seats: an area within reach of a kept building is not "
+                                     "counted as served (or the reverse)")
+        return float(self.upkeep[open_mask].sum() + self.penalty[~covered].sum())
+
+    # ------------------------------------------------------------------------ results
+    def solve(self, time_limit: float = 60.0, mip_gap: float = 0.0, threads: int = 1,
+              seed: int = 0) -> SeatsModel:
+        super().solve(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
+        self._write_results()
+        return self
+
+    def run(self, **solve_kwargs: Any) -> SeatsModel:
+        self.build().solve(**solve_kwargs)
+        self.check_solution()
+        return self
+
+    def _write_results(self) -> None:
+        if not self.info.status.has_solution:
+            return
+        keep = np.zeros(self.n_sites, dtype=bool)
+        keep[self.selected_sites] = True
+        b = self.buildings
+        floor = (b["floor_area_m2"].to_numpy(dtype=float) if "floor_area_m2" in b
+                 else np.zeros(len(b)))
+        role = np.where(self.required, "main_seat",
+                        np.where(floor >= self.annex_min_floor_area_m2, "annex", "service_point"))
+        self.kept = pd.DataFrame({"building_id": b["building_id"].to_numpy()[keep],
+                                  "commune": b["commune"].to_numpy()[keep],
+                                  "role": role[keep]})
+        self.surplus = pd.DataFrame({"building_id": b["building_id"].to_numpy()[~keep],
+                                     "commune": b["commune"].to_numpy()[~keep]})
+        a = self.assignment
+        site = a["site"].to_numpy(dtype=np.int64)
+        self.coverage = pd.DataFrame({
+            "area_id": self.areas["area_id"].to_numpy(),
+            "commune": self.areas["commune"].to_numpy(),
+            "population": self.weights,
+            "building_id": np.where(site >= 0, b["building_id"].to_numpy()[np.maximum(site, 0)],
+                                    None),
+            "distance_km": a["cost"].to_numpy(dtype=float),
+            "served": site >= 0,
+        })
+
+    def check_solution(self) -> None:
+        """Recompute every constraint and the objective (see LocationModel.check_solution),
+        then check the result frames against the selection."""
+        super().check_solution()
+        keep = np.zeros(self.n_sites, dtype=bool)
+        keep[self.selected_sites] = True
+        if set(self.kept["building_id"]) != set(self.buildings["building_id"][keep]):
+            raise SolutionCheckError("Seats: 'kept' differs from the selected buildings")
+        if len(self.kept) + len(self.surplus) != self.n_sites or set(
+                self.kept["building_id"]) & set(self.surplus["building_id"]):
+            raise SolutionCheckError("Seats: every building must be kept or surplus, once")
+        mains = self.kept[self.kept["role"] == "main_seat"]
+        if not mains["commune"].is_unique or len(mains) != int(self.required.sum()):
+            raise SolutionCheckError("Seats: each unit keeps exactly its main seat")
+
+
+def _require(df: pd.DataFrame, name: str, cols: list[str]) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} lacks column(s) {missing}; has {list(df.columns)}")
+    na = [c for c in cols if df[c].isna().any()]
+    if na:
+        raise ValueError(f"{name} has missing values (NaN) in {na}")
+
