@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -141,3 +142,132 @@ def schema(
     else:
         console.print(f"[red]unknown schema {what!r}: use 'scenario' or 'inventory'[/red]")
         raise typer.Exit(2)
+
+
+def _kpi_table(title: str, kpis: dict[str, pd.DataFrame], scope: str, scope_id: str) -> Table:
+    names = list(kpis)
+    table = Table(title=title)
+    table.add_column("KPI")
+    table.add_column("unit")
+    first = kpis[names[0]]
+    sel = first[(first["scope"] == scope) & (first["scope_id"] == scope_id)]
+    show_before = len(names) == 1
+    if show_before:
+        table.add_column("before", justify="right")
+    for n in names:
+        table.add_column(n if not show_before else "after", justify="right")
+    for row in sel.itertuples(index=False):
+        cells = [row.kpi, row.unit]
+        if show_before:
+            cells.append(fmt_number(row.before))
+        values = []
+        for n in names:
+            k = kpis[n]
+            hit = k[(k["scope"] == scope) & (k["scope_id"] == scope_id) & (k["kpi"] == row.kpi)]
+            values.append(float(hit["after"].iloc[0]) if len(hit) else float("nan"))
+        for j, v in enumerate(values):
+            text = fmt_number(v)
+            if j > 0 and not _same(v, values[0]):
+                text = f"[bold yellow]{text}[/bold yellow]"
+            cells.append(text)
+        table.add_row(*cells)
+    return table
+
+
+def _same(a: float, b: float) -> bool:
+    return (a != a and b != b) or abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def fmt_number(v: float) -> str:
+    if v != v:  # NaN
+        return ""
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    return f"{v:,.2f}"
+
+
+@app.command()
+def run(
+    scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML, e.g. "
+                                                  "scenarios/national-baseline.yaml")],
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory (default: "
+                                             "runs/<scenario name>).")] = None,
+    province: Annotated[list[str] | None, typer.Option(
+        "--province", help="Plan only this province code (repeat for several).")] = None,
+    override: Annotated[list[str] | None, typer.Option(
+        "--override", help="Apply a named override of the scenario file (repeat to stack).")]
+    = None,
+    maps: Annotated[bool, typer.Option(help="Draw PNG and HTML maps.")] = True,
+) -> None:
+    """Run a scenario: seats, disposition of surplus houses and land, transfer of cars and
+    equipment. Writes tables, an Excel workbook, GeoPackage/GeoJSON, maps and a report."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from planner.outputs import write_plan
+    from planner.pipeline import STAGES, output_name, run_scenario
+    from planner.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(scenario_file, override or [])
+    except ScenarioError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    if province:
+        scenario = scenario.model_copy(update={
+            "data": scenario.data.model_copy(update={"provinces": tuple(province)})})
+    target = out or output_name(scenario)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=len(STAGES))
+
+        def progress(stage: str, fraction: float, message: str) -> None:
+            bar.update(task, completed=STAGES.index(stage) + fraction,
+                       description=f"[bold]{stage}[/bold]: {message}")
+
+        try:
+            plan = run_scenario(scenario, progress)
+        except (InventoryError, ValueError) as err:
+            bar.stop()
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(1) from None
+        bar.update(task, description="writing outputs")
+        write_plan(plan, target, maps=maps)
+    if plan.synthetic:
+        console.print("[bold yellow]SYNTHETIC inventory: a demo calibrated to published "
+                      "totals, not real asset data.[/bold yellow]")
+    console.print(_kpi_table(f"{scenario.name}: national KPIs", {scenario.name: plan.kpis},
+                             "national", "VN"))
+    for s in plan.solves:
+        console.print(f"  {s['stage']:<12} {s['part']:<10} {s['status']:<10} objective "
+                      f"{s['objective']:,.0f}  bound {s['best_bound']:,.0f}  gap "
+                      f"{s['gap']:.3%}  ({s['solver']}, {s['wall_time_s']:.1f} s)")
+    console.print(f"Outputs in [bold]{target}[/bold]: report.html, plan.xlsx, plan.gpkg, "
+                  "map.html, maps/*.png, tables/")
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories.")],
+    scope: Annotated[str, typer.Option(help="national, province or terrain")] = "national",
+    scope_id: Annotated[str | None, typer.Option(
+        "--id", help="Province code or terrain class when --scope is not national.")] = None,
+) -> None:
+    """Show the KPIs of several runs side by side; values that differ from the first run are
+    highlighted."""
+    if len(run_dirs) < 2:
+        console.print("[red]give at least two run directories[/red]")
+        raise typer.Exit(2)
+    kpis: dict[str, pd.DataFrame] = {}
+    for d in run_dirs:
+        f = d / "tables" / "kpis.parquet"
+        if not f.exists():
+            console.print(f"[red]{d}: not a run directory (no tables/kpis.parquet)[/red]")
+            raise typer.Exit(1)
+        name = json.loads((d / "provenance.json").read_text(encoding="utf-8"))["scenario"][
+            "name"]
+        kpis[name if name not in kpis else str(d)] = pd.read_parquet(f)
+    sid = "VN" if scope == "national" else scope_id
+    if sid is None:
+        console.print("[red]--id is required with --scope province or terrain[/red]")
+        raise typer.Exit(2)
+    console.print(_kpi_table(f"KPIs after the plan ({scope} {sid})", kpis, scope, sid))

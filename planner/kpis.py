@@ -147,6 +147,7 @@ def compute_kpis(tables: Mapping[str, pd.DataFrame], scenario: Scenario) -> pd.D
     out = out.sort_values(["_s", "scope_id", "_k"], kind="stable")
     cols = ["scope", "scope_id", "scope_name", "kpi", "kpi_vi", "unit", "before", "after"]
     out = out[cols].reset_index(drop=True)
+    out.columns.name = None
     out["before"] = out["before"].astype(float)
     out["after"] = out["after"].astype(float)
     return out

@@ -165,6 +165,25 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
     wb.properties.creator = "assetplan"
     wb.properties.lastModifiedBy = "assetplan"
     wb.save(path)
+    _fix_zip_times(path)
+
+
+def _fix_zip_times(path: Path) -> None:
+    """Rewrite a zip (the .xlsx) with every entry stamped FIXED_TIME, so it is reproducible.
+    openpyxl stamps the save time into docProps/core.xml as well; that is reset too."""
+    import zipfile
+
+    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info)) for info in src.infolist()]
+    entries = [(info, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
+                if info.filename == "docProps/core.xml" else data) for info, data in entries]
+    with zipfile.ZipFile(path, "w") as dst:
+        for info, data in entries:
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, data)
 
 
 def _cell(v: Any) -> Any:

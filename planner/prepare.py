@@ -164,10 +164,13 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
               & ((restriction != "heritage") | (use == "culture")))
         rate = np.array([policy.renovation_vnd_per_m2.get(c, {}).get(use, 0) for c in cond],
                         dtype=float)
+        # A service point renovates only the rooms it uses, not the whole building.
+        renovated = (np.minimum(floor, policy.service_point_floor_area_m2)
+                     if use == "service_point" else floor)
         frames.append(pd.DataFrame({
             "property_id": surplus["property_id"].to_numpy()[ok], "use": use,
             "capacity": (np.ones(n) if use == "service_point" else floor)[ok],
-            "renovation_cost_vnd": np.round(floor * rate)[ok].astype(np.int64),
+            "renovation_cost_vnd": np.round(renovated * rate)[ok].astype(np.int64),
             "revenue_vnd": np.zeros(int(ok.sum()), dtype=np.int64)}))
     if "sale" in allowed:
         ok = (surplus["legal_status"].isin(el.legal_statuses_for_sale).to_numpy()

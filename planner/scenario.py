@@ -168,7 +168,10 @@ class Policy(_Frozen):
                                  "office": 15_000_000, "housing": 10_000_000,
                                  "culture": 6_000_000},
         description="cost of a m2 of need left unmet, before the priority weight")
-    unmet_penalty_vnd_per_service_point: NonNegVnd = 3_000_000_000
+    unmet_penalty_vnd_per_service_point: NonNegVnd = 1_000_000_000
+    service_point_floor_area_m2: Annotated[float, Field(gt=0)] = Field(
+        120.0, description="floor area a public-service point uses (and renovates) in a "
+        "building; the rest of the building is left as it is")
     renovation_vnd_per_m2: Mapping[str, Mapping[str, NonNegVnd]] = Field(
         default_factory=lambda: {
             "good": {"health": 2_500_000, "education": 1_500_000, "office": 800_000,

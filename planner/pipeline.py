@@ -1,0 +1,401 @@
+"""One run of a scenario: dataset -> seats -> disposition -> transfer -> plan.
+
+Each stage is a public function taking and returning frames, so notebooks can run one stage at a
+time; ``run_scenario`` chains them with progress reporting and provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import geodata
+from optimization.disposition import DispositionModel
+from optimization.result import SolveInfo
+from optimization.seats import SeatsModel
+from optimization.transfer import TransferModel
+from planner import prepare
+from planner.demo import load_demo
+from planner.inventory import Dataset, load_dataset
+from planner.scenario import Scenario
+
+# Progress callback: (stage, fraction done in [0, 1], message).
+Progress = Callable[[str, float, str], None]
+STAGES = ("load", "seats", "disposition", "transfer", "kpis")
+
+
+def _no_progress(stage: str, fraction: float, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a run reads, after validation and the province filter."""
+
+    scenario: Scenario
+    dataset: Dataset
+    units: pd.DataFrame
+    legacy: pd.DataFrame
+
+
+@dataclass
+class Plan:
+    """Decision tables, KPIs and provenance of one run."""
+
+    scenario: Scenario
+    tables: dict[str, pd.DataFrame]
+    kpis: pd.DataFrame
+    provenance: dict[str, Any]
+    synthetic: bool = False
+    solves: list[dict[str, Any]] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self.tables[name]
+
+
+def load_inputs(scenario: Scenario) -> Inputs:
+    """Validate the dataset and the geography overrides, and apply the province filter."""
+    d = scenario.data
+    communes = geodata.load_communes(population_overrides=d.population_overrides,
+                                     terrain_overrides=d.terrain_overrides)
+    dataset = load_demo() if d.dataset == "demo" else load_dataset(d.dataset, communes)
+    if d.provinces:
+        unknown = sorted(set(d.provinces) - set(communes["province_code"]))
+        if unknown:
+            raise ValueError(f"data.provinces: unknown province code(s) {unknown}")
+        communes = communes[communes["province_code"].isin(d.provinces)]
+    units = prepare.unit_table(communes, scenario.policy).reset_index(drop=True)
+    return Inputs(scenario, dataset, units, geodata.load_legacy_units())
+
+
+def _solve_record(stage: str, part: str, info: SolveInfo) -> dict[str, Any]:
+    return {"stage": stage, "part": part, "status": str(info.status),
+            "objective": info.objective_value, "best_bound": info.best_bound, "gap": info.gap,
+            "solver": info.solver, "wall_time_s": info.wall_time_s,
+            "time_limit_s": info.time_limit_s}
+
+
+def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
+    """Which buildings each unit keeps (main seat, annexes, service points).
+
+    Returns ``seats`` (property_id, commune_code, role, ...), ``areas`` (each former commune
+    with its population, the distance to the main seat and to the nearest kept site) and
+    ``surplus`` (the properties left for the disposition step), and the solve record.
+    """
+    sc = inputs.scenario
+    sp = sc.policy.seats
+    units = inputs.units
+    cand = prepare.seat_candidates(inputs.dataset, units, sc.policy)
+    areas = prepare.predecessor_areas(units, inputs.legacy)
+    # Pairs within the service radius (same unit); every area also needs its main-seat distance.
+    radius = sp.max_service_km
+    main = cand[cand["is_main_seat"]].set_index("commune_code")
+    main_at = main.reindex(areas["commune_code"])
+    areas["main_seat_km"] = geodata.haversine_km(areas["lon"], areas["lat"], main_at["lon"],
+                                                 main_at["lat"])
+    records: list[dict[str, Any]] = []
+    if radius is None:
+        kept = cand.loc[cand["is_main_seat"], ["building_id", "commune_code"]].assign(
+            role="main_seat")
+    else:
+        pairs = prepare.same_unit_pairs(areas, cand, "area_id", "building_id", radius)
+        model = SeatsModel.from_frames(
+            cand.drop(columns=["lon", "lat"]), areas[["area_id", "commune_code", "population"]],
+            pairs, max_service_km=radius, penalty_vnd_per_person=sp.penalty_vnd_per_person)
+        model.run(time_limit=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
+                  threads=sc.solver.threads, seed=sc.solver.seed)
+        kept = model.kept.rename(columns={"commune": "commune_code"})[
+            ["building_id", "commune_code", "role"]]
+        records.append(_solve_record("seats", "national", model.info))
+    props = inputs.dataset.properties.set_index("property_id")
+    seats = kept.join(props[["name", "origin", "floor_area_m2", "lon", "lat"]], on="building_id")
+    seats = seats.rename(columns={"building_id": "property_id"})
+    seats["upkeep_cost_vnd"] = np.round(seats["floor_area_m2"] * sp.upkeep_vnd_per_m2_year
+                                        ).astype(np.int64)
+    seats = seats.sort_values(["commune_code", "role", "property_id"], kind="stable")
+    # Nearest kept site of every former commune: the main seat, or a kept site of the same
+    # unit within the service radius if one is closer.
+    areas["nearest_kept_km"] = areas["main_seat_km"]
+    areas["nearest_kept_id"] = main_at["building_id"].to_numpy()
+    if radius is not None:
+        near = prepare.same_unit_pairs(areas, seats.reset_index(drop=True), "area_id",
+                                       "property_id", radius)
+        near = near.sort_values(["area_id", "distance_km"], kind="stable").drop_duplicates(
+            "area_id").set_index("area_id")
+        pos = pd.Index(areas["area_id"]).get_indexer(near.index)
+        closer = near["distance_km"].to_numpy() < areas["main_seat_km"].to_numpy()[pos]
+        areas.loc[pos[closer], "nearest_kept_km"] = near["distance_km"].to_numpy()[closer]
+        areas.loc[pos[closer], "nearest_kept_id"] = near["property_id"].to_numpy()[closer]
+    areas["within_service_km"] = (areas["nearest_kept_km"] <= radius if radius is not None
+                                  else True)
+    in_scope = props["commune_code"].isin(units["commune_code"])
+    surplus = props[in_scope & ~props.index.isin(seats["property_id"])
+                    & ~props["in_use_as_seat"]].reset_index()
+    return ({"seats": seats.reset_index(drop=True), "areas": areas, "surplus": surplus},
+            records)
+
+
+def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = _no_progress
+                    ) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
+    """Give every surplus property one use, serving needs within the radius of each use.
+
+    Returns ``dispositions`` (one row per property), ``service`` (property -> unit flows) and
+    ``needs`` (need, served, unmet and the reason for what is unmet), and the solve record.
+    """
+    sc = inputs.scenario
+    pol = sc.policy
+    units = inputs.units
+    prov = units.set_index("commune_code")["province_code"]
+    options = prepare.eligibility(surplus, pol)
+    options["capacity"] = np.floor(options["capacity"]).astype(np.int64)
+    needs = prepare.service_needs(inputs.dataset, units, pol)
+    needs = needs.assign(need=np.ceil(needs["need"]).astype(np.int64),
+                         province=prov.reindex(needs["commune_code"]).to_numpy()).rename(
+        columns={"commune_code": "commune"})
+    pairs = prepare.service_pairs(surplus, units, pol).rename(
+        columns={"commune_code": "commune"})
+    penalty = {u: float(v) for u, v in pol.unmet_penalty_vnd_per_m2.items()}
+    penalty["service_point"] = float(pol.unmet_penalty_vnd_per_service_point)
+    props = pd.DataFrame({"property_id": surplus["property_id"].to_numpy(),
+                          "province": prov.reindex(surplus["commune_code"]).to_numpy(),
+                          "commune": surplus["commune_code"].to_numpy()})
+    budget = sc.budget
+    provinces = units["province_code"].unique()
+    per_province = {p: budget.per_province_vnd.get(p, budget.default_province_vnd)
+                    for p in provinces}
+    per_province = {p: b for p, b in per_province.items() if b is not None}
+    model = DispositionModel.from_frames(
+        props, needs[["commune", "use", "need", "priority_weight", "province"]],
+        pairs[["property_id", "commune", "distance_km"]], options=options,
+        radius_km=dict(pol.service_radius_km), unmet_penalty_vnd=penalty,
+        budget_vnd=budget.national_vnd, province_budget_vnd=per_province,
+        same_province=pol.same_province_only, allowed_uses=list(pol.uses_allowed))
+    model.build()
+    model.solve(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
+                threads=sc.solver.threads, seed=sc.solver.seed)
+    model.check_solution()
+    a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
+    sv = model.service.rename(columns={"commune": "commune_code"})
+    main = sv.sort_values(["property_id", "quantity", "commune_code"],
+                          ascending=[True, False, True], kind="stable").drop_duplicates(
+        "property_id").set_index("property_id")
+    served = sv.groupby("property_id")["quantity"].sum()
+    info = surplus.set_index("property_id")
+    disp = a.join(info[["name", "origin", "kind", "condition", "floor_area_m2",
+                        "land_area_m2", "lon", "lat"]], on="property_id")
+    disp["served_commune_code"] = disp["property_id"].map(main["commune_code"])
+    disp["served_quantity"] = disp["property_id"].map(served).fillna(0.0)
+    disp["reason"] = _disposition_reasons(disp, options)
+    cols = ["property_id", "name", "origin", "kind", "province_code", "commune_code",
+            "condition", "floor_area_m2", "land_area_m2", "use", "renovation_cost_vnd",
+            "revenue_vnd", "served_commune_code", "served_quantity", "reason", "lon", "lat"]
+    disp = disp[cols].sort_values("property_id", kind="stable").reset_index(drop=True)
+    un = model.unmet.rename(columns={"commune": "commune_code"})
+    un["reason"] = _need_reasons(un, pairs, options, disp, sc)
+    un = un.sort_values(["commune_code", "use"], kind="stable").reset_index(drop=True)
+    sv = sv.sort_values(["property_id", "commune_code"], kind="stable").reset_index(drop=True)
+    return ({"dispositions": disp, "service": sv, "needs": un},
+            [_solve_record("disposition", "national", model.info)])
+
+
+def _disposition_reasons(disp: pd.DataFrame, options: pd.DataFrame) -> np.ndarray:
+    """Why a property ends as it does, in a few words."""
+    n_opts = options.groupby("property_id").size()
+    only_hold = disp["property_id"].map(n_opts).fillna(1).to_numpy() <= 1
+    use = disp["use"].to_numpy()
+    return np.select(
+        [use == "hold", use == "sale", use == "transfer"],
+        [np.where(only_hold, "hold: no other use is allowed (condition, legal status or "
+                  "restriction)", "hold: no need within reach is worth its renovation cost"),
+         "sale: no need within reach that it could serve better",
+         "transfer: handed to another agency"],
+        default="serves the needs within its radius")
+
+
+def _need_reasons(un: pd.DataFrame, pairs: pd.DataFrame, options: pd.DataFrame,
+                  disp: pd.DataFrame, sc: Scenario) -> np.ndarray:
+    """Why a need stays unmet, in words and numbers."""
+    reasons = np.full(len(un), "", dtype=object)
+    left = un["unmet"].to_numpy() > 1e-9
+    if not left.any():
+        return reasons
+    radius = sc.policy.service_radius_km
+    reach = pairs.merge(options[["property_id", "use", "capacity"]], on="property_id")
+    reach = reach[reach["distance_km"] <= reach["use"].map(radius)]
+    cap = reach.groupby(["commune", "use"])["capacity"].sum()
+    spent = disp.groupby("province_code")["renovation_cost_vnd"].sum()
+    prov_of = disp.drop_duplicates("commune_code").set_index("commune_code")["province_code"]
+    budget = sc.budget
+    scope = " in the same province" if sc.policy.same_province_only else ""
+    for i in np.flatnonzero(left):
+        r = un.iloc[i]
+        use, code = r["use"], r["commune_code"]
+        c = float(cap.get((code, use), 0.0))
+        km = radius.get(use, 0.0)
+        if c <= 0:
+            reasons[i] = f"no eligible property{scope} within {km:g} km"
+            continue
+        p = prov_of.get(code)
+        limit = budget.per_province_vnd.get(p, budget.default_province_vnd) if p else None
+        if limit is not None and spent.get(p, 0) >= 0.95 * limit:
+            reasons[i] = (f"province budget nearly spent ({spent.get(p, 0):,.0f} of "
+                          f"{limit:,.0f} VND)")
+        elif budget.national_vnd is not None and spent.sum() >= 0.95 * budget.national_vnd:
+            reasons[i] = (f"national budget nearly spent ({spent.sum():,.0f} of "
+                          f"{budget.national_vnd:,.0f} VND)")
+        else:
+            reasons[i] = (f"eligible capacity within {km:g} km ({c:,.0f}) serves other units "
+                          "first or costs more to renovate than the unmet need weighs")
+    return reasons
+
+
+def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
+    """Move surplus cars and equipment to units below the norm (exact min-cost flow).
+
+    Returns tables ``transfers`` (holder_code, commune_code, category, quantity, distance_km,
+    cost_vnd) and ``equipment`` (per unit and category: required, held_before, received,
+    held_after, shortfall_before, shortfall_after, reason), and the solve record.
+    """
+    sc = inputs.scenario
+    tp = sc.policy.transfer
+    supplies, demands, pairs, short = prepare.transfer_inputs(inputs.dataset, inputs.units, sc)
+    model = TransferModel.from_frames(
+        supplies, demands, pairs, cost_per_km_vnd=dict(tp.cost_per_km_vnd),
+        handling_vnd=dict(tp.handling_vnd), unmet_penalty_vnd=dict(tp.unmet_penalty_vnd),
+        same_province=sc.policy.same_province_only,
+        cross_province_penalty_vnd=sc.policy.cross_province_penalty_vnd,
+    ).run()
+    flows = model.flows.rename(columns={"holder": "holder_code", "commune": "commune_code"})
+    received = flows.groupby(["commune_code", "category"])["quantity"].sum().rename("received")
+    eq = short.join(received, on=["commune_code", "category"])
+    eq["received"] = eq["received"].fillna(0).astype(np.int64)
+    eq = eq.rename(columns={"held": "held_before", "shortfall": "shortfall_before"})
+    eq["held_after"] = eq["held_before"] + eq["received"]
+    eq["shortfall_after"] = np.maximum(eq["required"] - eq["held_after"], 0)
+    eq["reason"] = _transfer_reasons(eq, supplies, pairs, inputs, sc)
+    flows = flows.sort_values(["category", "holder_code", "commune_code"], kind="stable")
+    tables = {"transfers": flows.reset_index(drop=True), "equipment": eq}
+    return tables, [_solve_record("transfer", "national", model.info)]
+
+
+def _transfer_reasons(eq: pd.DataFrame, supplies: pd.DataFrame, pairs: pd.DataFrame,
+                      inputs: Inputs, sc: Scenario) -> np.ndarray:
+    """Why a shortfall is left after the transfer, in words and numbers."""
+    left = eq["shortfall_after"].to_numpy() > 0
+    reasons = np.full(len(eq), "", dtype=object)
+    if not left.any():
+        return reasons
+    prov = inputs.units.set_index("commune_code")["province_code"]
+    sup = supplies.assign(holder_province=prov.reindex(supplies["holder"]).to_numpy())
+    reach = pairs.merge(sup, on="holder")
+    if sc.policy.same_province_only:
+        reach = reach[reach["holder_province"] == prov.reindex(reach["commune"]).to_numpy()]
+    reachable = reach.groupby(["commune", "category"])["surplus"].sum()
+    anywhere = supplies.groupby("category")["surplus"].sum()
+    max_km = sc.policy.transfer.max_km
+    for i in np.flatnonzero(left):
+        row = eq.iloc[i]
+        cat = row["category"]
+        near = int(reachable.get((row["commune_code"], cat), 0))
+        if anywhere.get(cat, 0) == 0:
+            reasons[i] = f"no surplus {cat} anywhere in the plan's area"
+        elif near == 0:
+            scope = "in the same province " if sc.policy.same_province_only else ""
+            reasons[i] = f"no surplus {cat} {scope}within {max_km:g} km"
+        else:
+            reasons[i] = (f"the {near} surplus {cat} within reach went to units with a higher "
+                          "priority or a cheaper route")
+    return reasons
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - t0, 3)
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("assetplan", "ortools", "numpy", "pandas", "geopandas", "scipy", "pydantic",
+                "vietnamadminunits"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def scenario_hash(scenario: Scenario) -> str:
+    return hashlib.sha256(scenario.model_dump_json().encode()).hexdigest()
+
+
+def provenance(inputs: Inputs, solves: list[dict[str, Any]],
+               timings: dict[str, float]) -> dict[str, Any]:
+    ds = inputs.dataset
+    return {
+        "scenario": json.loads(inputs.scenario.model_dump_json()),
+        "scenario_hash": scenario_hash(inputs.scenario),
+        "dataset": {"source": ds.source or "demo", "content_hash": ds.content_hash,
+                    "synthetic": ds.synthetic, "label": ds.meta.get("label", "")},
+        "geography": geodata.ATTRIBUTION,
+        "solves": solves,
+        "timings_s": timings,
+        "versions": package_versions(),
+        "units": len(inputs.units),
+        "provinces": sorted(inputs.units["province_code"].unique().tolist()),
+    }
+
+
+def output_name(scenario: Scenario) -> Path:
+    return Path("runs") / scenario.name
+
+
+def run_scenario(scenario: Scenario, progress: Progress = _no_progress) -> Plan:
+    """Run every stage of ``scenario`` and return the plan (tables, KPIs, provenance)."""
+    from planner.kpis import compute_kpis
+
+    timings: dict[str, float] = {}
+    solves: list[dict[str, Any]] = []
+    tables: dict[str, pd.DataFrame] = {}
+    progress("load", 0.0, "validating the dataset and the geography")
+    with _timed(timings, "load"):
+        inputs = load_inputs(scenario)
+    progress("seats", 0.0, f"choosing the buildings {len(inputs.units):,} units keep")
+    with _timed(timings, "seats"):
+        seat_tables, recs = run_seats(inputs)
+    tables |= seat_tables
+    solves += recs
+    progress("disposition", 0.0, f"giving {len(seat_tables['surplus']):,} surplus properties "
+             "one use each")
+    with _timed(timings, "disposition"):
+        disp_tables, recs = run_disposition(inputs, seat_tables["surplus"], progress)
+    tables |= disp_tables
+    solves += recs
+    tables.pop("surplus")
+    progress("transfer", 0.0, "moving surplus cars and equipment")
+    with _timed(timings, "transfer"):
+        tr_tables, recs = run_transfer(inputs)
+    tables |= tr_tables
+    solves += recs
+    tables["units"] = inputs.units
+    progress("kpis", 0.0, "computing KPIs")
+    with _timed(timings, "kpis"):
+        kpis = compute_kpis(tables, scenario)
+    tables["solves"] = pd.DataFrame(solves).drop(columns="wall_time_s")
+    ordered = {k: tables[k] for k in ("units", "seats", "areas", "dispositions", "service",
+                                      "needs", "transfers", "equipment", "solves")}
+    progress("kpis", 1.0, "done")
+    return Plan(scenario, ordered, kpis, provenance(inputs, solves, timings),
+                synthetic=inputs.dataset.synthetic, solves=solves)

@@ -1,0 +1,163 @@
+"""End to end: a province subset (fast), the national baseline (slow), KPIs recomputed from the
+plan tables, determinism, compare, outputs re-read."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.kpis import kpi_value
+from planner.outputs import write_plan
+from planner.pipeline import run_scenario
+from planner.scenario import load_scenario
+
+SCEN = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def province_scenario(code: str = "04", **solver):
+    s = load_scenario(SCEN / "national-baseline.yaml")
+    return s.model_copy(update={
+        "name": f"test-{code}",
+        "data": s.data.model_copy(update={"provinces": (code,)}),
+        "solver": s.solver.model_copy(update={"time_limit_s": 20, **solver})})
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return run_scenario(province_scenario())
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, plan):
+    return write_plan(plan, tmp_path_factory.mktemp("run") / "cao-bang")
+
+
+def test_province_plan_is_complete(plan):
+    units = plan["units"]
+    assert (units["province_code"] == "04").all() and len(units) == 56
+    disp = plan["dispositions"]
+    assert disp["property_id"].is_unique
+    # Every surplus property of the province gets exactly one use.
+    seats = plan["seats"]
+    assert set(disp["property_id"]).isdisjoint(seats["property_id"])
+    assert (seats.groupby("commune_code")["role"].apply(lambda r: (r == "main_seat").sum())
+            == 1).all()
+    for s in plan.solves:
+        assert s["status"] in ("optimal", "feasible")
+        assert s["gap"] >= 0
+
+
+def test_kpis_recomputed_from_tables(plan):
+    t, k = plan.tables, plan.kpis
+    eq = t["equipment"]
+    car = eq[eq["category"] == "car"]
+    assert kpi_value(k, "units_without_car", "before") == (car["held_before"] == 0).sum()
+    assert kpi_value(k, "units_without_car", "after") == (car["held_after"] == 0).sum()
+    dev = eq[eq["category"] != "car"]
+    below = dev[dev["shortfall_after"] > 0]["commune_code"].nunique()
+    assert kpi_value(k, "units_below_equipment_norm", "after") == below
+    disp = t["dispositions"]
+    assert kpi_value(k, "surplus_properties", "after") == len(disp)
+    for use in ("sale", "hold", "health"):
+        assert kpi_value(k, f"properties_to_{use}") == (disp["use"] == use).sum()
+    assert kpi_value(k, "renovation_spend_vnd") == disp["renovation_cost_vnd"].sum()
+    n = t["needs"]
+    for use in n["use"].unique():
+        assert kpi_value(k, f"need_{use}", "before") == pytest.approx(
+            n.loc[n["use"] == use, "need"].sum())
+        assert kpi_value(k, f"need_{use}", "after") == pytest.approx(
+            n.loc[n["use"] == use, "unmet"].sum())
+    tr = t["transfers"]
+    assert kpi_value(k, "items_transferred") == tr["quantity"].sum()
+    assert kpi_value(k, "transfer_cost_vnd") == tr["cost_vnd"].sum()
+    # Province and terrain scopes add up to the national figure.
+    for scope in ("province", "terrain"):
+        part = k[(k["scope"] == scope) & (k["kpi"] == "renovation_spend_vnd")]["after"].sum()
+        assert part == pytest.approx(kpi_value(k, "renovation_spend_vnd"))
+
+
+def test_needs_served_within_radius_and_capacity(plan):
+    sv = plan["service"]
+    radius = province_scenario().policy.service_radius_km
+    assert (sv["distance_km"] <= sv["use"].map(radius) + 1e-9).all()
+    disp = plan["dispositions"].set_index("property_id")
+    used = sv.groupby("property_id")["quantity"].sum()
+    cap = disp.loc[used.index]
+    assert (cap["use"].to_numpy() == sv.groupby("property_id")["use"].first().to_numpy()).all()
+    n = plan["needs"]
+    assert np.allclose(n["served"] + n["unmet"], n["need"])
+    assert (n.loc[n["unmet"] > 1e-6, "reason"] != "").all()
+
+
+def test_outputs_reread(run_dir, plan):
+    wb = load_workbook(run_dir / "plan.xlsx", read_only=True)
+    names = wb.sheetnames
+    assert names[0] == "Thông tin - About"
+    assert any(n.startswith("Phương án xử lý nhà đất") for n in names)
+    about = [r for r in wb[names[0]].iter_rows(values_only=True)]
+    assert any("SYNTHETIC" in str(v) for row in about for v in row)
+    disp_sheet = wb[next(n for n in names if n.startswith("Phương án xử lý nhà đất"))]
+    rows = list(disp_sheet.iter_rows(values_only=True))
+    assert rows[1][0] == "Property id" and len(rows) - 2 == len(plan["dispositions"])
+    layers = gpd.list_layers(run_dir / "plan.gpkg")["name"].tolist()
+    assert {"units", "properties", "seats"} <= set(layers)
+    props = gpd.read_file(run_dir / "plan.gpkg", layer="properties")
+    assert props.crs.to_epsg() == 4326 and len(props) == len(plan["dispositions"])
+    assert (run_dir / "report.html").exists() and (run_dir / "maps" / "needs.png").exists()
+    back = pd.read_parquet(run_dir / "tables" / "kpis.parquet")
+    pd.testing.assert_frame_equal(back, plan.kpis, check_dtype=False)
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "timings.json"}
+
+
+def test_same_inputs_same_bytes(tmp_path, run_dir):
+    again = write_plan(run_scenario(province_scenario()), tmp_path / "again")
+    assert digest(again) == digest(run_dir)
+
+
+def test_cli_run_and_compare(tmp_path):
+    runner = CliRunner()
+    a = runner.invoke(app, ["run", str(SCEN / "national-baseline.yaml"), "--province", "04",
+                            "--override", "quick", "--out", str(tmp_path / "a"), "--no-maps"])
+    assert a.exit_code == 0, a.output
+    assert "units_without_car" in a.output and "SYNTHETIC" in a.output
+    b = runner.invoke(app, ["run", str(SCEN / "tight-budget.yaml"), "--province", "04",
+                            "--override", "quick", "--out", str(tmp_path / "b"), "--no-maps"])
+    assert b.exit_code == 0, b.output
+    c = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert c.exit_code == 0, c.output
+    assert "national-baseline" in c.output and "tight-budget" in c.output
+    bad = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path)])
+    assert bad.exit_code == 1 and "not a run directory" in bad.output
+
+
+def test_cli_bad_scenario_exit_code(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: x\npolicy: {colour: red}\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(p)])
+    assert res.exit_code == 2 and "policy.colour: unknown key" in res.output
+
+
+@pytest.mark.slow
+def test_national_baseline(tmp_path):
+    plan = run_scenario(load_scenario(SCEN / "national-baseline.yaml", ["quick"]))
+    k = plan.kpis
+    assert kpi_value(k, "units") == 3321
+    assert kpi_value(k, "units_without_car", "before") == 354
+    assert kpi_value(k, "units_below_equipment_norm", "before") == 601
+    assert kpi_value(k, "surplus_properties", "before") == 16_124
+    assert kpi_value(k, "surplus_properties", "after") + kpi_value(
+        k, "kept_as_annex_or_service_point") == 16_124
+    assert kpi_value(k, "renovation_spend_vnd") <= kpi_value(k, "renovation_budget_vnd")
+    write_plan(plan, tmp_path / "national", maps=False)
