@@ -107,15 +107,15 @@ def _json_default(v: Any) -> Any:
 
 def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None:
     """One sheet per table, Vietnamese and English header rows, number formats, frozen
-    headers and filters, and an 'About' sheet with provenance (and the synthetic label)."""
+    headers and filters, and an 'About' sheet with provenance (and the synthetic label).
+    Written in openpyxl's streaming mode: a national plan has about a million cells."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    about = wb.active
-    assert about is not None
-    about.title = "Thông tin - About"
+    wb = Workbook(write_only=True)
+    about = wb.create_sheet("Thông tin - About")
     rows: list[tuple[str, str]] = [
         ("Kịch bản / Scenario", plan.scenario.name),
         ("Mô tả / Description", plan.scenario.description.strip()),
@@ -130,36 +130,46 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
         rows.append((f"Lời giải / Solve: {s['stage']} ({s['part']})",
                      f"{s['status']}, objective {s['objective']:,.0f}, bound "
                      f"{s['best_bound']:,.0f}, gap {s['gap']:.3%}, {s['solver']}"))
-    for r in rows:
-        about.append(list(r))
     about.column_dimensions["A"].width = 38
     about.column_dimensions["B"].width = 120
-    if plan.synthetic:
-        about["A1"].font = about["B1"].font = Font(bold=True, color="C00000")
+    warn = Font(bold=True, color="C00000")
+    for i, (k, v) in enumerate(rows):
+        cells = [WriteOnlyCell(about, k), WriteOnlyCell(about, v)]
+        if plan.synthetic and i == 0:
+            for c in cells:
+                c.font = warn
+        about.append(cells)
     header_fill = PatternFill("solid", fgColor="DDEBF7")
+    bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
     for name, df in tables.items():
         vi, en = TABLE_LABELS.get(name, (name, name))
         ws = wb.create_sheet(f"{vi} - {en}"[:31])
-        ws.append([column_label(c)[0] for c in df.columns])
-        ws.append([column_label(c)[1] for c in df.columns])
-        for cell in (*ws[1], *ws[2]):
-            cell.font = Font(bold=True)
-            cell.fill = header_fill
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-        for row in df.itertuples(index=False):
-            ws.append([_cell(v) for v in row])
         for j, col in enumerate(df.columns, start=1):
-            letter = get_column_letter(j)
-            fmt = number_format(col)
-            if fmt:
-                for (cell,) in ws.iter_rows(min_row=3, min_col=j, max_col=j):
-                    cell.number_format = fmt
             width = max([len(str(column_label(col)[0])), len(col)]
                         + [len(str(v)) for v in df[col].head(200)]) + 2
-            ws.column_dimensions[letter].width = min(max(width, 8), 60)
+            ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
         ws.freeze_panes = "A3"
         if len(df.columns):
             ws.auto_filter.ref = f"A2:{get_column_letter(len(df.columns))}{max(len(df) + 2, 2)}"
+        for lang in (0, 1):
+            header = []
+            for col in df.columns:
+                cell = WriteOnlyCell(ws, column_label(col)[lang])
+                cell.font, cell.fill, cell.alignment = bold, header_fill, wrap
+                header.append(cell)
+            ws.append(header)
+        formats = [number_format(c) for c in df.columns]
+        for row in df.itertuples(index=False):
+            out: list[Any] = []
+            for v, fmt in zip(row, formats, strict=True):
+                v = _cell(v)
+                if fmt is not None and v is not None:
+                    cell = WriteOnlyCell(ws, v)
+                    cell.number_format = fmt
+                    v = cell
+                out.append(v)
+            ws.append(out)
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
     wb.properties.creator = "assetplan"
@@ -334,48 +344,99 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
     return names
 
 
-def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
-    """An interactive folium map with layers for units, dispositions and transfers."""
-    import folium
+VENDOR_DIR = Path(__file__).with_name("vendor") / "leaflet"
+MAP_TEMPLATE = """<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>assetplan: __TITLE__</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>__LEAFLET_CSS__
+html,body,#map{height:100%;margin:0}.legend{background:#fff;padding:6px 8px;font:12px sans-serif}
+.banner{position:absolute;z-index:1000;top:0;left:50px;right:50px;background:#fff3cd;
+color:#8a4b00;font:bold 13px sans-serif;padding:4px 8px;text-align:center}</style>
+<script>__LEAFLET_JS__</script></head>
+<body><div id="map"></div>__BANNER__
+<script>
+const DATA = __DATA__;
+const map = L.map("map", {preferCanvas: true});
+const canvas = L.canvas({padding: 0.5});
+const groups = {};
+function layer(name) { return groups[name] = groups[name] || L.layerGroup().addTo(map); }
+DATA.units.forEach(u => L.circleMarker([u[2], u[1]], {renderer: canvas, radius: 3, weight: 0,
+  fillOpacity: 0.8, fillColor: u[3] > 0 ? "#d62728" : "#2ca02c"})
+  .bindTooltip(u[0] + (u[3] > 0 ? " - unmet need " + u[3].toLocaleString() : ""))
+  .addTo(layer("Units / ĐVHC (red: unmet need)")));
+DATA.properties.forEach(p => L.circleMarker([p[2], p[1]], {renderer: canvas, radius: 2,
+  weight: 0, fillOpacity: 0.9, fillColor: DATA.colours[p[3]] || "#000"})
+  .bindTooltip(p[0] + ": " + DATA.use_labels[p[3]])
+  .addTo(layer("Surplus properties / Nhà đất dôi dư")));
+DATA.transfers.forEach(t => L.polyline([[t[1], t[0]], [t[3], t[2]]], {renderer: canvas,
+  weight: 1, color: DATA.colours[t[4]] || "#555"}).bindTooltip(t[5] + " " + t[4])
+  .addTo(layer("Transfers / Điều chuyển")));
+DATA.service.forEach(t => L.polyline([[t[1], t[0]], [t[3], t[2]]], {renderer: canvas,
+  weight: 1, color: DATA.colours[t[4]] || "#555", dashArray: "3"})
+  .addTo(layer("Conversions / Chuyển đổi công năng")));
+L.control.layers(null, groups, {collapsed: false}).addTo(map);
+const legend = L.control({position: "bottomleft"});
+legend.onAdd = () => { const d = L.DomUtil.create("div", "legend");
+  d.innerHTML = Object.entries(DATA.use_labels).map(([k, v]) =>
+    '<span style="color:' + DATA.colours[k] + '">&#9679;</span> ' + v).join("<br>"); return d; };
+legend.addTo(map);
+map.fitBounds(DATA.bounds);
+</script></body></html>
+"""
 
+
+def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
+    """A self-contained interactive map (Leaflet inlined, no tiles, no network): units by
+    unmet need, surplus properties by decided use, transfer and conversion lines."""
     units = plan["units"]
-    m = folium.Map(location=[float(units["lat"].mean()), float(units["lon"].mean())],
-                   zoom_start=6, tiles=None, control_scale=True)
-    folium.TileLayer("OpenStreetMap", name="OpenStreetMap (needs internet)").add_to(m)
     needs = plan.tables.get("needs")
-    unmet = needs.groupby("commune_code")["unmet"].sum() if needs is not None and len(
-        needs) else pd.Series(dtype=float)
-    fg = folium.FeatureGroup(name="Units / ĐVHC")
-    for r in units.itertuples(index=False):
-        left = float(unmet.get(r.commune_code, 0.0))
-        folium.CircleMarker([r.lat, r.lon], radius=2, weight=0, fill=True, fill_opacity=0.8,
-                            fill_color="#d62728" if left > 0 else "#2ca02c",
-                            tooltip=f"{r.name} ({r.commune_code}): unmet {left:,.0f}"
-                            ).add_to(fg)
-    fg.add_to(m)
+    unmet = (needs.groupby("commune_code")["unmet"].sum() if needs is not None and len(needs)
+             else pd.Series(dtype=float))
+    r6 = 6
+
+    def rows(df: pd.DataFrame, cols: list[str]) -> list[list[Any]]:
+        return [[_cell(v) for v in row] for row in df[cols].itertuples(index=False)]
+
+    u = units.assign(label=units["name"] + " (" + units["commune_code"] + ")",
+                     unmet=units["commune_code"].map(unmet).fillna(0).round(0),
+                     lon=units["lon"].round(r6), lat=units["lat"].round(r6))
+    data: dict[str, Any] = {
+        "units": rows(u, ["label", "lon", "lat", "unmet"]),
+        "properties": [], "transfers": [], "service": [],
+        "colours": {**USE_COLOURS, **CATEGORY_COLOURS},
+        "use_labels": USE_LABELS,
+        "bounds": [[float(units["lat"].min()), float(units["lon"].min())],
+                   [float(units["lat"].max()), float(units["lon"].max())]],
+    }
     if "properties" in layers:
-        fg = folium.FeatureGroup(name="Surplus properties / Nhà đất dôi dư")
-        for r in layers["properties"].itertuples(index=False):
-            folium.CircleMarker([r.lat, r.lon], radius=2, weight=0, fill=True,
-                                fill_opacity=0.9, fill_color=USE_COLOURS.get(r.use, "#000"),
-                                tooltip=f"{r.property_id}: {USE_LABELS.get(r.use, r.use)}"
-                                ).add_to(fg)
-        fg.add_to(m)
-    if "transfer_lines" in layers:
-        fg = folium.FeatureGroup(name="Transfers / Điều chuyển")
-        for r in layers["transfer_lines"].itertuples(index=False):
-            coords = [(y, x) for x, y in r.geometry.coords]
-            folium.PolyLine(coords, weight=1, color=CATEGORY_COLOURS.get(r.category, "#000"),
-                            tooltip=f"{r.quantity} {r.category}: {r.holder_code} -> "
-                            f"{r.commune_code}, {r.distance_km:.1f} km").add_to(fg)
-        fg.add_to(m)
-    folium.LayerControl().add_to(m)
-    text = m.get_root().render()
-    # folium names elements with random hex ids; renumber them so the file is reproducible.
-    ids: dict[str, str] = {}
-    text = re.sub(r"[0-9a-f]{32}", lambda mo: ids.setdefault(mo.group(0), f"{len(ids):032x}"),
-                  text)
-    path.write_text(text, encoding="utf-8")
+        p = layers["properties"]
+        data["properties"] = rows(p.assign(lon=p["lon"].round(r6), lat=p["lat"].round(r6)),
+                                  ["property_id", "lon", "lat", "use"])
+    at = units.set_index("commune_code")[["lon", "lat"]].round(r6)
+    for key, table, src_col, src_at in (("transfers", "transfers", "holder_code", None),
+                                        ("service", "service", "property_id", "dispositions")):
+        t = plan.tables.get(table)
+        if t is None or not len(t):
+            continue
+        if src_at is None:
+            src = at.loc[t[src_col]]
+        else:
+            src = plan[src_at].set_index("property_id").loc[t[src_col], ["lon", "lat"]].round(r6)
+        dst = at.loc[t["commune_code"]]
+        label = t["category"] if "category" in t else t["use"]
+        qty = t["quantity"].round(0)
+        data[key] = [[a, b, c, d, e, f] for a, b, c, d, e, f in zip(
+            src["lon"], src["lat"], dst["lon"], dst["lat"], label, qty, strict=True)]
+    banner = (f'<div class="banner">{html.escape(SYNTHETIC_BANNER)}</div>'
+              if plan.synthetic else "")
+    page = (MAP_TEMPLATE.replace("__LEAFLET_CSS__", (VENDOR_DIR / "leaflet.css").read_text(
+                encoding="utf-8"))
+            .replace("__TITLE__", html.escape(plan.scenario.name))
+            .replace("__BANNER__", banner)
+            .replace("__DATA__", json.dumps(data, ensure_ascii=False, default=_json_default,
+                                            separators=(",", ":")))
+            .replace("__LEAFLET_JS__", (VENDOR_DIR / "leaflet.js").read_text(encoding="utf-8")))
+    path.write_text(page, encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -424,8 +485,8 @@ def write_report(plan: Plan, d: Path, figures: list[str]) -> None:
     parts += ["", "## Files", "",
               "- `plan.xlsx`: every table, Vietnamese and English headers",
               "- `tables/*.parquet|csv`: the plan tables", "- `plan.gpkg`, `geojson/`: layers",
-              "- `map.html`: interactive map (the background map needs internet; the layers do "
-              "not)", "- `provenance.json`: scenario, dataset hash, solver statuses, versions",
+              "- `map.html`: interactive map, self-contained (works offline)",
+              "- `provenance.json`: scenario, dataset hash, solver statuses, versions",
               "", f"_{prov['geography']}_", ""]
     md = "\n".join(parts)
     (d / "report.md").write_text(md, encoding="utf-8")

@@ -160,11 +160,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     options = prepare.eligibility(surplus, pol)
     options["capacity"] = np.floor(options["capacity"]).astype(np.int64)
     needs = prepare.service_needs(inputs.dataset, units, pol)
-    needs = needs.assign(need=np.ceil(needs["need"]).astype(np.int64),
-                         province=prov.reindex(needs["commune_code"]).to_numpy()).rename(
-        columns={"commune_code": "commune"})
-    pairs = prepare.service_pairs(surplus, units, pol).rename(
-        columns={"commune_code": "commune"})
+    pairs, options = prepare.candidate_arcs(options, needs,
+                                            prepare.service_pairs(surplus, units, pol), pol)
+    pairs = pairs.rename(columns={"commune_code": "commune"})
     penalty = {u: float(v) for u, v in pol.unmet_penalty_vnd_per_m2.items()}
     penalty["service_point"] = float(pol.unmet_penalty_vnd_per_service_point)
     props = pd.DataFrame({"property_id": surplus["property_id"].to_numpy(),
@@ -175,6 +173,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     per_province = {p: budget.per_province_vnd.get(p, budget.default_province_vnd)
                     for p in provinces}
     per_province = {p: b for p, b in per_province.items() if b is not None}
+    needs = needs.assign(need=np.ceil(needs["need"]).astype(np.int64),
+                         province=prov.reindex(needs["commune_code"]).to_numpy()).rename(
+        columns={"commune_code": "commune"})
     model = DispositionModel.from_frames(
         props, needs[["commune", "use", "need", "priority_weight", "province"]],
         pairs[["property_id", "commune", "distance_km"]], options=options,

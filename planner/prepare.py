@@ -210,3 +210,31 @@ def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy) ->
     if policy.same_province_only:
         out = out[~cross]
     return out.reset_index(drop=True)
+
+
+def _service_arcs(options: pd.DataFrame, needs: pd.DataFrame, pairs: pd.DataFrame,
+                  radius_km: pd.Series) -> pd.DataFrame:
+    """(property_id, commune_code, use, distance_km): a pair, an eligible use and a need for
+    it at the other end, within the use's radius (as the disposition model joins them)."""
+    arcs = pairs.merge(options[["property_id", "use"]], on="property_id").merge(
+        needs[["commune_code", "use"]], on=["commune_code", "use"])
+    return arcs[arcs["distance_km"].to_numpy() <= radius_km.reindex(arcs["use"]).to_numpy()]
+
+
+def candidate_arcs(options: pd.DataFrame, needs: pd.DataFrame, pairs: pd.DataFrame,
+                   policy: Policy) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Restrict service to each need's ``candidates_per_need`` nearest eligible properties
+    within the use's radius. Returns the pairs those arcs use, and the options without the
+    service options that serve no need (they could only cost money)."""
+    radius = pd.Series(dict(policy.service_radius_km))
+    arcs = _service_arcs(options, needs, pairs, radius)
+    nearest = arcs.sort_values(["commune_code", "use", "distance_km", "property_id"],
+                               kind="stable").groupby(["commune_code", "use"]).head(
+        policy.candidates_per_need)
+    kept = pairs.merge(nearest[["property_id", "commune_code"]].drop_duplicates(),
+                       on=["property_id", "commune_code"]).reset_index(drop=True)
+    linked = _service_arcs(options, needs, kept, radius)[["property_id", "use"]]
+    useful = pd.MultiIndex.from_frame(options[["property_id", "use"]]).isin(
+        pd.MultiIndex.from_frame(linked))
+    service = options["use"].isin(SERVICE_USES).to_numpy()
+    return kept, options[~service | useful].reset_index(drop=True)

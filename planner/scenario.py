@@ -157,6 +157,10 @@ class Policy(_Frozen):
                                  "service_point": 15.0, "housing": 25.0, "culture": 15.0},
         description="a property serves a unit's need for a use within this great-circle "
         "distance (km) of the unit's HQ")
+    candidates_per_need: Annotated[int, Field(ge=1, le=1000)] = Field(
+        8, description="each unit's need for a use may be served by its k nearest eligible "
+        "properties within the radius (sparse candidate pairs; needs are small next to a "
+        "building, so a few candidates suffice)")
     same_province_only: bool = Field(True, description="properties and surplus items serve "
                                      "only their own province")
     cross_province_penalty_vnd: NonNegVnd = Field(
