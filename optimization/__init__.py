@@ -1,0 +1,31 @@
+"""The models: arrays and frames in, solution frames out. Knows no geography.
+
+Imports neither ``geodata`` nor ``planner``.
+"""
+
+from optimization.disposition import DispositionModel
+from optimization.location import LSCP, MCLP, PCenter, PMedian
+from optimization.result import (
+    InfeasibleInputError,
+    SolutionCheckError,
+    SolveInfo,
+    SolveStatus,
+    relative_gap,
+)
+from optimization.seats import SeatsModel
+from optimization.transfer import TransferModel
+
+__all__ = [
+    "LSCP",
+    "MCLP",
+    "DispositionModel",
+    "InfeasibleInputError",
+    "PCenter",
+    "PMedian",
+    "SeatsModel",
+    "SolutionCheckError",
+    "SolveInfo",
+    "SolveStatus",
+    "TransferModel",
+    "relative_gap",
+]
