@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench serve clean
+.PHONY: run test lint bench serve notebooks vendor clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,22 @@ test: lint
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/bench_geodata.py
+
+serve: $(VENV)/.installed
+	$(BIN)/python -m api serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+notebooks: $(VENV)/.installed-dev
+	$(BIN)/python notebooks/run.py --full --out notebooks/out
+
+# Leaflet from the npm registry, shipped in the package (planner/vendor/leaflet): the run map
+# (map.html) inlines it and the dashboard serves it; nothing loads from the internet at run time.
+vendor: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf planner/vendor/leaflet
+	mkdir -p planner/vendor/leaflet
+	cp node_modules/leaflet/dist/leaflet.js node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE planner/vendor/leaflet/
+	cp -r node_modules/leaflet/dist/images planner/vendor/leaflet/images
+	node -p "require('./node_modules/leaflet/package.json').version" > planner/vendor/leaflet/VERSION
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
