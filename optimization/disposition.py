@@ -1,6 +1,6 @@
 """Disposition of surplus houses and land: one use per property, serving communes' needs.
 
-The model is a capacitated, multi-use facility-location MIP. It is solved in four steps that
+The model is a capacitated, multi-use facility-location MIP. It is solved in five steps that
 all work on the same sparse arrays:
 
 1. **Decomposition**: without a national budget the problem splits into independent blocks
@@ -12,19 +12,25 @@ all work on the same sparse arrays:
    respect the budgets, and improved by a local search that moves single properties between
    uses; every candidate plan is evaluated exactly by a min-cost flow (the service part of
    the model, with the uses fixed, is a transportation problem).
-4. **Polish**: HiGHS branch-and-bound on every group that is not yet within the gap, started
+4. **Neighbourhoods**: small sub-MIPs (HiGHS) re-optimise the uses of a few dozen properties
+   that compete for the same needs, everything else kept; accepted when the exact objective
+   improves.
+5. **Polish**: HiGHS branch-and-bound on every group that is not yet within the gap, started
    from the incumbent, in the time left. Its incumbent replaces ours only when better, and
    its proven bound replaces the LP bound when higher.
 
-The reported bound is the sum of the groups' best proven bounds, so the gap is honest.
+The reported bound is the sum of the groups' best proven bounds, so the gap is honest. Why
+not one MIP: handed the national model whole, HiGHS, SCIP and CP-SAT all stall far from the
+optimum in a minute (``benchmarks/results_models.md``); the LP relaxation is weak where a
+property's lumpy capacity meets small needs, and branch-and-bound closes that slowly.
 """
-
 from __future__ import annotations
 
 import datetime
 import math
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +66,10 @@ OPTIMAL_GAP = 1e-6
 _COST_LIMIT = 2**60
 # Groups of independent blocks are packed up to about this many matrix nonzeros per solve.
 _GROUP_NNZ = 60_000
+# Limits of one neighbourhood sub-MIP (they are small but can be hard to prove): seconds
+# under a time limit, branch-and-bound nodes without one.
+_LNS_LIMIT_S = 1.0
+_LNS_NODES = 200
 
 Num = int | float
 PerUse = Num | Mapping[str, Num]
@@ -138,8 +148,21 @@ def _per_use(value: PerUse, name: str, required: Sequence[str]) -> NDArray[np.fl
 
 
 # ---------------------------------------------------------------------------- LP / MIP
+def _integral_bound(bound_vnd: float) -> float:
+    """A proven lower bound on a minimum that is a whole number of VND, rounded up.
+
+    The tolerance absorbs the float error of a bound computed in million VND.
+    """
+    if not math.isfinite(bound_vnd):
+        return bound_vnd
+    return float(math.ceil(bound_vnd - 1e-9 * max(1.0, abs(bound_vnd))))
+
+
 @dataclass
-class _MilpResult:
+class MilpResult:
+    """Solution values (or None), incumbent objective, proven bound, proof flag."""
+
+
     x: NDArray[np.float64] | None
     objective: float
     bound: float
@@ -148,14 +171,19 @@ class _MilpResult:
     reason: str = ""
 
 
-def _solve_sparse(c: NDArray[np.float64], a: sp.csr_matrix, row_lb: NDArray[np.float64],
-                  row_ub: NDArray[np.float64], lb: NDArray[np.float64], ub: NDArray[np.float64],
-                  integer: NDArray[np.bool_], *, time_limit_s: float | None,
-                  mip_gap: float | None, seed: int | None,
-                  hint: NDArray[np.float64] | None = None) -> _MilpResult:
-    """min c x, row_lb <= A x <= row_ub, lb <= x <= ub, with HiGHS via ``math_opt``.
+def solve_sparse_milp(c: NDArray[np.float64], a: sp.spmatrix, row_lb: NDArray[np.float64],
+                      row_ub: NDArray[np.float64], lb: NDArray[np.float64],
+                      ub: NDArray[np.float64], integer: NDArray[np.bool_], *,
+                      time_limit_s: float | None, mip_gap: float | None, seed: int | None,
+                      hint: NDArray[np.float64] | None = None,
+                      solver: mathopt.SolverType = mathopt.SolverType.HIGHS,
+                      threads: int | None = None,
+                      absolute_gap: float | None = None,
+                      node_limit: int | None = None) -> MilpResult:
+    """min c x, row_lb <= A x <= row_ub, lb <= x <= ub through ``ortools.math_opt``.
 
     The model proto is filled from whole arrays (no Python call per variable or per nonzero).
+    HiGHS takes no thread count through ``math_opt``; ``threads`` goes to the other solvers.
     """
     a = sp.csr_matrix(a)
     a.sum_duplicates()
@@ -179,15 +207,21 @@ def _solve_sparse(c: NDArray[np.float64], a: sp.csr_matrix, row_lb: NDArray[np.f
     model = mathopt.Model.from_model_proto(proto)
     variables = list(model.variables())
     params = mathopt.SolveParameters(random_seed=seed)
+    if threads is not None and solver != mathopt.SolverType.HIGHS:
+        params.threads = threads
     if time_limit_s is not None:
         params.time_limit = datetime.timedelta(seconds=max(time_limit_s, 0.01))
     if mip_gap is not None:
         params.relative_gap_tolerance = mip_gap
+    if absolute_gap is not None:
+        params.absolute_gap_tolerance = absolute_gap
+    if node_limit is not None:
+        params.node_limit = node_limit
     model_params = mathopt.ModelSolveParameters()
     if hint is not None:
         model_params.solution_hints.append(mathopt.SolutionHint(
             variable_values=dict(zip(variables, hint.tolist(), strict=True))))
-    res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params,
+    res = mathopt.solve(model, solver, params=params,
                         model_params=model_params)
     reason = res.termination.reason
     x = None
@@ -196,8 +230,8 @@ def _solve_sparse(c: NDArray[np.float64], a: sp.csr_matrix, row_lb: NDArray[np.f
     bound = float(res.termination.objective_bounds.dual_bound)
     proven = reason == mathopt.TerminationReason.OPTIMAL
     if reason == mathopt.TerminationReason.INFEASIBLE:
-        raise InfeasibleInputError("HiGHS proved the disposition model infeasible")
-    return _MilpResult(x, float(res.termination.objective_bounds.primal_bound), bound, proven,
+        raise InfeasibleInputError(f"{solver.name} proved the model infeasible")
+    return MilpResult(x, float(res.termination.objective_bounds.primal_bound), bound, proven,
                        int(res.solve_stats.node_count), reason.name)
 
 
@@ -258,6 +292,73 @@ class _ServiceFlow:
         return y, unmet, int(self.flow.optimal_cost())
 
 
+class _ServiceFlows:
+    """The service part split by connected component of the arcs, one flow per pack.
+
+    Flows on separate small graphs are far faster than one national graph (cost scaling is
+    superlinear), and a plan change only re-solves the packs whose open options changed.
+    """
+
+    def __init__(self, arc_o: NDArray[np.int64], arc_n: NDArray[np.int64],
+                 arc_lim: NDArray[np.int64], arc_cost: NDArray[np.int64],
+                 opt_cap: NDArray[np.int64], need_q: NDArray[np.int64],
+                 need_pen: NDArray[np.int64], target_arcs: int = 4000) -> None:
+        n_o, n_n = len(opt_cap), len(need_q)
+        self.n_a, self.n_n = len(arc_o), n_n
+        self.need_q, self.need_pen = need_q, need_pen
+        graph = sp.coo_matrix((np.ones(len(arc_o)), (arc_o, n_o + arc_n)),
+                              shape=(n_o + n_n, n_o + n_n))
+        _, label = connected_components(graph, directed=False)
+        comp_of_arc = label[arc_o]
+        pack_of_comp = _pack(np.bincount(comp_of_arc, minlength=label.max() + 1), target_arcs)
+        pack = pack_of_comp[comp_of_arc]
+        self.packs: list[tuple[NDArray[np.int64], NDArray[np.int64], _ServiceFlow]] = []
+        self.pack_of_option = np.full(n_o, -1, dtype=np.int64)
+        for g in range(int(pack.max()) + 1 if len(pack) else 0):
+            arcs = np.flatnonzero(pack == g)
+            needs = np.unique(arc_n[arcs])
+            local_n = np.searchsorted(needs, arc_n[arcs])
+            flow = _ServiceFlow(arc_o[arcs], local_n, arc_lim[arcs], arc_cost[arcs], opt_cap,
+                                need_q[needs], need_pen[needs])
+            self.pack_of_option[flow.opts] = g
+            self.packs.append((arcs, needs, flow))
+        self.y = np.zeros(self.n_a, dtype=np.int64)
+        self.unmet = need_q.copy()  # needs without arcs stay unmet
+        self.cost = np.zeros(len(self.packs), dtype=np.int64)
+        self.lone_cost = int((need_q * need_pen).sum()) - sum(
+            int((need_q[nd] * need_pen[nd]).sum()) for _, nd, _ in self.packs)
+        self.open = np.zeros(n_o, dtype=bool)
+        self.dirty = np.ones(len(self.packs), dtype=bool)
+
+    def solve(self, open_opt: NDArray[np.bool_]) -> tuple[NDArray[np.int64],
+                                                          NDArray[np.int64], int]:
+        changed = np.flatnonzero(open_opt != self.open)
+        packs = self.pack_of_option[changed]
+        self.dirty[packs[packs >= 0]] = True
+        self.open = open_opt.copy()
+        for g in np.flatnonzero(self.dirty):
+            arcs, needs, flow = self.packs[g]
+            y, unmet, cost = flow.solve(open_opt)
+            self.y[arcs] = y
+            self.unmet[needs] = unmet
+            self.cost[g] = cost
+        self.dirty[:] = False
+        return self.y.copy(), self.unmet.copy(), int(self.cost.sum()) + self.lone_cost
+
+
+def _pack(sizes: NDArray[Any], target: float) -> NDArray[np.int64]:
+    """Pack items into consecutive bins of about ``target`` total size, largest first."""
+    order = np.argsort(-np.asarray(sizes, dtype=float), kind="stable")
+    out = np.empty(len(order), dtype=np.int64)
+    g, load = 0, 0.0
+    for i in order:
+        if load > 0 and load + sizes[i] > target:
+            g, load = g + 1, 0.0
+        out[i] = g
+        load += float(sizes[i])
+    return out
+
+
 @dataclass
 class _Plan:
     """Uses (option per property), service flows and the exact objective in VND."""
@@ -316,12 +417,21 @@ class DispositionModel:
     round(:math:`w_c \pi_u`) and travel round(:math:`t_u \delta_a`) per unit. The reported
     objective is recomputed from the plan in whole VND. For HiGHS (LP bound and branch-and-bound)
     the objective is multiplied by ``MONEY_SCALE`` = 1e-6 (million VND) and the bound is scaled
-    back; it is rounded down to whole VND.
+    back. Every optimal objective is a whole number of VND (integral costs, an integral
+    service optimum for any fixed uses), so the bound is rounded up to whole VND.
+
+    **National budget**: it is the only row joining the provinces' blocks, so it is relaxed
+    with a price :math:`\lambda` on renovation: for every :math:`\lambda \ge 0`,
+    :math:`\sum_g LP_g(\lambda) - \lambda B` is a lower bound; :math:`\lambda` starts where
+    the LP's renovations ranked by value per VND exhaust B and is bisected while time allows.
+    Plans always respect the budget itself (repair, moves and sub-MIPs check it; the blocks'
+    branch-and-bound gets the block's spending plus a share of the slack).
 
     **Status**: ``optimal`` only when the gap is below ``OPTIMAL_GAP`` (1e-6); otherwise
-    ``feasible`` with the proven bound (LP relaxation or HiGHS branch-and-bound, per block).
-    With a time limit the branch-and-bound stops on wall-clock time, so two runs with the
-    same seed give the same plan only when the limit is not what stopped them.
+    ``feasible`` with the proven bound (LP relaxation, Lagrangian bound or HiGHS
+    branch-and-bound, per block). Without a time limit every step is deterministic for a
+    seed (sub-MIPs stop on node counts); with one, searches stop on wall-clock time, so two
+    runs give the same plan only when the limit is not what stopped them.
 
     Results: ``assignment`` (property_id, province, commune, use, renovation_cost_vnd,
     revenue_vnd), ``service`` (property_id, commune, use, quantity, distance_km, cost_vnd) and
@@ -589,6 +699,8 @@ class DispositionModel:
         self.define_arrays()
         self.check_inputs()
         self._rows: list[sp.coo_matrix] = []
+        self._n_rows = 0
+        self.row_start: dict[str, int] = {}
         self._row_lb: list[NDArray[np.float64]] = []
         self._row_ub: list[NDArray[np.float64]] = []
         self.define_variables()
@@ -601,8 +713,8 @@ class DispositionModel:
         self.row_lb = np.concatenate(self._row_lb)
         self.row_ub = np.concatenate(self._row_ub)
         self.define_blocks()
-        self._flow = _ServiceFlow(self.arc_o, self.arc_n, self.arc_lim, self.arc_cost,
-                                  self.opt_cap, self.need_q, self.need_pen)
+        self._flow = _ServiceFlows(self.arc_o, self.arc_n, self.arc_lim, self.arc_cost,
+                                   self.opt_cap, self.need_q, self.need_pen)
         self._built = True
         return self
 
@@ -623,14 +735,18 @@ class DispositionModel:
         self.cost = np.concatenate([self.opt_net, self.arc_cost, self.need_pen]).astype(float)
 
     def _add_rows(self, rows: NDArray[Any], cols: NDArray[Any], vals: NDArray[Any],
-                  n_rows: int, lo: NDArray[Any] | float, hi: NDArray[Any] | float) -> None:
+                  n_rows: int, lo: NDArray[Any] | float, hi: NDArray[Any] | float,
+                  family: str) -> None:
+        self.row_start.setdefault(family, self._n_rows)
+        self._n_rows += n_rows
         self._rows.append(sp.coo_matrix((np.asarray(vals, dtype=float), (rows, cols)),
                                         shape=(n_rows, self.n_var)))
         self._row_lb.append(np.broadcast_to(np.asarray(lo, dtype=float), n_rows).copy())
         self._row_ub.append(np.broadcast_to(np.asarray(hi, dtype=float), n_rows).copy())
 
     def define_one_use_constraints(self) -> None:
-        self._add_rows(self.opt_p, np.arange(self.n_o), np.ones(self.n_o), self.n_p, 1, 1)
+        self._add_rows(self.opt_p, np.arange(self.n_o), np.ones(self.n_o), self.n_p, 1, 1,
+                       "one_use")
 
     def define_capacity_constraints(self) -> None:
         """sum_a y_a - min(cap_o, reach_o) x_o <= 0 for every service option with arcs.
@@ -642,24 +758,26 @@ class DispositionModel:
         r = np.searchsorted(opts, self.arc_o)
         k = len(opts)
         reach = np.bincount(r, weights=self.arc_lim, minlength=k)
-        coef = np.minimum(self.opt_cap[opts], reach)
+        coef = np.minimum(self.opt_cap[opts], reach)  # redundant with the link rows; helps presolve
         self._add_rows(np.concatenate([r, np.arange(k)]),
                        np.concatenate([self.col_y + np.arange(self.n_a), opts]),
-                       np.concatenate([np.ones(self.n_a), -coef]), k, -np.inf, 0)
+                       np.concatenate([np.ones(self.n_a), -coef]), k, -np.inf, 0, "capacity")
+        self.cap_opts = opts
 
     def define_need_constraints(self) -> None:
         """sum_a y_a + m_n >= q_n."""
         self._add_rows(np.concatenate([self.arc_n, np.arange(self.n_n)]),
                        np.concatenate([self.col_y + np.arange(self.n_a),
                                        self.col_m + np.arange(self.n_n)]),
-                       np.ones(self.n_a + self.n_n), self.n_n, self.need_q, np.inf)
+                       np.ones(self.n_a + self.n_n), self.n_n, self.need_q, np.inf, "need")
 
     def define_link_constraints(self) -> None:
         """y_a - min(cap_o, q_n) x_o <= 0: the disjunctive (strong) form."""
         k = np.arange(self.n_a)
         self._add_rows(np.concatenate([k, k]),
                        np.concatenate([self.col_y + k, self.arc_o]),
-                       np.concatenate([np.ones(self.n_a), -self.arc_lim]), self.n_a, -np.inf, 0)
+                       np.concatenate([np.ones(self.n_a), -self.arc_lim]), self.n_a, -np.inf, 0,
+                       "link")
 
     def define_budget_constraints(self) -> None:
         """National and per-province renovation budgets."""
@@ -673,13 +791,28 @@ class DispositionModel:
         for _, _, b, mask in self.budget_rows:
             cols = np.flatnonzero(mask & has_reno)
             self._add_rows(np.zeros(len(cols), dtype=np.int64), cols, self.opt_reno[cols], 1,
-                           -np.inf, b)
+                           -np.inf, b, "budget")
 
     def define_blocks(self) -> None:
-        """Independent blocks (components over variables sharing a row), packed in groups."""
+        """Independent blocks (components over variables sharing a row), packed in groups.
+
+        The national budget row is left out: it would join everything into one block, so it
+        is handled by Lagrangian relaxation instead (see ``solve``).
+        """
+        self.national_row = (self.row_start["budget"] if self.budget_vnd is not None
+                             else -1)
+        self._components(drop_row=self.national_row)
+        if self.national_row >= 0 and self.n_groups <= 1:
+            # One group anyway: keep the budget row in it, no relaxation needed.
+            self.national_row = -1
+            self._components(drop_row=-1)
+
+    def _components(self, drop_row: int) -> None:
         a = self.matrix.tocsc()
         # Column-column adjacency through rows: connect each row's columns in a chain.
         coo = self.matrix.tocoo()
+        keep = coo.row != drop_row
+        coo = sp.coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
         order = np.lexsort((coo.col, coo.row))
         r, c = coo.row[order], coo.col[order]
         same = r[1:] == r[:-1]
@@ -688,15 +821,7 @@ class DispositionModel:
         n_comp, label = connected_components(adj, directed=False)
         nnz_col = np.diff(a.indptr)
         size = np.bincount(label, weights=nnz_col + 1, minlength=n_comp)
-        # Pack components into groups of about _GROUP_NNZ nonzeros, largest first.
-        order_c = np.argsort(-size, kind="stable")
-        group_of = np.empty(n_comp, dtype=np.int64)
-        g, load = 0, 0.0
-        for comp in order_c:
-            if load > 0 and load + size[comp] > _GROUP_NNZ:
-                g, load = g + 1, 0.0
-            group_of[comp] = g
-            load += size[comp]
+        group_of = _pack(size, _GROUP_NNZ)
         self.col_group = group_of[label]
         self.n_groups = int(group_of.max()) + 1 if n_comp else 0
         # A row belongs to the group of its columns; an empty row (a budget nobody can spend)
@@ -705,6 +830,8 @@ class DispositionModel:
         first = self.matrix.indices[np.minimum(self.matrix.indptr[:-1],
                                                max(self.matrix.nnz - 1, 0))]
         self.row_group = np.where(has, self.col_group[first] if len(first) else 0, -1)
+        if self.national_row >= 0:
+            self.row_group[self.national_row] = -1
         self.n_components = int(n_comp)
 
     # ------------------------------------------------------------------ plans
@@ -791,43 +918,71 @@ class DispositionModel:
         take = np.clip(self.opt_cap[o] - before, 0, lim)
         return np.asarray(np.bincount(o, weights=take * v, minlength=self.n_o), dtype=float)
 
-    def _local_search(self, plan: _Plan, deadline: float, max_rounds: int = 30) -> _Plan:
-        """Move single properties between uses while the exact objective improves."""
+    def _local_search(self, plan: _Plan, deadline: float) -> _Plan:
+        """Alternate the two move scorings until neither improves the plan."""
+        best = plan
+        stalled = 0
+        optimistic = False
+        while stalled < 2 and time.perf_counter() <= deadline:
+            trial = self._move_rounds(best, deadline, optimistic)
+            stalled = 0 if trial.objective < best.objective else stalled + 1
+            best = trial
+            optimistic = not optimistic
+        return best
+
+    def _move_rounds(self, plan: _Plan, deadline: float, optimistic: bool,
+                     max_rounds: int = 60) -> _Plan:
+        """Move single properties between uses while the exact objective improves.
+
+        Each round scores every (property, new use) move against the current plan: the value
+        its capacity adds to unmet needs (best arcs first) minus the value its current use
+        loses, plus the change in net cost. The loss is counted in full (pessimistic) or net
+        of the spare capacity of other open options in reach (``optimistic``). The best
+        compatible moves are applied together and the plan is re-evaluated exactly; if the
+        batch does not improve, its first half is tried, and so on.
+        """
         best = plan
         caps = self._budget_caps()
         arc_start = np.searchsorted(self.arc_o, np.arange(self.n_o + 1))
+        masks = np.array([mask for _, _, _, mask in self.budget_rows]).reshape(
+            len(self.budget_rows), self.n_o)
         movable = self.fixed_opt < 0
+        v_arc = (self.need_pen[self.arc_n] - self.arc_cost).astype(float)
         for _ in range(max_rounds):
             if time.perf_counter() > deadline:
                 break
-            choice = best.choice.copy()
+            choice = best.choice
             residual = best.unmet.copy()
+            open_opt = np.zeros(self.n_o, dtype=bool)
+            open_opt[choice] = True
+            # Spare capacity of open options that could take over a need if its server left.
+            used = np.bincount(self.arc_o, weights=best.y, minlength=self.n_o)
+            spare = np.where(open_opt, self.opt_cap - used, 0)
+            cover = np.bincount(self.arc_n, weights=np.minimum(
+                spare[self.arc_o], self.arc_lim - best.y), minlength=self.n_n)
+            kept = (np.minimum(best.y, np.floor(cover[self.arc_n])).astype(np.int64)
+                    if optimistic else np.zeros(self.n_a, dtype=np.int64))
+            lost_arc = (best.y - kept) * v_arc
+            lost = np.bincount(self.arc_o, weights=lost_arc, minlength=self.n_o)
             value = self._option_values(residual)
-            served_val = np.bincount(self.arc_o, weights=best.y * (
-                self.need_pen[self.arc_n] - self.arc_cost), minlength=self.n_o)
             cur = choice[self.opt_p]
-            gain = (self.opt_net[cur] - self.opt_net + value - served_val[cur])
-            gain[cur == np.arange(self.n_o)] = -np.inf
-            gain[~movable[self.opt_p]] = -np.inf
+            gain = self.opt_net[cur] - self.opt_net + value - lost[cur]
+            gain[(cur == np.arange(self.n_o)) | ~movable[self.opt_p]] = -np.inf
             cand = np.flatnonzero(gain > 0)
             if len(cand) == 0:
                 break
             cand = cand[np.argsort(-gain[cand], kind="stable")]
             spent = self._spending(choice)
             moved = np.zeros(self.n_p, dtype=bool)
-            masks = np.array([mask for _, _, _, mask in self.budget_rows]).reshape(
-                len(self.budget_rows), self.n_o)
+            moves: list[tuple[int, int]] = []
             for o in cand[:5000]:
                 p = self.opt_p[o]
                 if moved[p]:
                     continue
-                old = choice[p]
+                old = int(choice[p])
                 arcs = np.arange(arc_start[o], arc_start[o + 1])
                 add = float(self._option_values(residual, arcs)[o]) if len(arcs) else 0.0
-                old_arcs = np.arange(arc_start[old], arc_start[old + 1])
-                lost = float((best.y[old_arcs] * (self.need_pen[self.arc_n[old_arcs]]
-                                                  - self.arc_cost[old_arcs])).sum())
-                g = self.opt_net[old] - self.opt_net[o] + add - lost
+                g = self.opt_net[old] - self.opt_net[o] + add - lost[old]
                 if g <= 0:
                     continue
                 if len(masks):
@@ -836,16 +991,24 @@ class DispositionModel:
                     if ((spent + delta > caps) & (delta > 0)).any():
                         continue
                     spent += delta
-                choice[p] = o
                 moved[p] = True
-                residual[self.arc_n[old_arcs]] += best.y[old_arcs]
+                moves.append((int(p), int(o)))
+                old_arcs = np.arange(arc_start[old], arc_start[old + 1])
+                residual[self.arc_n[old_arcs]] += best.y[old_arcs] - kept[old_arcs]
                 if len(arcs):
                     self._pour(o, arcs, residual)
-            trial = self.evaluate(choice)
-            if trial.objective < best.objective:
-                trial.history = [*best.history, trial.objective]
-                best = trial
-            else:
+            improved = False
+            while moves and time.perf_counter() <= deadline:
+                trial_choice = choice.copy()
+                idx = np.array(moves, dtype=np.int64)
+                trial_choice[idx[:, 0]] = idx[:, 1]
+                trial = self.evaluate(trial_choice)
+                if trial.objective < best.objective:
+                    trial.history = [*best.history, trial.objective]
+                    best, improved = trial, True
+                    break
+                moves = moves[:len(moves) // 2]
+            if not improved:
                 break
         return best
 
@@ -860,6 +1023,148 @@ class DispositionModel:
             t = min(left, int(self.arc_lim[arcs[i]]), int(residual[n]))
             residual[n] -= t
             left -= t
+
+    # ------------------------------------------------------------------ large neighbourhoods
+    def _neighbourhood(self, seed_p: int, size: int, rng: np.random.Generator
+                       ) -> NDArray[np.int64]:
+        """About ``size`` properties around ``seed_p``: those that can serve the same needs,
+        then the needs those serve, and so on (breadth first, last layer sampled)."""
+        chosen = np.array([seed_p], dtype=np.int64)
+        seen = np.zeros(self.n_p, dtype=bool)
+        seen[seed_p] = True
+        frontier = chosen
+        while len(chosen) < size and len(frontier):
+            needs = np.unique(self._p2n[frontier].indices)
+            layer = np.unique(self._n2p[needs].indices)
+            layer = layer[~seen[layer]]
+            if len(layer) > size - len(chosen):
+                layer = np.sort(rng.choice(layer, size - len(chosen), replace=False))
+            seen[layer] = True
+            chosen = np.concatenate([chosen, layer])
+            frontier = layer
+        return chosen
+
+    def _sub_mip(self, plan: _Plan, free: NDArray[np.int64], time_limit_s: float | None,
+                 seed: int | None) -> tuple[NDArray[np.int64] | None, bool]:
+        """Re-optimise the uses of ``free`` properties with everything else kept as planned.
+
+        The sub-model holds the free properties' options, the needs they reach, every arc into
+        those needs from a free or an open option, and the budgets less what the fixed
+        properties spend; open fixed options keep only the capacity they do not use elsewhere.
+        Returns the new options of the free properties (or None) and whether it is proven.
+        """
+        is_free = np.zeros(self.n_p, dtype=bool)
+        is_free[free] = True
+        opt_free = is_free[self.opt_p]
+        open_opt = np.zeros(self.n_o, dtype=bool)
+        open_opt[plan.choice] = True
+        in_n = np.zeros(self.n_n, dtype=bool)
+        in_n[self.arc_n[opt_free[self.arc_o]]] = True
+        arcs = np.flatnonzero(in_n[self.arc_n] & (opt_free[self.arc_o] | open_opt[self.arc_o]))
+        needs = np.flatnonzero(in_n)
+        x_cols = np.flatnonzero(opt_free)
+        cols = np.concatenate([x_cols, self.col_y + arcs, self.col_m + needs])
+        a_opts = np.unique(self.arc_o[arcs])
+        cap_rows = self.row_start["capacity"] + np.searchsorted(self.cap_opts, a_opts)
+        free_link = arcs[opt_free[self.arc_o[arcs]]]
+        rows = np.concatenate([self.row_start["one_use"] + free, cap_rows,
+                               self.row_start["need"] + needs,
+                               self.row_start["link"] + free_link])
+        row_ub = self.row_ub[rows].copy()
+        # Fixed open options: capacity left after their service outside these needs.
+        fixed_open = ~opt_free[a_opts]
+        outside = np.bincount(self.arc_o, weights=np.where(in_n[self.arc_n], 0, plan.y),
+                              minlength=self.n_o)
+        k = len(free)
+        row_ub[k:k + len(a_opts)][fixed_open] = (self.opt_cap[a_opts[fixed_open]]
+                                                 - outside[a_opts[fixed_open]])
+        if self.budget_rows:
+            spend = np.array([float(self.opt_reno[plan.choice][mask[plan.choice]
+                                                               & ~is_free].sum())
+                              for _, _, _, mask in self.budget_rows])
+            b_rows = self.row_start["budget"] + np.arange(len(self.budget_rows))
+            rows = np.concatenate([rows, b_rows])
+            row_ub = np.concatenate([row_ub, self.row_ub[b_rows] - spend])
+        hint = np.concatenate([open_opt[x_cols].astype(float), plan.y[arcs],
+                               plan.unmet[needs]])
+        res = solve_sparse_milp(self.cost[cols] * MONEY_SCALE, self.matrix[rows][:, cols],
+                                self.row_lb[rows], row_ub, self.lb[cols], self.ub[cols],
+                                self.integer[cols], time_limit_s=time_limit_s,
+                                mip_gap=self._lns_gap, seed=seed, hint=hint,
+                                absolute_gap=0.5 * MONEY_SCALE,
+                                node_limit=None if time_limit_s is not None else _LNS_NODES)
+        self._lns_dims = (len(cols), len(rows))
+        if res.x is None:
+            return None, False
+        return x_cols[res.x[:len(x_cols)] > 0.5], res.proven
+
+    def _lns(self, plan: _Plan, deadline: float, seed: int | None, max_stall: int,
+             workers: int = 1) -> tuple[_Plan, int]:
+        """Sub-MIPs on neighbourhoods of properties while they improve the plan.
+
+        ``workers`` neighbourhoods (made disjoint) are solved side by side against the same
+        plan; their changes are applied together when that improves, else the best single
+        one. Neighbourhoods come from a generator seeded with ``seed``; sub-MIPs get at most
+        ``_LNS_LIMIT_S`` each (``_LNS_NODES`` nodes when there is no deadline) and the
+        neighbourhood grows while they are proven and shrinks when they are not, so a run is
+        reproducible unless a time limit cuts a sub-MIP.
+        """
+        rng = np.random.default_rng(seed)
+        p_of_arc = self.opt_p[self.arc_o]
+        inc = sp.csr_matrix((np.ones(self.n_a, dtype=bool), (p_of_arc, self.arc_n)),
+                            shape=(self.n_p, self.n_n))
+        self._p2n, self._n2p = inc, inc.T.tocsr()
+        movable = (self.fixed_opt < 0) & (np.diff(inc.indptr) > 0)
+        seeds = np.flatnonzero(movable)
+        if len(seeds) == 0:
+            return plan, 0
+        size, stall, iters = 20, 0, 0
+        self._lns_gap = 1e-4
+        with ThreadPoolExecutor(workers) as pool:
+            while stall < max_stall and time.perf_counter() < deadline:
+                iters += 1
+                taken = ~movable
+                frees = []
+                for s in rng.choice(seeds, size=min(workers, len(seeds)), replace=False):
+                    if taken[s]:
+                        continue
+                    f = self._neighbourhood(int(s), size, rng)
+                    f = f[~taken[f]]
+                    taken[f] = True
+                    frees.append(f)
+                # Without a deadline a node limit (deterministic) replaces the time limit.
+                limit = min(_LNS_LIMIT_S, deadline - time.perf_counter()) \
+                    if math.isfinite(deadline) else None
+                if limit is not None and limit < 0.05:
+                    break
+                base = plan
+                outs = list(pool.map(lambda f, b=base, lim=limit: self._sub_mip(b, f, lim, seed),
+                                     frees))
+                proven = all(pr for _, pr in outs)
+                whole = proven and len(frees) == 1 and len(frees[0]) >= len(seeds)
+                # Grow the neighbourhood while sub-MIPs are proven, shrink otherwise.
+                size = min(200, int(size * 1.15) + 1) if proven else max(8, int(size * 0.7))
+                news = [n for n, _ in outs if n is not None]
+                trials = []
+                if news:
+                    choice = base.choice.copy()
+                    for n in news:
+                        choice[self.opt_p[n]] = n
+                    trials.append(self.evaluate(choice, base.source))
+                if len(news) > 1 and trials[0].objective >= base.objective:
+                    for n in news:
+                        choice = base.choice.copy()
+                        choice[self.opt_p[n]] = n
+                        trials.append(self.evaluate(choice, base.source))
+                best = min(trials, key=lambda t: t.objective, default=base)
+                if best.objective < base.objective:
+                    best.history = [*base.history, best.objective]
+                    plan, stall = best, 0
+                else:
+                    stall += 1
+                if whole:  # the neighbourhood was everything and its optimum is proven
+                    break
+        return plan, iters
 
     def _hint(self, plan: _Plan) -> NDArray[np.float64]:
         x = np.zeros(self.n_var)
@@ -880,78 +1185,102 @@ class DispositionModel:
               threads: int | None = None, seed: int | None = 0) -> DispositionModel:
         """LP bound per block, local-search incumbent, HiGHS polish in the time left.
 
-        ``threads`` is accepted for a uniform interface; HiGHS through ``math_opt`` takes its
-        thread count from its own globals and the flow and local search are serial.
+        ``threads`` groups are solved side by side (HiGHS releases the GIL); each HiGHS run is
+        serial. ``mip_gap`` is the relative gap at which a group is left alone; 0 asks for
+        proofs. The results do not depend on ``threads`` unless a time limit cuts a search.
         """
         if not self._built:
             self.build()
         t0 = time.perf_counter()
         deadline = math.inf if time_limit_s is None else t0 + time_limit_s
         gap_goal = 0.0 if mip_gap is None else mip_gap
+        workers = max(1, int(threads or 1))
         groups = [(np.flatnonzero(self.col_group == g), np.flatnonzero(self.row_group == g))
                   for g in range(self.n_groups)]
         weight = np.array([len(c) + 1 for c, _ in groups], dtype=float)
-        # 1. LP relaxation per group: bound and fractional plan.
-        x_lp = np.zeros(self.n_var)
-        bound = np.zeros(self.n_groups)
-        lp_time = 0.0
-        for g, (cols, rows) in enumerate(groups):
-            t = time.perf_counter()
-            res = self._solve_group(cols, rows, integer=False, time_limit_s=None,
-                                    mip_gap=None, seed=seed)
-            lp_time += time.perf_counter() - t
-            if res.x is None:
-                raise RuntimeError(f"LP relaxation of block {g} failed ({res.reason})")
-            x_lp[cols] = res.x
-            bound[g] = res.bound
+        by_size = [int(g) for g in np.argsort(-weight, kind="stable")]
+        # 1. LP relaxation per group: bound and fractional plan (Lagrangian on the national
+        #    budget when there is one).
+        lp_deadline = t0 + 0.35 * (deadline - t0)
+        x_lp, bound, lagrangian = self._lp_phase(groups, by_size, workers, lp_deadline, seed)
+        lp_bound = float(bound.sum() / MONEY_SCALE)
+        lp_time = time.perf_counter() - t0
         # 2. Incumbent: rounding, budget repair, local search with exact evaluation.
         t = time.perf_counter()
         start = self.evaluate(self._repair_budget(self._round(x_lp[:self.n_o])), "lp rounding")
         hold = self.evaluate(self._cheapest_free(), "no renovation")
         plan = start if start.objective <= hold.objective else hold
-        # The local search gets at most 40 % of the time left; branch-and-bound the rest.
+        # The local search gets at most 25 % of the time left, the neighbourhood search half of
+        # what remains, branch-and-bound on whole groups (mostly for the bound) the rest.
         left = deadline - time.perf_counter()
-        plan = self._local_search(plan, time.perf_counter() + 0.4 * left)
+        plan = self._local_search(plan, time.perf_counter() + 0.25 * left)
         heur_time = time.perf_counter() - t
         heur_obj = plan.objective
-        # 3. Branch-and-bound per group not yet within the gap, warm-started from the plan.
+        t = time.perf_counter()
+        goal = max(gap_goal, OPTIMAL_GAP)
+        lns_iters = 0
+        if relative_gap(plan.objective, bound.sum() / MONEY_SCALE) > goal:
+            plan, lns_iters = self._lns(plan, t + 0.5 * (deadline - t), seed,
+                                        max_stall=max(20, self.n_p // 20), workers=workers)
+        lns_time = time.perf_counter() - t
+        lns_obj = plan.objective
+        # 3. Branch-and-bound on every group not yet within the gap, from the plan.
+        t = time.perf_counter()
         group_obj = self._group_objective(plan)
-        proven = np.zeros(self.n_groups, dtype=bool)
-        nodes = 0
-        mip_time = 0.0
-        todo_weight = float(weight.sum())
-        for g in np.argsort(-weight, kind="stable"):
+        if relative_gap(plan.objective, bound.sum() / MONEY_SCALE) <= goal:
+            todo: list[int] = []
+        elif lagrangian:  # group bounds are in priced terms: only the total is comparable
+            todo = by_size if relative_gap(plan.objective, bound.sum() / MONEY_SCALE) > goal \
+                else []
+        else:
+            todo = [g for g in by_size
+                    if relative_gap(group_obj[g] * MONEY_SCALE, bound[g]) > goal]
+        hint = self._hint(plan)
+        left = (deadline - t) * workers
+        share = {g: left * weight[g] / weight[todo].sum() for g in todo} if todo else {}
+        # Under a national budget every group may spend what it spends now plus its share of
+        # the slack, so the groups' plans stay jointly within the budget.
+        budget_share: dict[int, float | None] = dict.fromkeys(todo)
+        if self.national_row >= 0:
+            spend = np.bincount(self.col_group[plan.choice],
+                                weights=self.opt_reno[plan.choice], minlength=self.n_groups)
+            slack = self.budget_vnd - spend.sum() if self.budget_vnd is not None else 0.0
+            budget_share = {g: float(spend[g] + max(slack, 0) * weight[g] / weight[todo].sum())
+                            for g in todo}
+
+        def polish(g: int) -> MilpResult | None:
+            limit = min(share[g], deadline - time.perf_counter()) if share[g] < math.inf \
+                else None
+            if limit is not None and limit < 0.05:
+                return None
             cols, rows = groups[g]
-            g_gap = relative_gap(group_obj[g] * MONEY_SCALE, bound[g])
-            proven[g] = g_gap <= OPTIMAL_GAP
-            if g_gap <= max(gap_goal, OPTIMAL_GAP):
-                todo_weight -= weight[g]
+            return self._solve_group(cols, rows, integer=True, time_limit_s=limit,
+                                     mip_gap=gap_goal, seed=seed, hint=hint[cols],
+                                     budget_share=budget_share[g])
+
+        with ThreadPoolExecutor(workers) as pool:
+            results = dict(zip(todo, pool.map(polish, todo), strict=True))
+        nodes = 0
+        for g in todo:
+            mres = results[g]
+            if mres is None:
                 continue
-            left = deadline - time.perf_counter()
-            share = left * weight[g] / todo_weight if math.isfinite(left) else None
-            todo_weight -= weight[g]
-            if share is not None and share < 0.05:
-                continue
-            t = time.perf_counter()
-            res = self._solve_group(cols, rows, integer=True, time_limit_s=share,
-                                    mip_gap=gap_goal, seed=seed, hint=self._hint(plan)[cols])
-            mip_time += time.perf_counter() - t
-            nodes += res.nodes
-            bound[g] = max(bound[g], res.bound)
-            proven[g] = res.proven and gap_goal <= OPTIMAL_GAP
-            if res.x is not None:
+            nodes += mres.nodes
+            if not lagrangian:  # a group's MIP bound is global only without the coupling row
+                bound[g] = max(bound[g], mres.bound)
+            if mres.x is not None:
                 choice = plan.choice.copy()
-                on = self._choice_from_x(res.x, cols)
+                on = self._choice_from_x(mres.x, groups[g][0])
                 choice[self.opt_p[on]] = on
                 trial = self.evaluate(choice, "HiGHS branch-and-bound")
                 if trial.objective < plan.objective and self._within_budget(trial.choice):
                     trial.history = [*plan.history, trial.objective]
                     plan = trial
-                    group_obj = self._group_objective(plan)
+        mip_time = time.perf_counter() - t
         self._plan = plan
         wall = time.perf_counter() - t0
         objective = float(plan.objective)
-        best_bound = float(math.floor(min(bound.sum() / MONEY_SCALE, objective)))
+        best_bound = float(min(_integral_bound(bound.sum() / MONEY_SCALE), objective))
         gap = relative_gap(objective, best_bound)
         status = SolveStatus.OPTIMAL if gap <= OPTIMAL_GAP else SolveStatus.FEASIBLE
         self.info = SolveInfo(status, objective, best_bound, gap, self.SOLVER, wall,
@@ -961,14 +1290,91 @@ class DispositionModel:
                                   "rows": int(self.matrix.shape[0]),
                                   "nonzeros": int(self.matrix.nnz),
                                   "components": self.n_components, "groups": self.n_groups,
-                                  "lp_bound_vnd": float(np.floor(
-                                      min(bound.sum() / MONEY_SCALE, objective))),
+                                  "lp_bound_vnd": lp_bound,
                                   "lp_time_s": lp_time, "heuristic_time_s": heur_time,
-                                  "heuristic_objective_vnd": heur_obj, "mip_time_s": mip_time,
+                                  "heuristic_objective_vnd": heur_obj,
+                                  "lns_time_s": lns_time, "lns_iterations": lns_iters,
+                                  "lns_objective_vnd": lns_obj, "mip_time_s": mip_time,
                                   "mip_nodes": nodes, "incumbent_from": plan.source,
                                   "seed": seed})
         self._write_results(plan)
         return self
+
+    def _lp_phase(self, groups: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+                  order: list[int], workers: int, deadline: float, seed: int | None
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
+        """Group LPs: fractional plan, per-group bounds (million VND), Lagrangian flag.
+
+        With a national budget B the groups are solved with renovation priced at lambda
+        VND per VND and without the budget row; for any lambda >= 0,
+        sum_g LP_g(lambda) - lambda B is a lower bound (Lagrangian relaxation). lambda = 0
+        first; if that plan overspends, lambda is bisected while time allows, keeping the
+        best bound and the last plan within budget. A group LP stopped by the deadline has
+        no bound (-inf), so the gap stays honest.
+        """
+
+        def lps(price: float) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
+            limit = None if not math.isfinite(deadline) else max(
+                0.1, deadline - time.perf_counter())
+            with ThreadPoolExecutor(workers) as pool:
+                res = dict(zip(order, pool.map(lambda g: self._solve_group(
+                    *groups[g], integer=False, time_limit_s=limit, mip_gap=None, seed=seed,
+                    price=price), order), strict=True))
+            x = np.zeros(self.n_var)
+            b = np.full(self.n_groups, -np.inf)
+            for g, r in res.items():
+                if r.x is not None:
+                    x[groups[g][0]] = r.x
+                if r.proven:
+                    b[g] = r.bound
+            return x, b, float(self.opt_reno @ x[:self.n_o])
+
+        x, bound, spend = lps(0.0)
+        if self.national_row < 0 or self.budget_vnd is None:
+            return x, bound, False
+        budget = float(self.budget_vnd)
+        if spend <= budget:
+            return x, bound, True
+        # First price: where the LP's renovations, ranked by value per VND, use up the budget.
+        # Then bisection, raising the upper end (x 2) until the LP plan fits.
+        best = float(bound.sum())
+        hi = self._price_estimate(x, budget)
+        lo = 0.0
+        fit_x: NDArray[np.float64] | None = None
+        while time.perf_counter() < deadline:
+            price = hi if fit_x is None else 0.5 * (lo + hi)
+            x_l, b_l, spend_l = lps(price)
+            value = float(b_l.sum()) - price * budget * MONEY_SCALE
+            if value > best:
+                best, bound = value, b_l.copy()
+                bound[0] -= price * budget * MONEY_SCALE  # the bound is read as a sum
+            if spend_l > budget:
+                lo = price
+                if fit_x is None:
+                    hi *= 2.0
+            else:
+                hi, fit_x = price, x_l
+                if hi - lo < 1e-3 * hi:
+                    break
+        return (x if fit_x is None else fit_x), bound, True
+
+    def _price_estimate(self, x: NDArray[np.float64], budget: float) -> float:
+        """Renovation price (VND per VND) at which the LP plan's renovations fit the budget.
+
+        Each renovated option is worth (served value - net cost) / renovation per VND; the
+        price is that ratio where the cumulative renovation, best ratios first, reaches B.
+        """
+        xo = x[:self.n_o]
+        served = np.bincount(self.arc_o, weights=x[self.col_y:self.col_m]
+                             * (self.need_pen[self.arc_n] - self.arc_cost), minlength=self.n_o)
+        use = np.flatnonzero((xo > 1e-9) & (self.opt_reno > 0))
+        if len(use) == 0:
+            return 1.0
+        ratio = (served[use] - xo[use] * self.opt_net[use]) / (xo[use] * self.opt_reno[use])
+        order = np.argsort(-ratio, kind="stable")
+        cum = np.cumsum((xo[use] * self.opt_reno[use])[order])
+        k = min(int(np.searchsorted(cum, budget)), len(order) - 1)
+        return float(max(ratio[order][k], 1e-3))
 
     def _within_budget(self, choice: NDArray[np.int64]) -> bool:
         return bool((self._spending(choice) <= self._budget_caps()).all())
@@ -985,12 +1391,24 @@ class DispositionModel:
 
     def _solve_group(self, cols: NDArray[np.int64], rows: NDArray[np.int64], *, integer: bool,
                      time_limit_s: float | None, mip_gap: float | None, seed: int | None,
-                     hint: NDArray[np.float64] | None = None) -> _MilpResult:
+                     hint: NDArray[np.float64] | None = None, price: float = 0.0,
+                     budget_share: float | None = None) -> MilpResult:
+        """One group's LP or MIP. ``price`` (VND per VND) is the Lagrangian multiplier of the
+        national budget added to renovation costs; ``budget_share`` (VND) a national budget
+        row restricted to the group."""
         a = self.matrix[rows][:, cols]
-        return _solve_sparse(self.cost[cols] * MONEY_SCALE, a, self.row_lb[rows],
-                             self.row_ub[rows], self.lb[cols], self.ub[cols],
-                             self.integer[cols] & integer, time_limit_s=time_limit_s,
-                             mip_gap=mip_gap, seed=seed, hint=hint)
+        row_lb, row_ub = self.row_lb[rows], self.row_ub[rows]
+        reno = np.where(cols < self.n_o, self.opt_reno[np.minimum(cols, self.n_o - 1)], 0)
+        if budget_share is not None:
+            a = sp.vstack([a, sp.csr_matrix(reno.astype(float)[None, :])], format="csr")
+            row_lb = np.append(row_lb, -np.inf)
+            row_ub = np.append(row_ub, budget_share)
+        cost = (self.cost[cols] + price * reno) * MONEY_SCALE
+        # Half a VND of absolute gap: optimal objectives are whole VND (see the docstring).
+        return solve_sparse_milp(cost, a, row_lb, row_ub, self.lb[cols], self.ub[cols],
+                                 self.integer[cols] & integer, time_limit_s=time_limit_s,
+                                 mip_gap=mip_gap, seed=seed, hint=hint,
+                                 absolute_gap=0.5 * MONEY_SCALE if integer else None)
 
     def run(self, **solve_kwargs: Any) -> DispositionModel:
         """Build, solve and check in one call."""

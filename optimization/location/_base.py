@@ -4,8 +4,9 @@
 Solver: SCIP through ``ortools.linear_solver.python.model_builder``, for all four models. The
 whole model is handed over in one call (``fill_model_from_sparse_data`` with a CSR matrix), so
 building never loops in Python over pairs. Measured on the national MCLP (3,321 demands x
-10,035 sites, 72,082 pairs within 10 km, p = 300) on this 2-core machine, same swap-search
-start (87.39 M people covered) given to each as a hint:
+10,035 sites, 72,082 pairs within 10 km, p = 300; raw sapnhap population before geodata's
+repairs) on this 2-core machine, the same greedy + swap start (87.39 M people covered) given to
+each as a hint:
 
 =====================================  =================================================
 solver (ortools 9.15)                  outcome
@@ -179,6 +180,7 @@ class LocationModel:
         self._heuristic_stats: dict[str, Any] = {}
         self._blocks: MipBlocks | None = None
         self._extra_bound = math.nan  # a valid bound found outside the MIP (e.g. Lagrangian)
+        self._kick_deadline = math.inf
         self._obj_coeffs: FloatArray = np.zeros(0)
         self._x0 = 0  # index of the first site variable in the MIP
 
@@ -245,6 +247,8 @@ class LocationModel:
         h_start = time.perf_counter()
         self._heuristic_stats = {}
         self._extra_bound = math.nan
+        # the heuristic's kicks stop when half of the time limit is gone; SCIP gets the rest
+        self._kick_deadline = t0 + 0.5 * time_limit
         h_mask = self._heuristic(seed)
         stats["heuristic_time_s"] = time.perf_counter() - h_start
         stats.update(self._heuristic_stats)
@@ -376,6 +380,11 @@ class LocationModel:
         raise NotImplementedError
 
     # ------------------------------------------------------------------- helpers
+    def _kick_budget(self, kicks: int, cap_s: float, p: int) -> tuple[int, float]:
+        """Kicks scale with p (tiny instances need few) and stop at the deadline."""
+        left = self._kick_deadline - time.perf_counter()
+        return min(kicks, 10 * p), max(0.0, min(cap_s, left))
+
     def _lp_site_values(self, time_limit_s: float = 30.0) -> FloatArray | None:
         """Site values ``x_j`` of the LP relaxation (GLOP), a guide for rounding starts."""
         if self._blocks is None:

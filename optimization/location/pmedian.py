@@ -64,6 +64,9 @@ class PMedian(LocationModel):
 
     sense = "min"
     model_name = "PMedian"
+    #: perturbation kicks after the swap search (see ``SwapEngine.perturb_search``)
+    kicks = 200
+    kick_time_s = 10.0
 
     def __init__(
         self,
@@ -227,6 +230,11 @@ class PMedian(LocationModel):
             return None
         mask, iters = eng.improve(start)
         self._heuristic_stats["swaps"] = iters - 1
+        if np.isfinite(pr.nearest_open(mask)[1]).all():
+            mask, kicks = eng.perturb_search(
+                mask, seed, *self._kick_budget(self.kicks, self.kick_time_s, self.p_facilities)
+            )
+            self._heuristic_stats["kicks"] = kicks
         _, cost = pr.nearest_open(mask)
         if not np.isfinite(cost).all():
             return None
