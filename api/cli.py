@@ -1,0 +1,132 @@
+"""``assetplan serve`` and ``assetplan keys ...``.
+
+``main`` is the planner's CLI with these commands added (``register``); planner itself never
+imports api. They also run alone as ``python -m api``. Heavy
+imports (FastAPI, uvicorn, SQLAlchemy) happen inside the commands, so the rest of the CLI
+stays quick to start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from api.store import Store
+
+keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys (the store named "
+                       "by DATABASE_URL / ASSETPLAN_DATA_DIR).", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Start the HTTP API (uvicorn). Settings come from the environment: DATABASE_URL,
+    ASSETPLAN_DATA_DIR, ASSETPLAN_RUN_WORKERS, ... (see api/README.md)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    # One server process per store: the run supervisor lives in it (see api/jobs.py).
+    uvicorn.run(create_app(), host=host, port=port, log_level=log_level, workers=1)
+
+
+@contextmanager
+def _store() -> Iterator[Store]:
+    from api.settings import Settings
+    from api.store import Store
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.store_url())
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.dispose()
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="viewer, planner or admin")],
+    province: Annotated[str | None, typer.Option(help="scope the key to one province "
+                                                 "(2-digit code)")] = None,
+    name: Annotated[str, typer.Option(help="who or what uses the key")] = "",
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from api import geo
+    from api.security import create_key
+
+    if province is not None and province not in geo.province_codes():
+        raise typer.BadParameter(f"unknown province code {province!r}", param_hint="--province")
+    with _store() as store, store.session() as s:
+        try:
+            row, secret = create_key(s, role, province, name)  # type: ignore[arg-type]
+        except ValueError as err:
+            raise typer.BadParameter(str(err)) from None
+        typer.echo(secret)
+        scope = f"province {row.province_code}" if row.province_code else "the whole country"
+        typer.echo(f"key {row.id}: role {row.role}, {scope}. Store the key now: it is not "
+                   "shown again.", err=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys: id, prefix, role, scope, name, created, revoked."""
+    from sqlalchemy import select
+
+    from api.models import ApiKey
+
+    with _store() as store, store.session() as s:
+        rows = s.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).all()
+        typer.echo("id\tprefix\trole\tprovince\tname\tcreated\trevoked")
+        for r in rows:
+            typer.echo("\t".join([r.id, r.prefix, r.role, r.province_code or "-", r.name or "-",
+                                  r.created_at.isoformat(timespec="seconds"),
+                                  r.revoked_at.isoformat(timespec="seconds")
+                                  if r.revoked_at else "-"]))
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys list)")]) -> None:
+    """Revoke a key; requests with it get 401 from then on."""
+    from api.security import revoke_key
+
+    with _store() as store, store.session() as s:
+        row = revoke_key(s, key_id)
+    if row is None:
+        typer.echo(f"no key {key_id!r}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and the ``keys`` group to a Typer app (once; a second call does nothing)."""
+    if any(c.name == "serve" for c in app.registered_commands):
+        return
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+
+
+def full_app() -> typer.Typer:
+    """The planner's CLI with the API commands: ``assetplan`` as a whole. Composed here, since
+    planner must not import api (imports point one way)."""
+    from planner.cli import app as planner_app
+
+    register(planner_app)
+    return planner_app
+
+
+def main() -> None:
+    """Entry point for ``[project.scripts] assetplan = "api.cli:main"``."""
+    full_app()()
+
+
+app = typer.Typer(name="assetplan-api", help="The assetplan HTTP API.", no_args_is_help=True,
+                  add_completion=False)
+register(app)

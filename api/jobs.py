@@ -1,0 +1,364 @@
+"""Runs as jobs: the store is the queue, solves run in worker processes.
+
+A supervisor thread in the server claims queued runs (``queued -> running``, a conditional
+UPDATE, so a run is started once) and hands each to a worker process (at most ``run_workers``
+at once; a worker imports the planner once and does runs one after another, up to
+``worker_max_runs``), writes progress to the store and records the outcome. Cancelling
+terminates the worker doing the run. At start-up, runs still marked ``running`` were left by a
+server that died: they become ``interrupted`` (and can be re-run); queued runs simply start.
+One server process per store: a second server on the same store would mark the first one's
+runs interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from api.models import (
+    CANCELLED,
+    FAILED,
+    INTERRUPTED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    DatasetRow,
+    RunRow,
+    utcnow,
+)
+from api.settings import Settings
+from api.store import Store
+from api.worker import worker_main
+
+log = logging.getLogger("api.jobs")
+POLL_S = 1.0  # the store is re-read this often even without a wake-up
+INTERRUPTED_MESSAGE = ("the server stopped while this run was running; start it again with "
+                       "POST /runs/{id}/rerun")
+
+
+def run_dir(data_dir: Path, run_id: str) -> Path:
+    return data_dir / "runs" / run_id
+
+
+def remove_outputs(data_dir: Path, run_id: str) -> None:
+    """Delete a run's outputs and any half-written temporary folder of write_plan."""
+    runs = data_dir / "runs"
+    shutil.rmtree(runs / run_id, ignore_errors=True)
+    for tmp in runs.glob(f".{run_id}.*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclass
+class _Worker:
+    """A worker process, and the run it is doing (None: idle)."""
+
+    process: BaseProcess
+    conn: Connection
+    run_id: str | None = None
+    runs_started: int = 0
+    stage: str = ""
+    progress: float = 0.0
+    message: str = ""
+    written_at: float = 0.0
+    pending: bool = False  # progress not yet written
+    cancelled: bool = False
+    eof: bool = False  # the worker closed its end of the pipe
+
+    def assign(self, run_id: str) -> None:
+        self.run_id, self.runs_started = run_id, self.runs_started + 1
+        self.stage, self.progress, self.message = "", 0.0, ""
+        self.written_at, self.pending, self.cancelled = time.monotonic(), False, False
+
+
+class RunManager:
+    def __init__(self, store: Store, settings: Settings):
+        self.store = store
+        self.settings = settings
+        self.data_dir = settings.data_dir
+        self._ctx = multiprocessing.get_context("spawn")
+        self._workers: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def recover(self) -> int:
+        """Mark runs left ``running`` by a dead server as interrupted; returns how many."""
+        with self.store.session() as s:
+            res = s.execute(update(RunRow).where(RunRow.status == RUNNING).values(
+                status=INTERRUPTED, finished_at=utcnow(), worker_pid=None,
+                message=INTERRUPTED_MESSAGE))
+            s.commit()
+        runs = self.data_dir / "runs"
+        for tmp in runs.glob(".*") if runs.exists() else ():
+            shutil.rmtree(tmp, ignore_errors=True)
+        return int(getattr(res, "rowcount", 0) or 0)
+
+    def start(self) -> None:
+        (self.data_dir / "runs").mkdir(parents=True, exist_ok=True)
+        self.recover()
+        self._thread = threading.Thread(target=self._loop, name="run-supervisor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the supervisor and the workers; runs still going are marked interrupted."""
+        self._stop.set()
+        self.notify()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        with self._lock:
+            workers = list(self._workers)
+            self._workers.clear()
+        for w in workers:
+            w.process.terminate()
+        for w in workers:
+            w.process.join(self.settings.cancel_grace_s)
+            if w.process.is_alive():
+                w.process.kill()
+                w.process.join()
+            w.conn.close()
+            if w.run_id is not None:
+                self._set_final(w.run_id, INTERRUPTED, message=INTERRUPTED_MESSAGE)
+                remove_outputs(self.data_dir, w.run_id)
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def notify(self) -> None:
+        """Wake the supervisor (a run was queued or cancelled)."""
+        try:
+            self._wake_w.send(b"x")
+        except OSError:  # closed at shutdown, or the buffer is full: it wakes anyway
+            pass
+
+    def active_count(self) -> int:
+        """Runs being solved now."""
+        with self._lock:
+            return sum(w.run_id is not None for w in self._workers)
+
+    # ------------------------------------------------------------------ cancel
+
+    def cancel(self, run_id: str) -> None:
+        """Terminate the worker doing ``run_id`` (its status is already ``cancelled`` in the
+        store) and wait until the process is gone."""
+        with self._lock:
+            w = next((w for w in self._workers if w.run_id == run_id), None)
+            if w is None:
+                return
+            w.cancelled = True
+            w.process.terminate()
+        if not wait([w.process.sentinel], timeout=self.settings.cancel_grace_s):
+            with self._lock:
+                # Reaped only after leaving _workers, so the pid is still this worker's.
+                if w in self._workers and w.process.pid is not None:
+                    try:
+                        os.kill(w.process.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            wait([w.process.sentinel], timeout=10)
+        # The sentinel closes while the process is still tearing down; wait (without reaping:
+        # the supervisor does that) until it has really exited.
+        if w.process.pid is not None:
+            try:
+                os.waitid(os.P_PID, w.process.pid, os.WEXITED | os.WNOWAIT)
+            except ChildProcessError:  # already reaped by the supervisor
+                pass
+        self.notify()
+
+    # ------------------------------------------------------------------ supervisor
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._claim()
+                with self._lock:
+                    workers = list(self._workers)
+                waitables: list[Any] = [self._wake_r]
+                for w in workers:
+                    waitables += [w.process.sentinel] if w.eof else [w.conn, w.process.sentinel]
+                ready = wait(waitables, timeout=POLL_S)
+                if self._wake_r in ready:
+                    self._drain_wakeups()
+                for w in workers:
+                    self._read(w)
+                    # The sentinel (not exitcode, which would reap) says the process ended.
+                    if w.process.sentinel in ready:
+                        self._read(w)
+                        self._exited(w)
+                    elif w.pending and (time.monotonic() - w.written_at
+                                        >= self.settings.progress_interval_s):
+                        self._write_progress(w)
+            except Exception:  # the supervisor must survive a store hiccup
+                log.exception("run supervisor error; retrying")
+                self._stop.wait(POLL_S)
+
+    def _drain_wakeups(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def _free_worker(self) -> _Worker | None:
+        """An idle worker, or a new one if there is room; None when all are busy."""
+        with self._lock:
+            # A worker past worker_max_runs (or with a closed pipe) is about to exit.
+            live = [w for w in self._workers
+                    if w.runs_started < self.settings.worker_max_runs and not w.eof
+                    or w.run_id is not None]
+            for w in live:
+                if w.run_id is None:
+                    return w
+            if len(live) >= self.settings.run_workers:
+                return None
+            parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+            process = self._ctx.Process(target=worker_main,
+                                        args=(child_conn, self.settings.worker_max_runs),
+                                        name="assetplan-worker", daemon=True)
+            process.start()
+            child_conn.close()
+            w = _Worker(process, parent_conn)
+            self._workers.append(w)
+            return w
+
+    def _claim(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                busy = sum(w.run_id is not None for w in self._workers)
+            if busy >= self.settings.run_workers:
+                return
+            with self.store.session() as s:
+                run_id = s.scalars(select(RunRow.id).where(RunRow.status == QUEUED)
+                                   .order_by(RunRow.created_at, RunRow.id).limit(1)).first()
+                if run_id is None:
+                    return
+                res = s.execute(update(RunRow).where(RunRow.id == run_id,
+                                                     RunRow.status == QUEUED).values(
+                    status=RUNNING, started_at=utcnow(), stage="start", progress=0.0,
+                    message="handing the run to a worker process"))
+                s.commit()
+                if getattr(res, "rowcount", 0) == 1:
+                    self._hand_over(s, run_id)
+
+    def _hand_over(self, s: Any, run_id: str) -> None:
+        run = s.get(RunRow, run_id)
+        scenario = dict(run.resolved)
+        if run.dataset_id != "demo":
+            ds = s.get(DatasetRow, run.dataset_id)
+            if ds is None or ds.path is None:
+                self._set_final(run_id, FAILED, error=f"dataset {run.dataset_id!r} no longer "
+                                "exists")
+                return
+            scenario["data"] = {**scenario["data"], "dataset": str(Path(ds.path).resolve())}
+        job = {"scenario": scenario, "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
+               "write_maps": self.settings.write_maps}
+        w = self._free_worker()
+        if w is None:  # cannot happen while only this thread assigns runs; be safe anyway
+            s.execute(update(RunRow).where(RunRow.id == run_id).values(status=QUEUED))
+            s.commit()
+            self._stop.wait(POLL_S)
+            return
+        with self._lock:
+            w.assign(run_id)
+        try:
+            w.conn.send(job)
+        except OSError:  # the worker died before it got the job: its exit fails the run
+            w.eof = True
+        s.execute(update(RunRow).where(RunRow.id == run_id, RunRow.status == RUNNING)
+                  .values(worker_pid=w.process.pid))
+        s.commit()
+
+    def _read(self, w: _Worker) -> None:
+        try:
+            while w.conn.poll():
+                msg = w.conn.recv()
+                if w.run_id is None:
+                    continue
+                if msg[0] == "progress":
+                    _, stage, overall, message = msg
+                    stage_changed = stage != w.stage
+                    w.stage, w.progress, w.message, w.pending = stage, overall, message, True
+                    if stage_changed:
+                        self._write_progress(w)
+                elif msg[0] == "done":
+                    self._finish(w, SUCCEEDED)
+                elif msg[0] == "failed":
+                    self._finish(w, FAILED, error=str(msg[1]))
+        except (EOFError, OSError):  # the worker is gone; its exit code tells the rest
+            w.eof = True
+
+    def _write_progress(self, w: _Worker) -> None:
+        if w.run_id is None:
+            return
+        with self.store.session() as s:
+            s.execute(update(RunRow).where(RunRow.id == w.run_id, RunRow.status == RUNNING)
+                      .values(stage=w.stage, progress=round(w.progress, 4),
+                              message=w.message[:2000]))
+            s.commit()
+        w.written_at = time.monotonic()
+        w.pending = False
+
+    def _finish(self, w: _Worker, status: str, error: str | None = None) -> None:
+        """The worker reported the end of its run; it is free for the next one."""
+        run_id = w.run_id
+        assert run_id is not None
+        if status == SUCCEEDED:
+            applied = self._set_final(run_id, SUCCEEDED, message="done", stage="done",
+                                      progress=1.0)
+        else:
+            applied = self._set_final(run_id, status, error=error)
+        if status != SUCCEEDED or not applied:  # failed, or cancelled meanwhile
+            remove_outputs(self.data_dir, run_id)
+        with self._lock:
+            w.run_id = None
+
+    def _exited(self, w: _Worker) -> None:
+        with self._lock:
+            if w in self._workers:
+                self._workers.remove(w)
+        w.process.join()
+        w.conn.close()
+        if w.run_id is None:  # idle, retired after worker_max_runs, or stopped
+            return
+        if w.cancelled:
+            self._set_final(w.run_id, CANCELLED, message="cancelled")
+        else:
+            self._set_final(w.run_id, FAILED, error="the worker process stopped unexpectedly "
+                            f"(exit code {w.process.exitcode})")
+        remove_outputs(self.data_dir, w.run_id)
+
+    def _set_final(self, run_id: str, status: str, *, message: str | None = None,
+                   error: str | None = None, stage: str | None = None,
+                   progress: float | None = None) -> bool:
+        """Record the outcome of a running run; False if it was no longer running (a cancel
+        got there first)."""
+        values: dict[str, Any] = {"status": status, "finished_at": utcnow(), "worker_pid": None}
+        if message is not None:
+            values["message"] = message
+        if error is not None:
+            values["error"] = error
+            values["message"] = "failed"
+        if stage is not None:
+            values["stage"] = stage
+        if progress is not None:
+            values["progress"] = progress
+        with self.store.session() as s:
+            res = s.execute(update(RunRow).where(RunRow.id == run_id, RunRow.status == RUNNING)
+                            .values(**values))
+            s.commit()
+        return getattr(res, "rowcount", 0) == 1

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Query, Response
+
+from api.deps import ResultsDep, SessionDep
+from api.errors import invalid, not_found, responses
+from api.routers.results import finished
+from api.schemas import ComparePublic, CompareRow, CompareRun
+from api.security import Viewer
+
+router = APIRouter(tags=["results"], responses=responses(401, 403, 404, 409, 422))
+MAX_RUNS = 10
+KEYS = ["scope", "scope_id", "scope_name", "kpi", "kpi_vi", "unit"]
+
+
+def _value(v: object) -> float | None:
+    return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)  # type: ignore[arg-type]
+
+
+@router.get("/compare", response_model=ComparePublic, operation_id="compare_runs",
+            summary="KPIs of several succeeded runs side by side",
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
+def compare_runs(
+    session: SessionDep, results: ResultsDep, viewer: Viewer,
+    runs: Annotated[list[str], Query(min_length=1, max_length=MAX_RUNS,
+                                     description="run ids, comma-separated or repeated")],
+    scope: Annotated[str, Query(pattern="^(national|province|terrain|all)$")] = "national",
+    scope_id: Annotated[str | None, Query(max_length=50)] = None,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> ComparePublic | Response:
+    ids = list(dict.fromkeys(i.strip() for part in runs for i in part.split(",") if i.strip()))
+    if not ids or len(ids) > MAX_RUNS:
+        raise invalid("invalid_request", f"give 1 to {MAX_RUNS} run ids")
+    rows = [finished(session, results, i, viewer) for i in ids]
+    frames = []
+    for row in rows:
+        try:
+            df = results.table(row.id, "kpis")
+        except FileNotFoundError:
+            raise not_found("output table", f"{row.id}/kpis") from None
+        if scope != "all":
+            df = df[df["scope"] == scope]
+        if scope_id is not None:
+            df = df[df["scope_id"].astype(str) == scope_id]
+        frames.append(df)
+    # One lookup per run: KPI key -> {"before": x, "after": y}; rows in first-seen order.
+    lookups = []
+    for df in frames:
+        keyed = df.astype({"scope_id": str}).set_index(KEYS)[["before", "after"]]
+        lookups.append(keyed[~keyed.index.duplicated()].to_dict("index"))
+    keys = list(dict.fromkeys(k for lookup in lookups for k in lookup))
+    if format == "csv":
+        table = pd.DataFrame([{**dict(zip(KEYS, k, strict=True)),
+                               **{f"{what}_{i}": lookup.get(k, {}).get(what)
+                                  for i, lookup in zip(ids, lookups, strict=True)
+                                  for what in ("before", "after")}} for k in keys])
+        return Response(table.to_csv(index=False, lineterminator="\n"), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="compare.csv"'})
+    items = [CompareRow(
+        **{c: str(v) for c, v in zip(KEYS, k, strict=True)},
+        before={i: _value(lookup.get(k, {}).get("before"))
+                for i, lookup in zip(ids, lookups, strict=True)},
+        after={i: _value(lookup.get(k, {}).get("after"))
+               for i, lookup in zip(ids, lookups, strict=True)})
+        for k in keys]
+    return ComparePublic(
+        runs=[CompareRun(id=r.id, scenario_name=r.scenario_name, overrides=list(r.overrides),
+                         synthetic=r.synthetic) for r in rows],
+        items=items)

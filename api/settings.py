@@ -1,0 +1,51 @@
+"""Settings of the HTTP service, read from the environment (prefix ``ASSETPLAN_``).
+
+``DATABASE_URL`` (no prefix, the usual name) selects the store: unset means an SQLite file in
+the data directory; ``postgresql://...`` means PostgreSQL through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 2**20
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSETPLAN_", extra="ignore", frozen=True)
+
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "ASSETPLAN_DATABASE_URL"),
+        description="SQLAlchemy URL of the store; unset: SQLite file in data_dir")
+    data_dir: Path = Field(Path("assetplan-data"), description="uploaded datasets, run outputs "
+                           "and the default SQLite file live here")
+    run_workers: int = Field(2, ge=0, le=64, description="solves running at once, each in its "
+                             "own process; 0 keeps runs queued (no solving on this server)")
+    worker_max_runs: int = Field(20, ge=1, description="a worker process does this many runs, "
+                                 "then a fresh one takes over")
+    write_maps: bool = Field(True, description="render PNG and HTML maps for every run")
+    max_upload_bytes: int = Field(200 * MIB, ge=1, description="largest inventory upload")
+    max_body_bytes: int = Field(2 * MIB, ge=1, description="largest body of any other request")
+    progress_interval_s: float = Field(0.5, ge=0, description="at most one progress write per "
+                                       "run per interval (stage changes are always written)")
+    cancel_grace_s: float = Field(3.0, ge=0, description="time a cancelled worker gets after "
+                                  "SIGTERM before SIGKILL")
+    cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call "
+                                    "the API from a browser (dashboards)")
+    key_cache_s: float = Field(5.0, ge=0, description="a valid key is re-checked in the store "
+                               "after this; a revocation made outside this server takes "
+                               "effect within it (0: check every request)")
+    results_cache_tables: int = Field(64, ge=0, description="plan tables kept in memory")
+
+    def store_url(self) -> str:
+        """The SQLAlchemy URL, with the psycopg 3 driver for plain PostgreSQL URLs."""
+        if not self.database_url:
+            return f"sqlite:///{(self.data_dir / 'assetplan.sqlite').resolve()}"
+        url = self.database_url
+        for plain in ("postgres://", "postgresql://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain):]
+        return url

@@ -1,0 +1,789 @@
+/* assetplan dashboard: one run of the planner on a map, with its KPIs.
+ *
+ * Reads only this server's own API (relative URLs): /health, /runs, /provinces, /communes,
+ * /runs/{id}/kpis and /runs/{id}/plan?table=...&format=json|geojson&province=...
+ * The API key travels in the X-API-Key header; it is kept in localStorage when the user asks.
+ * Leaflet is vendored under static/vendor/; map tiles are optional (none by default): the map is
+ * drawn from the GeoJSON answers alone.
+ */
+(function () {
+  "use strict";
+
+  var KEY_STORE = "assetplan.apiKey";
+  var TILE_STORE = "assetplan.tileUrl";
+  var TILE_ATTR_STORE = "assetplan.tileAttribution";
+  var PAGE = 100000; // the largest page /runs/{id}/plan answers
+
+  var USE_LABELS = {
+    health: "Y tế / health", education: "Giáo dục / education",
+    office: "Trụ sở làm việc / office", service_point: "Điểm phục vụ hành chính công / service point",
+    housing: "Nhà ở công vụ / official housing", culture: "Văn hóa, thể thao / culture",
+    transfer: "Điều chuyển / transfer", sale: "Bán, chuyển nhượng / sale", hold: "Chờ xử lý / hold"
+  };
+  var USE_COLOURS = {
+    health: "#d62728", education: "#1f77b4", office: "#8c564b", service_point: "#9467bd",
+    housing: "#e377c2", culture: "#17becf", transfer: "#bcbd22", sale: "#ff7f0e", hold: "#7f7f7f"
+  };
+  var CATEGORY_LABELS = {
+    car: "Xe ô tô / car", computer: "Máy tính / computer", printer: "Máy in / printer",
+    photocopier: "Máy photocopy / photocopier", scanner: "Máy quét / scanner",
+    projector: "Máy chiếu / projector"
+  };
+  var CATEGORY_COLOURS = {
+    car: "#d62728", computer: "#1f77b4", printer: "#2ca02c", photocopier: "#9467bd",
+    scanner: "#8c564b", projector: "#17becf"
+  };
+  var NEED_CLASSES = {
+    unmet: { colour: "#d62728", label: "Còn nhu cầu chưa đáp ứng / need left unmet" },
+    met: { colour: "#2ca02c", label: "Nhu cầu được đáp ứng hết / every need met by the plan" },
+    none: { colour: "#9aa5ad", label: "Không có nhu cầu / no need" }
+  };
+  var TERRAIN_LABELS = {
+    lowland: "đồng bằng / lowland", midland: "trung du / midland",
+    mountain: "miền núi / mountain", island: "hải đảo / island"
+  };
+  var UNIT_LABELS = {
+    units: "ĐVHC / units", people: "người / people", properties: "nhà, đất / properties",
+    m2: "m²", points: "điểm / points", VND: "tỷ đồng / bn VND", items: "chiếc / items",
+    "item-km": "chiếc·km / item-km"
+  };
+  var NEED_UNITS = { service_point: "điểm / points" };
+  var HEADLINE = ["units_without_car", "units_below_equipment_norm", "surplus_properties",
+    "priority_units_with_unmet_need", "renovation_spend_vnd", "items_transferred"];
+
+  // Everything the page knows, exposed for tests and for the curious (read-only use, please).
+  var state = {
+    key: null, runs: [], provinces: new Map(), run: null, province: "", kpis: [],
+    map: null, renderer: null, layers: {}, layerControl: null, tiles: null, backdrop: null,
+    counts: {}, ready: false, seq: 0
+  };
+  window.assetplanDashboard = state;
+
+  // ------------------------------------------------------------------------------- helpers
+
+  function $(id) { return document.getElementById(id); }
+
+  function esc(s) {
+    return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  var nf0 = new Intl.NumberFormat("vi-VN", { maximumFractionDigits: 0 });
+  var nf1 = new Intl.NumberFormat("vi-VN", { maximumFractionDigits: 1 });
+
+  function isNum(v) { return typeof v === "number" && isFinite(v); }
+
+  function fmt(v, unit) {
+    if (!isNum(v)) return "";
+    if (unit === "VND") return nf1.format(v / 1e9);
+    return Math.abs(v) >= 100 || Number.isInteger(v) ? nf0.format(v) : nf1.format(v);
+  }
+
+  function fmtDelta(before, after, unit) {
+    if (!isNum(before) || !isNum(after)) return "";
+    var d = after - before;
+    if (d === 0) return "0";
+    return (d > 0 ? "+" : "−") + fmt(Math.abs(d), unit);
+  }
+
+  function store(name, value) {
+    try {
+      if (value === null || value === undefined || value === "") localStorage.removeItem(name);
+      else localStorage.setItem(name, value);
+    } catch (e) { /* storage disabled: keep it in memory only */ }
+  }
+
+  function stored(name) {
+    try { return localStorage.getItem(name); } catch (e) { return null; }
+  }
+
+  function say(text, kind) {
+    var el = $("message");
+    el.textContent = text || "";
+    el.className = "message" + (kind ? " " + kind : "");
+  }
+
+  function ApiError(status, code, message) {
+    this.status = status;
+    this.code = code;
+    this.message = message;
+  }
+  ApiError.prototype = Object.create(Error.prototype);
+
+  async function api(path, params) {
+    var url = new URL(path, document.baseURI);
+    Object.keys(params || {}).forEach(function (k) {
+      var v = params[k];
+      if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, v);
+    });
+    var headers = { Accept: "application/json, application/geo+json" };
+    if (state.key) headers["X-API-Key"] = state.key;
+    var resp;
+    try {
+      resp = await fetch(url, { headers: headers, credentials: "same-origin" });
+    } catch (e) {
+      throw new ApiError(0, "network", "Không kết nối được máy chủ / cannot reach the server");
+    }
+    var text = await resp.text();
+    var body = null;
+    try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+    if (!resp.ok) {
+      var msg = body && body.message ? body.message : resp.status + " " + resp.statusText;
+      throw new ApiError(resp.status, (body && body.code) || "http", msg);
+    }
+    return body;
+  }
+
+  async function download(path, params, filename) {
+    var url = new URL(path, document.baseURI);
+    Object.keys(params).forEach(function (k) { if (params[k]) url.searchParams.set(k, params[k]); });
+    try {
+      var resp = await fetch(url, { headers: state.key ? { "X-API-Key": state.key } : {} });
+      if (!resp.ok) throw new Error(resp.status + " " + resp.statusText);
+      var blob = await resp.blob();
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = filename;
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    } catch (e) {
+      say("Tải xuống thất bại / download failed: " + e.message, "error");
+    }
+  }
+
+  // Every row of a plan table (pages of PAGE rows until the total is reached).
+  async function planTable(runId, table, format, province) {
+    var out = [];
+    var offset = 0;
+    var total = Infinity;
+    while (offset < total) {
+      var page = await api("runs/" + encodeURIComponent(runId) + "/plan",
+        { table: table, format: format, province: province, limit: PAGE, offset: offset });
+      var rows = format === "geojson" ? page.features : page.items;
+      total = page.total;
+      for (var i = 0; i < rows.length; i++) out.push(rows[i]);
+      if (!rows.length) break;
+      offset += rows.length;
+    }
+    return out;
+  }
+
+  function handle(err) {
+    if (err instanceof ApiError && err.status === 401) {
+      say("Cần khoá API hợp lệ / a valid API key is needed: " + err.message, "error");
+      openKeyDialog("Máy chủ yêu cầu khoá API / the server asks for an API key: " + err.message);
+    } else if (err instanceof ApiError && err.status === 403) {
+      say("Khoá này không được xem / this key may not see this: " + err.message, "error");
+    } else {
+      say((err && err.message) || String(err), "error");
+      if (!(err instanceof ApiError) && window.console) console.error(err);
+    }
+  }
+
+  // ----------------------------------------------------------------------------------- map
+
+  function initMap() {
+    state.renderer = L.canvas({ padding: 0.5 });
+    state.map = L.map("map", { preferCanvas: true, renderer: state.renderer, zoomSnap: 0.25,
+      minZoom: 4, maxZoom: 16 }).setView([16.0, 106.0], 5.5);
+    L.control.scale({ metric: true, imperial: false }).addTo(state.map);
+    var legend = L.control({ position: "bottomleft" });
+    legend.onAdd = function () {
+      var el = $("legend");
+      L.DomEvent.disableClickPropagation(el);
+      L.DomEvent.disableScrollPropagation(el);
+      return el;
+    };
+    legend.addTo(state.map);
+    applyTiles();
+  }
+
+  function applyTiles() {
+    if (state.tiles) { state.map.removeLayer(state.tiles); state.tiles = null; }
+    var url = stored(TILE_STORE);
+    if (url) {
+      state.tiles = L.tileLayer(url, { maxZoom: 19, attribution: esc(stored(TILE_ATTR_STORE) || "") });
+      state.tiles.addTo(state.map);
+      state.tiles.bringToBack();
+    }
+  }
+
+  // Every unit of the country as faint dots: without map tiles this draws the country's shape.
+  async function loadBackdrop() {
+    if (state.backdrop) return;
+    var features = [];
+    var total = Infinity;
+    while (features.length < total) {
+      var page = await api("communes", { format: "geojson", limit: 5000, offset: features.length });
+      total = page.total;
+      if (!page.features.length) break;
+      for (var i = 0; i < page.features.length; i++) features.push(page.features[i]);
+    }
+    var group = L.featureGroup();
+    features.forEach(function (f) {
+      if (!f.geometry) return;
+      L.circleMarker(latlng(f.geometry.coordinates), { renderer: state.renderer, radius: 1.4,
+        stroke: false, fillColor: "#7d8d99", fillOpacity: 0.45, interactive: false }).addTo(group);
+    });
+    group.addTo(state.map);
+    state.backdrop = group;
+  }
+
+  function clearLayers() {
+    Object.keys(state.layers).forEach(function (k) { state.map.removeLayer(state.layers[k]); });
+    state.layers = {};
+    if (state.layerControl) { state.layerControl.remove(); state.layerControl = null; }
+  }
+
+  // Per unit: need before, unmet after, equipment shortfall before/after, car before.
+  function unitNeeds(needs, equipment) {
+    var agg = new Map();
+    function get(code) {
+      var a = agg.get(code);
+      if (!a) {
+        a = { need: 0, unmet: 0, eqBefore: 0, eqAfter: 0, noCarBefore: false, noCarAfter: false,
+          unmetUses: [], shortItems: [] };
+        agg.set(code, a);
+      }
+      return a;
+    }
+    needs.forEach(function (r) {
+      var a = get(r.commune_code);
+      a.need += r.need || 0;
+      a.unmet += r.unmet || 0;
+      if ((r.unmet || 0) > 1e-6) a.unmetUses.push(r);
+    });
+    equipment.forEach(function (r) {
+      var a = get(r.commune_code);
+      a.eqBefore += r.shortfall_before || 0;
+      a.eqAfter += r.shortfall_after || 0;
+      if (r.category === "car") {
+        a.noCarBefore = r.held_before === 0;
+        a.noCarAfter = r.held_after === 0;
+      }
+      if ((r.shortfall_before || 0) > 0) a.shortItems.push(r);
+    });
+    return agg;
+  }
+
+  function needClass(a) {
+    if (!a) return "none";
+    if (a.unmet > 1e-6 || a.eqAfter > 0) return "unmet";
+    if (a.need > 0 || a.eqBefore > 0) return "met";
+    return "none";
+  }
+
+  function unitTip(p, a) {
+    var html = "<div class='tip-title'>" + esc(p.name) + " (" + esc(p.commune_code) + ")</div>" +
+      esc(p.province_name) + " · " + esc(TERRAIN_LABELS[p.terrain] || p.terrain) +
+      " · dân số / population " + fmt(p.population) + " người";
+    if (a) {
+      if (a.noCarBefore) {
+        html += "<br>Không có xe ô tô trước kế hoạch / no car before the plan" +
+          (a.noCarAfter ? " — vẫn chưa có / still none" : " — được điều chuyển / one transferred");
+      }
+      a.unmetUses.forEach(function (r) {
+        html += "<br><b>" + esc(USE_LABELS[r.use] || r.use) + "</b>: chưa đáp ứng / unmet " +
+          fmt(r.unmet) + " " + esc(NEED_UNITS[r.use] || "m²") + " / " + fmt(r.need) +
+          (r.reason ? "<br><span class='tip-reason'>" + esc(r.reason) + "</span>" : "");
+      });
+      a.shortItems.forEach(function (r) {
+        html += "<br>" + esc(CATEGORY_LABELS[r.category] || r.category) + ": thiếu / short " +
+          fmt(r.shortfall_before) + " → " + fmt(r.shortfall_after) +
+          (r.reason ? " <span class='tip-reason'>" + esc(r.reason) + "</span>" : "");
+      });
+    }
+    return html;
+  }
+
+  function propertyTip(p) {
+    return "<div class='tip-title'>" + esc(p.name) + " (" + esc(p.property_id) + ")</div>" +
+      "Phương án / use: <b>" + esc(USE_LABELS[p.use] || p.use) + "</b><br>" +
+      "Nguồn gốc / origin: " + esc(p.origin) + " · " + esc(p.condition) + " · sàn / floor " +
+      fmt(p.floor_area_m2) + " m²" +
+      (p.renovation_cost_vnd ? "<br>Cải tạo / renovation " + fmt(p.renovation_cost_vnd, "VND") +
+        " tỷ đồng" : "") +
+      (p.revenue_vnd ? "<br>Thu / revenue " + fmt(p.revenue_vnd, "VND") + " tỷ đồng" : "") +
+      (p.served_commune_code ? "<br>Phục vụ / serves " + esc(p.served_commune_code) : "") +
+      (p.reason ? "<br><span class='tip-reason'>" + esc(p.reason) + "</span>" : "");
+  }
+
+  function latlng(coords) { return [coords[1], coords[0]]; }
+
+  function drawRun(data) {
+    clearLayers();
+    var map = state.map;
+    var r = state.renderer;
+    var agg = unitNeeds(data.needs, data.equipment);
+    var byClass = { unmet: 0, met: 0, none: 0 };
+    var noCar = 0;
+    var bounds = L.latLngBounds([]);
+
+    var conv = L.featureGroup();
+    data.service.forEach(function (f) {
+      if (!f.geometry) return;
+      var p = f.properties;
+      L.polyline(f.geometry.coordinates.map(latlng), { renderer: r, color: USE_COLOURS[p.use] || "#555",
+        weight: 1.3, opacity: 0.65 })
+        .bindTooltip(esc(USE_LABELS[p.use] || p.use) + ": " + esc(p.property_id) + " → " +
+          esc(p.commune_code) + ", " + fmt(p.quantity) + " " + esc(NEED_UNITS[p.use] || "m²") +
+          ", " + nf1.format(p.distance_km) + " km", { sticky: true })
+        .addTo(conv);
+    });
+
+    var trans = L.featureGroup();
+    var byCat = {};
+    data.transfers.forEach(function (f) {
+      if (!f.geometry) return;
+      var p = f.properties;
+      byCat[p.category] = (byCat[p.category] || 0) + (p.quantity || 0);
+      L.polyline(f.geometry.coordinates.map(latlng), { renderer: r,
+        color: CATEGORY_COLOURS[p.category] || "#333", weight: 1.6, opacity: 0.8, dashArray: "5 4" })
+        .bindTooltip(fmt(p.quantity) + " × " + esc(CATEGORY_LABELS[p.category] || p.category) +
+          ": " + esc(p.holder_code) + " → " + esc(p.commune_code) + ", " +
+          nf1.format(p.distance_km) + " km", { sticky: true })
+        .addTo(trans);
+    });
+
+    var props = L.featureGroup();
+    var byUse = {};
+    data.dispositions.forEach(function (f) {
+      if (!f.geometry) return;
+      var p = f.properties;
+      byUse[p.use] = (byUse[p.use] || 0) + 1;
+      L.circleMarker(latlng(f.geometry.coordinates), { renderer: r, radius: 3.2, stroke: false,
+        fillColor: USE_COLOURS[p.use] || "#000", fillOpacity: 0.85 })
+        .bindTooltip(function () { return propertyTip(p); }, { sticky: true })
+        .addTo(props);
+    });
+
+    var units = L.featureGroup();
+    data.units.forEach(function (f) {
+      if (!f.geometry) return;
+      var p = f.properties;
+      var a = agg.get(p.commune_code);
+      var cls = needClass(a);
+      byClass[cls] += 1;
+      if (a && a.noCarBefore) noCar += 1;
+      var ll = latlng(f.geometry.coordinates);
+      bounds.extend(ll);
+      var m = L.circleMarker(ll, { renderer: r, radius: cls === "unmet" ? 5.5 : 4.5,
+        color: a && a.noCarBefore ? "#111" : "#ffffff", weight: a && a.noCarBefore ? 2 : 0.8,
+        fillColor: NEED_CLASSES[cls].colour, fillOpacity: 0.92 });
+      m.commune_code = p.commune_code;
+      m.needClass = cls;
+      m.bindTooltip(function () { return unitTip(p, a); }, { sticky: true });
+      m.addTo(units);
+    });
+
+    var labels = L.featureGroup();
+    var inRun = new Set(data.units.map(function (f) { return f.properties.province_code; }));
+    state.provinces.forEach(function (p, code) {
+      if (!inRun.has(code) || !isNum(p.lon) || !isNum(p.lat)) return;
+      L.tooltip({ permanent: true, direction: "center", className: "province-label" })
+        .setLatLng([p.lat, p.lon]).setContent(esc(p.name)).addTo(labels);
+    });
+
+    state.layers = { conversions: conv, transfers: trans, properties: props, units: units,
+      labels: labels };
+    [conv, trans, props, units, labels].forEach(function (l) { l.addTo(map); });
+    state.counts = { units: data.units.length, properties: data.dispositions.length,
+      conversions: data.service.length, transfers: data.transfers.length,
+      unmet: byClass.unmet, met: byClass.met, none: byClass.none, noCarBefore: noCar };
+
+    var overlays = {};
+    overlays["ĐVHC theo nhu cầu / units by need (" + nf0.format(state.counts.units) + ")"] = units;
+    overlays["Nhà đất dôi dư theo phương án / surplus properties by use (" +
+      nf0.format(state.counts.properties) + ")"] = props;
+    overlays["Chuyển đổi công năng / conversions, property → unit served (" +
+      nf0.format(state.counts.conversions) + ")"] = conv;
+    overlays["Điều chuyển xe, thiết bị / transfers of cars and equipment (" +
+      nf0.format(state.counts.transfers) + ")"] = trans;
+    overlays["Tên tỉnh / province names"] = labels;
+    if (state.backdrop) {
+      overlays["Nền: mọi ĐVHC cả nước / backdrop: every unit (" +
+        nf0.format(state.backdrop.getLayers().length) + ")"] = state.backdrop;
+    }
+    state.layerControl = L.control.layers(null, overlays, { collapsed: false, position: "topright" })
+      .addTo(map);
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 11, animate: false });
+    drawLegend(byClass, byUse, byCat, noCar);
+  }
+
+  function legendRow(swatchClass, colour, label, count, key) {
+    var row = document.createElement("div");
+    row.className = "legend-row";
+    if (key) row.dataset.key = key;
+    if (count !== undefined) row.dataset.count = String(count);
+    var sw = document.createElement("span");
+    sw.className = "swatch " + swatchClass;
+    sw.style.background = colour;
+    sw.style.color = colour;
+    row.appendChild(sw);
+    var text = document.createElement("span");
+    text.textContent = label + (count !== undefined ? " (" + nf0.format(count) + ")" : "");
+    row.appendChild(text);
+    return row;
+  }
+
+  function drawLegend(byClass, byUse, byCat, noCar) {
+    var u = $("legend-units");
+    u.replaceChildren();
+    var h = document.createElement("h3");
+    h.className = "note";
+    h.textContent = "ĐVHC sau kế hoạch / units after the plan";
+    u.appendChild(h);
+    Object.keys(NEED_CLASSES).forEach(function (k) {
+      u.appendChild(legendRow("", NEED_CLASSES[k].colour, NEED_CLASSES[k].label, byClass[k],
+        "units-" + k));
+    });
+    u.appendChild(legendRow("ring", "#111", "Viền đen: không có xe ô tô trước kế hoạch / black ring: no car before the plan",
+      noCar, "no-car"));
+    var s = $("legend-uses");
+    s.replaceChildren();
+    h = document.createElement("h3");
+    h.className = "note";
+    h.textContent = "Nhà, đất dôi dư theo phương án / surplus houses and land by decided use";
+    s.appendChild(h);
+    Object.keys(USE_LABELS).forEach(function (k) {
+      if (byUse[k]) s.appendChild(legendRow("", USE_COLOURS[k], USE_LABELS[k], byUse[k], "use-" + k));
+    });
+    var l = $("legend-lines");
+    l.replaceChildren();
+    h = document.createElement("h3");
+    h.className = "note";
+    h.textContent = "Đường nối / lines";
+    l.appendChild(h);
+    l.appendChild(legendRow("line", "#9467bd", "Liền: nhà đất → ĐVHC được phục vụ, màu theo phương án / " +
+      "solid: property → unit served, coloured by use", state.counts.conversions, "conversions"));
+    Object.keys(CATEGORY_LABELS).forEach(function (k) {
+      if (byCat[k]) {
+        l.appendChild(legendRow("line dashed", CATEGORY_COLOURS[k], "Nét đứt: điều chuyển / dashed: transfer, " +
+          CATEGORY_LABELS[k] + ", chiếc / items", byCat[k], "transfer-" + k));
+      }
+    });
+    $("counts").textContent = "Trên bản đồ / on the map: " + nf0.format(state.counts.units) +
+      " ĐVHC, " + nf0.format(state.counts.properties) + " nhà đất, " +
+      nf0.format(state.counts.conversions) + " chuyển đổi, " + nf0.format(state.counts.transfers) +
+      " điều chuyển.";
+  }
+
+  // ---------------------------------------------------------------------------------- KPIs
+
+  function drawKpis(items, scopeLabel) {
+    state.kpis = items;
+    $("kpi-scope").textContent = scopeLabel;
+    var cards = $("kpi-cards");
+    cards.replaceChildren();
+    var byKpi = new Map(items.map(function (k) { return [k.kpi, k]; }));
+    HEADLINE.forEach(function (name) {
+      var k = byKpi.get(name);
+      if (!k) return;
+      var card = document.createElement("div");
+      card.className = "card";
+      card.dataset.kpi = k.kpi;
+      card.dataset.after = isNum(k.after) ? String(k.after) : "";
+      var label = document.createElement("div");
+      label.className = "label";
+      label.textContent = k.kpi_vi + " (" + (UNIT_LABELS[k.unit] || k.unit) + ")";
+      var value = document.createElement("div");
+      value.className = "value";
+      value.textContent = fmt(k.after, k.unit);
+      if (isNum(k.before)) {
+        var b = document.createElement("span");
+        b.className = "before";
+        b.textContent = "  trước / before " + fmt(k.before, k.unit);
+        value.appendChild(b);
+      }
+      card.appendChild(label);
+      card.appendChild(value);
+      cards.appendChild(card);
+    });
+    var body = $("kpi-table").querySelector("tbody");
+    body.replaceChildren();
+    items.forEach(function (k) {
+      var tr = document.createElement("tr");
+      tr.dataset.kpi = k.kpi;
+      tr.dataset.before = isNum(k.before) ? String(k.before) : "";
+      tr.dataset.after = isNum(k.after) ? String(k.after) : "";
+      var name = document.createElement("td");
+      name.textContent = k.kpi_vi;
+      var en = document.createElement("span");
+      en.className = "en";
+      en.textContent = k.kpi;
+      name.appendChild(en);
+      tr.appendChild(name);
+      var cells = [UNIT_LABELS[k.unit] || k.unit, fmt(k.before, k.unit), fmt(k.after, k.unit),
+        fmtDelta(k.before, k.after, k.unit)];
+      cells.forEach(function (text, i) {
+        var td = document.createElement("td");
+        td.textContent = text;
+        if (i > 0) td.className = "num";
+        tr.appendChild(td);
+      });
+      body.appendChild(tr);
+    });
+    $("kpi-panel").dataset.state = "ready";
+  }
+
+  // ---------------------------------------------------------------------------- run, runs
+
+  function runLabel(run) {
+    var when = run.finished_at || run.created_at || "";
+    var d = when ? new Date(when) : null;
+    return run.scenario_name + (run.overrides && run.overrides.length ? " +" + run.overrides.join("+") : "") +
+      " · " + (run.provinces && run.provinces.length ? run.provinces.join(", ") : "toàn quốc / national") +
+      (d && !isNaN(d) ? " · " + d.toLocaleString("vi-VN") : "") + " · " + run.id.slice(0, 8);
+  }
+
+  function drawRunInfo(run) {
+    var el = $("run-info");
+    el.replaceChildren();
+    var dl = document.createElement("dl");
+    [["Kịch bản / scenario", run.scenario_name],
+      ["Phương án bổ sung / overrides", (run.overrides || []).join(", ") || "—"],
+      ["Tỉnh / provinces", (run.provinces || []).map(function (c) {
+        var p = state.provinces.get(c);
+        return p ? p.name + " (" + c + ")" : c;
+      }).join(", ") || "toàn quốc / whole country"],
+      ["Dữ liệu / dataset", run.dataset_id + (run.synthetic ? " (giả lập / synthetic)" : "")],
+      ["Mã lần chạy / run id", run.id],
+      ["Hoàn thành / finished", run.finished_at ? new Date(run.finished_at).toLocaleString("vi-VN") : "—"]
+    ].forEach(function (pair) {
+      var dt = document.createElement("dt");
+      dt.textContent = pair[0];
+      var dd = document.createElement("dd");
+      dd.textContent = pair[1];
+      dl.appendChild(dt);
+      dl.appendChild(dd);
+    });
+    el.appendChild(dl);
+    var xlsx = document.createElement("button");
+    xlsx.type = "button";
+    xlsx.id = "download-xlsx";
+    xlsx.textContent = "Tải Excel / download Excel";
+    xlsx.addEventListener("click", function () {
+      download("runs/" + encodeURIComponent(run.id) + "/plan", { format: "xlsx", province: state.province },
+        run.id + "-plan" + (state.province ? "-" + state.province : "") + ".xlsx");
+    });
+    var csv = document.createElement("button");
+    csv.type = "button";
+    csv.textContent = "Tải KPI (CSV) / download KPIs";
+    csv.addEventListener("click", function () {
+      download("runs/" + encodeURIComponent(run.id) + "/kpis", { format: "csv" }, run.id + "-kpis.csv");
+    });
+    el.appendChild(xlsx);
+    el.appendChild(document.createTextNode(" "));
+    el.appendChild(csv);
+    $("synthetic-banner").hidden = !run.synthetic;
+  }
+
+  function fillProvinceSelect(run) {
+    var sel = $("province-select");
+    var codes = run && run.provinces && run.provinces.length ? run.provinces.slice()
+      : Array.from(state.provinces.keys());
+    codes.sort();
+    sel.replaceChildren();
+    var all = document.createElement("option");
+    all.value = "";
+    all.textContent = "Tất cả / All";
+    sel.appendChild(all);
+    codes.forEach(function (c) {
+      var o = document.createElement("option");
+      o.value = c;
+      var p = state.provinces.get(c);
+      o.textContent = c + " · " + (p ? p.name : c);
+      sel.appendChild(o);
+    });
+    if (codes.indexOf(state.province) < 0) state.province = "";
+    sel.value = state.province;
+    sel.disabled = false;
+  }
+
+  function writeHash() {
+    var parts = [];
+    if (state.run) parts.push("run=" + encodeURIComponent(state.run.id));
+    if (state.province) parts.push("province=" + encodeURIComponent(state.province));
+    history.replaceState(null, "", "#" + parts.join("&"));
+  }
+
+  function readHash() {
+    var out = {};
+    location.hash.replace(/^#/, "").split("&").forEach(function (kv) {
+      var i = kv.indexOf("=");
+      if (i > 0) out[decodeURIComponent(kv.slice(0, i))] = decodeURIComponent(kv.slice(i + 1));
+    });
+    return out;
+  }
+
+  async function loadRun() {
+    var run = state.run;
+    if (!run) return;
+    var seq = ++state.seq;
+    state.ready = false;
+    $("map").dataset.state = "loading";
+    $("kpi-panel").dataset.state = "loading";
+    writeHash();
+    drawRunInfo(run);
+    var province = state.province;
+    var provName = province ? (state.provinces.get(province) || {}).name || province : "";
+    say("Đang tải lần chạy / loading run " + run.id + (province ? " · " + provName : "") + " …");
+    try {
+      var id = encodeURIComponent(run.id);
+      var kpiParams = province ? { scope: "province", scope_id: province } : { scope: "national" };
+      var got = await Promise.all([
+        api("runs/" + id + "/kpis", kpiParams),
+        planTable(run.id, "units", "geojson", province),
+        planTable(run.id, "needs", "json", province),
+        planTable(run.id, "equipment", "json", province),
+        planTable(run.id, "dispositions", "geojson", province),
+        planTable(run.id, "service", "geojson", province),
+        planTable(run.id, "transfers", "geojson", province)
+      ]);
+      if (seq !== state.seq) return; // a newer selection won
+      drawKpis(got[0].items, province ? "· " + provName + " (" + province + ")"
+        : "· cả kế hoạch / whole plan");
+      drawRun({ units: got[1], needs: got[2], equipment: got[3], dispositions: got[4],
+        service: got[5], transfers: got[6] });
+      say("");
+      // Ready once the canvas has drawn (the renderer redraws on the next animation frame).
+      requestAnimationFrame(function () {
+        requestAnimationFrame(function () {
+          if (seq !== state.seq) return;
+          state.ready = true;
+          $("map").dataset.run = run.id;
+          $("map").dataset.province = province;
+          $("map").dataset.state = "ready";
+        });
+      });
+    } catch (err) {
+      if (seq !== state.seq) return;
+      $("map").dataset.state = "error";
+      handle(err);
+    }
+  }
+
+  async function loadRuns() {
+    var sel = $("run-select");
+    var page = await api("runs", { status: "succeeded", limit: 1000 });
+    state.runs = page.items || [];
+    sel.replaceChildren();
+    if (!state.runs.length) {
+      var o = document.createElement("option");
+      o.value = "";
+      o.textContent = "Chưa có lần chạy nào / no finished run yet";
+      sel.appendChild(o);
+      sel.disabled = true;
+      say("Chưa có lần chạy thành công nào. Tạo một lần chạy bằng POST /runs (xem /docs). " +
+        "No succeeded run yet: start one with POST /runs (see /docs).");
+      $("map").dataset.state = "empty";
+      return;
+    }
+    state.runs.forEach(function (run) {
+      var opt = document.createElement("option");
+      opt.value = run.id;
+      opt.textContent = runLabel(run);
+      sel.appendChild(opt);
+    });
+    sel.disabled = false;
+  }
+
+  async function loadProvinces() {
+    var list = await api("provinces");
+    state.provinces = new Map(list.map(function (p) { return [p.province_code, p]; }));
+  }
+
+  async function start() {
+    say("Đang tải / loading …");
+    try {
+      await Promise.all([loadProvinces(), loadRuns()]);
+    } catch (err) {
+      handle(err);
+      return;
+    }
+    try {
+      await loadBackdrop();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) { handle(err); return; }
+      // The map works without the backdrop.
+    }
+    if (!state.runs.length) return;
+    var want = readHash();
+    state.run = state.runs.find(function (r) { return r.id === want.run; }) || state.runs[0];
+    state.province = want.province || "";
+    $("run-select").value = state.run.id;
+    fillProvinceSelect(state.run);
+    await loadRun();
+  }
+
+  async function health() {
+    var el = $("health");
+    try {
+      var h = await api("health");
+      el.textContent = "API " + h.version + " · " + h.store + " · máy giải / workers " +
+        h.workers_busy + "/" + h.workers_max + " · chờ / queued " + h.runs_queued;
+      el.classList.remove("down");
+    } catch (e) {
+      el.textContent = "API không phản hồi / not answering";
+      el.classList.add("down");
+    }
+  }
+
+  // --------------------------------------------------------------------------- key dialog
+
+  function openKeyDialog(reason) {
+    var d = $("key-dialog");
+    $("key-reason").textContent = reason || "";
+    $("key-input").value = state.key || "";
+    $("tile-input").value = stored(TILE_STORE) || "";
+    $("tile-attribution").value = stored(TILE_ATTR_STORE) || "";
+    if (!d.open) d.showModal();
+    $("key-input").focus();
+  }
+
+  function wireKeyDialog() {
+    var d = $("key-dialog");
+    $("key-button").addEventListener("click", function () { openKeyDialog(""); });
+    $("key-cancel").addEventListener("click", function () { d.close(); });
+    $("key-forget").addEventListener("click", function () {
+      store(KEY_STORE, null);
+      state.key = null;
+      $("key-input").value = "";
+      say("Đã xoá khoá khỏi trình duyệt / key forgotten");
+    });
+    $("key-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var key = $("key-input").value.trim();
+      state.key = key || null;
+      store(KEY_STORE, $("key-remember").checked ? key : null);
+      var tiles = $("tile-input").value.trim();
+      var tilesBefore = stored(TILE_STORE) || "";
+      store(TILE_STORE, tiles);
+      store(TILE_ATTR_STORE, $("tile-attribution").value.trim());
+      if (tiles !== tilesBefore) applyTiles();
+      d.close();
+      start();
+    });
+  }
+
+  // -------------------------------------------------------------------------------- start
+
+  document.addEventListener("DOMContentLoaded", function () {
+    state.key = stored(KEY_STORE);
+    initMap();
+    wireKeyDialog();
+    $("run-select").addEventListener("change", function (ev) {
+      state.run = state.runs.find(function (r) { return r.id === ev.target.value; }) || null;
+      fillProvinceSelect(state.run);
+      loadRun();
+    });
+    $("province-select").addEventListener("change", function (ev) {
+      state.province = ev.target.value;
+      loadRun();
+    });
+    health();
+    start();
+  });
+})();
