@@ -1045,7 +1045,8 @@ class DispositionModel:
         return chosen
 
     def _sub_mip(self, plan: _Plan, free: NDArray[np.int64], time_limit_s: float | None,
-                 seed: int | None) -> tuple[NDArray[np.int64] | None, bool]:
+                 seed: int | None, slack_share: float = 1.0
+                 ) -> tuple[NDArray[np.int64] | None, bool]:
         """Re-optimise the uses of ``free`` properties with everything else kept as planned.
 
         The sub-model holds the free properties' options, the needs they reach, every arc into
@@ -1079,12 +1080,15 @@ class DispositionModel:
         row_ub[k:k + len(a_opts)][fixed_open] = (self.opt_cap[a_opts[fixed_open]]
                                                  - outside[a_opts[fixed_open]])
         if self.budget_rows:
-            spend = np.array([float(self.opt_reno[plan.choice][mask[plan.choice]
-                                                               & ~is_free].sum())
-                              for _, _, _, mask in self.budget_rows])
+            # The free properties may spend what they spend now plus their share of the slack
+            # (neighbourhoods solved side by side split it).
+            ch = plan.choice
+            spend_free = np.array([float(self.opt_reno[ch][mask[ch] & is_free].sum())
+                                   for _, _, _, mask in self.budget_rows])
+            slack = self._budget_caps() - self._spending(ch)
             b_rows = self.row_start["budget"] + np.arange(len(self.budget_rows))
             rows = np.concatenate([rows, b_rows])
-            row_ub = np.concatenate([row_ub, self.row_ub[b_rows] - spend])
+            row_ub = np.concatenate([row_ub, spend_free + slack_share * np.maximum(slack, 0)])
         hint = np.concatenate([open_opt[x_cols].astype(float), plan.y[arcs],
                                plan.unmet[needs]])
         res = solve_sparse_milp(self.cost[cols] * MONEY_SCALE, self.matrix[rows][:, cols],
@@ -1138,8 +1142,9 @@ class DispositionModel:
                 if limit is not None and limit < 0.05:
                     break
                 base = plan
-                outs = list(pool.map(lambda f, b=base, lim=limit: self._sub_mip(b, f, lim, seed),
-                                     frees))
+                share = 1.0 / max(len(frees), 1)
+                outs = list(pool.map(lambda f, b=base, lim=limit, sh=share: self._sub_mip(
+                    b, f, lim, seed, sh), frees))
                 proven = all(pr for _, pr in outs)
                 whole = proven and len(frees) == 1 and len(frees[0]) >= len(seeds)
                 # Grow the neighbourhood while sub-MIPs are proven, shrink otherwise.
@@ -1156,6 +1161,8 @@ class DispositionModel:
                         choice = base.choice.copy()
                         choice[self.opt_p[n]] = n
                         trials.append(self.evaluate(choice, base.source))
+                # Budgets are checked in whole VND: a solver's tolerance is not a licence.
+                trials = [t for t in trials if self._within_budget(t.choice)]
                 best = min(trials, key=lambda t: t.objective, default=base)
                 if best.objective < base.objective:
                     best.history = [*base.history, best.objective]
