@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
     from api.store import Store
+
+class RoleName(StrEnum):
+    viewer = "viewer"
+    planner = "planner"
+    admin = "admin"
+
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys (the store named "
                        "by DATABASE_URL / ASSETPLAN_DATA_DIR).", no_args_is_help=True)
@@ -53,7 +60,8 @@ def _store() -> Iterator[Store]:
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="viewer, planner or admin")],
+    role: Annotated[RoleName, typer.Option(help="viewer reads; planner also creates scenarios "
+                                           "and runs; admin also manages keys and datasets")],
     province: Annotated[str | None, typer.Option(help="scope the key to one province "
                                                  "(2-digit code)")] = None,
     name: Annotated[str, typer.Option(help="who or what uses the key")] = "",
@@ -66,7 +74,7 @@ def keys_create(
         raise typer.BadParameter(f"unknown province code {province!r}", param_hint="--province")
     with _store() as store, store.session() as s:
         try:
-            row, secret = create_key(s, role, province, name)  # type: ignore[arg-type]
+            row, secret = create_key(s, role.value, province, name)
         except ValueError as err:
             raise typer.BadParameter(str(err)) from None
         typer.echo(secret)
