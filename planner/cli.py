@@ -147,7 +147,7 @@ def schema(
 def _kpi_table(title: str, kpis: dict[str, pd.DataFrame], scope: str, scope_id: str) -> Table:
     names = list(kpis)
     table = Table(title=title)
-    table.add_column("KPI")
+    table.add_column("KPI", overflow="fold")
     table.add_column("unit")
     first = kpis[names[0]]
     sel = first[(first["scope"] == scope) & (first["scope_id"] == scope_id)]

@@ -300,7 +300,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
         pts = units.set_index("commune_code").loc[car["commune_code"]]
         ax.scatter(pts["lon"], pts["lat"], s=14, marker="x", c="black",
                    label="no car before the plan")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     ax.set_title(f"Needs after the plan{title_suffix}")
     fig.tight_layout()
     fig.savefig(d / "maps" / "needs.png", metadata=meta)
@@ -316,7 +316,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
             if len(sel):
                 ax.scatter(sel["lon"], sel["lat"], s=3, c=colour, linewidths=0,
                            label=f"{USE_LABELS[use]} ({len(sel):,})")
-        ax.legend(loc="lower left", fontsize=7, markerscale=3)
+        ax.legend(loc="upper right", fontsize=7, markerscale=3)
         ax.set_title(f"Surplus houses and land by decided use{title_suffix}")
         fig.tight_layout()
         fig.savefig(d / "maps" / "dispositions.png", metadata=meta)
@@ -335,7 +335,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
                 segs = [np.asarray(g.coords) for g in sel.geometry]
                 ax.add_collection(LineCollection(segs, colors=colour, linewidths=0.6,
                                                  label=f"{cat} ({int(sel['quantity'].sum()):,})"))
-        ax.legend(loc="lower left", fontsize=7)
+        ax.legend(loc="upper right", fontsize=7)
         ax.set_title(f"Transfers of surplus cars and equipment{title_suffix}")
         fig.tight_layout()
         fig.savefig(d / "maps" / "transfers.png", metadata=meta)
