@@ -43,6 +43,7 @@ from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
 from scipy.sparse.csgraph import connected_components
 
+from optimization._frames import checked_column, checked_frame, require_unique
 from optimization.result import (
     InfeasibleInputError,
     SolutionCheckError,
@@ -73,60 +74,6 @@ _LNS_NODES = 200
 
 Num = int | float
 PerUse = Num | Mapping[str, Num]
-
-
-# ---------------------------------------------------------------------------- frame helpers
-def _frame(df: pd.DataFrame, name: str, required: Mapping[str, str],
-           optional: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Columns (or index levels) by kind ``id``/``int``/``float``/``bool``; NaN is an error."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame, not {type(df).__name__}")
-    optional = optional or {}
-    wanted = {**required, **optional}
-    if any(level in wanted for level in df.index.names if level is not None):
-        df = df.reset_index()
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s) {missing}; has {list(df.columns)}")
-    out: dict[str, Any] = {}
-    for col, kind in wanted.items():
-        if col not in df.columns:
-            continue
-        out[col] = _column(df[col], f"{name}.{col}", kind)
-    return pd.DataFrame(out)
-
-
-def _column(s: pd.Series, what: str, kind: str) -> NDArray[Any]:
-    n_na = int(s.isna().sum())
-    if n_na:
-        first = int(np.flatnonzero(s.isna().to_numpy())[0])
-        raise ValueError(f"{what} has {n_na} missing value(s) (NaN); first at row {first}")
-    if kind == "id":
-        return s.to_numpy()
-    if kind == "bool":
-        if len(s) and not pd.api.types.is_bool_dtype(s):
-            raise ValueError(f"{what} must be boolean, got dtype {s.dtype}")
-        return s.to_numpy(dtype=bool)
-    if len(s) and not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
-        raise ValueError(f"{what} must be numeric, got dtype {s.dtype}")
-    v = s.to_numpy(dtype=float)
-    if not np.isfinite(v).all():
-        raise ValueError(f"{what} has infinite values")
-    if (v < 0).any():
-        raise ValueError(f"{what} must be >= 0")
-    if kind == "int":
-        if not np.array_equal(v, np.round(v)):
-            raise ValueError(f"{what} must hold whole numbers")
-        return v.astype(np.int64)
-    return v
-
-
-def _unique(df: pd.DataFrame, keys: list[str], name: str) -> None:
-    dup = df.duplicated(keys)
-    if dup.any():
-        row = df[dup].iloc[0]
-        raise ValueError(f"{name} has {int(dup.sum())} duplicate ({', '.join(keys)}) rows, "
-                         f"e.g. {tuple(row[k] for k in keys)}")
 
 
 def _per_use(value: PerUse, name: str, required: Sequence[str]) -> NDArray[np.float64]:
@@ -482,9 +429,9 @@ class DispositionModel:
         property_id, commune, distance_km (sparse). ``allowed_uses`` restricts the uses a
         scenario permits (hold is always allowed).
         """
-        props = _frame(properties, "properties",
+        props = checked_frame(properties, "properties",
                        {"property_id": "id", "province": "id", "commune": "id"})
-        _unique(props, ["property_id"], "properties")
+        require_unique(props, ["property_id"], "properties")
         if "fixed_use" in properties.columns:
             fixed = properties["fixed_use"].reset_index(drop=True)
             given = fixed.notna().to_numpy()
@@ -495,7 +442,7 @@ class DispositionModel:
         else:
             props["fixed_use"] = ""
         opts = (cls._options_from_wide(properties) if options is None
-                else _frame(options, "options",
+                else checked_frame(options, "options",
                             {"property_id": "id", "use": "id", "capacity": "int",
                              "renovation_cost_vnd": "int"}, {"revenue_vnd": "int"}))
         if "revenue_vnd" not in opts:
@@ -504,22 +451,22 @@ class DispositionModel:
         need_req = {"commune": "id", "use": "id", "need": "int"}
         if same_province:
             need_req["province"] = "id"
-        nd = _frame(needs, "needs", need_req, {"priority_weight": "float", "province": "id"})
+        nd = checked_frame(needs, "needs", need_req, {"priority_weight": "float", "province": "id"})
         if "priority_weight" not in nd:
             nd["priority_weight"] = 1.0
         bad = sorted(set(nd["use"].astype(str)) - set(SERVICE_USES))
         if bad:
             raise ValueError(f"needs.use must be a service use {list(SERVICE_USES)}; got {bad}")
-        _unique(nd, ["commune", "use"], "needs")
+        require_unique(nd, ["commune", "use"], "needs")
         if same_province:
             per = nd.groupby("commune")["province"].nunique()
             if (per > 1).any():
                 raise ValueError(f"needs give commune {per.index[per > 1][0]!r} more than one "
                                  "province")
         nd = nd[nd["need"] > 0].reset_index(drop=True)
-        pr = _frame(pairs, "pairs", {"property_id": "id", "commune": "id",
+        pr = checked_frame(pairs, "pairs", {"property_id": "id", "commune": "id",
                                      "distance_km": "float"})
-        _unique(pr, ["property_id", "commune"], "pairs")
+        require_unique(pr, ["property_id", "commune"], "pairs")
         used = sorted(set(nd["use"]))
         radius = _per_use(radius_km, "radius_km", used)
         penalty = _per_use(unmet_penalty_vnd, "unmet_penalty_vnd", used)
@@ -546,23 +493,23 @@ class DispositionModel:
             col = f"eligible_{u}"
             if col not in df.columns:
                 continue
-            el = _column(df[col], f"properties.{col}", "bool")
+            el = checked_column(df[col], f"properties.{col}", "bool")
             sub = df[el]
             n = len(sub)
             if u in SERVICE_USES:
-                cap = _column(sub[f"capacity_{u}"], f"properties.capacity_{u}", "int")
-                reno = _column(sub[f"renovation_cost_vnd_{u}"],
+                cap = checked_column(sub[f"capacity_{u}"], f"properties.capacity_{u}", "int")
+                reno = checked_column(sub[f"renovation_cost_vnd_{u}"],
                                f"properties.renovation_cost_vnd_{u}", "int")
                 rev = np.zeros(n, dtype=np.int64)
             else:
                 cap = np.zeros(n, dtype=np.int64)
                 rc = f"renovation_cost_vnd_{u}"
-                reno = (_column(sub[rc], f"properties.{rc}", "int") if rc in sub
+                reno = (checked_column(sub[rc], f"properties.{rc}", "int") if rc in sub
                         else np.zeros(n, dtype=np.int64))
                 rv = "sale_revenue_vnd" if u == "sale" else f"revenue_vnd_{u}"
                 if u == "sale" and rv not in sub:
                     raise ValueError("properties lacks column 'sale_revenue_vnd'")
-                rev = (_column(sub[rv], f"properties.{rv}", "int") if rv in sub
+                rev = (checked_column(sub[rv], f"properties.{rv}", "int") if rv in sub
                        else np.zeros(n, dtype=np.int64))
             parts.append(pd.DataFrame({"property_id": sub["property_id"].to_numpy(), "use": u,
                                        "capacity": cap, "renovation_cost_vnd": reno,
@@ -578,7 +525,7 @@ class DispositionModel:
         bad = sorted(set(opts["use"].astype(str)) - set(USES))
         if bad:
             raise ValueError(f"options.use has unknown use(s) {bad}; uses are {list(USES)}")
-        _unique(opts, ["property_id", "use"], "options")
+        require_unique(opts, ["property_id", "use"], "options")
         hold = opts[opts["use"] == "hold"]
         if (hold[["renovation_cost_vnd", "revenue_vnd"]].to_numpy() != 0).any():
             raise ValueError("the hold option costs nothing and earns nothing")

@@ -17,6 +17,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from ortools.graph.python import max_flow, min_cost_flow
 
+from optimization._frames import checked_frame
 from optimization.result import (
     InfeasibleInputError,
     SolutionCheckError,
@@ -38,45 +39,6 @@ def _haversine_km(lon1: NDArray[np.float64], lat1: NDArray[np.float64],
     h = (np.sin((lat2 - lat1) / 2) ** 2
          + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
     return np.asarray(2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0))))
-
-
-def _frame(df: pd.DataFrame, name: str, required: Mapping[str, str],
-           optional: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Columns (or index levels) by kind: ``id``, ``int``, ``float``; NaN is an error."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"{name} must be a pandas DataFrame, not {type(df).__name__}")
-    optional = optional or {}
-    wanted = {**required, **optional}
-    if any(level in wanted for level in df.index.names if level is not None):
-        df = df.reset_index()
-    missing = [c for c in required if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} lacks column(s) {missing}; has {list(df.columns)}")
-    out = {}
-    for col, kind in wanted.items():
-        if col not in df.columns:
-            continue
-        s = df[col]
-        n_na = int(s.isna().sum())
-        if n_na:
-            raise ValueError(f"{name}.{col} has {n_na} missing value(s) (NaN); "
-                             f"first at row {int(np.flatnonzero(s.isna().to_numpy())[0])}")
-        if kind == "id":
-            out[col] = s.to_numpy()
-            continue
-        if len(s) and not (pd.api.types.is_numeric_dtype(s)
-                           and not pd.api.types.is_bool_dtype(s)):
-            raise ValueError(f"{name}.{col} must be numeric, got dtype {s.dtype}")
-        v = s.to_numpy(dtype=float)
-        if not np.isfinite(v).all():
-            raise ValueError(f"{name}.{col} has infinite values")
-        if kind == "int":
-            if not np.array_equal(v, np.round(v)):
-                raise ValueError(f"{name}.{col} must hold whole numbers")
-            out[col] = v.astype(np.int64)
-        else:
-            out[col] = v
-    return pd.DataFrame(out)
 
 
 def _same_id_kind(a: pd.Series, b: pd.Series, what: str) -> None:
@@ -217,8 +179,8 @@ class TransferModel:
         if need_ll:
             s_req |= {"lon": "float", "lat": "float"}
             d_req |= {"lon": "float", "lat": "float"}
-        sup = _frame(supplies, "supplies", s_req, {"province": "id"})
-        dem = _frame(demands, "demands", d_req,
+        sup = checked_frame(supplies, "supplies", s_req, {"province": "id"})
+        dem = checked_frame(demands, "demands", d_req,
                      {"province": "id", "priority_weight": "float"})
         if "priority_weight" not in dem:
             dem["priority_weight"] = 1.0
@@ -236,7 +198,7 @@ class TransferModel:
         _same_id_kind(sup["category"], dem["category"], "supplies/demands category")
         pr: pd.DataFrame | None = None
         if pairs is not None:
-            pr = _frame(pairs, "pairs", {"holder": "id", "commune": "id",
+            pr = checked_frame(pairs, "pairs", {"holder": "id", "commune": "id",
                                          "distance_km": "float"})
             if (pr["distance_km"] < 0).any():
                 raise ValueError("pairs.distance_km must be >= 0")
