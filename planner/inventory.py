@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -549,7 +549,3 @@ def need_table(dataset: Dataset) -> pd.DataFrame:
     long["use"] = long["column"].map(inverse)
     return long[["commune_code", "use", "need"]].astype({"need": float})
 
-
-def problems_frame(problems: Iterable[Problem]) -> pd.DataFrame:
-    return pd.DataFrame([p.to_dict() for p in problems],
-                        columns=["file", "row", "column", "rule"])

@@ -214,7 +214,6 @@ def _cell(v: Any) -> Any:
 def geo_layers(plan: Plan) -> dict[str, Any]:
     """Point layers for units and properties, line layers for transfers and conversions."""
     import geopandas as gpd
-    import shapely
 
     units = plan["units"]
     crs = "EPSG:4326"
@@ -234,19 +233,23 @@ def geo_layers(plan: Plan) -> dict[str, Any]:
     if service is not None and len(service) and disp is not None:
         src = disp.set_index("property_id").loc[service["property_id"], ["lon", "lat"]]
         dst = at.loc[service["commune_code"]]
-        out["conversion_lines"] = gpd.GeoDataFrame(service.reset_index(drop=True), geometry=(
-            shapely.linestrings(np.stack([np.column_stack([src["lon"], src["lat"]]),
-                                          np.column_stack([dst["lon"], dst["lat"]])], axis=1))),
-            crs=crs)
+        out["conversion_lines"] = gpd.GeoDataFrame(service.reset_index(drop=True),
+                                                   geometry=_lines(src, dst), crs=crs)
     tr = plan.tables.get("transfers")
     if tr is not None and len(tr):
         src = at.loc[tr["holder_code"]]
         dst = at.loc[tr["commune_code"]]
-        out["transfer_lines"] = gpd.GeoDataFrame(tr.reset_index(drop=True), geometry=(
-            shapely.linestrings(np.stack([np.column_stack([src["lon"], src["lat"]]),
-                                          np.column_stack([dst["lon"], dst["lat"]])], axis=1))),
-            crs=crs)
+        out["transfer_lines"] = gpd.GeoDataFrame(tr.reset_index(drop=True),
+                                                 geometry=_lines(src, dst), crs=crs)
     return out
+
+
+def _lines(src: pd.DataFrame, dst: pd.DataFrame) -> Any:
+    """Straight lines from each row of ``src`` to the same row of ``dst`` (lon/lat columns)."""
+    import shapely
+
+    return shapely.linestrings(np.stack([src[["lon", "lat"]].to_numpy(),
+                                         dst[["lon", "lat"]].to_numpy()], axis=1))
 
 
 def write_geo(layers: dict[str, Any], d: Path) -> None:
@@ -277,14 +280,24 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
     title_suffix = " (SYNTHETIC inventory)" if plan.synthetic else ""
     meta = {"Software": "assetplan", "Creation Time": None}
 
-    def base(ax: Any) -> None:
+    def new_map() -> tuple[Any, Any]:
+        fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
         ax.scatter(units["lon"], units["lat"], s=2, c="#d0d0d0", linewidths=0)
         ax.set_aspect(1 / np.cos(np.radians(units["lat"].mean())))
         ax.set_xlabel("longitude")
         ax.set_ylabel("latitude")
+        return fig, ax
 
-    fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
-    base(ax)
+    def save(fig: Any, ax: Any, title: str, name: str, **legend: Any) -> None:
+        # The legend sits in the empty sea north-east of the coast, off the Mekong delta.
+        ax.legend(loc="upper right", **legend)
+        ax.set_title(f"{title}{title_suffix}")
+        fig.tight_layout()
+        fig.savefig(d / "maps" / name, metadata=meta)
+        plt.close(fig)
+        names.append(f"maps/{name}")
+
+    fig, ax = new_map()
     needs = plan.tables.get("needs")
     if needs is not None and len(needs):
         unmet = needs.groupby("commune_code")["unmet"].sum()
@@ -300,34 +313,23 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
         pts = units.set_index("commune_code").loc[car["commune_code"]]
         ax.scatter(pts["lon"], pts["lat"], s=14, marker="x", c="black",
                    label="no car before the plan")
-    ax.legend(loc="upper right", fontsize=8)
-    ax.set_title(f"Needs after the plan{title_suffix}")
-    fig.tight_layout()
-    fig.savefig(d / "maps" / "needs.png", metadata=meta)
-    plt.close(fig)
-    names.append("maps/needs.png")
+    save(fig, ax, "Needs after the plan", "needs.png", fontsize=8)
 
     if "properties" in layers:
-        fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
-        base(ax)
+        fig, ax = new_map()
         props = layers["properties"]
         for use, colour in USE_COLOURS.items():
             sel = props[props["use"] == use]
             if len(sel):
                 ax.scatter(sel["lon"], sel["lat"], s=3, c=colour, linewidths=0,
                            label=f"{USE_LABELS[use]} ({len(sel):,})")
-        ax.legend(loc="upper right", fontsize=7, markerscale=3)
-        ax.set_title(f"Surplus houses and land by decided use{title_suffix}")
-        fig.tight_layout()
-        fig.savefig(d / "maps" / "dispositions.png", metadata=meta)
-        plt.close(fig)
-        names.append("maps/dispositions.png")
+        save(fig, ax, "Surplus houses and land by decided use", "dispositions.png",
+             fontsize=7, markerscale=3)
 
     if "transfer_lines" in layers:
         from matplotlib.collections import LineCollection
 
-        fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
-        base(ax)
+        fig, ax = new_map()
         lines = layers["transfer_lines"]
         for cat, colour in CATEGORY_COLOURS.items():
             sel = lines[lines["category"] == cat]
@@ -335,12 +337,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
                 segs = [np.asarray(g.coords) for g in sel.geometry]
                 ax.add_collection(LineCollection(segs, colors=colour, linewidths=0.6,
                                                  label=f"{cat} ({int(sel['quantity'].sum()):,})"))
-        ax.legend(loc="upper right", fontsize=7)
-        ax.set_title(f"Transfers of surplus cars and equipment{title_suffix}")
-        fig.tight_layout()
-        fig.savefig(d / "maps" / "transfers.png", metadata=meta)
-        plt.close(fig)
-        names.append("maps/transfers.png")
+        save(fig, ax, "Transfers of surplus cars and equipment", "transfers.png", fontsize=7)
     return names
 
 
@@ -412,21 +409,14 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
         p = layers["properties"]
         data["properties"] = rows(p.assign(lon=p["lon"].round(r6), lat=p["lat"].round(r6)),
                                   ["property_id", "lon", "lat", "use"])
-    at = units.set_index("commune_code")[["lon", "lat"]].round(r6)
-    for key, table, src_col, src_at in (("transfers", "transfers", "holder_code", None),
-                                        ("service", "service", "property_id", "dispositions")):
-        t = plan.tables.get(table)
-        if t is None or not len(t):
+    for key, layer, label in (("transfers", "transfer_lines", "category"),
+                              ("service", "conversion_lines", "use")):
+        if layer not in layers:
             continue
-        if src_at is None:
-            src = at.loc[t[src_col]]
-        else:
-            src = plan[src_at].set_index("property_id").loc[t[src_col], ["lon", "lat"]].round(r6)
-        dst = at.loc[t["commune_code"]]
-        label = t["category"] if "category" in t else t["use"]
-        qty = t["quantity"].round(0)
-        data[key] = [[a, b, c, d, e, f] for a, b, c, d, e, f in zip(
-            src["lon"], src["lat"], dst["lon"], dst["lat"], label, qty, strict=True)]
+        lines = layers[layer]
+        ends = np.round(np.stack([np.asarray(g.coords) for g in lines.geometry]), r6)
+        data[key] = [[a, b, c, e, lab, q] for (a, b), (c, e), lab, q in zip(
+            ends[:, 0], ends[:, 1], lines[label], lines["quantity"].round(0), strict=True)]
     banner = (f'<div class="banner">{html.escape(SYNTHETIC_BANNER)}</div>'
               if plan.synthetic else "")
     page = (MAP_TEMPLATE.replace("__LEAFLET_CSS__", (VENDOR_DIR / "leaflet.css").read_text(

@@ -12,7 +12,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,12 @@ class Plan:
     kpis: pd.DataFrame
     provenance: dict[str, Any]
     synthetic: bool = False
-    solves: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def solves(self) -> list[dict[str, Any]]:
+        """One record per solve: stage, part, status, objective, bound, gap, solver, time."""
+        solves: list[dict[str, Any]] = self.provenance["solves"]
+        return solves
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -399,4 +404,4 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress) -> Plan:
                                       "needs", "transfers", "equipment", "solves")}
     progress("kpis", 1.0, "done")
     return Plan(scenario, ordered, kpis, provenance(inputs, solves, timings),
-                synthetic=inputs.dataset.synthetic, solves=solves)
+                synthetic=inputs.dataset.synthetic)
