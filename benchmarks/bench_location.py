@@ -57,7 +57,7 @@ def nearest_open_km(demand_lonlat: np.ndarray, site_lonlat: np.ndarray, sites: n
 
 
 # ------------------------------------------------------------------ spopt side (child process)
-def _spopt_mclp(queue: Any, nd: int, ns: int, i, j, d, w, radius, p, time_limit) -> None:
+def _spopt_mclp(queue: Any, nd: int, ns: int, i, j, d, w, radius, p, time_limit, threads) -> None:
     import pulp
     from spopt.locate import MCLP as SpMCLP
 
@@ -71,7 +71,7 @@ def _spopt_mclp(queue: Any, nd: int, ns: int, i, j, d, w, radius, p, time_limit)
     build = time.perf_counter() - t0
     queue.put({"build_time_s": build})
     t1 = time.perf_counter()
-    model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1))
+    model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads))
     solve = time.perf_counter() - t1
     sites = np.array([k for k, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5])
     queue.put(
@@ -85,7 +85,7 @@ def _spopt_mclp(queue: Any, nd: int, ns: int, i, j, d, w, radius, p, time_limit)
     )
 
 
-def _spopt_kpmedian(queue: Any, demand_lonlat, site_lonlat, w, p, k, time_limit) -> None:
+def _spopt_kpmedian(queue: Any, demand_lonlat, site_lonlat, w, p, k, time_limit, threads) -> None:
     import geopandas as gpd
     import pulp
 
@@ -114,7 +114,7 @@ def _spopt_kpmedian(queue: Any, demand_lonlat, site_lonlat, w, p, k, time_limit)
     )
     build = time.perf_counter() - t0
     t1 = time.perf_counter()
-    model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=1))
+    model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads))
     solve = time.perf_counter() - t1
     sites = np.array([k for k, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5])
     queue.put(
@@ -194,6 +194,8 @@ def main() -> None:
         "--spopt-pmedian-wall-s", type=float, default=900.0, help="cap on spopt's p-median run"
     )
     ap.add_argument("--skip-spopt", action="store_true")
+    ap.add_argument("--threads", type=int, default=2, help="threads for assetplan and CBC")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="assetplan MCLP")
     args = ap.parse_args()
 
     demand, sites, population = load_points()
@@ -208,28 +210,32 @@ def main() -> None:
     i, j, d = (pr[c].to_numpy() for c in ("origin", "destination", "distance_km"))
     pairs_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    ours = MCLP.from_pairs(
-        i, j, d, w, n_sites=ns, service_radius=args.radius_km, p_facilities=args.p_mclp
-    ).build()
-    build_s = time.perf_counter() - t0 + pairs_s
-    ours.solve(time_limit=args.ours_mclp_s, seed=0)
-    ours.check_solution()
-    st = ours.info.stats
-    rows["mclp_ours"] = {
-        "build_time_s": build_s,
-        "solve_time_s": ours.info.wall_time_s,
-        "objective": ours.objective_value,
-        "bound": ours.best_bound,
-        "gap": ours.gap,
-        "status": str(ours.status),
-        "detail": f"start {st.get('heuristic_start')}, "
-        f"LP bound {st.get('lp_bound', float('nan')):,.0f}",
-    }
+    for seed in args.seeds:
+        t0 = time.perf_counter()
+        ours = MCLP.from_pairs(
+            i, j, d, w, n_sites=ns, service_radius=args.radius_km, p_facilities=args.p_mclp
+        ).build()
+        build_s = time.perf_counter() - t0 + pairs_s
+        ours.solve(time_limit=args.ours_mclp_s, seed=seed, threads=args.threads)
+        ours.check_solution()
+        st = ours.info.stats
+        rows[f"mclp_ours_{seed}"] = {
+            "label": f"assetplan, seed {seed}",
+            "build_time_s": build_s,
+            "solve_time_s": ours.info.wall_time_s,
+            "objective": ours.objective_value,
+            "bound": ours.best_bound,
+            "gap": ours.gap,
+            "status": str(ours.status),
+            "detail": f"{int(ours.allowed.sum()):,} undominated sites, start "
+            f"{st.get('heuristic_objective', float('nan')):,.0f}, {st.get('lns_steps')} LNS "
+            f"steps, LP bound {st.get('lp_bound', float('nan')):,.0f}",
+        }
     notes.append(f"candidate pairs within {args.radius_km:g} km: {len(i):,} ({pairs_s:.2f} s)")
     if not args.skip_spopt:
         res = run_child(
             _spopt_mclp,
-            (nd, ns, i, j, d, w, args.radius_km, args.p_mclp, args.cbc_s),
+            (nd, ns, i, j, d, w, args.radius_km, args.p_mclp, args.cbc_s, args.threads),
             args.spopt_wall_s,
         )
         if "sites" in res:
@@ -244,10 +250,11 @@ def main() -> None:
     i, j, d = (kp[c].to_numpy() for c in ("origin", "destination", "distance_km"))
     pm = PMedian.from_pairs(i, j, d, w, n_sites=ns, p_facilities=args.p_median).build()
     build_s = time.perf_counter() - t0
-    pm.solve(time_limit=args.ours_pmedian_s, seed=0)
+    pm.solve(time_limit=args.ours_pmedian_s, seed=0, threads=args.threads)
     pm.check_solution()
     dense = float(np.sum(w * nearest_open_km(demand, sites, pm.selected_sites)))
     rows["pmedian_ours"] = {
+        "label": "assetplan",
         "build_time_s": build_s,
         "solve_time_s": pm.info.wall_time_s,
         "objective": pm.objective_value,
@@ -260,7 +267,7 @@ def main() -> None:
     if not args.skip_spopt:
         res = run_child(
             _spopt_kpmedian,
-            (demand, sites, w, args.p_median, args.k, args.cbc_s),
+            (demand, sites, w, args.p_median, args.k, args.cbc_s, args.threads),
             args.spopt_pmedian_wall_s,
         )
         if "sites" in res and len(res["sites"]):
@@ -287,15 +294,17 @@ def write_report(args, rows, notes, nd, ns) -> None:
     ]
     lines += [f"- {n}" for n in notes]
 
-    def table(title: str, ours: dict, sp: dict | None, obj_key: str, better: str) -> None:
+    def table(title: str, runs: list[dict], sp: dict | None, obj_key: str, better: str) -> None:
         lines.extend(["", f"## {title}", ""])
         lines.append("| | build s | solve s | objective | best bound | gap | status |")
         lines.append("|---|---:|---:|---:|---:|---:|---|")
-        lines.append(
-            f"| assetplan | {fmt(ours['build_time_s'])} | {fmt(ours['solve_time_s'])} | "
-            f"{fmt(ours[obj_key], 1)} | {fmt(ours['bound'], 1)} | {ours['gap'] * 100:.3f} % | "
-            f"{ours['status']} ({ours['detail']}) |"
-        )
+        for run in runs:
+            lines.append(
+                f"| {run['label']} | {fmt(run['build_time_s'])} | {fmt(run['solve_time_s'])} | "
+                f"{fmt(run[obj_key], 1)} | {fmt(run['bound'], 1)} | {run['gap'] * 100:.3f} % | "
+                f"{run['status']} ({run['detail']}) |"
+            )
+        ours = runs[0]
         if sp is not None:
             lines.append(
                 f"| spopt + CBC | {fmt(sp.get('build_time_s', '-'))} | "
@@ -305,17 +314,17 @@ def write_report(args, rows, notes, nd, ns) -> None:
             if isinstance(sp.get("build_time_s"), float) and isinstance(sp.get(obj_key), float):
                 tot_sp = sp["build_time_s"] + sp.get("solve_time_s", 0.0)
                 tot_us = ours["build_time_s"] + ours["solve_time_s"]
-                ratio = ours[obj_key] / sp[obj_key]
+                ratio = ", ".join(f"{r[obj_key] / sp[obj_key]:.5f}" for r in runs)
                 lines.append("")
                 lines.append(
-                    f"Ratios (assetplan / spopt): objective {ratio:.5f} ({better} is better), "
+                    f"Ratios (assetplan / spopt): objective {ratio} ({better} is better), "
                     f"build {ours['build_time_s'] / sp['build_time_s']:.4f}, "
                     f"total time {tot_us / tot_sp:.4f} (spopt {tot_sp / tot_us:.0f}x slower)."
                 )
 
     table(
         f"MCLP, radius {args.radius_km:g} km, p = {args.p_mclp} (objective: people covered)",
-        rows["mclp_ours"],
+        [r for k, r in rows.items() if k.startswith("mclp_ours")],
         rows.get("mclp_spopt"),
         "objective",
         "higher",
@@ -324,7 +333,7 @@ def write_report(args, rows, notes, nd, ns) -> None:
     table(
         f"p-median, p = {args.p_median}, k = {args.k} nearest sites per demand "
         "(objective: person-km to the nearest open site, evaluated densely)",
-        {**pm, "objective_dense": pm["dense_objective"]},
+        [pm],
         rows.get("pmedian_spopt"),
         "dense_objective",
         "lower",

@@ -4,12 +4,15 @@ the solution checker. The brute-force oracle lives in ``test_location_oracle.py`
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from optimization.location import LSCP, MCLP, PCenter, PMedian
+from optimization.location._heuristics import CoverNeighbourhoodSearch
+from optimization.location._pairs import make_pairs
 from optimization.result import InfeasibleInputError, SolutionCheckError, SolveStatus
 
 INF = np.inf
@@ -314,3 +317,77 @@ def test_unsolved_model_has_nothing_to_check():
     assert m.status == SolveStatus.NOT_SOLVED
     with pytest.raises(SolutionCheckError, match="no solution"):
         m.check_solution()
+
+
+# ------------------------------------------------- site dominance and neighbourhood search
+@pytest.mark.parametrize("with_costs", [False, True])
+def test_dominated_sites_match_set_inclusion(with_costs):
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        n_d, n_s = int(rng.integers(2, 9)), int(rng.integers(2, 9))
+        cover = rng.random((n_d, n_s)) < 0.4
+        cost = rng.integers(1, 4, n_s).astype(float) if with_costs else None
+        dem, site = np.nonzero(cover)
+        pairs = make_pairs(dem, site, np.zeros(dem.size), n_demands=n_d, n_sites=n_s)
+        f = np.zeros(n_s) if cost is None else cost
+        sets = [frozenset(np.flatnonzero(cover[:, j]).tolist()) for j in range(n_s)]
+
+        expected = [
+            any(
+                k != j
+                and sets[j] <= sets[k]
+                and f[k] <= f[j]
+                and (sets[j] < sets[k] or f[k] < f[j] or k < j)
+                for k in range(n_s)
+            )
+            for j in range(n_s)
+        ]
+        assert pairs.dominated_sites(cost).tolist() == expected, f"seed {seed}"
+
+
+def test_mclp_fixes_dominated_sites_closed_and_keeps_enough():
+    # site 1 covers a subset of site 0's demands, site 2 the same set as site 0
+    cost = np.array([[1.0, 1.0, 1.0, INF], [1.0, INF, 1.0, INF], [INF, INF, INF, 1.0]])
+    m = MCLP.from_cost_matrix(cost, [1, 1, 1], 2.0, p_facilities=2)
+    assert m.allowed.tolist() == [True, False, False, True]
+    three = MCLP.from_cost_matrix(cost, [1, 1, 1], 2.0, p_facilities=3)
+    assert three.allowed.sum() == 3  # p = 3 needs three sites, useless or not
+    solved(three)
+    assert three.objective_value == 3.0 and three.status == SolveStatus.OPTIMAL
+
+
+def _clustered(seed, n_d=500, n_s=900):
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 100, (30, 2))
+    d = centres[rng.integers(30, size=n_d)] + rng.normal(0, 4, (n_d, 2))
+    s = centres[rng.integers(30, size=n_s)] + rng.normal(0, 4, (n_s, 2))
+    dist = np.sqrt(((d[:, None, :] - s[None, :, :]) ** 2).sum(-1))
+    return dist, rng.integers(1, 1000, n_d).astype(float)
+
+
+def test_neighbourhood_search_keeps_p_and_required_and_never_loses():
+    dist, w = _clustered(5, n_d=1500, n_s=1200)
+    required = np.zeros(dist.shape[1], dtype=bool)
+    required[[3, 17]] = True
+    m = MCLP.from_cost_matrix(dist, w, 3.0, 40, predefined_facilities_arr=required)
+    assert (~m.allowed).sum() > 0 and m.allowed[required].all()
+    assert m.allowed.sum() > 2 * 15 * CoverNeighbourhoodSearch.k_max  # regions, not everything
+    pairs = m.pairs
+    start = np.zeros(m.n_sites, dtype=bool)
+    start[np.flatnonzero(m.allowed & ~required)[:38]] = True
+    start |= required
+    search = CoverNeighbourhoodSearch(pairs, w, required, m.allowed)
+    before = search.covered_weight(start)
+    best, stats = search.run(start, 0, max_steps=12, deadline=time.perf_counter() + 60)
+    assert best.sum() == 40 and best[required].all() and not best[~m.allowed].any()
+    assert stats["lns_steps"] >= 1 and stats["lns_kept"] >= 1
+    assert search.covered_weight(best) == before + stats["lns_gain"] > before
+
+
+def test_mclp_two_threads_agree_with_one_and_check():
+    dist, w = _clustered(6, n_d=200, n_s=300)
+    one = solved(MCLP.from_cost_matrix(dist, w, 3.0, 12), seed=1)
+    two = solved(MCLP.from_cost_matrix(dist, w, 3.0, 12), threads=2, seed=1)
+    assert one.info.stats["threads_used"] == 1 and two.info.stats["threads_used"] == 2
+    assert one.status == two.status == SolveStatus.OPTIMAL
+    assert one.objective_value == two.objective_value

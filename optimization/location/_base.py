@@ -29,6 +29,7 @@ are in the model's own units (cost unit x weight, or weight).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -180,7 +181,6 @@ class LocationModel:
         self._heuristic_stats: dict[str, Any] = {}
         self._blocks: MipBlocks | None = None
         self._extra_bound = math.nan  # a valid bound found outside the MIP (e.g. Lagrangian)
-        self._kick_deadline = math.inf
         self._obj_coeffs: FloatArray = np.zeros(0)
         self._x0 = 0  # index of the first site variable in the MIP
 
@@ -228,18 +228,22 @@ class LocationModel:
         threads: int = 1,
         seed: int = 0,
     ) -> LocationModel:
-        """Heuristic start, then SCIP with that start as a hint, within ``time_limit`` seconds.
+        """Heuristic start, its improvement, and SCIP (hinted), within ``time_limit`` seconds.
 
         ``mip_gap`` is the relative gap at which SCIP may stop; the status is ``optimal`` only if
-        the reported gap (incumbent vs proven bound) is zero. ``threads`` is recorded: SCIP runs
-        on one thread, which also keeps runs reproducible for a given ``seed``.
+        the reported gap (incumbent vs proven bound) is zero. SCIP itself runs on one thread.
+        With ``threads >= 2`` a model that has an improvement phase (MCLP's neighbourhood
+        search, p-median's kicks) runs it beside SCIP for the whole limit, SCIP starting from
+        the unimproved start; with one thread the improvement takes up to half the limit and
+        hands its result to SCIP. The better of the two solutions is kept. A run that no time
+        limit cuts short is reproducible for a given ``seed``.
         """
         if time_limit <= 0:
             raise ValueError(f"time_limit must be positive, got {time_limit}")
         if threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         t0 = time.perf_counter()
-        stats: dict[str, Any] = {"threads_requested": threads, "threads_used": 1, "seed": seed}
+        stats: dict[str, Any] = {"threads_requested": threads, "seed": seed}
         if self.model is None:
             self.build()
         assert self.model is not None
@@ -247,24 +251,45 @@ class LocationModel:
         h_start = time.perf_counter()
         self._heuristic_stats = {}
         self._extra_bound = math.nan
-        # the heuristic's kicks stop when half of the time limit is gone; SCIP gets the rest
-        self._kick_deadline = t0 + 0.5 * time_limit
         h_mask = self._heuristic(seed)
+        stats["heuristic_objective"] = (
+            self._evaluate(h_mask, None)[0] if h_mask is not None else math.nan
+        )
+        # Improvement (LNS, kicks) and SCIP share the limit: side by side on two threads when
+        # allowed (SCIP releases the GIL), else improvement up to half the limit, then SCIP.
+        parallel = threads >= 2 and h_mask is not None and self._improves()
+        stats["threads_used"] = 2 if parallel else 1
+        # keep a little of the limit for reading the solution back
+        mip_end = t0 + 0.97 * time_limit - 0.05
+        mip_out: list[MipOutcome | BaseException] = []
+
+        def mip(model: mb.Model, hint: FloatArray | None) -> None:
+            try:
+                left = mip_end - time.perf_counter()
+                mip_out.append(run_mip(model, hint, time_limit_s=left, mip_gap=mip_gap, seed=seed))
+            except BaseException as exc:  # re-raised in the calling thread
+                mip_out.append(exc)
+
+        best_mask = h_mask
+        if parallel:
+            assert h_mask is not None
+            hint = self._hint(h_mask)
+            worker = threading.Thread(target=mip, args=(self.model, hint), daemon=True)
+            worker.start()
+            best_mask = self._improve(h_mask, seed, mip_end)
+            worker.join()
+        else:
+            if h_mask is not None:
+                best_mask = self._improve(h_mask, seed, t0 + 0.5 * time_limit)
+            mip(self.model, self._hint(best_mask) if best_mask is not None else None)
         stats["heuristic_time_s"] = time.perf_counter() - h_start
         stats.update(self._heuristic_stats)
-        best_mask: BoolArray | None = None
         best_values: FloatArray | None = None
-        best_obj = math.nan
-        if h_mask is not None:
-            best_mask = h_mask
-            best_obj = self._evaluate(h_mask, None)[0]
-        stats["heuristic_objective"] = best_obj
-        remaining = time_limit - (time.perf_counter() - t0)
-        hint = self._hint(h_mask) if h_mask is not None else None
-        # keep a little of the limit for reading the solution back
-        out = run_mip(
-            self.model, hint, time_limit_s=0.97 * remaining - 0.05, mip_gap=mip_gap, seed=seed
-        )
+        best_obj = self._evaluate(best_mask, None)[0] if best_mask is not None else math.nan
+        stats["improved_objective"] = best_obj
+        if isinstance(mip_out[0], BaseException):
+            raise mip_out[0]
+        out = mip_out[0]
         stats["mip_time_s"] = out.wall_time_s
         stats["mip_status"] = out.status.name
         stats["mip_objective"] = out.objective
@@ -368,6 +393,14 @@ class LocationModel:
     def _heuristic(self, seed: int) -> BoolArray | None:
         raise NotImplementedError
 
+    def _improve(self, open_mask: BoolArray, seed: int, deadline: float) -> BoolArray:
+        """Improve a start until ``deadline`` (``time.perf_counter``); default: keep it."""
+        return open_mask
+
+    def _improves(self) -> bool:
+        """Whether ``_improve`` does anything, so that a second thread is worth it."""
+        return type(self)._improve is not LocationModel._improve
+
     def _hint(self, open_mask: BoolArray) -> FloatArray:
         raise NotImplementedError
 
@@ -380,10 +413,6 @@ class LocationModel:
         raise NotImplementedError
 
     # ------------------------------------------------------------------- helpers
-    def _kick_budget(self, kicks: int, cap_s: float, p: int) -> tuple[int, float]:
-        """Kicks scale with p (tiny instances need few) and stop at the deadline."""
-        left = self._kick_deadline - time.perf_counter()
-        return min(kicks, 10 * p), max(0.0, min(cap_s, left))
 
     def _lp_site_values(self, time_limit_s: float = 30.0) -> FloatArray | None:
         """Site values ``x_j`` of the LP relaxation (GLOP), a guide for rounding starts."""

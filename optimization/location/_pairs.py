@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -65,6 +66,34 @@ class CandidatePairs:
             site[dem[first]] = self.site[hit[first]]
             cost[dem[first]] = self.cost[hit[first]]
         return site, cost
+
+    def dominated_sites(self, site_cost: FloatArray | None = None) -> BoolArray:
+        """Sites whose demands another site also reaches, at no higher ``site_cost``.
+
+        Site j is dominated by k when ``N(j) <= N(k)`` (as demand sets) and ``f_k <= f_j``, ties
+        (equal sets and costs) going to the lower index, so exactly one site of each class of
+        equals survives and every dominated site has an undominated dominator. Sites without
+        pairs are dominated whenever any site has pairs. One sparse product ``A A^T`` counts the
+        shared demands of every site pair, so no loop over sites is needed.
+        """
+        n_s = self.n_sites
+        incidence = sp.csr_matrix(
+            (np.ones(self.n_pairs), (self.site, self.demand)), shape=(n_s, self.n_demands)
+        )
+        size = np.bincount(self.site, minlength=n_s)
+        shared = (incidence @ incidence.T).tocoo()
+        j, k, both = shared.row, shared.col, shared.data
+        cost = np.zeros(n_s) if site_cost is None else site_cost
+        tie = (size[k] == size[j]) & (cost[k] == cost[j])
+        beats = (size[k] > size[j]) | (cost[k] < cost[j]) | (tie & (k < j))
+        by = (j != k) & (both == size[j]) & (cost[k] <= cost[j]) & beats
+        dominated = np.zeros(n_s, dtype=bool)
+        dominated[j[by]] = True
+        if size.any():
+            # an empty site is dominated by a non-empty one only if that one costs no more
+            cheapest = float(cost[size > 0].min())
+            dominated |= (size == 0) & (cost >= cheapest)
+        return dominated
 
     def lookup(self, demand: IntArray, site: IntArray) -> FloatArray:
         """Cost of the given (demand, site) pairs; NaN where the pair is not a candidate."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
@@ -83,6 +85,7 @@ class PMedian(LocationModel):
         self.capacities = facility_capacities
         self.demand_quantity = weights if demand_quantity is None else demand_quantity
         self._check_input()
+        self._engine: SwapEngine | None = None  # the heuristic's, reused by _improve
 
     # ------------------------------------------------------------ constructors
     @classmethod
@@ -230,11 +233,7 @@ class PMedian(LocationModel):
             return None
         mask, iters = eng.improve(start)
         self._heuristic_stats["swaps"] = iters - 1
-        if np.isfinite(pr.nearest_open(mask)[1]).all():
-            mask, kicks = eng.perturb_search(
-                mask, seed, *self._kick_budget(self.kicks, self.kick_time_s, self.p_facilities)
-            )
-            self._heuristic_stats["kicks"] = kicks
+        self._engine = eng
         _, cost = pr.nearest_open(mask)
         if not np.isfinite(cost).all():
             return None
@@ -246,6 +245,16 @@ class PMedian(LocationModel):
         self._heuristic_stats["lagrangian_bound"] = bound
         self._heuristic_stats["lagrangian_iterations"] = lag_iters
         self._extra_bound = bound
+        return mask
+
+    def _improve(self, open_mask: BoolArray, seed: int, deadline: float) -> BoolArray:
+        """Local kicks (``SwapEngine.perturb_search``), at most ``kicks`` of them."""
+        if self._engine is None:
+            return open_mask
+        left_s = min(self.kick_time_s, deadline - time.perf_counter())
+        n_kicks = min(self.kicks, 10 * self.p_facilities)  # tiny instances need few
+        mask, done = self._engine.perturb_search(open_mask, seed, n_kicks, max(0.0, left_s))
+        self._heuristic_stats["kicks"] = done
         return mask
 
     def _hint(self, open_mask: BoolArray) -> FloatArray:
