@@ -186,7 +186,10 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
         pairs[["property_id", "commune", "distance_km"]], options=options,
         radius_km=dict(pol.service_radius_km), unmet_penalty_vnd=penalty,
         budget_vnd=budget.national_vnd, province_budget_vnd=per_province,
-        same_province=pol.same_province_only, allowed_uses=list(pol.uses_allowed))
+        same_province=pol.same_province_only,
+        cross_province_penalty_vnd=0 if pol.same_province_only
+        else pol.cross_province_penalty_vnd,
+        allowed_uses=list(pol.uses_allowed))
     model.build()
     model.solve(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                 threads=sc.solver.threads, seed=sc.solver.seed)

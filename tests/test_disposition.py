@@ -138,6 +138,8 @@ def random_instance(rng: np.random.Generator, n_p: int, n_c: int) -> dict:
         row = options.iloc[int(rng.integers(len(options)))]
         props["fixed_use"] = np.array([row["use"] if p == row["property_id"] else None
                                        for p in props["property_id"]], dtype=object)
+    if not kw["same_province"] and rng.random() < 0.5:
+        kw["cross_province_penalty_vnd"] = int(rng.integers(1, 40)) * M // 4
     return {"properties": props, "needs": needs, "pairs": pairs, "options": options, **kw}
 
 
@@ -173,9 +175,11 @@ def brute_force(inst: dict) -> float:
                 km = dist.get((pid, c))
                 if nu != u or km is None or km > radius[u] or cap <= 0:
                     continue
-                if inst["same_province"] and prov_of[pid] != nprov:
+                across = prov_of[pid] != nprov
+                if inst["same_province"] and across:
                     continue
-                arcs.append((i, j, round(km * travel[u])))
+                border = inst.get("cross_province_penalty_vnd", 0) if across else 0
+                arcs.append((i, j, round(km * travel[u]) + border))
         n_a, n_n = len(arcs), len(needs)
         unit_pen = np.array([round(w * pen[u]) for _, u, _, w, _ in
                              needs.itertuples(index=False)], dtype=float)
@@ -305,6 +309,26 @@ def test_same_province_rule_drops_cross_pairs() -> None:
     assert m.info.objective_value == 100 * M + 600 * M
     free = DispositionModel.from_frames(**inst, same_province=False).run(mip_gap=0.0)
     assert free.info.objective_value == 300 * M
+
+
+@pytest.mark.parametrize(("penalty", "expected", "use"), [
+    (10 * M, 100 * M + 200 * M + 30 * 10 * M, "education"),  # 500 M < 600 M unmet: serve
+    (20 * M, 100 * M + 600 * M, "hold"),  # 200 M + 600 M across the border > 600 M unmet
+])
+def test_cross_province_penalty_per_unit(penalty: int, expected: int, use: str) -> None:
+    inst = hand_instance()
+    inst["properties"] = inst["properties"].assign(province=["A", "B"])
+    inst["needs"] = inst["needs"].assign(province=["A", "A"])
+    m = DispositionModel.from_frames(**inst, same_province=False,
+                                     cross_province_penalty_vnd=penalty).run(mip_gap=0.0)
+    m.check_solution()
+    assert m.info.status is SolveStatus.OPTIMAL and m.info.objective_value == expected
+    assert m.assignment.set_index("property_id")["use"]["P2"] == use
+    if use == "education":
+        assert m.service.set_index("property_id")["cost_vnd"]["P2"] == 30 * penalty
+    with pytest.raises(ValueError, match="cross_province_penalty_vnd"):
+        DispositionModel.from_frames(**inst, same_province=False,
+                                     cross_province_penalty_vnd=-1)
 
 
 def test_allowed_uses_and_fixed_use() -> None:
