@@ -159,16 +159,23 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
                 cell.font, cell.fill, cell.alignment = bold, header_fill, wrap
                 header.append(cell)
             ws.append(header)
-        formats = [number_format(c) for c in df.columns]
-        for row in df.itertuples(index=False):
-            out: list[Any] = []
-            for v, fmt in zip(row, formats, strict=True):
-                v = _cell(v)
-                if fmt is not None and v is not None:
-                    cell = WriteOnlyCell(ws, v)
-                    cell.number_format = fmt
-                    v = cell
-                out.append(v)
+        # One styled cell per formatted column, refilled for every row: openpyxl's streaming
+        # writer serialises a row as soon as it is appended, so the cell can be reused.
+        styled: list[Any] = []
+        for col in df.columns:
+            fmt = number_format(col)
+            cell = None
+            if fmt is not None:
+                cell = WriteOnlyCell(ws)
+                cell.number_format = fmt
+            styled.append(cell)
+        columns = [[_cell(v) for v in df[col].tolist()] for col in df.columns]
+        for values in zip(*columns, strict=True):
+            out: list[Any] = list(values)
+            for j, cell in enumerate(styled):
+                if cell is not None and out[j] is not None:
+                    cell.value = out[j]
+                    out[j] = cell
             ws.append(out)
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
