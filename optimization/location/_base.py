@@ -122,6 +122,21 @@ class MipOutcome:
     wall_time_s: float
 
 
+# SCIP's primal heuristics, switched off when a neighbourhood search beside SCIP supplies the
+# incumbents and SCIP is there for the bound (the hint and trivial solutions still count).
+_PRIMAL_HEURISTICS = (
+    "actconsdiving adaptivediving alns bound clique coefdiving conflictdiving crossover dins "
+    "distributiondiving dps dualval farkasdiving feaspump fixandinfer fracdiving gins "
+    "guideddiving intdiving intshifting linesearchdiving localbranching locks lpface mpec "
+    "multistart mutation objpscostdiving octane ofins oneopt padm proximity pscostdiving "
+    "randrounding rens repair rins rootsoldiving rounding scheduler shiftandpropagate shifting "
+    "simplerounding trustregion twoopt undercover vbounds veclendiving zeroobj zirounding"
+).split()
+BOUND_FOCUS = "".join(f"heuristics/{h}/freq = -1\n" for h in _PRIMAL_HEURISTICS) + (
+    "separating/maxstallroundsroot = -1\n"
+)
+
+
 def run_mip(
     model: mb.Model,
     hint: FloatArray | None,
@@ -129,6 +144,7 @@ def run_mip(
     time_limit_s: float,
     mip_gap: float,
     seed: int,
+    settings: str = "",
 ) -> MipOutcome:
     model.helper.clear_hints()
     if hint is not None:
@@ -140,7 +156,7 @@ def run_mip(
     solver.set_solver_specific_parameters(
         f"limits/gap = {float(mip_gap)!r}\n"
         f"randomization/randomseedshift = {int(seed) % 2**31}\n"
-        "parallel/maxnthreads = 1\n"
+        "parallel/maxnthreads = 1\n" + settings
     )
     t0 = time.perf_counter()
     solver.solve(model.helper)
@@ -263,10 +279,19 @@ class LocationModel:
         mip_end = t0 + 0.97 * time_limit - 0.05
         mip_out: list[MipOutcome | BaseException] = []
 
-        def mip(model: mb.Model, hint: FloatArray | None) -> None:
+        def mip(model: mb.Model, hint: FloatArray | None, settings: str = "") -> None:
             try:
                 left = mip_end - time.perf_counter()
-                mip_out.append(run_mip(model, hint, time_limit_s=left, mip_gap=mip_gap, seed=seed))
+                mip_out.append(
+                    run_mip(
+                        model,
+                        hint,
+                        time_limit_s=left,
+                        mip_gap=mip_gap,
+                        seed=seed,
+                        settings=settings,
+                    )
+                )
             except BaseException as exc:  # re-raised in the calling thread
                 mip_out.append(exc)
 
@@ -274,7 +299,9 @@ class LocationModel:
         if parallel:
             assert h_mask is not None
             hint = self._hint(h_mask)
-            worker = threading.Thread(target=mip, args=(self.model, hint), daemon=True)
+            worker = threading.Thread(
+                target=mip, args=(self.model, hint, BOUND_FOCUS), daemon=True
+            )
             worker.start()
             best_mask = self._improve(h_mask, seed, mip_end)
             worker.join()
