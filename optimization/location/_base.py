@@ -20,7 +20,11 @@ HiGHS through model_builder            the process died (segmentation fault, rc 
 =====================================  =================================================
 
 So SCIP: it takes float coefficients (km, population) as they are, accepts the start and
-proves bounds from its LP with cuts; one thread, deterministic for a fixed seed. The ``highspy``
+proves bounds from its LP with cuts; one thread, deterministic for a fixed seed. With
+``threads >= 2`` a model's improvement phase (MCLP's neighbourhood search, whose regional
+sub-MIPs are SCIP too) runs in the calling thread while SCIP works on the whole model in a
+second one, its primal heuristics off (``BOUND_FOCUS``): model_builder releases the GIL while
+SCIP solves. The ``highspy``
 wheel is never imported (it cannot live beside ortools). The LP relaxation for rounding starts
 is solved by GLOP. No integer-only solver is used, so no scale factors are applied: objectives
 are in the model's own units (cost unit x weight, or weight).

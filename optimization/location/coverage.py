@@ -69,8 +69,9 @@ class MCLP(LocationModel):
     opening cost) are fixed closed (``_undominated_sites``). Two starts, each improved by
     best-improvement swaps: greedy by marginal coverage, and the top ``p`` sites of the LP
     relaxation (GLOP). With ``p`` fixed and no budget, the better start is improved by
-    ``CoverNeighbourhoodSearch`` (regions re-solved exactly by SCIP) while SCIP works on the
-    whole model for its bound (``threads >= 2``; with one thread, one after the other). SCIP's
+    ``CoverNeighbourhoodSearch`` (regions re-solved exactly by SCIP) while SCIP, its own
+    primal heuristics off, works on the whole model for the bound (``threads >= 2``; with one
+    thread, one after the other, SCIP starting from the improved plan). SCIP's
     bound is rounded down when the weights are integers (the objective then is an integer).
     National instance (10 km, p = 300, 10 s, 2 threads; ``benchmarks/results_location.md``):
     89.28-89.42 M people against a bound near 89.86 M, gap 0.50-0.65 %; spopt with CBC reaches
