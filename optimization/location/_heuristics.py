@@ -345,19 +345,20 @@ def pmedian_lagrangian_bound(
 class CoverNeighbourhoodSearch:
     """Large-neighbourhood search for maximal covering with exactly ``p`` open sites.
 
-    Each step frees the sites around two random open sites (breadth-first over "shares a
-    demand" until about ``k_open`` open sites are inside each region), keeps every other site as
-    it is, and solves the sub-problem with SCIP (to optimality unless a 0.5 s cap stops it):
-    choose as many sites among the freed ones as were open there, to cover the most weight not
-    already covered by the fixed open sites.
-    Two regions per step let sites move between distant areas. A step is kept when the coverage
-    rises. Regions grow after steps that solved quickly without gain and shrink after steps that
-    hit the per-step time cap, so sub-problems stay in the 10-50 ms range.
+    Each step frees the sites around two seed sites (breadth-first over "shares a demand" until
+    about ``k_open`` open sites are inside each region), keeps every other site as it is, and
+    solves the sub-problem with SCIP (to optimality unless a 0.5 s cap stops it): choose as many
+    sites among the freed ones as were open there, to cover the most weight not already covered
+    by the fixed open sites. Two regions per step let sites move between distant areas. Seeds
+    are two random open sites, or (in ``lp_share`` of the steps, when the LP relaxation is
+    given) an open site the LP barely uses and a closed site the LP uses. A step is kept when
+    the coverage rises. Regions grow after fast steps without gain and shrink after slow ones,
+    so sub-problems stay in the 10-50 ms range.
 
-    National MCLP (10 km, p = 300, after site dominance): from the LP-rounding start (88.64 M
-    people), 9 s of steps reach 89.28-89.42 M (seeds 0-2; about 200 steps), 40 s 89.38 M, where
-    1-3 site swap kicks stalled at 88.96 M. Work is fixed by ``max_steps`` and the seed; a
-    deadline can cut it short.
+    National MCLP (10 km, p = 300, after site dominance, 2 threads, 10 s): from the LP-rounding
+    start (88.64 M people) about 150 steps reach 89.36-89.44 M (seeds 0-5, mean 89.40 M; 89.38 M
+    without the LP's seeds); 1-3 site swap kicks stalled at 88.96 M. Work is fixed by
+    ``max_steps`` and the seed; a deadline can cut it short.
     """
 
     #: open sites per region at the start and at most; steps faster than ``fast_s`` seconds
@@ -365,6 +366,8 @@ class CoverNeighbourhoodSearch:
     k_start = 15
     k_max = 20
     fast_s = 0.05
+    #: share of steps whose two regions are picked by the LP relaxation (see ``run``)
+    lp_share = 0.5
     #: steps in a row without gain after which the search stops
     max_stall = 300
 
@@ -374,13 +377,15 @@ class CoverNeighbourhoodSearch:
         weights: FloatArray,
         required: BoolArray,
         allowed: BoolArray,
+        x_lp: FloatArray | None = None,
     ) -> None:
-        n_s = pairs.n_sites
+        self.x_lp = x_lp
         self.weights = weights
         self.required = required
         self.allowed = allowed
         self.demand_site = sp.csr_matrix(
-            (np.ones(pairs.n_pairs), (pairs.demand, pairs.site)), shape=(pairs.n_demands, n_s)
+            (np.ones(pairs.n_pairs), (pairs.demand, pairs.site)),
+            shape=(pairs.n_demands, pairs.n_sites),
         )
         self.site_demand = self.demand_site.T.tocsr()
         self.near = (self.site_demand @ self.demand_site).tocsr()  # sites sharing a demand
@@ -451,7 +456,16 @@ class CoverNeighbourhoodSearch:
             if n_movable <= 2 * 15 * k_open:  # two regions could hold every site anyway
                 free = np.flatnonzero(movable & self.allowed)
             else:
-                seeds = rng.choice(opens, min(2, opens.size), replace=False)
+                if self.x_lp is not None and rng.random() < self.lp_share:
+                    # one region where the plan opens what the LP would not, one where the
+                    # LP opens what the plan does not
+                    wo = 1.0 - self.x_lp[opens] + 1e-3
+                    closed = np.flatnonzero(~best & self.allowed)
+                    wc = self.x_lp[closed] + 1e-3
+                    seeds = np.array([int(rng.choice(opens, p=wo / wo.sum())),
+                                      int(rng.choice(closed, p=wc / wc.sum()))])
+                else:
+                    seeds = rng.choice(opens, min(2, opens.size), replace=False)
                 regions = [self._region(int(s), best, k_open, rng) for s in seeds]
                 free = np.unique(np.concatenate(regions))
                 free = free[movable[free]]

@@ -106,6 +106,7 @@ class MCLP(LocationModel):
         self.demand_quantity = weights if demand_quantity is None else demand_quantity
         self._check_input()
         self.allowed = self._undominated_sites()
+        self._x_lp: FloatArray | None = None  # site values of the LP relaxation, once solved
 
     def _undominated_sites(self) -> BoolArray:
         """Sites worth opening: a site whose demands another site also covers, at no higher
@@ -284,6 +285,7 @@ class MCLP(LocationModel):
             # Rounding the LP relaxation (top p sites by x_j) and then swapping beats greedy
             # starts by about 1.2 % on the national instance (88.46 M vs 87.39 M people).
             x_lp = self._lp_site_values()
+            self._x_lp = x_lp
             if x_lp is not None:
                 order = np.lexsort((np.arange(self.n_sites), -x_lp))
                 order = order[self.allowed[order] & ~self.required[order]]
@@ -306,7 +308,9 @@ class MCLP(LocationModel):
     def _improve(self, open_mask: BoolArray, seed: int, deadline: float) -> BoolArray:
         if not self._improves():
             return open_mask
-        search = CoverNeighbourhoodSearch(self.pairs, self.weights, self.required, self.allowed)
+        search = CoverNeighbourhoodSearch(
+            self.pairs, self.weights, self.required, self.allowed, self._x_lp
+        )
         best, stats = search.run(open_mask, seed, max_steps=self.lns_steps, deadline=deadline)
         self._heuristic_stats.update(stats)
         return best
