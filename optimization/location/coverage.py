@@ -74,9 +74,10 @@ class MCLP(LocationModel):
     thread, one after the other, SCIP starting from the improved plan). SCIP's
     bound is rounded down when the weights are integers (the objective then is an integer).
     National instance (10 km, p = 300, 10 s, 2 threads; ``benchmarks/results_location.md``):
-    89.28-89.42 M people against a bound near 89.86 M, gap 0.50-0.65 %; spopt with CBC reaches
-    89.27 M after 600 s. SCIP's bound falls slowly (89.79 M after 390 s), so the remaining gap
-    is mostly the bound's. Capacitated: SCIP alone.
+    89.39-89.41 M people (seeds 0-2) against bounds of 89.84-89.85 M, gaps 0.48-0.50 %; spopt
+    with CBC on two threads ends at 89.32 M after 600 s in the same run (89.44 M in another).
+    SCIP's bound falls slowly (89.79 M after 390 s), so the remaining gap is mostly the
+    bound's. Capacitated: SCIP alone.
     """
 
     sense = "max"
