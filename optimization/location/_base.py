@@ -271,14 +271,6 @@ class LocationModel:
         h_start = time.perf_counter()
         self._heuristic_stats = {}
         self._extra_bound = math.nan
-        h_mask = self._heuristic(seed)
-        stats["heuristic_objective"] = (
-            self._evaluate(h_mask, None)[0] if h_mask is not None else math.nan
-        )
-        # Improvement (LNS, kicks) and SCIP share the limit: side by side on two threads when
-        # allowed (SCIP releases the GIL), else improvement up to half the limit, then SCIP.
-        parallel = threads >= 2 and h_mask is not None and self._improves()
-        stats["threads_used"] = 2 if parallel else 1
         # keep a little of the limit for reading the solution back
         mip_end = t0 + 0.97 * time_limit - 0.05
         mip_out: list[MipOutcome | BaseException] = []
@@ -299,15 +291,34 @@ class LocationModel:
             except BaseException as exc:  # re-raised in the calling thread
                 mip_out.append(exc)
 
-        best_mask = h_mask
-        if parallel:
-            assert h_mask is not None
-            hint = self._hint(h_mask)
-            worker = threading.Thread(
-                target=mip, args=(self.model, hint, BOUND_FOCUS), daemon=True
+        # Improvement (LNS, kicks) and SCIP share the limit: side by side on two threads when
+        # allowed (SCIP releases the GIL), else improvement up to half the limit, then SCIP.
+        # Beside an improvement phase SCIP works for the bound, so it starts as early as a
+        # cheap start allows and leaves the incumbents to the improvement (BOUND_FOCUS).
+        worker: threading.Thread | None = None
+
+        def start_worker(mask: BoolArray) -> threading.Thread:
+            thread = threading.Thread(
+                target=mip, args=(self.model, self._hint(mask), BOUND_FOCUS), daemon=True
             )
-            worker.start()
-            best_mask = self._improve(h_mask, seed, mip_end)
+            thread.start()
+            return thread
+
+        side_by_side = threads >= 2 and self._improves()
+        early = self._early_start() if side_by_side else None
+        if early is not None:
+            worker = start_worker(early)
+        h_mask = self._heuristic(seed)
+        stats["heuristic_objective"] = (
+            self._evaluate(h_mask, None)[0] if h_mask is not None else math.nan
+        )
+        if side_by_side and worker is None and h_mask is not None:
+            worker = start_worker(h_mask)
+        stats["threads_used"] = 2 if worker is not None else 1
+        best_mask = h_mask
+        if worker is not None:
+            if h_mask is not None:
+                best_mask = self._improve(h_mask, seed, mip_end)
             worker.join()
         else:
             if h_mask is not None:
@@ -427,6 +438,10 @@ class LocationModel:
     def _improve(self, open_mask: BoolArray, seed: int, deadline: float) -> BoolArray:
         """Improve a start until ``deadline`` (``time.perf_counter``); default: keep it."""
         return open_mask
+
+    def _early_start(self) -> BoolArray | None:
+        """A start cheap enough to hand SCIP before ``_heuristic`` runs (None: wait for it)."""
+        return None
 
     def _improves(self) -> bool:
         """Whether ``_improve`` does anything, so that a second thread is worth it."""

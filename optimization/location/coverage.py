@@ -264,10 +264,12 @@ class MCLP(LocationModel):
         if self.budget is not None and self.opening_costs is not None:
             b.add_rows(zeros, x, self.opening_costs, -np.inf, self.budget, 1)  # budget
 
-    def _heuristic(self, seed: int) -> BoolArray | None:
-        if self.capacities is not None:
-            return None
-        eng = SwapEngine(
+    def _early_start(self) -> BoolArray | None:
+        # greedy alone (~0.1 s nationally): SCIP starts 0.7 s sooner than after the LP start
+        return self._engine().greedy() if self._improves() else None
+
+    def _engine(self) -> SwapEngine:
+        return SwapEngine(
             self.pairs,
             np.zeros(self.pairs.n_pairs),
             self.weights.copy(),
@@ -277,6 +279,11 @@ class MCLP(LocationModel):
             site_cost=self.opening_costs,
             budget=self.budget,
         )
+
+    def _heuristic(self, seed: int) -> BoolArray | None:
+        if self.capacities is not None:
+            return None
+        eng = self._engine()
         starts = []
         greedy = eng.greedy()
         if greedy is not None:
