@@ -456,12 +456,13 @@ class CoverNeighbourhoodSearch:
             if n_movable <= 2 * 15 * k_open:  # two regions could hold every site anyway
                 free = np.flatnonzero(movable & self.allowed)
             else:
-                if self.x_lp is not None and rng.random() < self.lp_share:
+                closed = np.flatnonzero(~best & self.allowed)
+                if self.x_lp is not None and closed.size and rng.random() < self.lp_share:
                     # one region where the plan opens what the LP would not, one where the
                     # LP opens what the plan does not
-                    wo = 1.0 - self.x_lp[opens] + 1e-3
-                    closed = np.flatnonzero(~best & self.allowed)
-                    wc = self.x_lp[closed] + 1e-3
+                    x_lp = np.clip(self.x_lp, 0.0, 1.0)
+                    wo = 1.0 - x_lp[opens] + 1e-3
+                    wc = x_lp[closed] + 1e-3
                     seeds = np.array([int(rng.choice(opens, p=wo / wo.sum())),
                                       int(rng.choice(closed, p=wc / wc.sum()))])
                 else:
