@@ -71,11 +71,12 @@ class MCLP(LocationModel):
     relaxation (GLOP). With ``p`` fixed and no budget, the better start is improved by
     ``CoverNeighbourhoodSearch`` (regions re-solved exactly by SCIP) while SCIP, its own
     primal heuristics off, works on the whole model for the bound (``threads >= 2``; with one
-    thread, one after the other, SCIP starting from the improved plan). SCIP's
+    thread, one after the other, SCIP starting from the improved plan). Side by side, SCIP
+    starts from the greedy start, before the LP start exists. SCIP's
     bound is rounded down when the weights are integers (the objective then is an integer).
     National instance (10 km, p = 300, 10 s, 2 threads; ``benchmarks/results_location.md``):
-    89.39-89.41 M people (seeds 0-2) against bounds of 89.84-89.85 M, gaps 0.48-0.50 %; spopt
-    with CBC on two threads ends at 89.32 M after 600 s in the same run (89.44 M in another).
+    89.41-89.42 M people (seeds 0-2) against bounds of 89.84 M, gaps 0.47-0.49 %; spopt with
+    CBC on two threads ends at 89.34 M after 600 s in the same run (89.32-89.44 M in others).
     SCIP's bound falls slowly (89.79 M after 390 s), so the remaining gap is mostly the
     bound's. Capacitated: SCIP alone.
     """
