@@ -58,7 +58,6 @@ def nearest_open_km(demand_lonlat: np.ndarray, site_lonlat: np.ndarray, sites: n
 
 # ------------------------------------------------------------------ spopt side (child process)
 def _spopt_mclp(queue: Any, nd: int, ns: int, i, j, d, w, radius, p, time_limit, threads) -> None:
-    import pulp
     from spopt.locate import MCLP as SpMCLP
 
     os.setpgrp()  # own process group, so a timeout also stops the CBC it launches
@@ -70,24 +69,33 @@ def _spopt_mclp(queue: Any, nd: int, ns: int, i, j, d, w, radius, p, time_limit,
     model = SpMCLP.from_cost_matrix(cost, w, service_radius=radius, p_facilities=p)
     build = time.perf_counter() - t0
     queue.put({"build_time_s": build})
+    _solve_and_report(queue, model, build, time_limit, threads)
+
+
+def _solve_and_report(
+    queue: Any, model: Any, build_s: float, time_limit: float, threads: int, **extra: Any
+) -> None:
+    """Solve a built spopt model with CBC and put its figures and open sites on ``queue``."""
+    import pulp
+
     t1 = time.perf_counter()
     model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads))
     solve = time.perf_counter() - t1
     sites = np.array([k for k, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5])
     queue.put(
         {
-            "build_time_s": build,
+            "build_time_s": build_s,
             "solve_time_s": solve,
             "status": pulp.LpStatus[model.problem.status],
             "sol_status": pulp.LpSolution.get(model.problem.sol_status, "?"),
             "sites": sites,
+            **extra,
         }
     )
 
 
 def _spopt_kpmedian(queue: Any, demand_lonlat, site_lonlat, w, p, k, time_limit, threads) -> None:
     import geopandas as gpd
-    import pulp
 
     os.setpgrp()  # own process group, so a timeout also stops the CBC it launches
     from shapely import points
@@ -113,19 +121,8 @@ def _spopt_kpmedian(queue: Any, demand_lonlat, site_lonlat, w, p, k, time_limit,
         distance_metric="haversine",
     )
     build = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=time_limit, threads=threads))
-    solve = time.perf_counter() - t1
-    sites = np.array([k for k, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5])
-    queue.put(
-        {
-            "build_time_s": build,
-            "solve_time_s": solve,
-            "status": pulp.LpStatus[model.problem.status],
-            "sol_status": pulp.LpSolution.get(model.problem.sol_status, "?"),
-            "final_k_max": int(np.max(model.k_array)),
-            "sites": sites,
-        }
+    _solve_and_report(
+        queue, model, build, time_limit, threads, final_k_max=int(np.max(model.k_array))
     )
 
 

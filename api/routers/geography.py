@@ -82,11 +82,15 @@ def list_communes(
 @communes_router.get("/{code}", response_model=CommunePublic, operation_id="get_commune",
             responses=responses(404), summary="One commune-level unit by its 5-digit code")
 def get_commune(code: str, viewer: Viewer) -> Response:
-    df = geo.communes()
-    hit = df[df["code"] == code]
+    return _one(geo.communes(), "code", code, "commune", viewer)
+
+
+def _one(df: pd.DataFrame, key: str, code: str, kind: str, viewer: Viewer) -> Response:
+    """The row whose ``key`` is ``code`` as a JSON object; 404 when absent, 403 out of scope."""
+    hit = df[df[key] == code]
     if hit.empty:
-        raise not_found("commune", code)
-    check_scope(viewer, str(hit["province_code"].iloc[0]), f"commune {code}")
+        raise not_found(kind, code)
+    check_scope(viewer, str(hit["province_code"].iloc[0]), f"{kind} {code}")
     return Response(records_json(hit)[1:-1], media_type="application/json")
 
 
@@ -105,9 +109,4 @@ def list_provinces(viewer: Viewer,
 @provinces_router.get("/{code}", response_model=ProvincePublic, operation_id="get_province",
             responses=responses(404), summary="One province by its 2-digit code")
 def get_province(code: str, viewer: Viewer) -> Response:
-    df = geo.provinces()
-    hit = df[df["province_code"] == code]
-    if hit.empty:
-        raise not_found("province", code)
-    check_scope(viewer, code, f"province {code}")
-    return Response(records_json(hit)[1:-1], media_type="application/json")
+    return _one(geo.provinces(), "province_code", code, "province", viewer)
