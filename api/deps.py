@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from api.jobs import RunManager
@@ -42,3 +42,6 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ManagerDep = Annotated[RunManager, Depends(get_manager)]
 ResultsDep = Annotated[ResultCache, Depends(get_results)]
+# Far beyond any table's rows, and within the 64-bit integers every store keeps.
+MAX_OFFSET = 10**9
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]

@@ -3,65 +3,61 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api import geo
 from api.errors import ApiError, Problem, invalid
 from api.models import DatasetRow, ScenarioRow
-from api.schemas import clean_text
-from planner.scenario import Scenario, ScenarioError, deep_merge, scenario_from_dict
+from api.security import Principal
+from planner.plaindata import PlainDataError, load_json, load_yaml
+from planner.scenario import (
+    Scenario,
+    ScenarioError,
+    extend,
+    named_overrides,
+    scenario_from_dict,
+)
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 KEY_PATH = re.compile(r"^(\(top level\)|[\w-]+(\.[\w-]+)*)$")
 MAX_NAME = 200  # the store's column width
+MAX_OVERRIDES = 100
+MAX_SPEC_BYTES = 1 << 20  # a stored scenario, aliases expanded
 SERVER_PATH_KEYS = ("population_overrides", "terrain_overrides", "od_table")
 
 
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
-    """JSON or YAML (YAML is a superset of JSON, but the media type says which was meant)."""
+    """Strict JSON for application/json, YAML (safe loader, JSON's types only) for the YAML
+    media types; depth, aliases and expanded size bounded before anything is built."""
     media = content_type.split(";")[0].strip().lower()
     if media not in ("application/json", *YAML_TYPES):
         raise ApiError(415, "unsupported_media_type", "send the scenario as application/json "
                        "or application/yaml")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise invalid("invalid_scenario", "the scenario is not UTF-8 text") from None
     kind = "JSON" if media == "application/json" else "YAML"
     try:
-        # yaml.safe_load reads JSON too; safe_load builds no Python objects beyond plain data.
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise invalid("invalid_scenario", f"not valid {kind}",
-                      [Problem(file="body", rule=f"not valid {kind}: {err}")]) from None
+        if kind == "JSON":
+            data = load_json(raw)
+        else:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise invalid("invalid_scenario", "the scenario is not UTF-8 text") from None
+            data = load_yaml(text)
+    except PlainDataError as err:
+        raise invalid("invalid_scenario", f"the body is not a scenario in plain {kind}",
+                      [Problem(file="body", column=p.path, rule=p.rule)
+                       for p in err.problems]) from None
     if not isinstance(data, dict):
         raise invalid("invalid_scenario", "a scenario must be a mapping",
                       [Problem(file="body", rule="a scenario must be a mapping (object) at "
                                "the top level")])
-    try:  # before any lookup: no store keeps NUL or lone surrogates in text
-        _check_text(data)
-    except ValueError as err:
-        raise invalid("invalid_scenario", str(err), [Problem(file="body", rule=str(err))]) \
-            from None
     return data
-
-
-def _check_text(value: Any) -> None:
-    if isinstance(value, str):
-        clean_text(value)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _check_text(k)
-            _check_text(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            _check_text(v)
 
 
 def scenario_problems(err: ScenarioError) -> list[Problem]:
@@ -85,25 +81,30 @@ def _bad(column: str, rule: str) -> ApiError:
                    [Problem(file="body", column=column, rule=rule)])
 
 
-def flatten_extends(session: Session, spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Resolve ``extends: NAME`` against the stored scenarios, as the planner does for files:
-    the parent's settings, then this spec on top; named overrides of both stay available."""
+def flatten_extends(session: Session, spec: Mapping[str, Any],
+                    principal: Principal) -> dict[str, Any]:
+    """Resolve ``extends: NAME`` against the stored scenarios the key may see, as the planner
+    does for files. A name the key may not see answers as an unknown one does."""
     spec = dict(spec)
     parent_name = spec.pop("extends", None)
-    if parent_name is None:
-        return spec
-    name = str(parent_name)
-    for suffix in (".yaml", ".yml", ".json"):
-        name = name.removesuffix(suffix)
-    parent = session.scalars(select(ScenarioRow).where(ScenarioRow.name == name)).first()
-    if parent is None:
-        raise _bad("extends", f"no stored scenario named {name!r}; create it first")
-    base = {k: v for k, v in parent.spec.items() if k not in ("name", "description")}
-    overrides = {**(base.pop("overrides", None) or {}), **(spec.pop("overrides", None) or {})}
-    merged = deep_merge(base, spec)
-    if overrides:
-        merged["overrides"] = overrides
-    return merged
+    if parent_name is not None and not isinstance(parent_name, str):
+        raise _bad("extends", "must be the name of a stored scenario")
+    try:
+        named = named_overrides(spec, "body")
+        if len(named) > MAX_OVERRIDES:
+            raise _bad("overrides", f"{len(named)} named overrides; at most {MAX_OVERRIDES}")
+        if parent_name is None:
+            return spec
+        name = parent_name
+        for suffix in (".yaml", ".yml", ".json"):
+            name = name.removesuffix(suffix)
+        parent = session.scalars(select(ScenarioRow).where(ScenarioRow.name == name)).first()
+        if parent is None or not principal.sees(parent.province_code):
+            raise _bad("extends", f"no stored scenario named {name!r}; create it first")
+        return extend(parent.spec, spec, "body")
+    except ScenarioError as err:
+        raise invalid("invalid_scenario", "the scenario breaks the schema",
+                      scenario_problems(err)) from None
 
 
 def validate(session: Session, spec: Mapping[str, Any], overrides: Sequence[str],
@@ -127,6 +128,29 @@ def validate(session: Session, spec: Mapping[str, Any], overrides: Sequence[str]
     unknown = sorted(set(d.provinces) - geo.province_codes())
     if unknown:
         raise _bad("data.provinces", f"unknown province code(s) {unknown} (GET /provinces)")
+    return scenario, dataset
+
+
+def validate_spec(session: Session, spec: Mapping[str, Any],
+                  overrides: Sequence[str]) -> tuple[Scenario, DatasetRow]:
+    """Everything a stored scenario must pass before it is stored: the schema with the
+    overrides applied, each named override applied on its own (so a later run cannot fail on
+    one), and the size of what would be stored."""
+    size = len(json.dumps(spec, ensure_ascii=False).encode())
+    if size > MAX_SPEC_BYTES:
+        raise _bad("(top level)", f"the scenario is {size:,} bytes as JSON (aliases "
+                   f"expanded); at most {MAX_SPEC_BYTES:,}")
+    scenario, dataset = validate(session, spec, overrides)
+    problems: list[Problem] = []
+    for name in sorted(named_overrides(spec, "body")):
+        if name in overrides:
+            continue
+        try:
+            validate(session, spec, [name], source=f"override {name}")
+        except ApiError as err:
+            problems += err.problems
+    if problems:
+        raise invalid("invalid_scenario", "named override(s) break the schema", problems)
     return scenario, dataset
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from planner.plaindata import PlainDataError, load_yaml, text_problem
 from planner.schema import CONDITIONS, EQUIPMENT_CATEGORIES, LEGAL_STATUSES, SERVICE_USES, USES
 
 TERRAINS = ("lowland", "midland", "mountain", "island")
@@ -25,7 +26,11 @@ UNIT_TYPES = ("Xã", "Phường", "Đặc khu")
 TRANSFER_CATEGORIES = ("car", *EQUIPMENT_CATEGORIES)
 ScenarioKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 PositiveKm = Annotated[float, Field(gt=0, le=500)]
-NonNegVnd = Annotated[int, Field(ge=0)]
+# Money bounds: sums of a national plan stay exact in int64 and in a solver's doubles.
+MAX_VND = 10**15  # a million billion VND, about half the state budget
+NonNegVnd = Annotated[int, Field(ge=0, le=MAX_VND)]
+Area = Annotated[float, Field(ge=0, le=1_000_000)]
+Weight = Annotated[float, Field(gt=0, le=1_000)]
 
 
 class ScenarioError(ValueError):
@@ -66,10 +71,10 @@ class SeatsPolicy(_Frozen):
 class EligibilityPolicy(_Frozen):
     """Which properties may take which use."""
 
-    min_floor_area_m2: Mapping[str, Annotated[float, Field(ge=0)]] = Field(
+    min_floor_area_m2: Mapping[str, Area] = Field(
         default_factory=lambda: {"health": 150.0, "education": 300.0, "office": 100.0,
                                  "service_point": 50.0, "housing": 60.0, "culture": 150.0})
-    min_land_area_m2: Mapping[str, Annotated[float, Field(ge=0)]] = Field(
+    min_land_area_m2: Mapping[str, Area] = Field(
         default_factory=lambda: {"education": 1_000.0, "culture": 500.0})
     conditions: Mapping[str, tuple[str, ...]] = Field(
         default_factory=lambda: {u: ("good", "fair", "poor") for u in SERVICE_USES},
@@ -135,10 +140,10 @@ class TransferPolicy(_Frozen):
 class PriorityWeights(_Frozen):
     """Weight of a unit's unmet need: terrain weight x unit-type weight (remote first)."""
 
-    terrain: Mapping[str, Annotated[float, Field(gt=0)]] = Field(
+    terrain: Mapping[str, Weight] = Field(
         default_factory=lambda: {"island": 3.0, "mountain": 2.5, "midland": 1.5,
                                  "lowland": 1.0})
-    unit_type: Mapping[str, Annotated[float, Field(gt=0)]] = Field(
+    unit_type: Mapping[str, Weight] = Field(
         default_factory=lambda: {"Đặc khu": 1.2, "Xã": 1.1, "Phường": 1.0})
 
     @model_validator(mode="after")
@@ -173,7 +178,7 @@ class Policy(_Frozen):
                                  "culture": 6_000_000},
         description="cost of a m2 of need left unmet, before the priority weight")
     unmet_penalty_vnd_per_service_point: NonNegVnd = 1_000_000_000
-    service_point_floor_area_m2: Annotated[float, Field(gt=0)] = Field(
+    service_point_floor_area_m2: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
         120.0, description="floor area a public-service point uses (and renovates) in a "
         "building; the rest of the building is left as it is")
     renovation_vnd_per_m2: Mapping[str, Mapping[str, NonNegVnd]] = Field(
@@ -229,20 +234,28 @@ class SolverSettings(_Frozen):
     time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 0.005
     threads: Annotated[int, Field(ge=1, le=64)] = 1
-    seed: Annotated[int, Field(ge=0)] = 0
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0  # solvers take 32-bit seeds
 
 
 class Scenario(_Frozen):
     """One planning scenario. The JSON Schema of this model is the documentation of the file."""
 
-    name: ScenarioKey
-    description: str = ""
+    name: Annotated[ScenarioKey, Field(max_length=200)]
+    description: Annotated[str, Field(max_length=20_000)] = ""
     data: DataSection = Field(default_factory=DataSection)
     policy: Policy = Field(default_factory=Policy)
     budget: Budget = Field(default_factory=Budget)
     solver: SolverSettings = Field(default_factory=SolverSettings)
     applied_overrides: tuple[str, ...] = Field(
         (), description="named overrides applied, in order (set by the loader)")
+
+    @field_validator("description")
+    @classmethod
+    def _plain_text(cls, v: str) -> str:
+        rule = text_problem(v)
+        if rule is not None:
+            raise ValueError(rule)
+        return v
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(json.loads(self.model_dump_json()), allow_unicode=True,
@@ -305,9 +318,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ScenarioError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") \
             from None
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise ScenarioError(f"{path}: not valid YAML: {err}") from None
+        data = load_yaml(text)
+    except PlainDataError as err:
+        raise ScenarioError("\n".join(f"{path}: {p}" for p in err.problems)) from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a scenario must be a YAML mapping at the top level")
     return data
@@ -321,12 +334,35 @@ def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]
     base = data.pop("extends", None)
     if base is None:
         return data
-    parent = _raw_with_extends(path.parent / str(base), (*seen, path))
-    parent.pop("name", None)
-    parent.pop("description", None)
-    # Overrides defined in the parent stay available to the child.
-    overrides = {**parent.pop("overrides", {}), **data.pop("overrides", {})}
-    merged = deep_merge(parent, data)
+    if not isinstance(base, str):
+        raise ScenarioError(f"{path}: extends: must be the path of a scenario file")
+    parent = _raw_with_extends(path.parent / base, (*seen, path))
+    return extend(parent, data, str(path))
+
+
+def named_overrides(data: Mapping[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """The ``overrides`` of a raw scenario, checked to be a mapping of name -> settings."""
+    named = data.get("overrides")
+    if named is None:
+        return {}
+    if not isinstance(named, Mapping):
+        raise ScenarioError(f"{source}: overrides: must be a mapping of name -> settings, "
+                            f"not a {type(named).__name__}")
+    bad = [str(k) for k, v in named.items() if not isinstance(v, Mapping)]
+    if bad:
+        raise ScenarioError("\n".join(f"{source}: overrides.{k}: must be a mapping of "
+                                      "settings" for k in bad))
+    return {str(k): dict(v) for k, v in named.items()}
+
+
+def extend(parent: Mapping[str, Any], child: Mapping[str, Any],
+           source: str) -> dict[str, Any]:
+    """``child`` on top of ``parent`` (both raw, ``extends`` already taken out): the parent's
+    settings without its name and description; the named overrides of both stay available."""
+    base = {k: v for k, v in parent.items() if k not in ("name", "description")}
+    overrides = {**named_overrides(parent, source), **named_overrides(child, source)}
+    base.pop("overrides", None)
+    merged = deep_merge(base, {k: v for k, v in child.items() if k != "overrides"})
     if overrides:
         merged["overrides"] = overrides
     return merged
@@ -346,10 +382,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 def scenario_from_dict(data: Mapping[str, Any], overrides: Sequence[str] = (),
                        source: str = "<scenario>") -> Scenario:
     """Validate a scenario mapping (e.g. JSON from the API), applying named overrides."""
-    data = dict(data)
-    named = data.pop("overrides", {}) or {}
-    if not isinstance(named, Mapping):
-        raise ScenarioError(f"{source}: overrides: must be a mapping of name -> settings")
+    named = named_overrides(data, source)
+    data = {k: v for k, v in data.items() if k != "overrides"}
     if overrides:
         data = deep_merge(data, stack_overrides(named, overrides, source))
         data["applied_overrides"] = tuple(overrides)

@@ -404,8 +404,14 @@ def test_province_scope_on_scenarios(client, keys):
                        headers=auth(keys["planner01"])).status_code == 403
     names = [s["name"] for s in client.get("/scenarios", headers=v68).json()["items"]]
     assert names == [mine["name"]]
-    assert client.get(f"/scenarios/{other['id']}", headers=v68).status_code == 403
-    assert client.delete(f"/scenarios/{other['id']}", headers=p68).status_code == 403
+    # Out of scope answers exactly as unknown: ids and names cannot be probed.
+    for ident in (other["id"], other["name"]):
+        hidden = client.get(f"/scenarios/{ident}", headers=v68)
+        unknown = client.get(f"/scenarios/{ident}x", headers=v68)
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.json()["message"].replace(ident, "?") == \
+            unknown.json()["message"].replace(f"{ident}x", "?")
+    assert client.delete(f"/scenarios/{other['id']}", headers=p68).status_code == 404
     all_names = {s["name"] for s in client.get("/scenarios",
                                                headers=auth(keys["viewer"])).json()["items"]}
     assert all_names == {"nat", mine["name"]}
@@ -522,17 +528,20 @@ def test_province_scope_on_runs(client, keys):
     mine = scenario(client, keys["planner68"])
     p68 = auth(keys["planner68"])
     r = client.post("/runs", json={"scenario_id": nat["id"]}, headers=p68)
-    assert r.status_code == 403
+    assert r.status_code == 404  # a scenario it may not see
     nat_run = client.post("/runs", json={"scenario_id": nat["id"]},
                           headers=auth(keys["planner"])).json()
     my_run = client.post("/runs", json={"scenario_id": mine["id"]}, headers=p68).json()
     runs = client.get("/runs", headers=auth(keys["viewer68"])).json()
     assert [r["id"] for r in runs["items"]] == [my_run["id"]]
-    assert client.get(f"/runs/{nat_run['id']}", headers=p68).status_code == 403
-    assert client.post(f"/runs/{nat_run['id']}/cancel", headers=p68).status_code == 403
-    assert client.get(f"/runs/{nat_run['id']}/kpis", headers=p68).status_code == 403
+    # Another province's run answers as an unknown one does.
+    assert client.get(f"/runs/{nat_run['id']}", headers=p68).status_code == 404
+    assert client.post(f"/runs/{nat_run['id']}/cancel", headers=p68).status_code == 404
+    assert client.get(f"/runs/{nat_run['id']}/kpis", headers=p68).status_code == 404
     assert client.get("/compare", params={"runs": nat_run["id"]},
-                      headers=p68).status_code == 403
+                      headers=p68).status_code == 404
+    assert client.get("/runs", params={"scenario_id": "nat"},
+                      headers=p68).json()["total"] == 0
 
 
 # ---------------------------------------------------------------------------------- geography

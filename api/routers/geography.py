@@ -10,6 +10,7 @@ import pandas as pd
 from fastapi import APIRouter, Query, Response
 
 from api import geo
+from api.deps import Offset
 from api.errors import not_found, responses
 from api.results import records_json
 from api.schemas import CommunePublic, Page, ProvincePublic
@@ -57,7 +58,7 @@ def list_communes(
     q: Annotated[str | None, Query(max_length=100, description="part of the name")] = None,
     format: Annotated[GeoFormat, Query()] = GeoFormat.json,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     df = geo.communes()
     province = _scoped(viewer, province)

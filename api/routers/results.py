@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from api.deps import ResultsDep, SessionDep
+from api.deps import Offset, ResultsDep, SessionDep
 from api.errors import conflict, invalid, not_found, responses
 from api.models import SUCCEEDED
 from api.results import (
@@ -28,7 +28,7 @@ from api.results import (
 )
 from api.routers.runs import find as find_run
 from api.schemas import KpisPublic, PlanPage
-from api.security import Principal, Viewer, check_scope
+from api.security import Principal, Viewer
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["results"],
                    responses=responses(401, 403, 404, 409, 422))
@@ -73,7 +73,8 @@ def finished(session: Session, results: ResultCache, run_id: str,
         run = FinishedRun(row.id, row.scenario_name, tuple(row.overrides), row.province_code,
                           row.synthetic)
         results.remember_run(run)
-    check_scope(principal, run.province_code, f"run {run_id!r}")
+    if not principal.sees(run.province_code):  # as an unknown run answers
+        raise not_found("run", run_id)
     return run
 
 
@@ -82,7 +83,8 @@ async def _finished(session: Session, results: ResultCache, run_id: str,
     run = results.finished_run(run_id)
     if run is None:  # the first time: one query, in a thread
         return await run_in_threadpool(finished, session, results, run_id, principal)
-    check_scope(principal, run.province_code, f"run {run_id!r}")
+    if not principal.sees(run.province_code):  # as an unknown run answers
+        raise not_found("run", run_id)
     return run
 
 
@@ -165,7 +167,7 @@ async def get_run_plan(
     format: Annotated[PlanFormat, Query()] = PlanFormat.json,
     province: Province = None,
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Response:
     run = await _finished(session, results, run_id, viewer)
     name = str(table.value) if table is not None else "dispositions"

@@ -5,11 +5,11 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.deps import ManagerDep, SessionDep
+from api.deps import ManagerDep, Offset, SessionDep
 from api.errors import ApiError, conflict, invalid, not_found, responses
 from api.models import (
     ACTIVE_STATES,
@@ -41,10 +41,10 @@ _ACCEPTED = {"description": "Accepted: the run is queued; follow it with GET /ru
 
 
 def find(session: Session, run_id: str, principal: Principal) -> RunRow:
+    """A run the key may see; one it may not see answers as an unknown one does."""
     row = session.get(RunRow, run_id)
-    if row is None:
+    if row is None or not principal.sees(row.province_code):
         raise not_found("run", run_id)
-    check_scope(principal, row.province_code, f"run {run_id!r}")
     return row
 
 
@@ -118,9 +118,11 @@ def list_runs(
     session: SessionDep, viewer: Viewer,
     status_: Annotated[str | None, Query(alias="status", pattern="^(" + "|".join(RUN_STATES)
                                          + ")$")] = None,
-    scenario_id: Annotated[str | None, Query(max_length=200)] = None,
+    scenario_id: Annotated[str | None, Query(
+        max_length=200, description="id or name of a scenario (runs keep the name after the "
+        "scenario is deleted)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[RunPublic]:
     q = select(RunRow)
     if viewer.province_code is not None:
@@ -128,7 +130,8 @@ def list_runs(
     if status_ is not None:
         q = q.where(RunRow.status == status_)
     if scenario_id is not None:
-        q = q.where(RunRow.scenario_id == scenario_id)
+        q = q.where(or_(RunRow.scenario_id == scenario_id,
+                        RunRow.scenario_name == scenario_id))
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
     rows = session.scalars(q.order_by(RunRow.created_at.desc(), RunRow.id)
                            .limit(limit).offset(offset)).all()

@@ -7,10 +7,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.deps import SessionDep
+from api.deps import Offset, SessionDep
 from api.errors import conflict, not_found, responses
 from api.models import RunRow, ScenarioRow, utcnow
-from api.resolve import YAML_TYPES, flatten_extends, parse_body, scope_of, validate
+from api.resolve import YAML_TYPES, flatten_extends, parse_body, scope_of, validate_spec
 from api.schemas import Page, ScenarioPublic
 from api.security import Planner, Principal, Viewer, check_scope, new_id
 from planner.scenario import json_schema
@@ -54,12 +54,12 @@ def public(row: ScenarioRow) -> ScenarioPublic:
 
 
 def find(session: Session, ident: str, principal: Principal) -> ScenarioRow:
-    """A scenario by id or by name, if the key may see it."""
+    """A scenario by id or by name, if the key may see it; one it may not see answers as an
+    unknown one does (names and ids cannot be probed)."""
     row = session.get(ScenarioRow, ident) or session.scalars(
         select(ScenarioRow).where(ScenarioRow.name == ident)).first()
-    if row is None:
+    if row is None or not principal.sees(row.province_code):
         raise not_found("scenario", ident)
-    check_scope(principal, row.province_code, f"scenario {row.name!r}")
     return row
 
 
@@ -80,8 +80,8 @@ def get_scenario_schema(_: Viewer) -> dict[str, Any]:
     "A province-scoped key may only create scenarios of exactly its province.")
 def create_scenario(body: ScenarioBody, session: SessionDep, planner: Planner,
                     override: Overrides = []) -> ScenarioPublic:  # noqa: B006 (FastAPI query)
-    spec = flatten_extends(session, body)
-    scenario, dataset = validate(session, spec, override)
+    spec = flatten_extends(session, body, planner)
+    scenario, dataset = validate_spec(session, spec, override)
     scope = scope_of(scenario)
     check_scope(planner, scope, "a scenario that does not plan exactly that province")
     if session.scalars(select(ScenarioRow.id).where(ScenarioRow.name == scenario.name)).first():
@@ -92,20 +92,21 @@ def create_scenario(body: ScenarioBody, session: SessionDep, planner: Planner,
                       resolved=scenario.model_dump(mode="json"), dataset_id=dataset.id,
                       provinces=list(scenario.data.provinces), province_code=scope,
                       created_at=utcnow(), created_by=planner.key_id)
+    answer = public(row)  # built before the row is stored: nothing stored fails to answer
     session.add(row)
     try:
         session.commit()
     except IntegrityError:  # the same name created at the same moment
         session.rollback()
         raise conflict(f"a scenario named {scenario.name!r} exists") from None
-    return public(row)
+    return answer
 
 
 @router.get("", response_model=Page[ScenarioPublic], operation_id="list_scenarios",
             summary="List scenarios (those of the key's province for a scoped key)")
 def list_scenarios(session: SessionDep, viewer: Viewer,
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> Page[ScenarioPublic]:
+                   offset: Offset = 0) -> Page[ScenarioPublic]:
     q = select(ScenarioRow)
     if viewer.province_code is not None:
         q = q.where(ScenarioRow.province_code == viewer.province_code)
