@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 import geodata
+from planner.plaindata import CONTROL
+from planner.readers import META_FILE, Problem, RawTable, ReadLimits, read_raw, stringify
 from planner.schema import NEED_COLUMNS, TABLES, Column, Table
 
 FORMATS = ("csv", "xlsx", "parquet", "gpkg")
-META_FILE = "dataset.json"
+__all__ = ["META_FILE", "Dataset", "InventoryError", "Problem", "ReadLimits", "load_dataset"]
 
 # Where a point may lie: the mainland and near islands, Hoàng Sa, Trường Sa (lon/lat boxes).
 VIETNAM_BOXES = (
@@ -34,25 +35,6 @@ VIETNAM_BOXES = (
 )
 # A point further than this outside its unit's bounding box is "far outside its commune".
 FAR_OUTSIDE_KM = 10.0
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    row: int | None
-    column: str | None
-    rule: str
-
-    def __str__(self) -> str:
-        where = [self.file]
-        if self.row is not None:
-            where.append(f"row {self.row}")
-        if self.column is not None:
-            where.append(f"column {self.column}")
-        return f"{', '.join(where)}: {self.rule}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "row": self.row, "column": self.column, "rule": self.rule}
 
 
 class InventoryError(ValueError):
@@ -119,135 +101,6 @@ def _canonical_csv(df: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading raw tables
-
-
-@dataclass
-class _RawTable:
-    frame: pd.DataFrame  # values as read; CSV/XLSX as strings
-    file: str
-    row_offset: int = 2  # spreadsheet row of the first record
-    crs: Any = None
-    has_geometry: bool = False
-
-
-def _decode(path: Path, problems: list[Problem]) -> str | None:
-    raw = path.read_bytes()
-    if not raw.strip():
-        problems.append(Problem(path.name, None, None, "the file is empty"))
-        return None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw[: err.start].count(b"\n") + 1
-        problems.append(Problem(
-            path.name, line, None,
-            f"not valid UTF-8 (byte {err.start}: {raw[err.start:err.start + 1]!r}); save the "
-            "file as UTF-8 (Excel: 'CSV UTF-8') so Vietnamese names keep their diacritics"))
-        return None
-
-
-def _read_csv(path: Path, problems: list[Problem]) -> _RawTable | None:
-    text = _decode(path, problems)
-    if text is None:
-        return None
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except pd.errors.ParserError as err:
-        problems.append(Problem(path.name, None, None, f"cannot be read as CSV: {err}"))
-        return None
-    return _RawTable(frame, path.name)
-
-
-def _stringify(frame: pd.DataFrame) -> pd.DataFrame:
-    """Excel and Parquet cells to the strings a CSV would hold (empty for missing)."""
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        if pd.api.types.is_float_dtype(s) and s.dropna().eq(s.dropna().round()).all():
-            s = s.astype("Int64")  # 2.0 read from Excel is the integer 2
-        out[str(col)] = s.astype(object).where(s.notna(), "").map(str)
-    return pd.DataFrame(out, index=frame.index)
-
-
-def _read_sheets(path: Path, problems: list[Problem]) -> dict[str, _RawTable]:
-    try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
-    except Exception as err:  # openpyxl raises many types for a broken workbook
-        problems.append(Problem(path.name, None, None, f"cannot be read as an Excel workbook: "
-                                f"{err}"))
-        return {}
-    return {name: _RawTable(_stringify(df), f"{path.name}[{name}]")
-            for name, df in sheets.items()}
-
-
-def _read_parquet(path: Path, problems: list[Problem]) -> _RawTable | None:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as err:  # pyarrow raises ArrowInvalid and OSError subclasses
-        problems.append(Problem(path.name, None, None, f"cannot be read as Parquet: {err}"))
-        return None
-    return _RawTable(_stringify(frame), path.name)
-
-
-def _read_gpkg_layers(path: Path, problems: list[Problem]) -> dict[str, _RawTable]:
-    import pyogrio
-
-    try:
-        layers = [name for name, _ in pyogrio.list_layers(path)]
-    except Exception as err:  # pyogrio.errors.DataSourceError and friends
-        problems.append(Problem(path.name, None, None, f"cannot be read as GeoPackage: {err}"))
-        return {}
-    out: dict[str, _RawTable] = {}
-    for layer in layers:
-        gdf = pyogrio.read_dataframe(path, layer=layer)
-        has_geom = "geometry" in gdf.columns and gdf["geometry"].notna().any()
-        crs = getattr(gdf, "crs", None) if has_geom else None
-        frame = pd.DataFrame(gdf.drop(columns="geometry", errors="ignore"))
-        raw = _RawTable(_stringify(frame), f"{path.name}[{layer}]", crs=crs,
-                        has_geometry=has_geom)
-        if has_geom:
-            raw.frame["__geometry__"] = list(gdf.geometry)
-        out[layer] = raw
-    return out
-
-
-def _read_raw(path: Path, problems: list[Problem]) -> tuple[dict[str, _RawTable], dict]:
-    """Find the tables of a dataset folder or single file."""
-    raws: dict[str, _RawTable] = {}
-    meta: dict[str, Any] = {}
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix in (".xlsx", ".xlsm"):
-            raws = _read_sheets(path, problems)
-        elif suffix == ".gpkg":
-            raws = _read_gpkg_layers(path, problems)
-        else:
-            problems.append(Problem(path.name, None, None, "a single-file dataset must be an "
-                                    ".xlsx workbook or a .gpkg GeoPackage with one sheet or "
-                                    "layer per table"))
-        return raws, meta
-    if not path.is_dir():
-        problems.append(Problem(str(path), None, None, "no such file or folder"))
-        return raws, meta
-    if (path / META_FILE).exists():
-        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
-    for single in sorted(path.glob("*.xlsx")) + sorted(path.glob("*.gpkg")):
-        layers = (_read_sheets if single.suffix == ".xlsx" else _read_gpkg_layers)(single, problems)
-        for name, layer in layers.items():
-            if name in TABLES:
-                raws.setdefault(name, layer)
-    for name in TABLES:
-        for ext, read_one in ((".csv", _read_csv), (".parquet", _read_parquet)):
-            file = path / f"{name}{ext}"
-            if file.exists() and name not in raws:
-                one = read_one(file, problems)
-                if one is not None:
-                    raws[name] = one
-    return raws, meta
-
-
-# ---------------------------------------------------------------------------------------------
 # Validation
 
 
@@ -255,23 +108,28 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-def _coerce(values: pd.Series, col: Column, raw: _RawTable,
+def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
             problems: list[Problem]) -> pd.Series:
-    """Typed column from strings; every bad cell becomes a Problem."""
+    """Typed column from strings; every bad cell becomes a Problem (the first few of each
+    rule one by one, the rest counted)."""
     text = values.astype(str).str.strip()
     blank = text.eq("") | text.str.lower().isin({"nan", "<na>", "null"})
-    rows = np.arange(len(text)) + raw.row_offset
 
     def bad(mask: np.ndarray, rule: Any) -> None:
-        for i in np.flatnonzero(mask):
-            problems.append(Problem(raw.file, int(rows[i]), col.name,
-                                    rule(text.iloc[i]) if callable(rule) else rule))
+        idx = np.flatnonzero(mask)
+        limits.report(problems, raw.file, idx + raw.row_offset, col.name,
+                      (lambda r: rule(text.iloc[r - raw.row_offset])) if callable(rule)
+                      else rule)
 
     if col.required:
         bad(blank.to_numpy(), "a value is required")
+    # No store keeps NUL, and Excel refuses the other control characters.
+    control = text.str.contains(CONTROL.pattern, regex=True).to_numpy(dtype=bool)
+    bad(control, lambda v: f"{v[:40]!r} holds a control character (U+"
+        f"{ord(CONTROL.search(v).group()):04X}); text may hold none")  # type: ignore[union-attr]
     if col.kind in ("int", "float"):
-        num = pd.to_numeric(text.where(~blank), errors="coerce")
-        bad((~blank & num.isna()).to_numpy(), lambda v: f"{v!r} is not a number")
+        num = pd.to_numeric(text.where(~blank & ~control), errors="coerce")
+        bad((~blank & ~control & num.isna()).to_numpy(), lambda v: f"{v!r} is not a number")
         bad((~blank & num.notna() & ~np.isfinite(num)).to_numpy(), "must be finite")
         if col.kind == "int":
             frac = num.notna() & np.isfinite(num) & (num != num.round())
@@ -290,7 +148,7 @@ def _coerce(values: pd.Series, col: Column, raw: _RawTable,
     if col.kind == "bool":
         low = text.str.lower()
         ok = low.isin(_TRUE | _FALSE)
-        bad((~blank & ~ok).to_numpy(), lambda v: f"{v!r} is not true/false")
+        bad((~blank & ~ok & ~control).to_numpy(), lambda v: f"{v!r} is not true/false")
         return low.isin(_TRUE)
     if col.kind == "category":
         ok = text.isin(col.choices)
@@ -298,16 +156,16 @@ def _coerce(values: pd.Series, col: Column, raw: _RawTable,
             close = difflib.get_close_matches(v.lower(), col.choices, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             return f"unknown value {v!r}{hint}; allowed: {', '.join(col.choices)}"
-        bad((~blank & ~ok).to_numpy(), suggest)
+        bad((~blank & ~ok & ~control).to_numpy(), suggest)
         return text.where(~blank, None)
     if col.kind == "code":
         # Spreadsheets drop leading zeros: 4714 is unit 04714.
         digits = text.str.fullmatch(r"\d{1,5}")
-        return text.where(~digits, text.str.zfill(5)).where(~blank, None)
-    return text.where(~blank, None)
+        return text.where(~digits, text.str.zfill(5)).where(~blank & ~control, None)
+    return text.where(~blank & ~control, None)
 
 
-def _check_columns(raw: _RawTable, table: Table, problems: list[Problem]) -> bool:
+def _check_columns(raw: RawTable, table: Table, problems: list[Problem]) -> bool:
     cols = [c for c in raw.frame.columns if c != "__geometry__"]
     expected = list(table.column_names)
     if table.has_point and raw.has_geometry:
@@ -320,7 +178,7 @@ def _check_columns(raw: _RawTable, table: Table, problems: list[Problem]) -> boo
     for c in extra:
         close = difflib.get_close_matches(c, expected, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(Problem(raw.file, 1, c, f"unknown column{hint}; expected "
+        problems.append(Problem(raw.file, 1, c[:100], f"unknown column{hint}; expected "
                                 f"{', '.join(table.column_names)}"))
     if raw.frame.empty:
         problems.append(Problem(raw.file, None, None, "the table has no rows"))
@@ -328,20 +186,26 @@ def _check_columns(raw: _RawTable, table: Table, problems: list[Problem]) -> boo
     return not missing
 
 
-def _points_from_geometry(raw: _RawTable, problems: list[Problem]) -> None:
+def _points_from_geometry(raw: RawTable, limits: ReadLimits, problems: list[Problem]) -> None:
     """GeoPackage points to lon/lat columns in EPSG:4326."""
     import geopandas as gpd
+    from pyproj.exceptions import CRSError, ProjError
 
     geoms = gpd.GeoSeries(raw.frame.pop("__geometry__").to_numpy(), crs=raw.crs)
     if raw.crs is None:  # reported; the points are still read so other checks can run
         problems.append(Problem(raw.file, None, "geometry", "the layer has no CRS; expected "
                                 "WGS84 lon/lat (EPSG:4326)"))
     elif not geoms.crs.equals("EPSG:4326"):
-        geoms = geoms.to_crs("EPSG:4326")
+        try:
+            geoms = geoms.to_crs("EPSG:4326")
+        except (CRSError, ProjError, ValueError) as err:  # an engineering CRS, say
+            name = getattr(geoms.crs, "name", "unknown")
+            problems.append(Problem(raw.file, None, "geometry", f"the layer's CRS ({name}) "
+                                    f"cannot be turned into WGS84 lon/lat (EPSG:4326): {err}"))
+            geoms = gpd.GeoSeries([None] * len(geoms))
     not_point = ~geoms.geom_type.isin(["Point"]) | geoms.is_empty
-    for i in np.flatnonzero(not_point.to_numpy()):
-        problems.append(Problem(raw.file, int(i + raw.row_offset), "geometry",
-                                "must be a non-empty Point"))
+    limits.report(problems, raw.file, np.flatnonzero(not_point.to_numpy()) + raw.row_offset,
+                  "geometry", "must be a non-empty Point")
     pts = geoms.where(~not_point)
     raw.frame["lon"] = pts.x.map(lambda v: "" if pd.isna(v) else repr(v)).to_numpy()
     raw.frame["lat"] = pts.y.map(lambda v: "" if pd.isna(v) else repr(v)).to_numpy()
@@ -354,34 +218,38 @@ def _in_vietnam(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return inside
 
 
-def _check_points(df: pd.DataFrame, raw: _RawTable, communes: pd.DataFrame,
-                  problems: list[Problem]) -> None:
+def _check_points(df: pd.DataFrame, raw: RawTable, communes: pd.DataFrame,
+                  limits: ReadLimits, problems: list[Problem]) -> None:
     lon = df["lon"].to_numpy(dtype=float)
     lat = df["lat"].to_numpy(dtype=float)
-    rows = np.arange(len(df)) + raw.row_offset
     valid = np.isfinite(lon) & np.isfinite(lat)
     inside = _in_vietnam(lon, lat)
     projected = valid & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
     swapped = valid & ~inside & _in_vietnam(lat, lon)
-    for i in np.flatnonzero(valid & ~inside):
+
+    def outside(r: int) -> str:
+        i = r - raw.row_offset
         if swapped[i]:
-            rule = f"({lon[i]:g}, {lat[i]:g}) is outside Vietnam; lon and lat look swapped"
-        elif projected[i]:
-            rule = (f"({lon[i]:g}, {lat[i]:g}) looks like projected coordinates (e.g. VN-2000 "
+            return f"({lon[i]:g}, {lat[i]:g}) is outside Vietnam; lon and lat look swapped"
+        if projected[i]:
+            return (f"({lon[i]:g}, {lat[i]:g}) looks like projected coordinates (e.g. VN-2000 "
                     "or UTM metres): wrong CRS, expected WGS84 lon/lat (EPSG:4326)")
-        else:
-            rule = (f"({lon[i]:g}, {lat[i]:g}) is outside Vietnam (mainland, Hoàng Sa and "
-                    "Trường Sa)")
-        problems.append(Problem(raw.file, int(rows[i]), "lon/lat", rule))
+        return f"({lon[i]:g}, {lat[i]:g}) is outside Vietnam (mainland, Hoàng Sa and Trường Sa)"
+
+    limits.report(problems, raw.file, np.flatnonzero(valid & ~inside) + raw.row_offset,
+                  "lon/lat", outside)
     # Far outside its own commune: distance to the unit's bounding box.
     out_km = geodata.km_outside_bbox(communes, df["commune_code"], lon, lat)
     names = communes.set_index("code")["name"].reindex(df["commune_code"]).to_numpy()
+
+    def far_rule(r: int) -> str:
+        i = r - raw.row_offset
+        return (f"point is {out_km[i]:.1f} km outside unit {df['commune_code'].iloc[i]} "
+                f"({names[i]}); more than {FAR_OUTSIDE_KM:g} km is not believed")
+
     far = valid & inside & (out_km > FAR_OUTSIDE_KM)
-    for i in np.flatnonzero(far):
-        problems.append(Problem(
-            raw.file, int(rows[i]), "lon/lat",
-            f"point is {out_km[i]:.1f} km outside unit {df['commune_code'].iloc[i]} "
-            f"({names[i]}); more than {FAR_OUTSIDE_KM:g} km is not believed"))
+    limits.report(problems, raw.file, np.flatnonzero(far) + raw.row_offset, "lon/lat",
+                  far_rule)
 
 
 def _code_suggestion(value: str, communes: pd.DataFrame, legacy: pd.DataFrame) -> str:
@@ -398,51 +266,57 @@ def _code_suggestion(value: str, communes: pd.DataFrame, legacy: pd.DataFrame) -
     return ""
 
 
-def _check_codes(df: pd.DataFrame, column: str, raw: _RawTable, communes: pd.DataFrame,
-                 problems: list[Problem]) -> None:
-    known = set(communes["code"])
+def _check_codes(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.DataFrame,
+                 limits: ReadLimits, problems: list[Problem]) -> None:
+    """Unknown codes found in one vector pass; a suggestion (a fuzzy match over the unit
+    names) is worked out only for the rows listed."""
     codes = df[column]
-    unknown = codes.notna() & ~codes.isin(known)
+    unknown = codes.notna() & ~codes.isin(communes["code"])
     if not unknown.any():
         return
     legacy = geodata.load_legacy_units()
-    for i in np.flatnonzero(unknown.to_numpy()):
-        value = str(codes.iloc[i])
-        problems.append(Problem(
-            raw.file, int(i + raw.row_offset), column,
-            f"unknown unit code {value!r}{_code_suggestion(value, communes, legacy)}"))
+
+    def rule(r: int) -> str:
+        value = str(codes.iloc[r - raw.row_offset])
+        return f"unknown unit code {value!r}{_code_suggestion(value, communes, legacy)}"
+
+    limits.report(problems, raw.file, np.flatnonzero(unknown.to_numpy()) + raw.row_offset,
+                  column, rule)
 
 
-def _validate_table(raw: _RawTable, table: Table, communes: pd.DataFrame,
+def _validate_table(raw: RawTable, table: Table, communes: pd.DataFrame, limits: ReadLimits,
                     problems: list[Problem]) -> pd.DataFrame | None:
     if "__geometry__" in raw.frame:
-        _points_from_geometry(raw, problems)
+        _points_from_geometry(raw, limits, problems)
     if not _check_columns(raw, table, problems):
         return None
-    typed = pd.DataFrame({c.name: _coerce(raw.frame[c.name], c, raw, problems)
+    typed = pd.DataFrame({c.name: _coerce(raw.frame[c.name], c, raw, limits, problems)
                           for c in table.columns})
     if table.id_column:
         ids = typed[table.id_column]
-        dup = ids.notna() & ids.duplicated(keep=False)
-        first_row: dict[str, int] = {}
-        for i in np.flatnonzero(dup.to_numpy()):
-            first_row.setdefault(ids.iloc[i], int(i + raw.row_offset))
-        for i in np.flatnonzero((ids.notna() & ids.duplicated(keep="first")).to_numpy()):
-            problems.append(Problem(raw.file, int(i + raw.row_offset), table.id_column,
-                                    f"duplicate id {ids.iloc[i]!r} (first at row "
-                                    f"{first_row[ids.iloc[i]]})"))
+        present = ids.notna().to_numpy()
+        rows = np.arange(len(ids)) + raw.row_offset
+        first_row = pd.Series(rows[present], index=ids[present].to_numpy()).groupby(level=0).min()
+        again = np.flatnonzero(present & ids.duplicated(keep="first").to_numpy())
+
+        def duplicate(r: int) -> str:
+            value = ids.iloc[r - raw.row_offset]
+            return f"duplicate id {value!r} (first at row {first_row[value]})"
+
+        limits.report(problems, raw.file, again + raw.row_offset, table.id_column, duplicate)
     for col in table.columns:
         if col.kind == "code":
-            _check_codes(typed, col.name, raw, communes, problems)
+            _check_codes(typed, col.name, raw, communes, limits, problems)
     if table.has_point:
-        _check_points(typed, raw, communes, problems)
+        _check_points(typed, raw, communes, limits, problems)
     return typed
 
 
-def validate_tables(raws: Mapping[str, _RawTable],
-                    communes: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+def validate_tables(raws: Mapping[str, RawTable], communes: pd.DataFrame | None = None,
+                    limits: ReadLimits | None = None) -> dict[str, pd.DataFrame]:
     """Validate raw tables; raise InventoryError with every problem, else return typed tables."""
     problems: list[Problem] = []
+    limits = limits or ReadLimits()
     communes = geodata.load_communes() if communes is None else communes
     typed: dict[str, pd.DataFrame] = {}
     for name, table in TABLES.items():
@@ -451,7 +325,7 @@ def validate_tables(raws: Mapping[str, _RawTable],
                                     f"missing table '{name}' (a {name}.csv/.parquet file, or a "
                                     "sheet/layer of that name)"))
             continue
-        out = _validate_table(raws[name], table, communes, problems)
+        out = _validate_table(raws[name], table, communes, limits, problems)
         if out is not None:
             typed[name] = out
     if problems:
@@ -459,16 +333,18 @@ def validate_tables(raws: Mapping[str, _RawTable],
     return typed
 
 
-def load_dataset(path: str | Path, communes: pd.DataFrame | None = None) -> Dataset:
+def load_dataset(path: str | Path, communes: pd.DataFrame | None = None,
+                 limits: ReadLimits | None = None) -> Dataset:
     """Load and validate a dataset folder, or one .xlsx / .gpkg file with a sheet per table.
 
     Raises :class:`InventoryError` listing every problem; nothing is returned on failure.
     """
     path = Path(path)
+    limits = limits or ReadLimits()
     problems: list[Problem] = []
-    raws, meta = _read_raw(path, problems)
+    raws, meta = read_raw(path, limits, problems)
     try:
-        tables = validate_tables(raws, communes)
+        tables = validate_tables(raws, communes, limits)
     except InventoryError as err:
         raise InventoryError(problems + err.problems) from None
     if problems:
@@ -479,7 +355,7 @@ def load_dataset(path: str | Path, communes: pd.DataFrame | None = None) -> Data
 def dataset_from_frames(frames: Mapping[str, pd.DataFrame], meta: Mapping[str, Any] | None = None,
                         communes: pd.DataFrame | None = None) -> Dataset:
     """Validate in-memory frames (e.g. from a notebook) exactly as files are validated."""
-    raws = {name: _RawTable(_stringify(df.reset_index(drop=True)), f"<{name}>")
+    raws = {name: RawTable(stringify(df.reset_index(drop=True)), f"<{name}>")
             for name, df in frames.items()}
     return Dataset(tables=validate_tables(raws, communes), meta=dict(meta or {}))
 

@@ -7,7 +7,7 @@ import pyogrio
 import pytest
 from conftest import read_csv_table
 
-from planner.inventory import InventoryError, load_dataset, write_dataset
+from planner.inventory import InventoryError, ReadLimits, load_dataset, write_dataset
 
 
 def problems_of(path) -> list[str]:
@@ -191,8 +191,15 @@ def test_every_problem_at_once_and_nothing_written(small_csv_dir, tmp_path):
     msgs = problems_of(small_csv_dir)
     n_props = len(read_csv_table(small_csv_dir, "properties"))
     n_cars = len(read_csv_table(small_csv_dir, "vehicles"))
-    assert sum("column condition" in m for m in msgs) == n_props
-    assert sum("column year" in m for m in msgs) == n_cars
+    # The first rows of each rule one by one, then one line counting the rest.
+    shown = ReadLimits().max_problems_per_rule
+    for column, n in (("condition", n_props), ("year", n_cars)):
+        lines = [m for m in msgs if f"column {column}" in m]
+        assert len(lines) == shown + 1
+        assert f"and {n - shown:,} more rows break the same rule" in lines[-1]
+    with pytest.raises(InventoryError) as every:
+        load_dataset(small_csv_dir, limits=ReadLimits(max_problems_per_rule=10**6))
+    assert sum(p.column == "condition" for p in every.value.problems) == n_props
 
 
 def test_cli_validate(small_csv_dir):
