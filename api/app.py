@@ -27,6 +27,7 @@ from api.schemas import GeoJSONFeatureCollection, ScenarioSpec
 from api.security import KeyCache
 from api.settings import Settings
 from api.store import Store
+from api.uploads import UploadValidator
 
 DESCRIPTION = """HTTP API of **assetplan**, the planner for Vietnam's public assets after the
 2025 merger of administrative units: upload an inventory, create scenarios, run them (as jobs,
@@ -122,9 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.manager = manager
         app.state.results = ResultCache(settings.data_dir, settings.results_cache_tables)
+        app.state.validator = UploadValidator(settings)
         try:
             yield
         finally:
+            app.state.validator.stop()
             manager.stop()
             store.dispose()
 

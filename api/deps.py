@@ -12,6 +12,7 @@ from api.jobs import RunManager
 from api.results import ResultCache
 from api.settings import Settings
 from api.store import Store
+from api.uploads import UploadValidator
 
 
 def get_settings(request: Request) -> Settings:
@@ -37,11 +38,16 @@ def get_results(request: Request) -> ResultCache:
     return request.app.state.results
 
 
+def get_validator(request: Request) -> UploadValidator:
+    return request.app.state.validator
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[Store, Depends(get_store)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ManagerDep = Annotated[RunManager, Depends(get_manager)]
 ResultsDep = Annotated[ResultCache, Depends(get_results)]
+ValidatorDep = Annotated[UploadValidator, Depends(get_validator)]
 # Far beyond any table's rows, and within the 64-bit integers every store keeps.
 MAX_OFFSET = 10**9
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]

@@ -257,15 +257,17 @@ class RunManager:
 
     def _hand_over(self, s: Any, run_id: str) -> None:
         run = s.get(RunRow, run_id)
-        scenario = dict(run.resolved)
+        dataset_path = None
         if run.dataset_id != "demo":
             ds = s.get(DatasetRow, run.dataset_id)
             if ds is None or ds.path is None:
                 self._set_final(run_id, FAILED, error=f"dataset {run.dataset_id!r} no longer "
                                 "exists")
                 return
-            scenario["data"] = {**scenario["data"], "dataset": str(Path(ds.path).resolve())}
-        job = {"scenario": scenario, "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
+            dataset_path = str(Path(ds.path).resolve())
+        # The scenario keeps the dataset's id: plans and provenance show no server path.
+        job = {"scenario": dict(run.resolved), "dataset_path": dataset_path,
+               "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
                "write_maps": self.settings.write_maps}
         w = self._free_worker()
         if w is None:  # cannot happen while only this thread assigns runs; be safe anyway

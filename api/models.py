@@ -85,7 +85,8 @@ class DatasetRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16))  # demo | upload
     path: Mapped[str | None] = mapped_column(Text)  # folder under data_dir; None for the demo
-    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # Unique: identical uploads at the same moment make one dataset.
+    content_hash: Mapped[str] = mapped_column(String(64), index=True, unique=True)
     synthetic: Mapped[bool] = mapped_column(Boolean)
     tables: Mapped[dict[str, Any]]  # table -> row count
     files: Mapped[list[Any]]  # uploaded file names

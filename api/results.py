@@ -7,7 +7,6 @@ never a solve.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 from collections import OrderedDict
@@ -174,11 +173,3 @@ def feature_collection(df: pd.DataFrame, geoms: list[dict[str, Any]],
         features.append({"type": "Feature", "geometry": g if ok else None, "properties": p})
     return json.dumps({"type": "FeatureCollection", **extra, "features": features},
                       ensure_ascii=False, allow_nan=False)
-
-
-def to_xlsx(sheets: dict[str, pd.DataFrame]) -> bytes:
-    buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as xl:
-        for name, df in sheets.items():
-            df.to_excel(xl, sheet_name=name[:31], index=False)
-    return buf.getvalue()

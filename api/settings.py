@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     write_maps: bool = Field(True, description="render PNG and HTML maps for every run")
     max_upload_bytes: int = Field(200 * MIB, ge=1, description="largest inventory upload")
     max_body_bytes: int = Field(2 * MIB, ge=1, description="largest body of any other request")
+    upload_workers: int = Field(1, ge=1, le=16, description="uploads validated at once, each "
+                                "in a worker process (the others wait)")
+    upload_timeout_s: float = Field(300.0, gt=0, description="an upload still being validated "
+                                    "after this is refused and its worker killed")
+    upload_max_unpacked_bytes: int = Field(256 * MIB, ge=1, description="largest unpacked "
+                                           "size of a workbook's or Parquet file's contents "
+                                           "(the national demo workbook: about 30 MiB)")
+    upload_max_rows: int = Field(1_000_000, ge=1, description="most rows in one table")
+    upload_problems_per_rule: int = Field(20, ge=1, le=10_000, description="problems listed "
+                                          "one by one per rule broken; the rest are counted")
     progress_interval_s: float = Field(0.5, ge=0, description="at most one progress write per "
                                        "run per interval (stage changes are always written)")
     cancel_grace_s: float = Field(3.0, ge=0, description="time a cancelled worker gets after "

@@ -22,7 +22,7 @@ from typing import Any
 PARENT_GONE_EXIT = 70
 
 
-def _exit_with_parent() -> None:
+def exit_with_parent() -> None:
     parent = multiprocessing.parent_process()
     if parent is None:
         return
@@ -34,11 +34,14 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def client_message(err: BaseException) -> str:
+def client_message(err: BaseException, hide: tuple[str, ...] = ()) -> str:
     """What a client may read about a failure: the planner's own messages (ValueError and its
-    subclasses ScenarioError, InventoryError, ...), never a trace."""
+    subclasses ScenarioError, InventoryError, ...), never a trace nor a server path (each of
+    ``hide`` is cut out)."""
     if isinstance(err, ValueError):
         text = str(err)
+        for path in sorted(hide, key=len, reverse=True):
+            text = text.replace(path + "/", "").replace(path, "the dataset")
         return text if len(text) <= 4000 else text[:4000] + " ..."
     return (f"the run failed with an internal error ({type(err).__name__}); the details are in "
             "the server log")
@@ -58,20 +61,21 @@ def run_job(conn: Connection, job: dict[str, Any]) -> None:
 
     try:
         scenario = Scenario.model_validate(job["scenario"])
-        plan = run_scenario(scenario, progress)
+        plan = run_scenario(scenario, progress, job.get("dataset_path"))
         progress("write", 0.0, "writing the tables, workbook, GeoPackage, maps and report")
         write_plan(plan, job["out_dir"], maps=bool(job["write_maps"]))
         conn.send(("done", {"synthetic": bool(plan.synthetic)}))
     except Exception as err:  # every failure becomes a failed run with a client-safe message
         traceback.print_exc()
-        conn.send(("failed", client_message(err)))
+        hide = tuple(p for p in (job.get("dataset_path"), job.get("out_dir")) if p)
+        conn.send(("failed", client_message(err, hide)))
 
 
 def worker_main(conn: Connection, max_runs: int) -> None:
     # Ctrl+C in the server's terminal reaches the whole process group: the server decides what
     # happens to its runs (they become interrupted), not the keyboard.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_with_parent()
+    exit_with_parent()
     for module in ("planner.pipeline", "planner.outputs"):  # once, before the first job
         importlib.import_module(module)
 

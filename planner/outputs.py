@@ -27,6 +27,7 @@ from planner.labels import (
     column_label,
     number_format,
 )
+from planner.safecells import as_text, csv_text, formula_rows
 
 if TYPE_CHECKING:
     from planner.pipeline import Plan
@@ -68,8 +69,7 @@ def _write_all(plan: Plan, d: Path, maps: bool) -> None:
     (d / "tables").mkdir()
     for name, df in tables.items():
         df.to_parquet(d / "tables" / f"{name}.parquet", index=False)
-        df.to_csv(d / "tables" / f"{name}.csv", index=False, lineterminator="\n",
-                  encoding="utf-8")
+        (d / "tables" / f"{name}.csv").write_text(csv_text(df), encoding="utf-8")
     prov = {k: v for k, v in plan.provenance.items() if k != "timings_s"}
     prov["solves"] = [{k: v for k, v in s.items() if k != "wall_time_s"}
                       for s in plan.provenance.get("solves", [])]
@@ -134,7 +134,7 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
     about.column_dimensions["B"].width = 120
     warn = Font(bold=True, color="C00000")
     for i, (k, v) in enumerate(rows):
-        cells = [WriteOnlyCell(about, k), WriteOnlyCell(about, v)]
+        cells = [as_text(about, k), as_text(about, v)]
         if plan.synthetic and i == 0:
             for c in cells:
                 c.font = warn
@@ -170,11 +170,17 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
                 cell.number_format = fmt
             styled.append(cell)
         columns = [[_cell(v) for v in df[col].tolist()] for col in df.columns]
+        for j, column in enumerate(columns):
+            if styled[j] is None:
+                for i in formula_rows(column):  # text that users wrote stays text
+                    column[i] = as_text(ws, column[i])
         for values in zip(*columns, strict=True):
             out: list[Any] = list(values)
             for j, cell in enumerate(styled):
                 if cell is not None and out[j] is not None:
                     cell.value = out[j]
+                    if cell.data_type == "f":  # never a formula, whatever the column holds
+                        cell.data_type = "s"
                     out[j] = cell
             ws.append(out)
     wb.properties.created = FIXED_TIME

@@ -6,6 +6,7 @@ time; ``run_scenario`` chains them with progress reporting and provenance.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import platform
@@ -69,12 +70,19 @@ class Plan:
         return self.tables[name]
 
 
-def load_inputs(scenario: Scenario) -> Inputs:
-    """Validate the dataset and the geography overrides, and apply the province filter."""
+def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> Inputs:
+    """Validate the dataset and the geography overrides, and apply the province filter.
+    ``dataset_path`` is where ``data.dataset`` lies when it names a stored dataset (the
+    API's); the plan shows the name, never the server path."""
     d = scenario.data
     communes = geodata.load_communes(population_overrides=d.population_overrides,
                                      terrain_overrides=d.terrain_overrides)
-    dataset = load_demo() if d.dataset == "demo" else load_dataset(d.dataset, communes)
+    if d.dataset == "demo" and dataset_path is None:
+        dataset = load_demo()
+    else:
+        dataset = load_dataset(dataset_path or d.dataset, communes)
+        label = d.dataset if dataset_path is not None else Path(d.dataset).name
+        dataset = dataclasses.replace(dataset, source=label)
     if d.provinces:
         unknown = sorted(set(d.provinces) - set(communes["province_code"]))
         if unknown:
@@ -371,7 +379,8 @@ def output_name(scenario: Scenario) -> Path:
     return Path("runs") / scenario.name
 
 
-def run_scenario(scenario: Scenario, progress: Progress = _no_progress) -> Plan:
+def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
+                 dataset_path: str | Path | None = None) -> Plan:
     """Run every stage of ``scenario`` and return the plan (tables, KPIs, provenance)."""
     from planner.kpis import compute_kpis
 
@@ -380,7 +389,7 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress) -> Plan:
     tables: dict[str, pd.DataFrame] = {}
     progress("load", 0.0, "validating the dataset and the geography")
     with _timed(timings, "load"):
-        inputs = load_inputs(scenario)
+        inputs = load_inputs(scenario, dataset_path)
     progress("seats", 0.0, f"choosing the buildings {len(inputs.units):,} units keep")
     with _timed(timings, "seats"):
         seat_tables, recs = run_seats(inputs)

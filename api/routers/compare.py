@@ -11,6 +11,7 @@ from api.errors import invalid, not_found, responses
 from api.routers.results import finished
 from api.schemas import ComparePublic, CompareRow, CompareRun
 from api.security import Viewer
+from planner.safecells import csv_text
 
 router = APIRouter(tags=["results"], responses=responses(401, 403, 404, 409, 422))
 MAX_RUNS = 10
@@ -58,7 +59,7 @@ def compare_runs(
                                **{f"{what}_{i}": lookup.get(k, {}).get(what)
                                   for i, lookup in zip(ids, lookups, strict=True)
                                   for what in ("before", "after")}} for k in keys])
-        return Response(table.to_csv(index=False, lineterminator="\n"), media_type="text/csv",
+        return Response(csv_text(table), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="compare.csv"'})
     items = [CompareRow(
         **{c: str(v) for c, v in zip(KEYS, k, strict=True)},

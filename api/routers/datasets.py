@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from functools import lru_cache
@@ -12,13 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api import geo
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, ValidatorDep
 from api.errors import ApiError, Problem, conflict, invalid, not_found, responses
 from api.models import DatasetRow, ScenarioRow, utcnow
 from api.schemas import NO_NUL, CleanStr, DatasetPublic
 from api.security import Admin, Viewer, new_id
-from planner.inventory import META_FILE, InventoryError, load_dataset
+from planner.inventory import META_FILE
 from planner.schema import TABLES
 
 router = APIRouter(prefix="/datasets", tags=["datasets"], responses=responses(401, 422))
@@ -95,7 +93,8 @@ def _target_name(filename: str) -> tuple[str | None, str | None]:
     "rule, and nothing is stored on failure.")
 def create_dataset(
     files: Annotated[list[UploadFile], File(description="the inventory file(s)")],
-    session: SessionDep, settings: SettingsDep, admin: Admin, response: Response,
+    session: SessionDep, settings: SettingsDep, validator: ValidatorDep, admin: Admin,
+    response: Response,
     name: Annotated[CleanStr, Form(max_length=200, pattern=NO_NUL,
                               description="a name for the dataset")] = "",
 ) -> DatasetRow:
@@ -126,16 +125,8 @@ def create_dataset(
         for target, f in targets.items():
             with (staging / target).open("wb") as out:
                 shutil.copyfileobj(f.file, out, length=1 << 20)
-        if META_FILE in targets:
-            _check_meta(staging / META_FILE)
-        try:
-            dataset = load_dataset(staging, geo.full_communes())
-        except InventoryError as err:
-            raise invalid("invalid_inventory", f"{len(err.problems)} problem(s) in the "
-                          "inventory; nothing was stored",
-                          [Problem(**p.to_dict()) for p in err.problems]) from None
-        same = session.scalars(select(DatasetRow).where(
-            DatasetRow.content_hash == dataset.content_hash)).first()
+        summary = validator.validate(staging)  # in a worker process, within its limits
+        same = _same_content(session, summary["content_hash"])
         if same is not None:
             response.status_code = status.HTTP_200_OK
             return same
@@ -143,13 +134,20 @@ def create_dataset(
         final = root / dataset_id
         staging.rename(final)
         row = DatasetRow(id=dataset_id, name=name or dataset_id, source="upload",
-                         path=str(final.resolve()), content_hash=dataset.content_hash,
-                         synthetic=dataset.synthetic,
-                         tables={k: len(v) for k, v in dataset.tables.items()},
+                         path=str(final.resolve()), content_hash=summary["content_hash"],
+                         synthetic=summary["synthetic"], tables=summary["tables"],
                          files=sorted(targets), created_at=utcnow(), created_by=admin.key_id)
         session.add(row)
         try:
             session.commit()
+        except IntegrityError:  # the same content uploaded at the same moment: one dataset
+            session.rollback()
+            shutil.rmtree(final, ignore_errors=True)
+            same = _same_content(session, summary["content_hash"])
+            if same is None:
+                raise
+            response.status_code = status.HTTP_200_OK
+            return same
         except Exception:
             shutil.rmtree(final, ignore_errors=True)
             raise
@@ -158,15 +156,9 @@ def create_dataset(
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _check_meta(path: Path) -> None:
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise invalid("invalid_inventory", f"{META_FILE} is not valid JSON",
-                      [Problem(file=META_FILE, rule=f"not valid UTF-8 JSON: {err}")]) from None
-    if not isinstance(meta, dict):
-        raise invalid("invalid_inventory", f"{META_FILE} must be a JSON object",
-                      [Problem(file=META_FILE, rule="must be a JSON object")])
+def _same_content(session: Session, content_hash: str) -> DatasetRow | None:
+    return session.scalars(select(DatasetRow).where(
+        DatasetRow.content_hash == content_hash)).first()
 
 
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT,

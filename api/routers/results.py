@@ -24,11 +24,11 @@ from api.results import (
     geometry,
     province_mask,
     records_json,
-    to_xlsx,
 )
 from api.routers.runs import find as find_run
 from api.schemas import KpisPublic, PlanPage
 from api.security import Principal, Viewer
+from planner.safecells import csv_text, xlsx_bytes
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["results"],
                    responses=responses(401, 403, 404, 409, 422))
@@ -141,7 +141,7 @@ def _kpis_body(results: ResultCache, run: FinishedRun, scope: str | None,
     if scope_id is not None:
         df = df[df["scope_id"].astype(str) == scope_id]
     if format == KpiFormat.csv:
-        return df.to_csv(index=False, lineterminator="\n")
+        return csv_text(df)
     return (f'{{"run_id":{json.dumps(run.id)},"synthetic":{json.dumps(run.synthetic)},'
             f'"items":{records_json(df)}}}')
 
@@ -202,7 +202,7 @@ def _plan(results: ResultCache, run: FinishedRun, table: Any, format: PlanFormat
                                                       _table(results, run_id, "units")) is None:
                 continue
             sheets[name] = _page(_filter(results, run_id, name, df, province), offset, limit)
-        return _download(to_xlsx(sheets), XLSX, f"{run_id}-plan-{province or 'all'}.xlsx")
+        return _download(xlsx_bytes(sheets), XLSX, f"{run_id}-plan-{province or 'all'}.xlsx")
     name = str(table.value) if table is not None else "dispositions"
     if format in (PlanFormat.json, PlanFormat.geojson):
         limit = DEFAULT_PAGE if limit is None else limit
@@ -212,10 +212,10 @@ def _plan(results: ResultCache, run: FinishedRun, table: Any, format: PlanFormat
     total = len(df)
     page = _page(df, offset, limit)
     if format == PlanFormat.csv:
-        return _download(page.to_csv(index=False, lineterminator="\n"), "text/csv",
+        return _download(csv_text(page), "text/csv",
                          f"{run_id}-{name}.csv")
     if format == PlanFormat.xlsx:
-        return _download(to_xlsx({name: page}), XLSX, f"{run_id}-{name}.xlsx")
+        return _download(xlsx_bytes({name: page}), XLSX, f"{run_id}-{name}.xlsx")
     meta: dict[str, Any] = {"run_id": run_id, "table": name, "synthetic": run.synthetic,
                             "total": total, "limit": limit, "offset": offset}
     if format == PlanFormat.geojson:

@@ -1,0 +1,144 @@
+"""Uploads are validated in worker processes, never in the API process: a workbook that
+unpacks to gigabytes, or a table that takes minutes to check, costs a worker that is killed at
+the time limit, not the server's memory or its event loop.
+
+A worker (spawned, like the run workers) imports the validator once and validates one upload
+after another; at most ``upload_workers`` run at once and the other uploads wait. A worker
+that passes the time limit or dies is replaced by a fresh one on the next upload.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import threading
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any
+
+from api.errors import ApiError, Problem, invalid
+from api.settings import Settings
+from api.worker import exit_with_parent
+
+
+def _hide(text: str, folder: str) -> str:
+    """A library's message without the staging folder's path."""
+    return text.replace(folder + "/", "").replace(folder, "the upload")
+
+
+def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
+    """In the worker: ("ok", summary), or ("invalid", problems as dicts)."""
+    from api import geo
+    from planner.inventory import InventoryError, ReadLimits, load_dataset
+
+    try:
+        dataset = load_dataset(folder, geo.full_communes(), ReadLimits(**limits))
+    except InventoryError as err:
+        return "invalid", [{**p.to_dict(), "rule": _hide(p.rule, folder),
+                            "file": _hide(p.file, folder)} for p in err.problems]
+    return "ok", {"content_hash": dataset.content_hash, "synthetic": dataset.synthetic,
+                  "tables": {k: len(v) for k, v in dataset.tables.items()}}
+
+
+def validator_main(conn: Connection) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides, not the keyboard
+    exit_with_parent()
+    from api import geo
+
+    geo.full_communes()  # once, before the first upload
+    try:
+        while True:
+            job = conn.recv()
+            if job is None:
+                return
+            try:
+                conn.send(validate_one(job["folder"], job["limits"]))
+            except Exception as err:  # a bug, not the upload's fault: no trace to the client
+                conn.send(("failed", type(err).__name__))
+    except (EOFError, OSError):
+        return
+
+
+class UploadValidator:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._ctx = multiprocessing.get_context("spawn")
+        self._idle: list[tuple[BaseProcess, Connection]] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(settings.upload_workers, 1))
+
+    def _take(self) -> tuple[BaseProcess, Connection]:
+        with self._lock:
+            while self._idle:
+                process, conn = self._idle.pop()
+                if process.is_alive():
+                    return process, conn
+                conn.close()
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(target=validator_main, args=(child_conn,),
+                                    name="assetplan-upload-validator", daemon=True)
+        process.start()
+        child_conn.close()
+        return process, parent_conn
+
+    @staticmethod
+    def _kill(process: BaseProcess, conn: Connection) -> None:
+        process.kill()
+        process.join(10)
+        conn.close()
+
+    def validate(self, folder: Path) -> dict[str, Any]:
+        """The summary of a valid upload (content_hash, synthetic, tables); else an ApiError
+        (422) with its problems, the first few of each rule one by one and the rest counted."""
+        s = self.settings
+        limits = {"max_unpacked_bytes": s.upload_max_unpacked_bytes,
+                  "max_rows": s.upload_max_rows,
+                  "max_problems_per_rule": s.upload_problems_per_rule}
+        with self._slots:
+            process, conn = self._take()
+            try:
+                conn.send({"folder": str(folder.resolve()), "limits": limits})
+                # Start-up (imports) counts against the limit too: it is seconds, not minutes.
+                if not conn.poll(s.upload_timeout_s):
+                    self._kill(process, conn)
+                    raise invalid("invalid_inventory", "the upload took longer than "
+                                  f"{s.upload_timeout_s:g} s to validate; nothing was stored",
+                                  [Problem(file="files", rule="validation stopped at the time "
+                                           f"limit of {s.upload_timeout_s:g} s: split the "
+                                           "inventory or remove unused sheets and rows")])
+                kind, payload = conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                code = process.exitcode
+                self._kill(process, conn)
+                raise invalid("invalid_inventory", "the upload could not be validated; nothing "
+                              "was stored", [Problem(file="files", rule="the validator stopped "
+                                                     f"while reading it (exit code {code})")]) \
+                    from None
+            with self._lock:
+                self._idle.append((process, conn))
+        if kind == "ok":
+            return payload
+        if kind == "invalid":
+            problems = [Problem(**p) for p in payload]
+            listed = sum(not p.rule.startswith("... and ") for p in problems)
+            raise invalid("invalid_inventory", f"{listed} problem(s) in the inventory"
+                          f"{' (and more, counted)' if listed < len(problems) else ''}; "
+                          "nothing was stored", problems)
+        raise ApiError(500, "internal_error", "the validator failed with an internal error "
+                       f"({payload}); the details are in the server log")
+
+    def stop(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for process, conn in idle:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            conn.close()
+

@@ -1,0 +1,81 @@
+"""Text that a spreadsheet will not run: names, descriptions and reasons come from inventories
+and scenarios that anyone with an upload or planner key wrote.
+
+- Excel: a text cell is always written as text (openpyxl would turn a string that begins with
+  ``=`` into a live formula).
+- CSV: a text cell that begins with ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a
+  leading apostrophe (OWASP's rule against CSV injection), in downloads and in run folders
+  alike. Numbers are left alone; Parquet and JSON keep every text as it was.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns
+            if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c])]
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell that a spreadsheet would evaluate prefixed by ``'``."""
+    out = None
+    for col in _text_columns(df):
+        s = df[col]
+        hit = s.map(lambda v: isinstance(v, str) and v.startswith(CSV_TRIGGERS)).to_numpy(bool)
+        if hit.any():
+            out = df.copy() if out is None else out
+            out[col] = s.where(~hit, "'" + s.astype(str))
+    return df if out is None else out
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    return csv_safe(df).to_csv(index=False, lineterminator="\n")
+
+
+def formula_rows(values: list[Any]) -> np.ndarray:
+    """Positions of the strings Excel would read as a formula."""
+    return np.flatnonzero([isinstance(v, str) and v.startswith("=") for v in values])
+
+
+def as_text(ws: Any, value: str) -> Any:
+    """A write-only cell that holds ``value`` as text, whatever it begins with."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws, value)
+    cell.data_type = "s"
+    return cell
+
+
+def _plain(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+        return None
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
+    """A workbook with one sheet per frame (one header row), every text cell as text."""
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    for name, df in sheets.items():
+        ws = wb.create_sheet(name[:31])
+        ws.append([str(c) for c in df.columns])
+        columns = []
+        for col in df.columns:
+            values = [_plain(v) for v in df[col].tolist()]
+            for i in formula_rows(values):
+                values[i] = as_text(ws, values[i])
+            columns.append(values)
+        for row in zip(*columns, strict=True):
+            ws.append(list(row))
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
