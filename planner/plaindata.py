@@ -221,6 +221,9 @@ def _walk(value: Any, path: str) -> Iterator[DataProblem]:
     elif isinstance(value, float):
         if not math.isfinite(value):
             yield DataProblem(path or None, f"{value} is not a finite number")
+        elif abs(value) > MAX_INT:
+            yield DataProblem(path or None, f"{value:g} is out of range (at most {MAX_INT:,} "
+                              "in size)")
     elif isinstance(value, dict):
         for k, v in value.items():
             where = f"{path}.{k}" if path else str(k)
