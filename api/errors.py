@@ -78,6 +78,13 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     return {c: {"model": ErrorPublic, "description": _DESCRIPTIONS[c]} for c in codes}
 
 
+def rules_beyond_the_schema(*rules: str) -> dict[str, Any]:
+    """``openapi_extra`` of an operation that answers 422 to some requests its schema allows:
+    the rules, in words, under ``x-rules-beyond-schema`` (clients and the API's own
+    conformance test read them there)."""
+    return {"x-rules-beyond-schema": list(rules)}
+
+
 _STATUS_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
                  404: "not_found", 405: "method_not_allowed", 406: "not_acceptable",
                  409: "conflict", 413: "too_large", 415: "unsupported_media_type",

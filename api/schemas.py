@@ -128,9 +128,9 @@ class ScenarioSpec(Scenario):
 
     extends: str | None = Field(None, description="name of a stored scenario to start from "
                                 "(its settings, then these on top)")
-    overrides: dict[str, dict[str, Any]] = Field(
+    overrides: dict[str, dict[str, Any]] | None = Field(
         default_factory=dict, description="named overrides: name -> settings to merge on top, "
-        "applied with ?override=NAME here or in POST /runs")
+        "applied with ?override=NAME here or in POST /runs (null: none)")
 
 
 class ScenarioPublic(_Public):

@@ -5,16 +5,18 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Query, Response
+from pydantic import StringConstraints
 
 from api.deps import ResultsDep, SessionDep
-from api.errors import invalid, not_found, responses
+from api.errors import invalid, not_found, responses, rules_beyond_the_schema
 from api.routers.results import finished
-from api.schemas import ComparePublic, CompareRow, CompareRun
+from api.schemas import NO_NUL, ComparePublic, CompareRow, CompareRun
 from api.security import Viewer
 from planner.safecells import csv_text
 
 router = APIRouter(tags=["results"], responses=responses(401, 403, 404, 409, 422))
 MAX_RUNS = 10
+RUN_IDS = r"^\s*[^,\s\x00]+(\s*,\s*[^,\s\x00]+)*\s*$"  # ids, commas between, none empty
 KEYS = ["scope", "scope_id", "scope_name", "kpi", "kpi_vi", "unit"]
 
 
@@ -24,13 +26,15 @@ def _value(v: object) -> float | None:
 
 @router.get("/compare", response_model=ComparePublic, operation_id="compare_runs",
             summary="KPIs of several succeeded runs side by side",
+            openapi_extra=rules_beyond_the_schema(
+                f"1 to {MAX_RUNS} distinct run ids in all, repeated or comma-separated"),
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
 def compare_runs(
     session: SessionDep, results: ResultsDep, viewer: Viewer,
-    runs: Annotated[list[str], Query(min_length=1, max_length=MAX_RUNS,
-                                     description="run ids, comma-separated or repeated")],
+    runs: Annotated[list[Annotated[str, StringConstraints(pattern=RUN_IDS)]], Query(
+        min_length=1, max_length=MAX_RUNS, description="run ids, comma-separated or repeated")],
     scope: Annotated[str, Query(pattern="^(national|province|terrain|all)$")] = "national",
-    scope_id: Annotated[str | None, Query(max_length=50)] = None,
+    scope_id: Annotated[str | None, Query(max_length=50, pattern=NO_NUL)] = None,
     format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
 ) -> ComparePublic | Response:
     ids = list(dict.fromkeys(i.strip() for part in runs for i in part.split(",") if i.strip()))

@@ -12,7 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep, SettingsDep, ValidatorDep
-from api.errors import ApiError, Problem, conflict, invalid, not_found, responses
+from api.errors import (
+    ApiError,
+    Problem,
+    conflict,
+    invalid,
+    not_found,
+    responses,
+    rules_beyond_the_schema,
+)
 from api.models import DatasetRow, ScenarioRow, utcnow
 from api.schemas import NO_NUL, CleanStr, DatasetPublic
 from api.security import Admin, Viewer, new_id
@@ -90,7 +98,10 @@ def _target_name(filename: str) -> tuple[str | None, str | None]:
     "`equipment.csv`, `communes.csv`, `norms.csv`; or `.parquet`), or a single `.xlsx` "
     "workbook / `.gpkg` GeoPackage with a sheet or layer per table (see `assetplan schema "
     "inventory`). Every problem is returned at once as a 422 with file, row, column and "
-    "rule, and nothing is stored on failure.")
+    "rule, and nothing is stored on failure.",
+    openapi_extra=rules_beyond_the_schema(
+        "the files are an inventory that passes `assetplan schema inventory`, within the "
+        "server's limits on unpacked size, rows and validation time"))
 def create_dataset(
     files: Annotated[list[UploadFile], File(description="the inventory file(s)")],
     session: SessionDep, settings: SettingsDep, validator: ValidatorDep, admin: Admin,

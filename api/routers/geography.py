@@ -13,7 +13,7 @@ from api import geo
 from api.deps import Offset
 from api.errors import not_found, responses
 from api.results import records_json
-from api.schemas import CommunePublic, Page, ProvincePublic
+from api.schemas import NO_NUL, CommunePublic, Page, ProvincePublic
 from api.security import Principal, Viewer, check_scope
 
 # One router per resource; they share the helpers below.
@@ -55,7 +55,8 @@ def list_communes(
     province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
     unit_type: Annotated[str | None, Query(pattern="^(Xã|Phường|Đặc khu)$")] = None,
     terrain: Annotated[str | None, Query(pattern="^(lowland|midland|mountain|island)$")] = None,
-    q: Annotated[str | None, Query(max_length=100, description="part of the name")] = None,
+    q: Annotated[str | None, Query(max_length=100, pattern=NO_NUL,
+                                   description="part of the name")] = None,
     format: Annotated[GeoFormat, Query()] = GeoFormat.json,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     offset: Offset = 0,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from api import geo
 from api.deps import SessionDep
-from api.errors import ApiError, invalid, not_found, responses
+from api.errors import ApiError, invalid, not_found, responses, rules_beyond_the_schema
 from api.models import ApiKey
 from api.schemas import KeyCreate, KeyCreated, KeyPublic
 from api.security import Admin, KeyCache, create_key, get_key_cache, revoke_key
@@ -23,6 +23,9 @@ def list_keys(session: SessionDep, _: Admin) -> list[ApiKey]:
 
 @router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED,
              operation_id="create_key", responses=responses(422),
+             openapi_extra=rules_beyond_the_schema(
+                 "province_code is one of the 34 province codes (GET /provinces)",
+                 "an admin key is not scoped to a province"),
              summary="Create an API key (admin); the secret is in this response only")
 def create_api_key(body: KeyCreate, session: SessionDep, _: Admin) -> KeyCreated:
     if body.province_code is not None and body.province_code not in geo.province_codes():

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from api.deps import Offset, ResultsDep, SessionDep
-from api.errors import conflict, invalid, not_found, responses
+from api.errors import conflict, invalid, not_found, responses, rules_beyond_the_schema
 from api.models import SUCCEEDED
 from api.results import (
     PLAN_TABLES,
@@ -26,7 +26,7 @@ from api.results import (
     records_json,
 )
 from api.routers.runs import find as find_run
-from api.schemas import KpisPublic, PlanPage
+from api.schemas import NO_NUL, KpisPublic, PlanPage
 from api.security import Principal, Viewer
 from planner.safecells import csv_text, xlsx_bytes
 
@@ -118,7 +118,8 @@ async def get_run_kpis(
     run_id: str, session: SessionDep, results: ResultsDep, viewer: Viewer,
     scope: Annotated[str | None, Query(pattern="^(national|province|terrain)$",
                                        description="national, province or terrain")] = None,
-    scope_id: Annotated[str | None, Query(max_length=50, description="e.g. a province code "
+    scope_id: Annotated[str | None, Query(max_length=50, pattern=NO_NUL,
+                                          description="e.g. a province code "
                                           "with scope=province")] = None,
     format: Annotated[KpiFormat, Query()] = KpiFormat.json,
 ) -> Response:
@@ -148,6 +149,9 @@ def _kpis_body(results: ResultCache, run: FinishedRun, scope: str | None,
 
 @router.get(
     "/plan", response_model=PlanPage, operation_id="get_run_plan",
+    openapi_extra=rules_beyond_the_schema(
+        "province filters only tables with a province or unit column",
+        "format=geojson only for tables with a place to draw"),
     summary="A plan table: JSON page, GeoJSON, CSV or Excel",
     description="`format=json` (default) and `geojson` answer one page (`limit` default "
     f"{DEFAULT_PAGE}); `csv` and `xlsx` answer every matching row unless `limit` is given. "

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import ManagerDep, Offset, SessionDep
-from api.errors import ApiError, conflict, invalid, not_found, responses
+from api.errors import ApiError, conflict, invalid, not_found, responses, rules_beyond_the_schema
 from api.models import (
     ACTIVE_STATES,
     CANCELLED,
@@ -25,7 +25,7 @@ from api.models import (
 )
 from api.resolve import scope_of, validate
 from api.routers.scenarios import find as find_scenario
-from api.schemas import Page, RunCreate, RunPublic
+from api.schemas import NO_NUL, Page, RunCreate, RunPublic
 from api.security import Planner, Principal, Viewer, check_scope, new_id
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 422))
@@ -88,7 +88,11 @@ def _queue(session: Session, manager: ManagerDep, principal: Principal, response
 @router.post("", response_model=RunPublic, status_code=status.HTTP_202_ACCEPTED,
              operation_id="create_run", responses={**responses(403, 404, 409, 422),
                                                    202: _ACCEPTED},
-             summary="Start a run of a scenario (planner); answers 202 at once")
+             summary="Start a run of a scenario (planner); answers 202 at once",
+             openapi_extra=rules_beyond_the_schema(
+                 "every override named is defined in the scenario, and the overrides stacked "
+                 "set no key twice",
+                 "the scenario with its overrides passes the scenario schema"))
 def create_run(body: RunCreate, session: SessionDep, manager: ManagerDep, planner: Planner,
                response: Response, idempotency_key: IdempotencyKey = None) -> RunRow:
     request_hash = _request_hash("create", body.model_dump(mode="json"))
@@ -119,8 +123,8 @@ def list_runs(
     status_: Annotated[str | None, Query(alias="status", pattern="^(" + "|".join(RUN_STATES)
                                          + ")$")] = None,
     scenario_id: Annotated[str | None, Query(
-        max_length=200, description="id or name of a scenario (runs keep the name after the "
-        "scenario is deleted)")] = None,
+        max_length=200, pattern=NO_NUL, description="id or name of a scenario (runs keep the "
+        "name after the scenario is deleted)")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Offset = 0,
 ) -> Page[RunPublic]:

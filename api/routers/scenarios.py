@@ -3,15 +3,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import StringConstraints
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.deps import Offset, SessionDep
-from api.errors import conflict, not_found, responses
+from api.errors import conflict, not_found, responses, rules_beyond_the_schema
 from api.models import RunRow, ScenarioRow, utcnow
 from api.resolve import YAML_TYPES, flatten_extends, parse_body, scope_of, validate_spec
-from api.schemas import Page, ScenarioPublic
+from api.schemas import NO_NUL, Page, ScenarioPublic
 from api.security import Planner, Principal, Viewer, check_scope, new_id
 from planner.scenario import json_schema
 
@@ -33,7 +34,12 @@ overrides:
 BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": _SPEC,
     **{t: {**_SPEC, "example": _YAML_EXAMPLE} for t in YAML_TYPES[:1]},
-}}}
+}}, **rules_beyond_the_schema(
+    "data.dataset is 'demo' or the id of an uploaded dataset (GET /datasets)",
+    "data.provinces are province codes (GET /provinces); no server file paths in data",
+    "extends names a stored scenario the key may see",
+    "every named override passes the schema on its own, and ?override names one of them",
+    "the scenario is at most 1 MiB as JSON once YAML aliases are expanded")}
 
 
 async def scenario_body(request: Request) -> dict[str, Any]:
@@ -41,7 +47,8 @@ async def scenario_body(request: Request) -> dict[str, Any]:
 
 
 ScenarioBody = Annotated[dict[str, Any], Depends(scenario_body)]
-Overrides = Annotated[list[str], Query(max_length=20, description="named override to apply "
+Overrides = Annotated[list[Annotated[str, StringConstraints(pattern=NO_NUL)]], Query(
+    max_length=20, description="named override to apply "
                                        "(repeat for several, applied in order)")]
 
 
