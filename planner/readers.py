@@ -96,11 +96,16 @@ def _ragged_rows(text: str, path: Path, limits: ReadLimits, problems: list[Probl
     """Rows whose number of fields differs from the header's, streamed (the reason pandas
     gave up, or would have shifted every column)."""
     reader = csv.reader(io.StringIO(text))
-    header = next(reader)
     bad: list[tuple[int, int]] = []
-    for fields in reader:
-        if len(fields) != len(header) and any(f.strip() for f in fields):
-            bad.append((reader.line_num, len(fields)))
+    try:
+        header = next(reader)
+        for fields in reader:
+            if len(fields) != len(header) and any(f.strip() for f in fields):
+                bad.append((reader.line_num, len(fields)))
+    except (csv.Error, StopIteration) as err:
+        problems.append(Problem(path.name, reader.line_num or None, None,
+                                f"cannot be read as CSV: {err}"))
+        return
     rows = np.array([r for r, _ in bad], dtype=np.int64)
     counts = dict(bad)
     limits.report(problems, path.name, rows, None,

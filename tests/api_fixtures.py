@@ -66,7 +66,8 @@ def store_url(request, tmp_path, pg_engine) -> Iterator[str]:  # type: ignore[no
 def make_settings(store_url: str, data_dir: Path, **kw: Any) -> Settings:
     base: dict[str, Any] = {"database_url": store_url, "data_dir": data_dir, "run_workers": 0,
                             "write_maps": False, "progress_interval_s": 0.1,
-                            "max_upload_bytes": 20 * 2**20, "max_body_bytes": 256 * 1024}
+                            "max_upload_bytes": 20 * 2**20, "max_body_bytes": 256 * 1024,
+                            "upload_max_unpacked_bytes": 8 * 2**20}
     return Settings(**(base | kw))
 
 
