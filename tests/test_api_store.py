@@ -10,7 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from api_fixtures import *  # noqa: F403 (fixtures)
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from typer.testing import CliRunner
 
 from api.cli import app as cli
@@ -132,3 +132,31 @@ def test_the_full_cli_has_the_planner_and_the_api_commands():
     names = set(out.stdout.split())
     assert {"serve", "keys", "summary", "validate"} <= names
     assert sum(c.name == "serve" for c in app.registered_commands) == 1
+
+
+def test_migration_0002_merges_datasets_of_the_same_content(store_url):
+    store = Store(store_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    t0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with store.session() as s:
+        for i, (ident, content) in enumerate((("old", "h1"), ("new", "h1"), ("other", "h2"))):
+            s.execute(text("INSERT INTO datasets (id, name, source, path, content_hash, "
+                           "synthetic, tables, files, created_at, created_by) VALUES (:id, "
+                           ":id, 'upload', NULL, :h, false, '{}', '[]', :t, NULL)"),
+                      {"id": ident, "h": content, "t": (t0 + dt.timedelta(days=i))
+                       .replace(tzinfo=None)})
+        s.execute(text("INSERT INTO scenarios (id, name, description, spec, overrides, "
+                       "resolved, dataset_id, provinces, province_code, created_at, "
+                       "created_by) VALUES ('s1', 's1', '', '{}', '[]', '{}', 'new', '[]', "
+                       "NULL, :t, NULL)"), {"t": t0.replace(tzinfo=None)})
+        s.commit()
+    store.migrate()
+    with store.session() as s:
+        assert s.execute(text("SELECT id FROM datasets ORDER BY id")).scalars().all() == \
+            ["old", "other"]
+        assert s.execute(text("SELECT dataset_id FROM scenarios")).scalar_one() == "old"
+    store.dispose()
