@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.models import RUN_STATES
 from api.security import Role
+from planner.plaindata import text_problem
 from planner.scenario import Scenario
 
 T = TypeVar("T")
@@ -19,13 +20,11 @@ NO_NUL = r"^[^\x00]*$"  # PostgreSQL keeps no NUL in text
 
 
 def clean_text(value: str) -> str:
-    """Text every store can keep: no NUL, no lone surrogate (not encodable as UTF-8)."""
-    if "\x00" in value:
-        raise ValueError("NUL characters are not allowed")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("not valid Unicode (a lone surrogate)") from None
+    """Text every store (and a spreadsheet) can keep: no control character but tab and line
+    breaks, no lone surrogate (not encodable as UTF-8)."""
+    rule = text_problem(value)
+    if rule is not None:
+        raise ValueError(rule)
     return value
 
 

@@ -410,3 +410,14 @@ def test_formulas_stay_text_and_no_server_path_reaches_a_plan(tmp_path, small_da
                  c.get(f"/runs/{run['id']}/report", headers=viewer).text]
         for text in texts:
             assert_no_server_path(text, s)
+
+
+def test_text_fields_refuse_control_characters(client, keys, small_csv_dir):
+    admin = auth(keys["admin"])
+    assert client.post("/keys", json={"role": "viewer", "name": "bell\x07"},
+                       headers=admin).status_code == 422
+    assert client.post("/keys", json={"role": "viewer", "name": "Sở Tài chính\tLâm Đồng"},
+                       headers=admin).status_code == 201
+    r = client.post("/datasets", files=files_of(small_csv_dir), data={"name": "x\x1b[31m"},
+                    headers=admin)
+    assert r.status_code == 422 and stored(client) == (0, 1)
