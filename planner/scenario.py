@@ -241,7 +241,7 @@ class Scenario(_Frozen):
     """One planning scenario. The JSON Schema of this model is the documentation of the file."""
 
     name: Annotated[ScenarioKey, Field(max_length=200)]
-    description: Annotated[str, Field(max_length=20_000)] = ""
+    description: Annotated[str, Field(max_length=10_000)] = ""
     data: DataSection = Field(default_factory=DataSection)
     policy: Policy = Field(default_factory=Policy)
     budget: Budget = Field(default_factory=Budget)

@@ -210,6 +210,15 @@ def test_alias_bombs_are_refused_before_they_are_built(client, keys):
     assert stored(client) == (0, 1)
 
 
+def test_a_scenario_that_expands_past_the_stored_size_is_refused(client, keys):
+    text = "name: wide\nx: &x '" + "á" * 2000 + "'\noverrides:\n  o: {description: [" + \
+        ", ".join(["*x"] * 40) + "]}\n"
+    assert len(text.encode()) < 8_000
+    r = post_yaml(client, keys["planner"], text)
+    assert r.status_code == 422 and "at most 65,536" in r.json()["problems"][0]["rule"]
+    assert stored(client) == (0, 1)
+
+
 def test_query_integers_are_bounded(client, keys):
     viewer = auth(keys["viewer"])
     for path in ("/scenarios", "/runs", "/communes"):

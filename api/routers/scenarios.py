@@ -39,7 +39,7 @@ BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "data.provinces are province codes (GET /provinces); no server file paths in data",
     "extends names a stored scenario the key may see",
     "every named override passes the schema on its own, and ?override names one of them",
-    "the scenario is at most 1 MiB as JSON once YAML aliases are expanded")}
+    "the scenario is at most 64 KiB as JSON once YAML aliases are expanded")}
 
 
 async def scenario_body(request: Request) -> dict[str, Any]:
