@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import zipfile
 from typing import Any
 
@@ -24,7 +25,9 @@ from sqlalchemy import func, select
 from api.models import DatasetRow, ScenarioRow
 from planner.inventory import write_dataset
 
-FUZZ = hypothesis_settings(max_examples=25, deadline=None, derandomize=True,
+# CI draws a few; ASSETPLAN_FUZZ_EXAMPLES=N draws N scenarios (and N // 3 uploads of each kind).
+EXAMPLES = int(os.environ.get("ASSETPLAN_FUZZ_EXAMPLES", "25"))
+FUZZ = hypothesis_settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 BASE: dict[str, Any] = {k: v for k, v in LAM_DONG_QUICK.items() if k != "overrides"}
@@ -274,5 +277,6 @@ def test_bad_uploads_are_refused_and_stored_nowhere(client, keys, settings, inve
     run()
 
 
-settings_for_uploads = hypothesis_settings(max_examples=8, deadline=None, derandomize=True,
-                                suppress_health_check=list(HealthCheck))
+settings_for_uploads = hypothesis_settings(max_examples=max(EXAMPLES // 3, 1), deadline=None,
+                                           derandomize=True,
+                                           suppress_health_check=list(HealthCheck))
