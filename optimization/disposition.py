@@ -204,10 +204,16 @@ class _ServiceFlow:
         slack = k + n_n
         self.flow = min_cost_flow.SimpleMinCostFlow()
         top = int(max(arc_cost.max(initial=0), need_pen.max(initial=0)))
-        total = int(self.need_total + self.cap.sum())
-        if top * (k + n_n + 2) >= _COST_LIMIT or top * max(total, 1) >= _COST_LIMIT:
-            raise ValueError(f"costs up to {top:,} VND per unit are too large for exact int64 "
-                             "min-cost flow")
+        # Every unit of need flows through one costed arc (service or unmet); unused capacity
+        # leaves at no cost. So the total is at most each need times its dearest arc.
+        dearest = need_pen.astype(np.float64)
+        np.maximum.at(dearest, arc_n, arc_cost.astype(np.float64))
+        total_vnd = float(need_q.astype(np.float64) @ dearest)
+        if top * (k + n_n + 2) >= _COST_LIMIT or total_vnd >= _COST_LIMIT:
+            raise ValueError(f"costs up to {top:,} VND per unit (a plan of up to "
+                             f"{total_vnd:,.0f} VND) are too large for exact int64 min-cost "
+                             "flow; lower the unmet penalties, priority weights or travel "
+                             "costs of the scenario")
         self.flow.add_arcs_with_capacity_and_unit_cost(
             local.astype(np.int32), (k + arc_n).astype(np.int32), arc_lim.astype(np.int64),
             arc_cost.astype(np.int64))
@@ -233,6 +239,10 @@ class _ServiceFlow:
         self.flow.set_arc_capacities(self.keep_arcs, supply_o)
         status = self.flow.solve()
         if status != self.flow.OPTIMAL:
+            if status == self.flow.BAD_COST_RANGE:
+                raise ValueError("the scenario's costs are too large for OR-Tools' min-cost "
+                                 "flow; lower the unmet penalties, priority weights or travel "
+                                 "costs")
             raise RuntimeError(f"service min-cost flow failed with status {status.name}")
         y = np.asarray(self.flow.flows(np.arange(self.n_arcs, dtype=np.int32)), dtype=np.int64)
         unmet = np.asarray(self.flow.flows(self.unmet_arcs), dtype=np.int64)

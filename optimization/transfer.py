@@ -407,6 +407,9 @@ class TransferModel:
             # Only reachable with allow_unmet=False, which check_inputs() already guards.
             raise InfeasibleInputError("the shortfalls cannot all be met from the surplus")
         if status != self._smcf.OPTIMAL:
+            if status == self._smcf.BAD_COST_RANGE:
+                raise ValueError("unit costs are too large for OR-Tools' min-cost flow; lower "
+                                 "cost_per_km_vnd, handling_vnd or unmet_penalty_vnd")
             raise RuntimeError(f"SimpleMinCostFlow failed with status {status.name}")
         cost = float(self._smcf.optimal_cost())
         self.info = SolveInfo(SolveStatus.OPTIMAL, cost, cost, 0.0, self.SOLVER, wall,

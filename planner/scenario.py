@@ -26,11 +26,19 @@ UNIT_TYPES = ("Xã", "Phường", "Đặc khu")
 TRANSFER_CATEGORIES = ("car", *EQUIPMENT_CATEGORIES)
 ScenarioKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 PositiveKm = Annotated[float, Field(gt=0, le=500)]
-# Money bounds: sums of a national plan stay exact in int64 and in a solver's doubles.
-MAX_VND = 10**15  # a million billion VND, about half the state budget
+# Money bounds, each far above any real figure, chosen so that every product the models form
+# (a rate times the largest floor area, population or distance the inventory allows, times the
+# largest priority weight) stays exact in int64 and inside the range of OR-Tools' min-cost
+# flow for a national instance; tests/test_scenario_bounds.py runs them.
+MAX_VND = 10**15  # budgets: a million billion VND, about half the state budget
+MAX_VND_RATE = 10**9  # per m2, per km, per person, per m2-year (defaults: 10^4 to 10^7)
+MAX_VND_LUMP = 10**10  # per item or service point (defaults: 5 * 10^4 to 10^9)
 NonNegVnd = Annotated[int, Field(ge=0, le=MAX_VND)]
+VndRate = Annotated[int, Field(ge=0, le=MAX_VND_RATE)]
+VndLump = Annotated[int, Field(ge=0, le=MAX_VND_LUMP)]
 Area = Annotated[float, Field(ge=0, le=1_000_000)]
-Weight = Annotated[float, Field(gt=0, le=1_000)]
+TerrainWeight = Annotated[float, Field(gt=0, le=20)]
+UnitTypeWeight = Annotated[float, Field(gt=0, le=5)]
 
 
 class ScenarioError(ValueError):
@@ -61,9 +69,9 @@ class SeatsPolicy(_Frozen):
     max_service_km: PositiveKm | None = Field(
         None, description="every predecessor area should be within this distance of a kept "
         "site; null means unlimited (only the main seat is kept)")
-    upkeep_vnd_per_m2_year: NonNegVnd = Field(
+    upkeep_vnd_per_m2_year: VndRate = Field(
         120_000, description="yearly upkeep of a kept building per m2 of floor area")
-    penalty_vnd_per_person: NonNegVnd = Field(
+    penalty_vnd_per_person: VndRate = Field(
         50_000, description="yearly cost per person living in a predecessor area farther than "
         "max_service_km from every kept site")
 
@@ -111,14 +119,14 @@ class EligibilityPolicy(_Frozen):
 class TransferPolicy(_Frozen):
     """How surplus cars and equipment move."""
 
-    cost_per_km_vnd: Mapping[str, NonNegVnd] = Field(
+    cost_per_km_vnd: Mapping[str, VndRate] = Field(
         default_factory=lambda: {"car": 8_000, "computer": 300, "printer": 300,
                                  "photocopier": 1_500, "scanner": 200, "projector": 200})
-    handling_vnd: Mapping[str, NonNegVnd] = Field(
+    handling_vnd: Mapping[str, VndLump] = Field(
         default_factory=lambda: {"car": 2_000_000, "computer": 100_000, "printer": 100_000,
                                  "photocopier": 500_000, "scanner": 50_000,
                                  "projector": 50_000})
-    unmet_penalty_vnd: Mapping[str, NonNegVnd] = Field(
+    unmet_penalty_vnd: Mapping[str, VndLump] = Field(
         default_factory=lambda: {"car": 200_000_000, "computer": 20_000_000,
                                  "printer": 8_000_000, "photocopier": 40_000_000,
                                  "scanner": 8_000_000, "projector": 12_000_000},
@@ -140,10 +148,10 @@ class TransferPolicy(_Frozen):
 class PriorityWeights(_Frozen):
     """Weight of a unit's unmet need: terrain weight x unit-type weight (remote first)."""
 
-    terrain: Mapping[str, Weight] = Field(
+    terrain: Mapping[str, TerrainWeight] = Field(
         default_factory=lambda: {"island": 3.0, "mountain": 2.5, "midland": 1.5,
                                  "lowland": 1.0})
-    unit_type: Mapping[str, Weight] = Field(
+    unit_type: Mapping[str, UnitTypeWeight] = Field(
         default_factory=lambda: {"Đặc khu": 1.2, "Xã": 1.1, "Phường": 1.0})
 
     @model_validator(mode="after")
@@ -168,20 +176,20 @@ class Policy(_Frozen):
         "building, so a few candidates suffice)")
     same_province_only: bool = Field(True, description="properties and surplus items serve "
                                      "only their own province")
-    cross_province_penalty_vnd: NonNegVnd = Field(
+    cross_province_penalty_vnd: VndRate = Field(
         0, description="added per item or m2 served across a province border when "
         "same_province_only is false")
     priority: PriorityWeights = Field(default_factory=PriorityWeights)
-    unmet_penalty_vnd_per_m2: Mapping[str, NonNegVnd] = Field(
+    unmet_penalty_vnd_per_m2: Mapping[str, VndRate] = Field(
         default_factory=lambda: {"health": 30_000_000, "education": 25_000_000,
                                  "office": 15_000_000, "housing": 10_000_000,
                                  "culture": 6_000_000},
         description="cost of a m2 of need left unmet, before the priority weight")
-    unmet_penalty_vnd_per_service_point: NonNegVnd = 1_000_000_000
+    unmet_penalty_vnd_per_service_point: VndLump = 1_000_000_000
     service_point_floor_area_m2: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
         120.0, description="floor area a public-service point uses (and renovates) in a "
         "building; the rest of the building is left as it is")
-    renovation_vnd_per_m2: Mapping[str, Mapping[str, NonNegVnd]] = Field(
+    renovation_vnd_per_m2: Mapping[str, Mapping[str, VndRate]] = Field(
         default_factory=lambda: {
             "good": {"health": 2_500_000, "education": 1_500_000, "office": 800_000,
                      "service_point": 800_000, "housing": 1_000_000, "culture": 1_000_000},

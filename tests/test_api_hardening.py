@@ -154,10 +154,12 @@ def test_json_numbers_and_escapes_are_read_as_json_reads_them(client, keys):
     ({"policy": {"seats": {"upkeep_vnd_per_m2_year": 1e30}}},
      "policy.seats.upkeep_vnd_per_m2_year", "9,223,372,036,854,775,807"),
     ({"policy": {"seats": {"upkeep_vnd_per_m2_year": 1e16}}},
-     "policy.seats.upkeep_vnd_per_m2_year", "1000000000000000"),
-    ({"policy": {"priority": {"terrain": {"island": 1e9, "mountain": 1, "midland": 1,
+     "policy.seats.upkeep_vnd_per_m2_year", "1000000000"),
+    ({"policy": {"unmet_penalty_vnd_per_service_point": 10**11}},
+     "policy.unmet_penalty_vnd_per_service_point", "10000000000"),
+    ({"policy": {"priority": {"terrain": {"island": 21, "mountain": 1, "midland": 1,
                                           "lowland": 1}}}}, "policy.priority.terrain.island",
-     "1000"),
+     "20"),
 ])
 def test_numbers_are_bounded_by_the_schema_with_the_bound_in_the_message(client, keys, body,
                                                                          column, bound):
