@@ -67,9 +67,8 @@ OPTIMAL_GAP = 1e-6
 _COST_LIMIT = 2**60
 # Groups of independent blocks are packed up to about this many matrix nonzeros per solve.
 _GROUP_NNZ = 60_000
-# Limits of one neighbourhood sub-MIP (they are small but can be hard to prove): seconds
-# under a time limit, branch-and-bound nodes without one.
-_LNS_LIMIT_S = 1.0
+# Work limit of one neighbourhood sub-MIP (they are small but can be hard to prove):
+# branch-and-bound nodes, not seconds, so that a plan does not depend on the machine's speed.
 _LNS_NODES = 200
 
 Num = int | float
@@ -1078,7 +1077,7 @@ class DispositionModel:
                                 self.integer[cols], time_limit_s=time_limit_s,
                                 mip_gap=self._lns_gap, seed=seed, hint=hint,
                                 absolute_gap=0.5 * MONEY_SCALE,
-                                node_limit=None if time_limit_s is not None else _LNS_NODES)
+                                node_limit=_LNS_NODES)
         self._lns_dims = (len(cols), len(rows))
         if res.x is None:
             return None, False
@@ -1091,9 +1090,9 @@ class DispositionModel:
         ``workers`` neighbourhoods (made disjoint) are solved side by side against the same
         plan; their changes are applied together when that improves, else the best single
         one. Neighbourhoods come from a generator seeded with ``seed``; sub-MIPs get at most
-        ``_LNS_LIMIT_S`` each (``_LNS_NODES`` nodes when there is no deadline) and the
-        neighbourhood grows while they are proven and shrinks when they are not, so a run is
-        reproducible unless a time limit cuts a sub-MIP.
+        ``_LNS_NODES`` branch-and-bound nodes each (and the time left before the deadline) and
+        the neighbourhood grows while they are proven and shrinks when they are not, so a run
+        is reproducible unless the run's time limit cuts it.
         """
         rng = np.random.default_rng(seed)
         p_of_arc = self.opt_p[self.arc_o]
@@ -1118,9 +1117,10 @@ class DispositionModel:
                     f = f[~taken[f]]
                     taken[f] = True
                     frees.append(f)
-                # Without a deadline a node limit (deterministic) replaces the time limit.
-                limit = min(_LNS_LIMIT_S, deadline - time.perf_counter()) \
-                    if math.isfinite(deadline) else None
+                # A node limit (the same work on any machine) ends a sub-MIP; the deadline
+                # only when it is nearer, so a slow machine changes the plan only when the
+                # run's own time limit binds.
+                limit = deadline - time.perf_counter() if math.isfinite(deadline) else None
                 if limit is not None and limit < 0.05:
                     break
                 base = plan
