@@ -41,14 +41,7 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
                        "or application/yaml")
     kind = "JSON" if media == "application/json" else "YAML"
     try:
-        if kind == "JSON":
-            data = load_json(raw)
-        else:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise invalid("invalid_scenario", "the scenario is not UTF-8 text") from None
-            data = load_yaml(text)
+        data = load_json(raw) if kind == "JSON" else load_yaml(raw)
     except PlainDataError as err:
         raise invalid("invalid_scenario", f"the body is not a scenario in plain {kind}",
                       [Problem(file="body", column=p.path, rule=p.rule)

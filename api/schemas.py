@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.models import RUN_STATES
 from api.security import Role
-from planner.plaindata import text_problem
+from planner.plaindata import require_plain_text
 from planner.scenario import Scenario
 
 T = TypeVar("T")
@@ -19,16 +19,9 @@ ProvinceCode = str
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL keeps no NUL in text
 
 
-def clean_text(value: str) -> str:
-    """Text every store (and a spreadsheet) can keep: no control character but tab and line
-    breaks, no lone surrogate (not encodable as UTF-8)."""
-    rule = text_problem(value)
-    if rule is not None:
-        raise ValueError(rule)
-    return value
-
-
-CleanStr = Annotated[str, AfterValidator(clean_text)]
+# Text every store (and a spreadsheet) can keep: no control character but tab and line
+# breaks, no lone surrogate.
+CleanStr = Annotated[str, AfterValidator(require_plain_text)]
 SYNTHETIC_NOTE = ("synthetic: true means the inventory is the shipped SYNTHETIC demo, "
                   "calibrated to published totals, not real asset data")
 

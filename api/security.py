@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
-from api.errors import ApiError
+from api.errors import ApiError, not_found
 from api.models import ApiKey, utcnow
 
 Role = Literal["viewer", "planner", "admin"]
@@ -162,6 +162,13 @@ def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
 Viewer = Annotated[Principal, Depends(require("viewer"))]
 Planner = Annotated[Principal, Depends(require("planner"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
+
+
+def must_see(principal: Principal, province_code: str | None, kind: str, ident: str) -> None:
+    """A stored resource of another province answers as an unknown one does (404), so ids and
+    names cannot be probed."""
+    if not principal.sees(province_code):
+        raise not_found(kind, ident)
 
 
 def check_scope(principal: Principal, province_code: str | None, what: str) -> None:

@@ -19,12 +19,7 @@ from typing import Any
 
 from api.errors import ApiError, Problem, invalid
 from api.settings import Settings
-from api.worker import exit_with_parent
-
-
-def _hide(text: str, folder: str) -> str:
-    """A library's message without the staging folder's path."""
-    return text.replace(folder + "/", "").replace(folder, "the upload")
+from api.worker import exit_with_parent, without_paths
 
 
 def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
@@ -35,8 +30,9 @@ def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
     try:
         dataset = load_dataset(folder, geo.full_communes(), ReadLimits(**limits))
     except InventoryError as err:
-        return "invalid", [{**p.to_dict(), "rule": _hide(p.rule, folder),
-                            "file": _hide(p.file, folder)} for p in err.problems]
+        shown_as = {folder: "the upload"}  # a library's message may name the staging folder
+        return "invalid", [{**p.to_dict(), "rule": without_paths(p.rule, shown_as),
+                            "file": without_paths(p.file, shown_as)} for p in err.problems]
     return "ok", {"content_hash": dataset.content_hash, "synthetic": dataset.synthetic,
                   "tables": {k: len(v) for k, v in dataset.tables.items()}}
 

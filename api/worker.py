@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import traceback
+from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -34,14 +35,19 @@ def exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def client_message(err: BaseException, hide: tuple[str, ...] = ()) -> str:
+def without_paths(text: str, shown_as: Mapping[str, str]) -> str:
+    """``text`` with each server path cut out: a file inside it by its name, the folder
+    itself by the words it maps to (longest paths first, so a folder inside another wins)."""
+    for path in sorted(shown_as, key=len, reverse=True):
+        text = text.replace(path + "/", "").replace(path, shown_as[path])
+    return text
+
+
+def client_message(err: BaseException, shown_as: Mapping[str, str] | None = None) -> str:
     """What a client may read about a failure: the planner's own messages (ValueError and its
-    subclasses ScenarioError, InventoryError, ...), never a trace nor a server path (each of
-    ``hide`` is cut out)."""
+    subclasses ScenarioError, InventoryError, ...), never a trace nor a server path."""
     if isinstance(err, ValueError):
-        text = str(err)
-        for path in sorted(hide, key=len, reverse=True):
-            text = text.replace(path + "/", "").replace(path, "the dataset")
+        text = without_paths(str(err), shown_as or {})
         return text if len(text) <= 4000 else text[:4000] + " ..."
     return (f"the run failed with an internal error ({type(err).__name__}); the details are in "
             "the server log")
@@ -67,8 +73,8 @@ def run_job(conn: Connection, job: dict[str, Any]) -> None:
         conn.send(("done", {"synthetic": bool(plan.synthetic)}))
     except Exception as err:  # every failure becomes a failed run with a client-safe message
         traceback.print_exc()
-        hide = tuple(p for p in (job.get("dataset_path"), job.get("out_dir")) if p)
-        conn.send(("failed", client_message(err, hide)))
+        places = {job.get("dataset_path"): "the dataset", job.get("out_dir"): "the run folder"}
+        conn.send(("failed", client_message(err, {p: w for p, w in places.items() if p})))
 
 
 def worker_main(conn: Connection, max_runs: int) -> None:

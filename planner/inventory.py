@@ -123,13 +123,9 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
 
     if col.required:
         bad(blank.to_numpy(), "a value is required")
-    # No store keeps NUL, and Excel refuses the other control characters.
-    control = text.str.contains(CONTROL.pattern, regex=True).to_numpy(dtype=bool)
-    bad(control, lambda v: f"{v[:40]!r} holds a control character (U+"
-        f"{ord(CONTROL.search(v).group()):04X}); text may hold none")  # type: ignore[union-attr]
-    if col.kind in ("int", "float"):
-        num = pd.to_numeric(text.where(~blank & ~control), errors="coerce")
-        bad((~blank & ~control & num.isna()).to_numpy(), lambda v: f"{v!r} is not a number")
+    if col.kind in ("int", "float"):  # a control character makes it no number
+        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        bad((~blank & num.isna()).to_numpy(), lambda v: f"{v!r} is not a number")
         bad((~blank & num.notna() & ~np.isfinite(num)).to_numpy(), "must be finite")
         if col.kind == "int":
             frac = num.notna() & np.isfinite(num) & (num != num.round())
@@ -148,7 +144,7 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
     if col.kind == "bool":
         low = text.str.lower()
         ok = low.isin(_TRUE | _FALSE)
-        bad((~blank & ~ok & ~control).to_numpy(), lambda v: f"{v!r} is not true/false")
+        bad((~blank & ~ok).to_numpy(), lambda v: f"{v!r} is not true/false")
         return low.isin(_TRUE)
     if col.kind == "category":
         ok = text.isin(col.choices)
@@ -156,8 +152,13 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
             close = difflib.get_close_matches(v.lower(), col.choices, n=1, cutoff=0.6)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             return f"unknown value {v!r}{hint}; allowed: {', '.join(col.choices)}"
-        bad((~blank & ~ok & ~control).to_numpy(), suggest)
+        bad((~blank & ~ok).to_numpy(), suggest)
         return text.where(~blank, None)
+    # Text is kept as it is: no store keeps NUL, and Excel refuses the other control
+    # characters.
+    control = text.str.contains(CONTROL.pattern, regex=True).to_numpy(dtype=bool)
+    bad(control, lambda v: f"{v[:40]!r} holds a control character (U+"
+        f"{ord(CONTROL.search(v).group()):04X}); text may hold none")  # type: ignore[union-attr]
     if col.kind == "code":
         # Spreadsheets drop leading zeros: 4714 is unit 04714.
         digits = text.str.fullmatch(r"\d{1,5}")

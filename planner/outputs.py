@@ -27,7 +27,7 @@ from planner.labels import (
     column_label,
     number_format,
 )
-from planner.safecells import as_text, csv_text, formula_rows
+from planner.safecells import as_text, cell_value, csv_text, formula_rows
 
 if TYPE_CHECKING:
     from planner.pipeline import Plan
@@ -169,7 +169,7 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
                 cell = WriteOnlyCell(ws)
                 cell.number_format = fmt
             styled.append(cell)
-        columns = [[_cell(v) for v in df[col].tolist()] for col in df.columns]
+        columns = [[cell_value(v) for v in df[col].tolist()] for col in df.columns]
         for j, column in enumerate(columns):
             if styled[j] is None:
                 for i in formula_rows(column):  # text that users wrote stays text
@@ -207,18 +207,6 @@ def _fix_zip_times(path: Path) -> None:
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
             dst.writestr(fixed, data)
-
-
-def _cell(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA:
-        return None
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return float(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    return v
 
 
 # ----------------------------------------------------------------------------- GeoPackage, JSON
@@ -405,7 +393,7 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
     r6 = 6
 
     def rows(df: pd.DataFrame, cols: list[str]) -> list[list[Any]]:
-        return [[_cell(v) for v in row] for row in df[cols].itertuples(index=False)]
+        return [[cell_value(v) for v in row] for row in df[cols].itertuples(index=False)]
 
     u = units.assign(label=units["name"] + " (" + units["commune_code"] + ")",
                      unmet=units["commune_code"].map(unmet).fillna(0).round(0),

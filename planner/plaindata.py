@@ -70,6 +70,14 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+def require_plain_text(value: str) -> str:
+    """A field validator: ``value`` unchanged, or ValueError with the rule it breaks."""
+    rule = text_problem(value)
+    if rule is not None:
+        raise ValueError(rule)
+    return value
+
+
 # ------------------------------------------------------------------------------------- JSON
 
 
@@ -183,7 +191,14 @@ def _expanded_size(node: Any) -> int:
     return size(node)
 
 
-def load_yaml(text: str) -> Any:
+def load_yaml(raw: bytes | str) -> Any:
+    if isinstance(raw, bytes):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _fail("not UTF-8 text") from None
+    else:
+        text = raw
     try:
         _scan_events(text)
         loader = _Loader(text)

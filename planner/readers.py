@@ -134,6 +134,8 @@ def _read_csv(path: Path, limits: ReadLimits, problems: list[Problem]) -> RawTab
         if len(problems) == before:
             problems.append(Problem(path.name, None, None, "cannot be read as CSV"))
         return None
+    if _too_many_rows(path.name, len(frame), limits, problems):
+        return None
     return RawTable(frame, path.name)
 
 
@@ -279,7 +281,5 @@ def read_raw(path: Path, limits: ReadLimits,
             if file.exists() and name not in raws:
                 one = (_read_csv if ext == ".csv" else _read_parquet)(file, limits, problems)
                 if one is not None:
-                    if _too_many_rows(file.name, len(one.frame), limits, problems):
-                        continue
                     raws[name] = one
     return raws, meta

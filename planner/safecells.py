@@ -54,10 +54,16 @@ def as_text(ws: Any, value: str) -> Any:
     return cell
 
 
-def _plain(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v):
+def cell_value(v: Any) -> Any:
+    """A value as a spreadsheet cell holds it: Python scalars, None for missing and
+    non-finite numbers."""
+    if v is None or v is pd.NA or v is pd.NaT:
         return None
-    return v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    return v
 
 
 def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
@@ -70,7 +76,7 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
         ws.append([str(c) for c in df.columns])
         columns = []
         for col in df.columns:
-            values = [_plain(v) for v in df[col].tolist()]
+            values = [cell_value(v) for v in df[col].tolist()]
             for i in formula_rows(values):
                 values[i] = as_text(ws, values[i])
             columns.append(values)

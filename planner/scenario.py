@@ -16,9 +16,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from planner.plaindata import PlainDataError, load_yaml, text_problem
+from planner.plaindata import PlainDataError, load_yaml, require_plain_text
 from planner.schema import CONDITIONS, EQUIPMENT_CATEGORIES, LEGAL_STATUSES, SERVICE_USES, USES
 
 TERRAINS = ("lowland", "midland", "mountain", "island")
@@ -249,21 +257,14 @@ class Scenario(_Frozen):
     """One planning scenario. The JSON Schema of this model is the documentation of the file."""
 
     name: Annotated[ScenarioKey, Field(max_length=200)]
-    description: Annotated[str, Field(max_length=10_000)] = ""
+    description: Annotated[str, Field(max_length=10_000),
+                           AfterValidator(require_plain_text)] = ""
     data: DataSection = Field(default_factory=DataSection)
     policy: Policy = Field(default_factory=Policy)
     budget: Budget = Field(default_factory=Budget)
     solver: SolverSettings = Field(default_factory=SolverSettings)
     applied_overrides: tuple[str, ...] = Field(
         (), description="named overrides applied, in order (set by the loader)")
-
-    @field_validator("description")
-    @classmethod
-    def _plain_text(cls, v: str) -> str:
-        rule = text_problem(v)
-        if rule is not None:
-            raise ValueError(rule)
-        return v
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(json.loads(self.model_dump_json()), allow_unicode=True,

@@ -27,7 +27,7 @@ from api.results import (
 )
 from api.routers.runs import find as find_run
 from api.schemas import NO_NUL, KpisPublic, PlanPage
-from api.security import Principal, Viewer
+from api.security import Principal, Viewer, must_see
 from planner.safecells import csv_text, xlsx_bytes
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["results"],
@@ -73,8 +73,7 @@ def finished(session: Session, results: ResultCache, run_id: str,
         run = FinishedRun(row.id, row.scenario_name, tuple(row.overrides), row.province_code,
                           row.synthetic)
         results.remember_run(run)
-    if not principal.sees(run.province_code):  # as an unknown run answers
-        raise not_found("run", run_id)
+    must_see(principal, run.province_code, "run", run_id)
     return run
 
 
@@ -83,8 +82,7 @@ async def _finished(session: Session, results: ResultCache, run_id: str,
     run = results.finished_run(run_id)
     if run is None:  # the first time: one query, in a thread
         return await run_in_threadpool(finished, session, results, run_id, principal)
-    if not principal.sees(run.province_code):  # as an unknown run answers
-        raise not_found("run", run_id)
+    must_see(principal, run.province_code, "run", run_id)
     return run
 
 

@@ -26,7 +26,7 @@ from api.models import (
 from api.resolve import scope_of, validate
 from api.routers.scenarios import find as find_scenario
 from api.schemas import NO_NUL, Page, RunCreate, RunPublic
-from api.security import Planner, Principal, Viewer, check_scope, new_id
+from api.security import Planner, Principal, Viewer, check_scope, must_see, new_id
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 422))
 RERUNNABLE = (FAILED, CANCELLED, INTERRUPTED)
@@ -41,10 +41,11 @@ _ACCEPTED = {"description": "Accepted: the run is queued; follow it with GET /ru
 
 
 def find(session: Session, run_id: str, principal: Principal) -> RunRow:
-    """A run the key may see; one it may not see answers as an unknown one does."""
+    """A run the key may see."""
     row = session.get(RunRow, run_id)
-    if row is None or not principal.sees(row.province_code):
+    if row is None:
         raise not_found("run", run_id)
+    must_see(principal, row.province_code, "run", run_id)
     return row
 
 

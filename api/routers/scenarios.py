@@ -13,7 +13,7 @@ from api.errors import conflict, not_found, responses, rules_beyond_the_schema
 from api.models import RunRow, ScenarioRow, utcnow
 from api.resolve import YAML_TYPES, flatten_extends, parse_body, scope_of, validate_spec
 from api.schemas import NO_NUL, Page, ScenarioPublic
-from api.security import Planner, Principal, Viewer, check_scope, new_id
+from api.security import Planner, Principal, Viewer, check_scope, must_see, new_id
 from planner.scenario import json_schema
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=responses(401, 422))
@@ -48,8 +48,8 @@ async def scenario_body(request: Request) -> dict[str, Any]:
 
 ScenarioBody = Annotated[dict[str, Any], Depends(scenario_body)]
 Overrides = Annotated[list[Annotated[str, StringConstraints(pattern=NO_NUL)]], Query(
-    max_length=20, description="named override to apply "
-                                       "(repeat for several, applied in order)")]
+    max_length=20, description="named override to apply (repeat for several, applied in "
+    "order)")]
 
 
 def public(row: ScenarioRow) -> ScenarioPublic:
@@ -61,12 +61,12 @@ def public(row: ScenarioRow) -> ScenarioPublic:
 
 
 def find(session: Session, ident: str, principal: Principal) -> ScenarioRow:
-    """A scenario by id or by name, if the key may see it; one it may not see answers as an
-    unknown one does (names and ids cannot be probed)."""
+    """A scenario by id or by name, if the key may see it."""
     row = session.get(ScenarioRow, ident) or session.scalars(
         select(ScenarioRow).where(ScenarioRow.name == ident)).first()
-    if row is None or not principal.sees(row.province_code):
+    if row is None:
         raise not_found("scenario", ident)
+    must_see(principal, row.province_code, "scenario", ident)
     return row
 
 
