@@ -1,0 +1,140 @@
+"""Result frames from a plan, and their verification from the frames alone."""
+from __future__ import annotations
+
+from typing import Self
+
+import numpy as np
+import pandas as pd
+
+from optimization.disposition.common import (
+    USES,
+    CandidatePlan,
+)
+from optimization.disposition.state import DispositionState
+from optimization.result import (
+    SolutionCheckError,
+)
+
+
+class _Check(DispositionState):
+    """Result frames and ``check_solution``."""
+
+    def _write_results(self, plan: CandidatePlan) -> None:
+        props = self.properties
+        o = plan.choice
+        self.assignment = pd.DataFrame({
+            "property_id": props["property_id"].to_numpy(),
+            "province": props["province"].to_numpy(),
+            "commune": props["commune"].to_numpy(),
+            "use": np.asarray(USES, dtype=object)[self.opt_u[o]],
+            "renovation_cost_vnd": self.opt_reno[o],
+            "revenue_vnd": self.opt_rev[o],
+        })
+        used = plan.y > 0
+        a_o, a_n = self.arc_o[used], self.arc_n[used]
+        self.service = pd.DataFrame({
+            "property_id": props["property_id"].to_numpy()[self.opt_p[a_o]],
+            "commune": self.needs["commune"].to_numpy()[a_n],
+            "use": np.asarray(USES, dtype=object)[self.opt_u[a_o]],
+            "quantity": plan.y[used],
+            "distance_km": self.arc_km[used],
+            "cost_vnd": plan.y[used] * self.arc_cost[used],
+        })
+        served = np.bincount(self.arc_n, weights=plan.y, minlength=self.n_n).astype(np.int64)
+        self.unmet = pd.DataFrame({
+            "commune": self.needs["commune"].to_numpy(),
+            "use": self.needs["use"].to_numpy(),
+            "need": self.need_q, "served": served, "unmet": plan.unmet,
+            "priority_weight": self.needs["priority_weight"].to_numpy(),
+            "penalty_vnd": plan.unmet * self.need_pen,
+        })
+
+    # ------------------------------------------------------------------ verification
+    def check_solution(self) -> Self:
+        """Recompute every constraint and the objective from the result frames alone."""
+        if not self.info.status.has_solution:
+            raise SolutionCheckError(f"no solution to check (status {self.info.status})")
+        props = self.properties
+        asg = self.assignment
+        if len(asg) != self.n_p or not np.array_equal(asg["property_id"].to_numpy(),
+                                                       props["property_id"].to_numpy()):
+            raise SolutionCheckError("assignment must list every property exactly once")
+        u = pd.Index(USES).get_indexer(asg["use"])
+        key = pd.MultiIndex.from_arrays([self.opt_p, self.opt_u])
+        o = key.get_indexer(pd.MultiIndex.from_arrays([np.arange(self.n_p), u]))
+        if (o < 0).any():
+            i = int(np.flatnonzero(o < 0)[0])
+            raise SolutionCheckError(f"property {asg['property_id'].iloc[i]!r} gets use "
+                                     f"{asg['use'].iloc[i]!r} it is not eligible for")
+        fixed = self.fixed_opt >= 0
+        if (o[fixed] != self.fixed_opt[fixed]).any():
+            raise SolutionCheckError("a property with a fixed use got another use")
+        if not (np.array_equal(asg["renovation_cost_vnd"].to_numpy(), self.opt_reno[o])
+                and np.array_equal(asg["revenue_vnd"].to_numpy(), self.opt_rev[o])):
+            raise SolutionCheckError("assignment costs or revenues differ from the options")
+        for scope, k, b, mask in self.budget_rows:
+            spent = int(self.opt_reno[o][mask[o]].sum())
+            if spent > b:
+                where = "national" if scope == "national" else f"province {k!r}"
+                raise SolutionCheckError(f"{where} renovation {spent:,} VND > budget {b:,}")
+        # Service rows: the property's use, a given pair within radius, a need, capacity.
+        s = self.service
+        sp_ = pd.Index(props["property_id"]).get_indexer(s["property_id"])
+        if (sp_ < 0).any():
+            raise SolutionCheckError("service names an unknown property")
+        su = pd.Index(USES).get_indexer(s["use"])
+        if (su != u[sp_]).any():
+            raise SolutionCheckError("a property serves a use other than its assigned use")
+        n = pd.MultiIndex.from_frame(self.needs[["commune", "use"]]).get_indexer(
+            pd.MultiIndex.from_frame(s[["commune", "use"]]))
+        if (n < 0).any():
+            raise SolutionCheckError("service to a commune without that need")
+        pr = pd.MultiIndex.from_frame(self.pairs[["property_id", "commune"]]).get_indexer(
+            pd.MultiIndex.from_frame(s[["property_id", "commune"]]))
+        if (pr < 0).any():
+            raise SolutionCheckError("service over a pair that is not given")
+        km = self.pairs["distance_km"].to_numpy()[pr]
+        if not np.allclose(s["distance_km"].to_numpy(dtype=float), km):
+            raise SolutionCheckError("service.distance_km differs from the pair distance")
+        if (km > self.radius_km[su]).any():
+            raise SolutionCheckError("service beyond the use's radius")
+        across = self._across(sp_, n)
+        if self.same_province and across.any():
+            raise SolutionCheckError("service across provinces although same_province=True")
+        if pd.MultiIndex.from_frame(s[["property_id", "commune", "use"]]).has_duplicates:
+            raise SolutionCheckError("service has duplicate rows")
+        q = s["quantity"].to_numpy()
+        if (q <= 0).any() or not np.array_equal(q, np.round(q)):
+            raise SolutionCheckError("service quantities must be positive whole numbers")
+        used_cap = np.bincount(o[sp_], weights=q, minlength=self.n_o)
+        over = used_cap > self.opt_cap + 1e-9
+        if over.any():
+            i = int(np.flatnonzero(over)[0])
+            raise SolutionCheckError(
+                f"property {props['property_id'].iloc[self.opt_p[i]]!r} serves "
+                f"{used_cap[i]:g} > capacity {int(self.opt_cap[i])} for {USES[self.opt_u[i]]}")
+        travel = q.astype(np.int64) * self._unit_cost_vnd(km, su, across)
+        if not np.array_equal(s["cost_vnd"].to_numpy(), travel):
+            raise SolutionCheckError("service.cost_vnd differs from quantity x (travel cost + "
+                                     "cross-province penalty)")
+        # Needs: served from the service rows, unmet = need - served >= 0.
+        um = self.unmet
+        served = np.bincount(n, weights=q, minlength=self.n_n)
+        if not (np.array_equal(um["need"].to_numpy(), self.need_q)
+                and np.array_equal(um["served"].to_numpy(), served)):
+            raise SolutionCheckError("unmet frame disagrees with needs or service")
+        m = um["unmet"].to_numpy()
+        if (m < 0).any() or (served + m < self.need_q).any():
+            raise SolutionCheckError("served + unmet must cover every need, unmet >= 0")
+        pen = m.astype(np.int64) * self.need_pen
+        if not np.array_equal(um["penalty_vnd"].to_numpy(), pen):
+            raise SolutionCheckError("unmet.penalty_vnd differs from unmet x penalty")
+        total = (int(self.opt_reno[o].sum()) - int(self.opt_rev[o].sum()) + int(travel.sum())
+                 + int(pen.sum()))
+        if total != self.info.objective_value:
+            raise SolutionCheckError(f"objective recomputed as {total:,} VND, solver reported "
+                                     f"{self.info.objective_value:,.0f}")
+        if self.info.best_bound > total:
+            raise SolutionCheckError("best bound above the objective of a minimisation")
+        return self
+

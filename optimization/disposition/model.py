@@ -1,0 +1,486 @@
+"""Disposition of surplus houses and land: one use per property, serving communes' needs.
+
+The model is a capacitated, multi-use facility-location MIP. It is solved in five steps that
+all work on the same sparse arrays:
+
+1. **Decomposition**: without a national budget the problem splits into independent blocks
+   (connected components of property - need service arcs, joined by provincial budgets);
+   blocks are packed into groups of moderate size.
+2. **Bound**: the LP relaxation of every group (HiGHS through ``ortools.math_opt``) gives a
+   valid lower bound and a fractional plan.
+3. **Incumbent**: the fractional plan is rounded (largest share per property), repaired to
+   respect the budgets, and improved by a local search that moves single properties between
+   uses; every candidate plan is evaluated exactly by a min-cost flow (the service part of
+   the model, with the uses fixed, is a transportation problem).
+4. **Neighbourhoods**: small sub-MIPs (HiGHS) re-optimise the uses of a few dozen properties
+   that compete for the same needs, everything else kept; accepted when the exact objective
+   improves.
+5. **Polish**: HiGHS branch-and-bound on every group that is not yet within the gap, started
+   from the incumbent, in the time left. Its incumbent replaces ours only when better, and
+   its proven bound replaces the LP bound when higher.
+
+The reported bound is the sum of the groups' best proven bounds, so the gap is honest. Why
+not one MIP: handed the national model whole, HiGHS, SCIP and CP-SAT all stall far from the
+optimum in a minute (``benchmarks/results_models.md``); the LP relaxation is weak where a
+property's lumpy capacity meets small needs, and branch-and-bound closes that slowly.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.sparse.csgraph import connected_components
+
+from optimization._frames import checked_frame, require_unique
+from optimization.disposition.common import (
+    GROUP_NNZ,
+    N_SERVICE,
+    SERVICE_USES,
+    USES,
+    CandidatePlan,
+    PerUse,
+    pack_bins,
+    per_use,
+)
+from optimization.disposition.flow import ServiceFlows
+from optimization.disposition.frames import normalise_options, options_from_wide
+from optimization.disposition.solve import _Solve
+from optimization.result import (
+    InfeasibleInputError,
+    SolveInfo,
+)
+
+
+class DispositionModel(_Solve):
+    r"""Give every surplus property one use, serving communes' needs at least cost.
+
+    **Sets**: properties :math:`p`; uses :math:`u \in` {health, education, office,
+    service_point, housing, culture} (service uses) :math:`\cup` {transfer, sale, hold};
+    options :math:`o = (p, u)` where p is eligible for u (hold is always eligible, at zero cost);
+    needs :math:`n = (c, u)`; service arcs :math:`a = (o, n)` for the given pairs (p, c) with
+    :math:`\delta_{pc} \le` ``radius_km[u]`` (and, with ``same_province``, p and c in one
+    province).
+
+    **Variables**: :math:`x_o \in \{0, 1\}`; :math:`y_a \ge 0`; :math:`m_n \ge 0` (unmet).
+
+    **Objective** (VND, minimised):
+
+    .. math::
+        \sum_n w_c \pi_u m_n + \sum_o (r_o - v_o) x_o + \sum_a (t_u \delta_a + \kappa_a) y_a
+
+    **Constraints**
+
+    - one use: :math:`\sum_{o \ni p} x_o = 1` for every p (fixed uses: :math:`x_o = 1`);
+    - capacity: :math:`\sum_{a \ni o} y_a \le k_o x_o`;
+    - strong link: :math:`y_a \le \min(k_o, q_n) x_o` (tightens the LP, same integer set);
+    - need: :math:`\sum_{a \ni n} y_a + m_n \ge q_n`;
+    - budgets: :math:`\sum_o r_o x_o \le B` nationally and
+      :math:`\sum_{o \in \text{prov } s} r_o x_o \le B_s` per listed province.
+
+    ========================  =========================================================  ========
+    symbol                    meaning                                                    unit
+    ========================  =========================================================  ========
+    :math:`k_o`               capacity of p for use u (beds, places, m2, counters, ...)  need unit
+    :math:`q_n`               need of commune c for use u                                need unit
+    :math:`r_o`               renovation cost of p for use u                             VND
+    :math:`v_o`               revenue of p for use u (sale price; 0 otherwise)           VND
+    :math:`w_c`               priority weight of the need (mountain, island, ...)        1
+    :math:`\pi_u`             ``unmet_penalty_vnd[u]``: cost of one unit left unmet      VND/unit
+    :math:`t_u`               ``travel_cost_vnd_per_unit_km[u]`` (default 0)             VND/unit/km
+    :math:`\kappa_a`          ``cross_province_penalty_vnd`` if arc a crosses a province VND/unit
+                              border, else 0
+    :math:`\delta_a`          distance property - commune                                km
+    :math:`B, B_s`            ``budget_vnd``, ``province_budget_vnd[s]``                 VND
+    ========================  =========================================================  ========
+
+    **Integers and scale factors**: capacities and needs are whole numbers, so for fixed uses
+    the service part is a transportation problem with an integral optimum; it is solved exactly
+    by a min-cost flow whose unit costs are rounded to whole VND: penalty
+    round(:math:`w_c \pi_u`), travel round(:math:`t_u \delta_a`) and border round(:math:`\kappa`)
+    per unit. The reported
+    objective is recomputed from the plan in whole VND. For HiGHS (LP bound and branch-and-bound)
+    the objective is multiplied by ``MONEY_SCALE`` = 1e-6 (million VND) and the bound is scaled
+    back. Every optimal objective is a whole number of VND (integral costs, an integral
+    service optimum for any fixed uses), so the bound is rounded up to whole VND.
+
+    **National budget**: it is the only row joining the provinces' blocks, so it is relaxed
+    with a price :math:`\lambda` on renovation: for every :math:`\lambda \ge 0`,
+    :math:`\sum_g LP_g(\lambda) - \lambda B` is a lower bound; :math:`\lambda` starts where
+    the LP's renovations ranked by value per VND exhaust B and is bisected until the tangents
+    of the (concave) dual function show the bound cannot rise by a tenth of ``mip_gap``.
+    Plans always respect the budget itself (repair, moves and sub-MIPs check it; the blocks'
+    branch-and-bound gets the block's spending plus a share of the slack).
+
+    **Status**: ``optimal`` only when the gap is below ``OPTIMAL_GAP`` (1e-6); otherwise
+    ``feasible`` with the proven bound (LP relaxation, Lagrangian bound or HiGHS
+    branch-and-bound, per block). Without a time limit every step is deterministic for a
+    seed (sub-MIPs stop on node counts); with one, searches stop on wall-clock time, so two
+    runs give the same plan only when the limit is not what stopped them.
+
+    Results: ``assignment`` (property_id, province, commune, use, renovation_cost_vnd,
+    revenue_vnd), ``service`` (property_id, commune, use, quantity, distance_km, cost_vnd) and
+    ``unmet`` (commune, use, need, served, unmet, priority_weight, penalty_vnd).
+    """
+
+    SOLVER = "HiGHS (ortools.math_opt) + min-cost-flow local search"
+
+    def __init__(self, properties: pd.DataFrame, options: pd.DataFrame, needs: pd.DataFrame,
+                 pairs: pd.DataFrame, *, radius_km: NDArray[np.float64],
+                 unmet_penalty_vnd: NDArray[np.float64],
+                 travel_cost_vnd_per_unit_km: NDArray[np.float64], budget_vnd: int | None,
+                 province_budget_vnd: dict[Any, int], same_province: bool,
+                 cross_province_penalty_vnd: float = 0.0) -> None:
+        self.properties = properties
+        self.options = options
+        self.needs = needs
+        self.pairs = pairs
+        self.radius_km = radius_km
+        self.unmet_penalty_vnd = unmet_penalty_vnd
+        self.travel_cost_vnd_per_unit_km = travel_cost_vnd_per_unit_km
+        self.budget_vnd = budget_vnd
+        self.province_budget_vnd = province_budget_vnd
+        self.same_province = same_province
+        self.cross_province_penalty_vnd = cross_province_penalty_vnd
+        self.info = SolveInfo.not_solved()
+        self.assignment = pd.DataFrame()
+        self.service = pd.DataFrame()
+        self.unmet = pd.DataFrame()
+        self._built = False
+
+    # ------------------------------------------------------------------ constructor
+    @classmethod
+    def from_frames(cls, properties: pd.DataFrame, needs: pd.DataFrame, pairs: pd.DataFrame,
+                    *, options: pd.DataFrame | None = None, radius_km: PerUse,
+                    unmet_penalty_vnd: PerUse, travel_cost_vnd_per_unit_km: PerUse = 0,
+                    budget_vnd: int | None = None,
+                    province_budget_vnd: Mapping[Any, int] | pd.Series | None = None,
+                    same_province: bool = True, cross_province_penalty_vnd: float = 0,
+                    allowed_uses: Sequence[str] | None = None) -> DispositionModel:
+        """Validate the frames and return an unbuilt model.
+
+        ``properties``: property_id, province, commune, optional ``fixed_use`` (a use decided
+        beforehand; missing means free), and, unless ``options`` is given, wide columns
+        ``eligible_<use>`` (bool), ``capacity_<use>`` and ``renovation_cost_vnd_<use>`` for
+        service uses, ``eligible_transfer``, ``eligible_sale`` and ``sale_revenue_vnd``.
+        ``options`` (long form, eligible rows only): property_id, use, capacity,
+        renovation_cost_vnd, revenue_vnd. ``needs``: commune, use, need (whole units),
+        priority_weight (default 1), province (needed with ``same_province`` or a
+        ``cross_province_penalty_vnd``, VND per unit served across a province border).
+        ``pairs``: property_id, commune, distance_km (sparse). ``allowed_uses`` restricts the
+        uses a scenario permits (hold is always allowed).
+        """
+        props = checked_frame(properties, "properties",
+                       {"property_id": "id", "province": "id", "commune": "id"})
+        require_unique(props, ["property_id"], "properties")
+        if "fixed_use" in properties.columns:
+            fixed = properties["fixed_use"].reset_index(drop=True)
+            given = fixed.notna().to_numpy()
+            bad = sorted(set(fixed[given].astype(str)) - set(USES))
+            if bad:
+                raise ValueError(f"properties.fixed_use has unknown use(s) {bad}")
+            props["fixed_use"] = np.where(given, fixed.astype(object).to_numpy(), "")
+        else:
+            props["fixed_use"] = ""
+        opts = (options_from_wide(properties) if options is None
+                else checked_frame(options, "options",
+                            {"property_id": "id", "use": "id", "capacity": "int",
+                             "renovation_cost_vnd": "int"}, {"revenue_vnd": "int"}))
+        if "revenue_vnd" not in opts:
+            opts["revenue_vnd"] = 0
+        opts = normalise_options(opts, props, allowed_uses)
+        cross = float(cross_province_penalty_vnd)
+        if not (math.isfinite(cross) and cross >= 0):
+            raise ValueError("cross_province_penalty_vnd must be a finite number >= 0")
+        by_province = bool(same_province) or cross > 0
+        need_req = {"commune": "id", "use": "id", "need": "int"}
+        if by_province:
+            need_req["province"] = "id"
+        nd = checked_frame(needs, "needs", need_req, {"priority_weight": "float", "province": "id"})
+        if "priority_weight" not in nd:
+            nd["priority_weight"] = 1.0
+        bad = sorted(set(nd["use"].astype(str)) - set(SERVICE_USES))
+        if bad:
+            raise ValueError(f"needs.use must be a service use {list(SERVICE_USES)}; got {bad}")
+        require_unique(nd, ["commune", "use"], "needs")
+        if by_province:
+            per = nd.groupby("commune")["province"].nunique()
+            if (per > 1).any():
+                raise ValueError(f"needs give commune {per.index[per > 1][0]!r} more than one "
+                                 "province")
+        nd = nd[nd["need"] > 0].reset_index(drop=True)
+        pr = checked_frame(pairs, "pairs", {"property_id": "id", "commune": "id",
+                                     "distance_km": "float"})
+        require_unique(pr, ["property_id", "commune"], "pairs")
+        used = sorted(set(nd["use"]))
+        radius = per_use(radius_km, "radius_km", used)
+        penalty = per_use(unmet_penalty_vnd, "unmet_penalty_vnd", used)
+        travel = per_use(travel_cost_vnd_per_unit_km, "travel_cost_vnd_per_unit_km", used)
+        if budget_vnd is not None and not (budget_vnd >= 0 and math.isfinite(budget_vnd)):
+            raise ValueError("budget_vnd must be a finite number >= 0")
+        prov_budget = dict(province_budget_vnd.items()) if province_budget_vnd is not None \
+            else {}
+        for k, b in prov_budget.items():
+            if b is None or not (b >= 0 and math.isfinite(b)):
+                raise ValueError(f"province_budget_vnd[{k!r}] must be a finite number >= 0")
+        return cls(props, opts, nd, pr, radius_km=radius, unmet_penalty_vnd=penalty,
+                   travel_cost_vnd_per_unit_km=travel,
+                   budget_vnd=None if budget_vnd is None else int(budget_vnd),
+                   province_budget_vnd={k: int(b) for k, b in prov_budget.items()},
+                   same_province=bool(same_province), cross_province_penalty_vnd=cross)
+
+
+    def define_arrays(self) -> None:
+        """Options, needs and service arcs as flat arrays (the data model of the MIP)."""
+        o = self.options
+        self.n_p, self.n_o = len(self.properties), len(o)
+        self.opt_p = o["p"].to_numpy()
+        self.opt_u = o["u"].to_numpy()
+        self.opt_cap = o["capacity"].to_numpy()
+        self.opt_reno = o["renovation_cost_vnd"].to_numpy()
+        self.opt_rev = o["revenue_vnd"].to_numpy()
+        self.opt_net = self.opt_reno - self.opt_rev
+        nd = self.needs
+        self.n_n = len(nd)
+        self.need_u = pd.Index(SERVICE_USES).get_indexer(nd["use"]).astype(np.int64)
+        self.need_q = nd["need"].to_numpy().astype(np.int64)
+        self.need_pen = np.asarray(np.rint(nd["priority_weight"].to_numpy()
+                                           * self.unmet_penalty_vnd[self.need_u]),
+                                   dtype=np.int64)
+        self.prop_first = np.searchsorted(self.opt_p, np.arange(self.n_p))
+        self.define_fixed()
+        self.define_arcs()
+
+    def define_fixed(self) -> None:
+        fixed = self.properties["fixed_use"].to_numpy()
+        fu = pd.Index(USES).get_indexer(np.where(fixed == "", "hold", fixed))
+        is_fixed = fixed != ""
+        key = pd.MultiIndex.from_arrays([self.opt_p, self.opt_u])
+        want = pd.MultiIndex.from_arrays([np.arange(self.n_p), fu])
+        pos = key.get_indexer(want)
+        bad = is_fixed & (pos < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InfeasibleInputError(
+                f"{int(bad.sum())} property(ies) have a fixed use they are not eligible for, "
+                f"e.g. {self.properties['property_id'].iloc[i]!r} fixed to {fixed[i]!r}")
+        self.fixed_opt = np.where(is_fixed, pos, -1).astype(np.int64)
+
+    def define_arcs(self) -> None:
+        """Service arcs option -> need for pairs within the use's radius (and province)."""
+        props = self.properties
+        svc = np.flatnonzero((self.opt_u < N_SERVICE) & (self.opt_cap > 0))
+        p_of = pd.DataFrame({"property_id": props["property_id"].to_numpy()[self.opt_p[svc]],
+                             "o": svc, "u": self.opt_u[svc]})
+        needs = pd.DataFrame({"commune": self.needs["commune"].to_numpy(),
+                              "u": self.need_u, "n": np.arange(self.n_n)})
+        arcs = p_of.merge(self.pairs, on="property_id").merge(needs, on=["commune", "u"])
+        o_a = arcs["o"].to_numpy(dtype=np.int64)
+        n_a = arcs["n"].to_numpy(dtype=np.int64)
+        km = arcs["distance_km"].to_numpy(dtype=float)
+        u_a = self.opt_u[o_a]
+        keep = km <= self.radius_km[u_a]
+        cross = self._across(self.opt_p[o_a], n_a)
+        if self.same_province:
+            keep &= ~cross
+        order = np.lexsort((n_a[keep], o_a[keep]))
+        self.arc_o = o_a[keep][order]
+        self.arc_n = n_a[keep][order]
+        self.arc_km = km[keep][order]
+        self.arc_lim = np.minimum(self.opt_cap[self.arc_o], self.need_q[self.arc_n])
+        self.arc_cost = self._unit_cost_vnd(self.arc_km, self.opt_u[self.arc_o],
+                                            cross[keep][order])
+        self.n_a = len(self.arc_o)
+
+    def _across(self, prop: NDArray[np.int64], need: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Whether property ``prop`` and need ``need`` lie in different provinces."""
+        if not (self.same_province or self.cross_province_penalty_vnd > 0):
+            return np.zeros(len(prop), dtype=bool)
+        return np.asarray(self.properties["province"].to_numpy()[prop]
+                          != self.needs["province"].to_numpy()[need], dtype=bool)
+
+    def _unit_cost_vnd(self, km: NDArray[np.float64], use: NDArray[np.int64],
+                       cross: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """Whole VND per unit served: round(t_u km) + round(kappa) across a border."""
+        travel = np.rint(km * np.nan_to_num(self.travel_cost_vnd_per_unit_km[use]))
+        return (travel.astype(np.int64)
+                + np.where(cross, int(round(self.cross_province_penalty_vnd)), 0))
+
+    # ------------------------------------------------------------------ checks before solving
+    def check_inputs(self) -> None:
+        """Raise :class:`InfeasibleInputError` when fixed uses alone break a budget."""
+        fixed = self.fixed_opt >= 0
+        spent = self.opt_reno[self.fixed_opt[fixed]]
+        if self.budget_vnd is not None and spent.sum() > self.budget_vnd:
+            raise InfeasibleInputError(
+                f"fixed uses need renovation of {int(spent.sum()):,} VND, above the national "
+                f"budget of {self.budget_vnd:,} VND")
+        prov = self.properties["province"].to_numpy()[fixed]
+        by_prov = pd.Series(spent).groupby(prov).sum()
+        for k, b in self.province_budget_vnd.items():
+            if by_prov.get(k, 0) > b:
+                raise InfeasibleInputError(
+                    f"province {k!r}: fixed uses need renovation of {int(by_prov[k]):,} VND, "
+                    f"above its budget of {b:,} VND")
+
+    # ------------------------------------------------------------------ MIP
+    def build(self) -> DispositionModel:
+        """Arrays, input checks, the sparse MIP and its decomposition into blocks."""
+        self.define_arrays()
+        self.check_inputs()
+        self._rows: list[sp.coo_matrix] = []
+        self._n_rows = 0
+        self.row_start: dict[str, int] = {}
+        self._row_lb: list[NDArray[np.float64]] = []
+        self._row_ub: list[NDArray[np.float64]] = []
+        self.define_variables()
+        self.define_one_use_constraints()
+        self.define_capacity_constraints()
+        self.define_need_constraints()
+        self.define_link_constraints()
+        self.define_budget_constraints()
+        self.matrix = sp.vstack(self._rows, format="csr")
+        self.row_lb = np.concatenate(self._row_lb)
+        self.row_ub = np.concatenate(self._row_ub)
+        self.define_blocks()
+        self._flow = ServiceFlows(self.arc_o, self.arc_n, self.arc_lim, self.arc_cost,
+                                   self.opt_cap, self.need_q, self.need_pen)
+        self._built = True
+        return self
+
+    def define_variables(self) -> None:
+        """Columns: x (options, binary), y (arcs), m (unmet); bounds and objective."""
+        n_o, n_a, n_n = self.n_o, self.n_a, self.n_n
+        self.n_var = n_o + n_a + n_n
+        self.col_y, self.col_m = n_o, n_o + n_a
+        self.lb = np.zeros(self.n_var)
+        self.ub = np.concatenate([np.ones(n_o), self.arc_lim.astype(float),
+                                  self.need_q.astype(float)])
+        fixed_p = self.fixed_opt >= 0
+        on_fixed_p = fixed_p[self.opt_p]
+        self.ub[:n_o][on_fixed_p] = 0.0
+        self.lb[self.fixed_opt[fixed_p]] = 1.0
+        self.ub[self.fixed_opt[fixed_p]] = 1.0
+        self.integer = np.concatenate([np.ones(n_o, dtype=bool), np.zeros(n_a + n_n, dtype=bool)])
+        self.cost = np.concatenate([self.opt_net, self.arc_cost, self.need_pen]).astype(float)
+
+    def _add_rows(self, rows: NDArray[Any], cols: NDArray[Any], vals: NDArray[Any],
+                  n_rows: int, lo: NDArray[Any] | float, hi: NDArray[Any] | float,
+                  family: str) -> None:
+        self.row_start.setdefault(family, self._n_rows)
+        self._n_rows += n_rows
+        self._rows.append(sp.coo_matrix((np.asarray(vals, dtype=float), (rows, cols)),
+                                        shape=(n_rows, self.n_var)))
+        self._row_lb.append(np.broadcast_to(np.asarray(lo, dtype=float), n_rows).copy())
+        self._row_ub.append(np.broadcast_to(np.asarray(hi, dtype=float), n_rows).copy())
+
+    def define_one_use_constraints(self) -> None:
+        self._add_rows(self.opt_p, np.arange(self.n_o), np.ones(self.n_o), self.n_p, 1, 1,
+                       "one_use")
+
+    def define_capacity_constraints(self) -> None:
+        """sum_a y_a - min(cap_o, reach_o) x_o <= 0 for every service option with arcs.
+
+        reach_o = sum of min(cap_o, q_n) over o's arcs: an option cannot serve more than the
+        needs it reaches, so the smaller coefficient is valid and tightens the LP.
+        """
+        opts = np.unique(self.arc_o)
+        r = np.searchsorted(opts, self.arc_o)
+        k = len(opts)
+        reach = np.bincount(r, weights=self.arc_lim, minlength=k)
+        coef = np.minimum(self.opt_cap[opts], reach)  # redundant with the link rows; helps presolve
+        self._add_rows(np.concatenate([r, np.arange(k)]),
+                       np.concatenate([self.col_y + np.arange(self.n_a), opts]),
+                       np.concatenate([np.ones(self.n_a), -coef]), k, -np.inf, 0, "capacity")
+        self.cap_opts = opts
+
+    def define_need_constraints(self) -> None:
+        """sum_a y_a + m_n >= q_n."""
+        self._add_rows(np.concatenate([self.arc_n, np.arange(self.n_n)]),
+                       np.concatenate([self.col_y + np.arange(self.n_a),
+                                       self.col_m + np.arange(self.n_n)]),
+                       np.ones(self.n_a + self.n_n), self.n_n, self.need_q, np.inf, "need")
+
+    def define_link_constraints(self) -> None:
+        """y_a - min(cap_o, q_n) x_o <= 0: the disjunctive (strong) form."""
+        k = np.arange(self.n_a)
+        self._add_rows(np.concatenate([k, k]),
+                       np.concatenate([self.col_y + k, self.arc_o]),
+                       np.concatenate([np.ones(self.n_a), -self.arc_lim]), self.n_a, -np.inf, 0,
+                       "link")
+
+    def define_budget_constraints(self) -> None:
+        """National and per-province renovation budgets."""
+        self.budget_rows: list[tuple[str, Any, int, NDArray[np.bool_]]] = []
+        has_reno = self.opt_reno > 0
+        if self.budget_vnd is not None:
+            self.budget_rows.append(("national", None, self.budget_vnd, np.ones(self.n_o, bool)))
+        prov = self.properties["province"].to_numpy()[self.opt_p]
+        for k, b in self.province_budget_vnd.items():
+            self.budget_rows.append(("province", k, b, prov == k))
+        for _, _, b, mask in self.budget_rows:
+            cols = np.flatnonzero(mask & has_reno)
+            self._add_rows(np.zeros(len(cols), dtype=np.int64), cols, self.opt_reno[cols], 1,
+                           -np.inf, b, "budget")
+
+    def define_blocks(self) -> None:
+        """Independent blocks (components over variables sharing a row), packed in groups.
+
+        The national budget row is left out: it would join everything into one block, so it
+        is handled by Lagrangian relaxation instead (see ``solve``).
+        """
+        self.national_row = (self.row_start["budget"] if self.budget_vnd is not None
+                             else -1)
+        self._components(drop_row=self.national_row)
+        if self.national_row >= 0 and self.n_groups <= 1:
+            # One group anyway: keep the budget row in it, no relaxation needed.
+            self.national_row = -1
+            self._components(drop_row=-1)
+
+    def _components(self, drop_row: int) -> None:
+        a = self.matrix.tocsc()
+        # Column-column adjacency through rows: connect each row's columns in a chain.
+        coo = self.matrix.tocoo()
+        keep = coo.row != drop_row
+        coo = sp.coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
+        order = np.lexsort((coo.col, coo.row))
+        r, c = coo.row[order], coo.col[order]
+        same = r[1:] == r[:-1]
+        adj = sp.coo_matrix((np.ones(int(same.sum())), (c[:-1][same], c[1:][same])),
+                            shape=(self.n_var, self.n_var))
+        n_comp, label = connected_components(adj, directed=False)
+        nnz_col = np.diff(a.indptr)
+        size = np.bincount(label, weights=nnz_col + 1, minlength=n_comp)
+        group_of = pack_bins(size, GROUP_NNZ)
+        self.col_group = group_of[label]
+        self.n_groups = int(group_of.max()) + 1 if n_comp else 0
+        # A row belongs to the group of its columns; an empty row (a budget nobody can spend)
+        # belongs to none: its bounds were checked to hold at zero.
+        has = np.diff(self.matrix.indptr) > 0
+        first = self.matrix.indices[np.minimum(self.matrix.indptr[:-1],
+                                               max(self.matrix.nnz - 1, 0))]
+        self.row_group = np.where(has, self.col_group[first] if len(first) else 0, -1)
+        if self.national_row >= 0:
+            self.row_group[self.national_row] = -1
+        self.n_components = int(n_comp)
+
+    # ------------------------------------------------------------------ plans
+    def evaluate(self, choice: NDArray[np.int64], source: str = "heuristic") -> CandidatePlan:
+        """Exact plan for fixed uses: min-cost flow for service, objective in whole VND."""
+        open_opt = np.zeros(self.n_o, dtype=bool)
+        open_opt[choice] = True
+        y, unmet, svc_cost = self._flow.solve(open_opt)
+        return CandidatePlan(choice.copy(), y, unmet, int(self.opt_net[choice].sum()) + svc_cost,
+                     source)
+
+    def _spending(self, choice: NDArray[np.int64]) -> NDArray[np.int64]:
+        return np.array([int(self.opt_reno[choice][mask[choice]].sum())
+                         for _, _, _, mask in self.budget_rows], dtype=np.int64)
+
+    def _budget_caps(self) -> NDArray[np.int64]:
+        return np.array([b for _, _, b, _ in self.budget_rows], dtype=np.int64)
+

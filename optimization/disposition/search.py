@@ -1,0 +1,365 @@
+"""Incumbents: rounding, budget repair, local search and neighbourhood sub-MIPs."""
+from __future__ import annotations
+
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from optimization.disposition.common import (
+    LNS_NODES,
+    MONEY_SCALE,
+    CandidatePlan,
+)
+from optimization.disposition.milp import solve_sparse_milp
+from optimization.disposition.state import DispositionState
+
+
+class _Search(DispositionState):
+    """Heuristic plans, each evaluated exactly."""
+
+    def _round(self, x: NDArray[np.float64]) -> NDArray[np.int64]:
+        """Per property the option with the largest LP share (ties: lower net cost)."""
+        order = np.lexsort((self.opt_net, -np.round(x, 9), self.opt_p))
+        first = np.ones(self.n_o, dtype=bool)
+        first[1:] = self.opt_p[order][1:] != self.opt_p[order][:-1]
+        choice = order[first]
+        fixed = self.fixed_opt >= 0
+        choice[fixed] = self.fixed_opt[fixed]
+        return choice
+
+    def _cheapest_free(self) -> NDArray[np.int64]:
+        """Per property its best option that needs no renovation (hold at worst)."""
+        net = np.where(self.opt_reno == 0, self.opt_net, np.iinfo(np.int64).max // 4)
+        order = np.lexsort((net, self.opt_p))
+        first = np.ones(self.n_o, dtype=bool)
+        first[1:] = self.opt_p[order][1:] != self.opt_p[order][:-1]
+        out = order[first]
+        fixed = self.fixed_opt >= 0
+        out[fixed] = self.fixed_opt[fixed]
+        return out
+
+    def _repair_budget(self, choice: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Drop renovations, least service value per VND first, until every budget holds."""
+        if not self.budget_rows:
+            return choice
+        choice = choice.copy()
+        caps = self._budget_caps()
+        spent = self._spending(choice)
+        if (spent <= caps).all():
+            return choice
+        plan = self.evaluate(choice)
+        value = np.bincount(self.arc_o, weights=plan.y * (self.need_pen[self.arc_n]
+                                                          - self.arc_cost), minlength=self.n_o)
+        free = self._cheapest_free()
+        reno = self.opt_reno[choice]
+        gain = value[choice] - (self.opt_net[free] - self.opt_net[choice])
+        ratio = np.where((reno > 0) & (self.fixed_opt < 0), gain / np.maximum(reno, 1), np.inf)
+        masks = np.array([mask for _, _, _, mask in self.budget_rows])
+        for p in np.argsort(ratio, kind="stable"):
+            over = spent > caps
+            if not over.any() or not np.isfinite(ratio[p]):
+                break
+            o = choice[p]
+            hits = masks[:, o]
+            if not (hits & over).any():
+                continue
+            spent -= np.where(hits, self.opt_reno[o] - self.opt_reno[free[p]], 0)
+            choice[p] = free[p]
+        return choice
+
+    def _option_values(self, residual: NDArray[np.int64],
+                       arcs: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
+        """Value of each option's capacity poured into residual needs, best arcs first."""
+        if arcs is None:
+            arcs = np.arange(self.n_a)
+        v = (self.need_pen[self.arc_n[arcs]] - self.arc_cost[arcs]).astype(float)
+        lim = np.minimum(self.arc_lim[arcs], residual[self.arc_n[arcs]]).astype(float)
+        ok = (v > 0) & (lim > 0)
+        arcs, v, lim = arcs[ok], v[ok], lim[ok]
+        o = self.arc_o[arcs]
+        order = np.lexsort((-v, o))
+        o, v, lim = o[order], v[order], lim[order]
+        cum = np.cumsum(lim)
+        start = np.searchsorted(o, o, side="left")
+        before = cum - lim - np.where(start > 0, cum[start - 1], 0.0)
+        take = np.clip(self.opt_cap[o] - before, 0, lim)
+        return np.asarray(np.bincount(o, weights=take * v, minlength=self.n_o), dtype=float)
+
+    def _local_search(self, plan: CandidatePlan, deadline: float) -> CandidatePlan:
+        """Alternate the two move scorings until neither improves the plan."""
+        best = plan
+        stalled = 0
+        optimistic = False
+        while stalled < 2 and time.perf_counter() <= deadline:
+            trial = self._move_rounds(best, deadline, optimistic)
+            stalled = 0 if trial.objective < best.objective else stalled + 1
+            best = trial
+            optimistic = not optimistic
+        return best
+
+    def _move_rounds(self, plan: CandidatePlan, deadline: float, optimistic: bool,
+                     max_rounds: int = 60) -> CandidatePlan:
+        """Move single properties between uses while the exact objective improves.
+
+        Each round scores every (property, new use) move against the current plan: the value
+        its capacity adds to unmet needs (best arcs first) minus the value its current use
+        loses, plus the change in net cost. The loss is counted in full (pessimistic) or net
+        of the spare capacity of other open options in reach (``optimistic``). The best
+        compatible moves are applied together and the plan is re-evaluated exactly; if the
+        batch does not improve, its first half is tried, and so on.
+        """
+        best = plan
+        caps = self._budget_caps()
+        arc_start = np.searchsorted(self.arc_o, np.arange(self.n_o + 1))
+        masks = np.array([mask for _, _, _, mask in self.budget_rows]).reshape(
+            len(self.budget_rows), self.n_o)
+        movable = self.fixed_opt < 0
+        v_arc = (self.need_pen[self.arc_n] - self.arc_cost).astype(float)
+        for _ in range(max_rounds):
+            if time.perf_counter() > deadline:
+                break
+            choice = best.choice
+            residual = best.unmet.copy()
+            open_opt = np.zeros(self.n_o, dtype=bool)
+            open_opt[choice] = True
+            # Spare capacity of open options that could take over a need if its server left.
+            used = np.bincount(self.arc_o, weights=best.y, minlength=self.n_o)
+            spare = np.where(open_opt, self.opt_cap - used, 0)
+            cover = np.bincount(self.arc_n, weights=np.minimum(
+                spare[self.arc_o], self.arc_lim - best.y), minlength=self.n_n)
+            kept = (np.minimum(best.y, np.floor(cover[self.arc_n])).astype(np.int64)
+                    if optimistic else np.zeros(self.n_a, dtype=np.int64))
+            lost_arc = (best.y - kept) * v_arc
+            lost = np.bincount(self.arc_o, weights=lost_arc, minlength=self.n_o)
+            value = self._option_values(residual)
+            cur = choice[self.opt_p]
+            gain = self.opt_net[cur] - self.opt_net + value - lost[cur]
+            gain[(cur == np.arange(self.n_o)) | ~movable[self.opt_p]] = -np.inf
+            cand = np.flatnonzero(gain > 0)
+            if len(cand) == 0:
+                break
+            cand = cand[np.argsort(-gain[cand], kind="stable")]
+            spent = self._spending(choice)
+            moved = np.zeros(self.n_p, dtype=bool)
+            moves: list[tuple[int, int]] = []
+            for o in cand[:5000]:
+                p = self.opt_p[o]
+                if moved[p]:
+                    continue
+                old = int(choice[p])
+                arcs = np.arange(arc_start[o], arc_start[o + 1])
+                add = float(self._option_values(residual, arcs)[o]) if len(arcs) else 0.0
+                g = self.opt_net[old] - self.opt_net[o] + add - lost[old]
+                if g <= 0:
+                    continue
+                if len(masks):
+                    delta = (np.where(masks[:, o], self.opt_reno[o], 0)
+                             - np.where(masks[:, old], self.opt_reno[old], 0))
+                    if ((spent + delta > caps) & (delta > 0)).any():
+                        continue
+                    spent += delta
+                moved[p] = True
+                moves.append((int(p), int(o)))
+                old_arcs = np.arange(arc_start[old], arc_start[old + 1])
+                residual[self.arc_n[old_arcs]] += best.y[old_arcs] - kept[old_arcs]
+                if len(arcs):
+                    self._pour(o, arcs, residual)
+            improved = False
+            while moves and time.perf_counter() <= deadline:
+                trial_choice = choice.copy()
+                idx = np.array(moves, dtype=np.int64)
+                trial_choice[idx[:, 0]] = idx[:, 1]
+                trial = self.evaluate(trial_choice)
+                if trial.objective < best.objective:
+                    trial.history = [*best.history, trial.objective]
+                    best, improved = trial, True
+                    break
+                moves = moves[:len(moves) // 2]
+            if not improved:
+                break
+        return best
+
+    def _pour(self, o: int, arcs: NDArray[np.int64], residual: NDArray[np.int64]) -> None:
+        """Take option o's capacity out of the residual needs, best arcs first."""
+        v = self.need_pen[self.arc_n[arcs]] - self.arc_cost[arcs]
+        left = int(self.opt_cap[o])
+        for i in np.argsort(-v, kind="stable"):
+            if left <= 0 or v[i] <= 0:
+                break
+            n = self.arc_n[arcs[i]]
+            t = min(left, int(self.arc_lim[arcs[i]]), int(residual[n]))
+            residual[n] -= t
+            left -= t
+
+    # ------------------------------------------------------------------ large neighbourhoods
+    def _neighbourhood(self, seed_p: int, size: int, rng: np.random.Generator
+                       ) -> NDArray[np.int64]:
+        """About ``size`` properties around ``seed_p``: those that can serve the same needs,
+        then the needs those serve, and so on (breadth first, last layer sampled)."""
+        chosen = np.array([seed_p], dtype=np.int64)
+        seen = np.zeros(self.n_p, dtype=bool)
+        seen[seed_p] = True
+        frontier = chosen
+        while len(chosen) < size and len(frontier):
+            needs = np.unique(self._p2n[frontier].indices)
+            layer = np.unique(self._n2p[needs].indices)
+            layer = layer[~seen[layer]]
+            if len(layer) > size - len(chosen):
+                layer = np.sort(rng.choice(layer, size - len(chosen), replace=False))
+            seen[layer] = True
+            chosen = np.concatenate([chosen, layer])
+            frontier = layer
+        return chosen
+
+    def _sub_mip(self, plan: CandidatePlan, free: NDArray[np.int64], time_limit_s: float | None,
+                 seed: int | None, slack_share: float = 1.0
+                 ) -> tuple[NDArray[np.int64] | None, bool]:
+        """Re-optimise the uses of ``free`` properties with everything else kept as planned.
+
+        The sub-model holds the free properties' options, the needs they reach, every arc into
+        those needs from a free or an open option, and the budgets less what the fixed
+        properties spend; open fixed options keep only the capacity they do not use elsewhere.
+        Returns the new options of the free properties (or None) and whether it is proven.
+        """
+        is_free = np.zeros(self.n_p, dtype=bool)
+        is_free[free] = True
+        opt_free = is_free[self.opt_p]
+        open_opt = np.zeros(self.n_o, dtype=bool)
+        open_opt[plan.choice] = True
+        in_n = np.zeros(self.n_n, dtype=bool)
+        in_n[self.arc_n[opt_free[self.arc_o]]] = True
+        arcs = np.flatnonzero(in_n[self.arc_n] & (opt_free[self.arc_o] | open_opt[self.arc_o]))
+        needs = np.flatnonzero(in_n)
+        x_cols = np.flatnonzero(opt_free)
+        cols = np.concatenate([x_cols, self.col_y + arcs, self.col_m + needs])
+        a_opts = np.unique(self.arc_o[arcs])
+        cap_rows = self.row_start["capacity"] + np.searchsorted(self.cap_opts, a_opts)
+        free_link = arcs[opt_free[self.arc_o[arcs]]]
+        rows = np.concatenate([self.row_start["one_use"] + free, cap_rows,
+                               self.row_start["need"] + needs,
+                               self.row_start["link"] + free_link])
+        row_ub = self.row_ub[rows].copy()
+        # Fixed open options: capacity left after their service outside these needs.
+        fixed_open = ~opt_free[a_opts]
+        outside = np.bincount(self.arc_o, weights=np.where(in_n[self.arc_n], 0, plan.y),
+                              minlength=self.n_o)
+        k = len(free)
+        row_ub[k:k + len(a_opts)][fixed_open] = (self.opt_cap[a_opts[fixed_open]]
+                                                 - outside[a_opts[fixed_open]])
+        if self.budget_rows:
+            # The free properties may spend what they spend now plus their share of the slack
+            # (neighbourhoods solved side by side split it).
+            ch = plan.choice
+            spend_free = np.array([float(self.opt_reno[ch][mask[ch] & is_free].sum())
+                                   for _, _, _, mask in self.budget_rows])
+            slack = self._budget_caps() - self._spending(ch)
+            b_rows = self.row_start["budget"] + np.arange(len(self.budget_rows))
+            rows = np.concatenate([rows, b_rows])
+            row_ub = np.concatenate([row_ub, spend_free + slack_share * np.maximum(slack, 0)])
+        hint = np.concatenate([open_opt[x_cols].astype(float), plan.y[arcs],
+                               plan.unmet[needs]])
+        res = solve_sparse_milp(self.cost[cols] * MONEY_SCALE, self.matrix[rows][:, cols],
+                                self.row_lb[rows], row_ub, self.lb[cols], self.ub[cols],
+                                self.integer[cols], time_limit_s=time_limit_s,
+                                mip_gap=self._lns_gap, seed=seed, hint=hint,
+                                absolute_gap=0.5 * MONEY_SCALE,
+                                node_limit=LNS_NODES)
+        self._lns_dims = (len(cols), len(rows))
+        if res.x is None:
+            return None, False
+        return x_cols[res.x[:len(x_cols)] > 0.5], res.proven
+
+    def _lns(self, plan: CandidatePlan, deadline: float, seed: int | None, max_stall: int,
+             workers: int = 1) -> tuple[CandidatePlan, int]:
+        """Sub-MIPs on neighbourhoods of properties while they improve the plan.
+
+        ``workers`` neighbourhoods (made disjoint) are solved side by side against the same
+        plan; their changes are applied together when that improves, else the best single
+        one. Neighbourhoods come from a generator seeded with ``seed``; sub-MIPs get at most
+        ``LNS_NODES`` branch-and-bound nodes each (and the time left before the deadline) and
+        the neighbourhood grows while they are proven and shrinks when they are not, so a run
+        is reproducible unless the run's time limit cuts it.
+        """
+        rng = np.random.default_rng(seed)
+        p_of_arc = self.opt_p[self.arc_o]
+        inc = sp.csr_matrix((np.ones(self.n_a, dtype=bool), (p_of_arc, self.arc_n)),
+                            shape=(self.n_p, self.n_n))
+        self._p2n, self._n2p = inc, inc.T.tocsr()
+        movable = (self.fixed_opt < 0) & (np.diff(inc.indptr) > 0)
+        seeds = np.flatnonzero(movable)
+        if len(seeds) == 0:
+            return plan, 0
+        size, stall, iters = 20, 0, 0
+        self._lns_gap = 1e-4
+        with ThreadPoolExecutor(workers) as pool:
+            while stall < max_stall and time.perf_counter() < deadline:
+                iters += 1
+                taken = ~movable
+                frees = []
+                for s in rng.choice(seeds, size=min(workers, len(seeds)), replace=False):
+                    if taken[s]:
+                        continue
+                    f = self._neighbourhood(int(s), size, rng)
+                    f = f[~taken[f]]
+                    taken[f] = True
+                    frees.append(f)
+                # A node limit (the same work on any machine) ends a sub-MIP; the deadline
+                # only when it is nearer, so a slow machine changes the plan only when the
+                # run's own time limit binds.
+                limit = deadline - time.perf_counter() if math.isfinite(deadline) else None
+                if limit is not None and limit < 0.05:
+                    break
+                base = plan
+                share = 1.0 / max(len(frees), 1)
+                outs = list(pool.map(lambda f, b=base, lim=limit, sh=share: self._sub_mip(
+                    b, f, lim, seed, sh), frees))
+                proven = all(pr for _, pr in outs)
+                whole = proven and len(frees) == 1 and len(frees[0]) >= len(seeds)
+                # Grow the neighbourhood while sub-MIPs are proven, shrink otherwise.
+                size = min(200, int(size * 1.15) + 1) if proven else max(8, int(size * 0.7))
+                news = [n for n, _ in outs if n is not None]
+                trials = []
+                if news:
+                    choice = base.choice.copy()
+                    for n in news:
+                        choice[self.opt_p[n]] = n
+                    trials.append(self.evaluate(choice, base.source))
+                if len(news) > 1 and trials[0].objective >= base.objective:
+                    for n in news:
+                        choice = base.choice.copy()
+                        choice[self.opt_p[n]] = n
+                        trials.append(self.evaluate(choice, base.source))
+                # Budgets are checked in whole VND: a solver's tolerance is not a licence.
+                trials = [t for t in trials if self._within_budget(t.choice)]
+                best = min(trials, key=lambda t: t.objective, default=base)
+                if best.objective < base.objective:
+                    best.history = [*base.history, best.objective]
+                    plan, stall = best, 0
+                else:
+                    stall += 1
+                if whole:  # the neighbourhood was everything and its optimum is proven
+                    break
+        return plan, iters
+
+    def _hint(self, plan: CandidatePlan) -> NDArray[np.float64]:
+        x = np.zeros(self.n_var)
+        x[plan.choice] = 1.0
+        x[self.col_y:self.col_m] = plan.y
+        x[self.col_m:] = plan.unmet
+        return x
+
+    def _choice_from_x(self, x: NDArray[np.float64],
+                       cols: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Options at 1 in a MIP solution restricted to ``cols`` (one per property)."""
+        xo = cols[(cols < self.n_o)]
+        on = xo[x[np.searchsorted(cols, xo)] > 0.5]
+        return on
+
+    # ------------------------------------------------------------------ solve
+
+    def _within_budget(self, choice: NDArray[np.int64]) -> bool:
+        return bool((self._spending(choice) <= self._budget_caps()).all())

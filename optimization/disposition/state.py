@@ -1,0 +1,100 @@
+"""The arrays of one disposition model, named once for every part that reads them."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from optimization.disposition.common import CandidatePlan
+from optimization.result import SolveInfo
+
+Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
+Bools = NDArray[np.bool_]
+
+
+class DispositionState:
+    """Inputs, the flat arrays built from them (``define_arrays``) and the sparse MIP
+    (``build``). Options o = (property, use), needs n = (commune, use), arcs a = (o, n)."""
+
+    # inputs (validated frames and per-use parameters over SERVICE_USES)
+    properties: pd.DataFrame
+    options: pd.DataFrame
+    needs: pd.DataFrame
+    pairs: pd.DataFrame
+    radius_km: Floats
+    unmet_penalty_vnd: Floats
+    travel_cost_vnd_per_unit_km: Floats
+    budget_vnd: int | None
+    province_budget_vnd: dict[Any, int]
+    same_province: bool
+    cross_province_penalty_vnd: float
+    # options, needs, arcs
+    n_p: int
+    n_o: int
+    n_n: int
+    n_a: int
+    opt_p: Ints
+    opt_u: Ints
+    opt_cap: Ints
+    opt_reno: Ints
+    opt_rev: Ints
+    opt_net: Ints
+    need_u: Ints
+    need_q: Ints
+    need_pen: Ints
+    prop_first: Ints
+    fixed_opt: Ints
+    arc_o: Ints
+    arc_n: Ints
+    arc_km: Floats
+    arc_lim: Ints
+    arc_cost: Ints
+    # the MIP: columns x (options), y (arcs), m (unmet); rows by family
+    n_var: int
+    col_y: int
+    col_m: int
+    lb: Floats
+    ub: Floats
+    integer: Bools
+    cost: Floats
+    matrix: sp.csr_matrix
+    row_lb: Floats
+    row_ub: Floats
+    row_start: dict[str, int]
+    cap_opts: Ints
+    budget_rows: list[tuple[str, Any, int, Bools]]
+    national_row: int
+    col_group: Ints
+    row_group: Ints
+    n_groups: int
+    n_components: int
+    SOLVER: str
+    _built: bool
+    # results
+    info: SolveInfo
+    assignment: pd.DataFrame
+    service: pd.DataFrame
+    unmet: pd.DataFrame
+    _plan: CandidatePlan
+
+    def evaluate(self, choice: Ints, source: str = "heuristic") -> CandidatePlan:
+        raise NotImplementedError
+
+    def _spending(self, choice: Ints) -> Ints:
+        raise NotImplementedError
+
+    def _budget_caps(self) -> Ints:
+        raise NotImplementedError
+
+    def _across(self, prop: Ints, need: Ints) -> Bools:
+        raise NotImplementedError
+
+    def _unit_cost_vnd(self, km: Floats, use: Ints, cross: Bools) -> Ints:
+        raise NotImplementedError
+
+    def build(self) -> Any:
+        raise NotImplementedError
