@@ -197,7 +197,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
         same_province=pol.same_province_only,
         cross_province_penalty_vnd=0 if pol.same_province_only
         else pol.cross_province_penalty_vnd,
-        allowed_uses=list(pol.uses_allowed))
+        allowed_uses=list(pol.uses_allowed), disposal_order=pol.disposal_order)
     model.build()
     model.solve(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                 threads=sc.solver.threads, seed=sc.solver.seed)

@@ -172,6 +172,13 @@ class PriorityWeights(_Frozen):
 
 
 class Policy(_Frozen):
+    disposal_order: Literal["public_first", "value"] = Field(
+        "public_first", description="order of reuse of surplus houses and land. "
+        "'public_first' (Official Dispatch 213/CĐ-TTg, 11 Nov 2025): a property is sold, "
+        "handed over or held only when no eligible public need within its reach could use it "
+        "within the budgets; money decides only among plans that serve the same needs. "
+        "'value': sale revenue and renovation cost are traded in VND against the "
+        "priority-weighted unmet need")
     uses_allowed: tuple[Literal[USES], ...] = USES  # type: ignore[valid-type]
     service_radius_km: Mapping[str, PositiveKm] = Field(
         default_factory=lambda: {"health": 15.0, "education": 10.0, "office": 20.0,

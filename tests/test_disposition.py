@@ -1,18 +1,15 @@
-"""Disposition model: hand-checked optima, a brute-force oracle, budgets and the checker."""
+"""Disposition model: hand-checked optima, a brute-force oracle (order of reuse ``value``:
+money traded against weighted need), budgets and the checker."""
 
 from __future__ import annotations
-
-import itertools
 
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import linprog
+from disposition_oracle import M, brute_force, random_instance
 
-from optimization.disposition import SERVICE_USES, DispositionModel
+from optimization.disposition import DispositionModel
 from optimization.result import InfeasibleInputError, SolutionCheckError, SolveStatus
-
-M = 1_000_000  # one million VND
 
 
 def hand_instance() -> dict:
@@ -33,7 +30,8 @@ def hand_instance() -> dict:
                           "distance_km": [0.0, 1.0, 5.0]})
     return {"properties": props, "needs": needs, "pairs": pairs, "options": options,
             "radius_km": 10.0,
-            "unmet_penalty_vnd": {"health": 100 * M, "education": 10 * M}}
+            "unmet_penalty_vnd": {"health": 100 * M, "education": 10 * M},
+            "disposal_order": "value"}
 
 
 def test_hand_instance_optimum() -> None:
@@ -100,111 +98,11 @@ def test_travel_cost_picks_the_nearer_property() -> None:
 
 
 # ---------------------------------------------------------------------------- oracle
-def random_instance(rng: np.random.Generator, n_p: int, n_c: int) -> dict:
-    uses = list(rng.choice(SERVICE_USES, size=int(rng.integers(1, 3)), replace=False))
-    prov = {f"c{j}": f"S{rng.integers(2)}" for j in range(n_c)}
-    props, opts = [], []
-    for i in range(n_p):
-        c = f"c{rng.integers(n_c)}"
-        props.append((i, prov[c], c))
-        for u in rng.permutation(uses)[:int(rng.integers(0, 3))]:
-            opts.append((i, u, int(rng.integers(1, 25)), int(rng.integers(0, 300)) * M, 0))
-        if rng.random() < 0.4:
-            opts.append((i, "sale", 0, 0, int(rng.integers(0, 400)) * M))
-        if rng.random() < 0.2:
-            opts.append((i, "transfer", 0, 0, 0))
-    props = pd.DataFrame(props, columns=["property_id", "province", "commune"])
-    options = pd.DataFrame(opts, columns=["property_id", "use", "capacity",
-                                          "renovation_cost_vnd", "revenue_vnd"])
-    needs = pd.DataFrame([(c, u, int(rng.integers(1, 30)), float(rng.choice([1, 2, 3])),
-                           prov[c]) for c in prov for u in uses if rng.random() < 0.7],
-                         columns=["commune", "use", "need", "priority_weight", "province"])
-    pairs = pd.DataFrame([(i, c, float(rng.integers(0, 20))) for i in range(n_p) for c in prov
-                          if rng.random() < 0.8],
-                         columns=["property_id", "commune", "distance_km"])
-    kw: dict = {
-        "radius_km": {u: float(rng.integers(5, 30)) for u in uses},
-        "unmet_penalty_vnd": {u: int(rng.integers(1, 40)) * M for u in uses},
-        "travel_cost_vnd_per_unit_km": {u: float(rng.choice([0, 100_000, 333_333]))
-                                        for u in uses},
-        "same_province": bool(rng.random() < 0.5),
-    }
-    r = rng.random()
-    if r < 0.25:
-        kw["budget_vnd"] = int(rng.integers(0, 400)) * M
-    elif r < 0.5:
-        kw["province_budget_vnd"] = {"S0": int(rng.integers(0, 300)) * M}
-    if rng.random() < 0.2 and len(options):
-        row = options.iloc[int(rng.integers(len(options)))]
-        props["fixed_use"] = np.array([row["use"] if p == row["property_id"] else None
-                                       for p in props["property_id"]], dtype=object)
-    if not kw["same_province"] and rng.random() < 0.5:
-        kw["cross_province_penalty_vnd"] = int(rng.integers(1, 40)) * M // 4
-    return {"properties": props, "needs": needs, "pairs": pairs, "options": options, **kw}
-
-
-def brute_force(inst: dict) -> float:
-    """Every use per property; the service part of each as an LP (scipy/HiGHS)."""
-    props, options, needs, pairs = (inst[k] for k in ("properties", "options", "needs",
-                                                      "pairs"))
-    radius, pen = inst["radius_km"], inst["unmet_penalty_vnd"]
-    travel = inst["travel_cost_vnd_per_unit_km"]
-    fixed = props["fixed_use"] if "fixed_use" in props else pd.Series([None] * len(props))
-    prov_of = dict(zip(props["property_id"], props["province"], strict=True))
-    dist = {(p, c): km for p, c, km in pairs.itertuples(index=False)}
-    choices = []
-    for pid, f in zip(props["property_id"], fixed, strict=True):
-        rows = [(u, cap, r, v) for p, u, cap, r, v in options.itertuples(index=False)
-                if p == pid] + [("hold", 0, 0, 0)]
-        choices.append([x for x in rows if pd.isna(f) or x[0] == f])
-    best = np.inf
-    for combo in itertools.product(*choices):
-        spent = [r for _, _, r, _ in combo]
-        if inst.get("budget_vnd") is not None and sum(spent) > inst["budget_vnd"]:
-            continue
-        pb = inst.get("province_budget_vnd", {})
-        if any(sum(r for r, p in zip(spent, props["province"], strict=True) if p == k) > b
-               for k, b in pb.items()):
-            continue
-        net = sum(r - v for _, _, r, v in combo)
-        # Service LP: arcs (property, need) of the chosen use within reach.
-        arcs = []
-        for i, (u, cap, _, _) in enumerate(combo):
-            pid = props["property_id"].iloc[i]
-            for j, (c, nu, _, _, nprov) in enumerate(needs.itertuples(index=False)):
-                km = dist.get((pid, c))
-                if nu != u or km is None or km > radius[u] or cap <= 0:
-                    continue
-                across = prov_of[pid] != nprov
-                if inst["same_province"] and across:
-                    continue
-                border = inst.get("cross_province_penalty_vnd", 0) if across else 0
-                arcs.append((i, j, round(km * travel[u]) + border))
-        n_a, n_n = len(arcs), len(needs)
-        unit_pen = np.array([round(w * pen[u]) for _, u, _, w, _ in
-                             needs.itertuples(index=False)], dtype=float)
-        q = needs["need"].to_numpy(float)
-        if n_a == 0:
-            best = min(best, net + float(unit_pen @ q))
-            continue
-        c_vec = np.concatenate([[a[2] for a in arcs], unit_pen])
-        a_ub = np.zeros((len(combo) + n_n, n_a + n_n))
-        b_ub = np.concatenate([[x[1] for x in combo], -q])
-        for k, (i, j, _) in enumerate(arcs):
-            a_ub[i, k] = 1
-            a_ub[len(combo) + j, k] = -1
-        a_ub[len(combo) + np.arange(n_n), n_a + np.arange(n_n)] = -1
-        res = linprog(c_vec, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
-        assert res.status == 0
-        best = min(best, net + res.fun)
-    return best
-
-
 @pytest.mark.parametrize("seed", range(220))
 def test_brute_force_oracle(seed: int) -> None:
     rng = np.random.default_rng(seed)
     inst = random_instance(rng, n_p=int(rng.integers(1, 4)), n_c=int(rng.integers(1, 4)))
-    expected = brute_force(inst)
+    expected = brute_force(inst).objective
     if not np.isfinite(expected):  # a fixed use breaks a budget: no plan at all
         with pytest.raises(InfeasibleInputError, match="fixed uses need renovation"):
             DispositionModel.from_frames(**inst).build()

@@ -5,11 +5,13 @@ from typing import Self
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from optimization.disposition.common import (
     USES,
     CandidatePlan,
 )
+from optimization.disposition.order import in_money_units
 from optimization.disposition.state import DispositionState
 from optimization.result import (
     SolutionCheckError,
@@ -38,7 +40,7 @@ class _Check(DispositionState):
             "use": np.asarray(USES, dtype=object)[self.opt_u[a_o]],
             "quantity": plan.y[used],
             "distance_km": self.arc_km[used],
-            "cost_vnd": plan.y[used] * self.arc_cost[used],
+            "cost_vnd": plan.y[used] * self.arc_cost_vnd[used],
         })
         served = np.bincount(self.arc_n, weights=plan.y, minlength=self.n_n).astype(np.int64)
         self.unmet = pd.DataFrame({
@@ -48,6 +50,14 @@ class _Check(DispositionState):
             "priority_weight": self.needs["priority_weight"].to_numpy(),
             "penalty_vnd": plan.unmet * self.need_pen,
         })
+
+    def _objective_parts(self, plan: CandidatePlan) -> dict[str, int | str]:
+        """The objective's two parts in whole VND, and the unit money is counted in."""
+        o = plan.choice
+        return {"disposal_order": self.disposal_order, "money_unit_vnd": self.money_unit_vnd,
+                "unmet_penalty_vnd": int((plan.unmet * self.need_pen).sum()),
+                "net_cost_vnd": int(self.opt_net_vnd[o].sum())
+                + int((plan.y * self.arc_cost_vnd).sum())}
 
     # ------------------------------------------------------------------ verification
     def check_solution(self) -> Self:
@@ -129,12 +139,32 @@ class _Check(DispositionState):
         pen = m.astype(np.int64) * self.need_pen
         if not np.array_equal(um["penalty_vnd"].to_numpy(), pen):
             raise SolutionCheckError("unmet.penalty_vnd differs from unmet x penalty")
-        total = (int(self.opt_reno[o].sum()) - int(self.opt_rev[o].sum()) + int(travel.sum())
-                 + int(pen.sum()))
+        # Objective: weighted unmet need in VND plus money in money units (1 VND under value).
+        unit = self.money_unit_vnd
+        total = (int(pen.sum()) + int(in_money_units(self.opt_reno[o] - self.opt_rev[o],
+                                                      unit).sum())
+                 + int((q.astype(np.int64) * in_money_units(
+                     self._unit_cost_vnd(km, su, across), unit)).sum()))
         if total != self.info.objective_value:
-            raise SolutionCheckError(f"objective recomputed as {total:,} VND, solver reported "
+            raise SolutionCheckError(f"objective recomputed as {total:,}, solver reported "
                                      f"{self.info.objective_value:,.0f}")
+        self._check_order(o, m.astype(np.int64))
         if self.info.best_bound > total:
             raise SolutionCheckError("best bound above the objective of a minimisation")
         return self
 
+
+    def _check_order(self, choice: NDArray[np.int64], unmet: NDArray[np.int64]) -> None:
+        """Under public_first no non-public property may reach an unmet need it could serve
+        within every budget."""
+        bad = self._order_violations(choice, unmet)
+        if len(bad):
+            a = int(bad[0])
+            o, n = int(self.arc_o[a]), int(self.arc_n[a])
+            raise SolutionCheckError(
+                f"order of reuse broken in {len(bad)} case(s): property "
+                f"{self.properties['property_id'].iloc[self.opt_p[o]]!r} is "
+                f"{USES[self.opt_u[choice[self.opt_p[o]]]]} although commune "
+                f"{self.needs['commune'].iloc[n]!r} has {int(unmet[n])} unit(s) of "
+                f"{USES[self.opt_u[o]]} need unmet within {self.arc_km[a]:g} km and its "
+                f"renovation ({int(self.opt_reno[o]):,} VND) fits the budgets")

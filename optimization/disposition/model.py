@@ -49,6 +49,7 @@ from optimization.disposition.common import (
 )
 from optimization.disposition.flow import ServiceFlows
 from optimization.disposition.frames import normalise_options, options_from_wide
+from optimization.disposition.order import DISPOSAL_ORDERS, in_money_units, money_unit_vnd
 from optimization.disposition.solve import _Solve
 from optimization.result import (
     InfeasibleInputError,
@@ -134,7 +135,8 @@ class DispositionModel(_Solve):
                  unmet_penalty_vnd: NDArray[np.float64],
                  travel_cost_vnd_per_unit_km: NDArray[np.float64], budget_vnd: int | None,
                  province_budget_vnd: dict[Any, int], same_province: bool,
-                 cross_province_penalty_vnd: float = 0.0) -> None:
+                 cross_province_penalty_vnd: float = 0.0,
+                 disposal_order: str = "public_first") -> None:
         self.properties = properties
         self.options = options
         self.needs = needs
@@ -146,6 +148,7 @@ class DispositionModel(_Solve):
         self.province_budget_vnd = province_budget_vnd
         self.same_province = same_province
         self.cross_province_penalty_vnd = cross_province_penalty_vnd
+        self.disposal_order = disposal_order
         self.info = SolveInfo.not_solved()
         self.assignment = pd.DataFrame()
         self.service = pd.DataFrame()
@@ -160,7 +163,8 @@ class DispositionModel(_Solve):
                     budget_vnd: int | None = None,
                     province_budget_vnd: Mapping[Any, int] | pd.Series | None = None,
                     same_province: bool = True, cross_province_penalty_vnd: float = 0,
-                    allowed_uses: Sequence[str] | None = None) -> DispositionModel:
+                    allowed_uses: Sequence[str] | None = None,
+                    disposal_order: str = "public_first") -> DispositionModel:
         """Validate the frames and return an unbuilt model.
 
         ``properties``: property_id, province, commune, optional ``fixed_use`` (a use decided
@@ -172,8 +176,13 @@ class DispositionModel(_Solve):
         priority_weight (default 1), province (needed with ``same_province`` or a
         ``cross_province_penalty_vnd``, VND per unit served across a province border).
         ``pairs``: property_id, commune, distance_km (sparse). ``allowed_uses`` restricts the
-        uses a scenario permits (hold is always allowed).
+        uses a scenario permits (hold is always allowed). ``disposal_order``: ``public_first``
+        (the order of reuse of Dispatch 213, see ``order``) or ``value`` (money traded against
+        weighted need).
         """
+        if disposal_order not in DISPOSAL_ORDERS:
+            raise ValueError(f"disposal_order must be one of {list(DISPOSAL_ORDERS)}; got "
+                             f"{disposal_order!r}")
         props = checked_frame(properties, "properties",
                        {"property_id": "id", "province": "id", "commune": "id"})
         require_unique(props, ["property_id"], "properties")
@@ -231,7 +240,8 @@ class DispositionModel(_Solve):
                    travel_cost_vnd_per_unit_km=travel,
                    budget_vnd=None if budget_vnd is None else int(budget_vnd),
                    province_budget_vnd={k: int(b) for k, b in prov_budget.items()},
-                   same_province=bool(same_province), cross_province_penalty_vnd=cross)
+                   same_province=bool(same_province), cross_province_penalty_vnd=cross,
+                   disposal_order=disposal_order)
 
 
     def define_arrays(self) -> None:
@@ -243,7 +253,7 @@ class DispositionModel(_Solve):
         self.opt_cap = o["capacity"].to_numpy()
         self.opt_reno = o["renovation_cost_vnd"].to_numpy()
         self.opt_rev = o["revenue_vnd"].to_numpy()
-        self.opt_net = self.opt_reno - self.opt_rev
+        self.opt_net_vnd = self.opt_reno - self.opt_rev
         nd = self.needs
         self.n_n = len(nd)
         self.need_u = pd.Index(SERVICE_USES).get_indexer(nd["use"]).astype(np.int64)
@@ -254,6 +264,17 @@ class DispositionModel(_Solve):
         self.prop_first = np.searchsorted(self.opt_p, np.arange(self.n_p))
         self.define_fixed()
         self.define_arcs()
+        self.define_money_unit()
+
+    def define_money_unit(self) -> None:
+        """Objective coefficients: money in units of ``money_unit_vnd`` (1 under ``value``)."""
+        self.money_unit_vnd = 1
+        if self.disposal_order == "public_first":
+            self.money_unit_vnd = money_unit_vnd(
+                self.need_pen, self.arc_o, self.arc_n, self.opt_p, self.opt_u,
+                self.opt_net_vnd, self.arc_cost_vnd, self.fixed_opt < 0, self.n_p)
+        self.opt_net = in_money_units(self.opt_net_vnd, self.money_unit_vnd)
+        self.arc_cost = in_money_units(self.arc_cost_vnd, self.money_unit_vnd)
 
     def define_fixed(self) -> None:
         fixed = self.properties["fixed_use"].to_numpy()
@@ -292,7 +313,7 @@ class DispositionModel(_Solve):
         self.arc_n = n_a[keep][order]
         self.arc_km = km[keep][order]
         self.arc_lim = np.minimum(self.opt_cap[self.arc_o], self.need_q[self.arc_n])
-        self.arc_cost = self._unit_cost_vnd(self.arc_km, self.opt_u[self.arc_o],
+        self.arc_cost_vnd = self._unit_cost_vnd(self.arc_km, self.opt_u[self.arc_o],
                                             cross[keep][order])
         self.n_a = len(self.arc_o)
 

@@ -17,6 +17,7 @@ from optimization.disposition.common import (
     CandidatePlan,
 )
 from optimization.disposition.milp import MilpResult, integral_bound, solve_sparse_milp
+from optimization.disposition.order import _Order
 from optimization.disposition.search import _Search
 from optimization.result import (
     SolveInfo,
@@ -25,7 +26,7 @@ from optimization.result import (
 )
 
 
-class _Solve(_Search, _Check):
+class _Solve(_Search, _Order, _Check):
     """Bounds, incumbent and polish in the time given."""
 
     def solve(self, time_limit_s: float | None = 60.0, mip_gap: float | None = 0.01,
@@ -125,6 +126,9 @@ class _Solve(_Search, _Check):
                     trial.history = [*plan.history, trial.objective]
                     plan = trial
         mip_time = time.perf_counter() - t
+        t = time.perf_counter()
+        plan = self._public_first(plan)
+        order_time = time.perf_counter() - t
         self._plan = plan
         wall = time.perf_counter() - t0
         objective = float(plan.objective)
@@ -143,8 +147,9 @@ class _Solve(_Search, _Check):
                                   "heuristic_objective_vnd": heur_obj,
                                   "lns_time_s": lns_time, "lns_iterations": lns_iters,
                                   "lns_objective_vnd": lns_obj, "mip_time_s": mip_time,
-                                  "mip_nodes": nodes, "incumbent_from": plan.source,
-                                  "seed": seed})
+                                  "mip_nodes": nodes, "order_time_s": order_time,
+                                  "incumbent_from": plan.source, "seed": seed,
+                                  **self._objective_parts(plan)})
         self._write_results(plan)
         return self
 

@@ -53,6 +53,10 @@ class DispositionState:
     arc_km: Floats
     arc_lim: Ints
     arc_cost: Ints
+    arc_cost_vnd: Ints
+    opt_net_vnd: Ints
+    disposal_order: str
+    money_unit_vnd: int
     # the MIP: columns x (options), y (arcs), m (unmet); rows by family
     n_var: int
     col_y: int
@@ -94,6 +98,12 @@ class DispositionState:
         raise NotImplementedError
 
     def _unit_cost_vnd(self, km: Floats, use: Ints, cross: Bools) -> Ints:
+        raise NotImplementedError
+
+    def _within_budget(self, choice: Ints) -> bool:
+        raise NotImplementedError
+
+    def _order_violations(self, choice: Ints, unmet: Ints) -> Ints:
         raise NotImplementedError
 
     def build(self) -> Any:

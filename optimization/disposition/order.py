@@ -1,0 +1,112 @@
+"""The order of reuse: public uses before sale, hand-over or hold (Dispatch 213/CĐ-TTg).
+
+Under ``public_first`` the objective counts money in units of ``money_unit_vnd`` (a power of
+ten) chosen so that one unit of any need outweighs all the money of any single switch:
+
+    pen_n > net'(o) - min_{o' non-public of p} net'(o') + cost'(a)   for every arc a = (o, n)
+
+(primes: rounded to the money unit). Then a plan in which a non-public property p reaches a
+need n left unmet through an option o whose renovation fits every budget's slack is never
+optimal: switching p to o and sending one unit to n lowers the objective by at least the
+margin above. The solve ends with such switches until none is left, each an improvement of
+the model's own objective, and ``check_solution`` verifies the rule on the result frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from optimization.disposition.common import N_SERVICE, CandidatePlan
+from optimization.disposition.state import DispositionState
+
+Ints = NDArray[np.int64]
+DISPOSAL_ORDERS = ("public_first", "value")
+
+
+def in_money_units(vnd: Ints, unit_vnd: int) -> Ints:
+    """VND rounded (half up) to whole money units."""
+    return np.asarray((vnd + unit_vnd // 2) // unit_vnd, dtype=np.int64)
+
+
+def money_unit_vnd(need_pen: Ints, arc_o: Ints, arc_n: Ints, opt_p: Ints, opt_u: Ints,
+                   opt_net_vnd: Ints, arc_cost_vnd: Ints, movable: NDArray[np.bool_],
+                   n_p: int) -> int:
+    """The smallest power of ten for which every arc meets the margin of the docstring."""
+    counted = (need_pen[arc_n] > 0) & movable[opt_p[arc_o]]
+    nonpublic = opt_u >= N_SERVICE
+    unit = 1
+    while True:
+        net = in_money_units(opt_net_vnd, unit)
+        least = np.full(n_p, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(least, opt_p[nonpublic], net[nonpublic])
+        switch = net[arc_o] - least[opt_p[arc_o]] + in_money_units(arc_cost_vnd, unit)
+        if (need_pen[arc_n][counted] > switch[counted]).all():
+            return unit
+        unit *= 10
+
+
+class _Order(DispositionState):
+    """Violations of the order of reuse, and the switches that remove them."""
+
+    def _order_violations(self, choice: Ints, unmet: Ints) -> Ints:
+        """Arcs (o, n) where o's property is non-public (not fixed), n has unmet need of
+        positive weight, and switching the property to o fits every budget."""
+        if self.disposal_order != "public_first" or self.n_a == 0:
+            return np.zeros(0, dtype=np.int64)
+        p = self.opt_p[self.arc_o]
+        cur = choice[p]
+        cand = np.flatnonzero((self.opt_u[cur] >= N_SERVICE) & (self.fixed_opt[p] < 0)
+                              & (unmet[self.arc_n] > 0) & (self.need_pen[self.arc_n] > 0))
+        if len(cand) and self.budget_rows:
+            o, c = self.arc_o[cand], cur[cand]
+            masks = np.array([mask for _, _, _, mask in self.budget_rows])
+            after = (self._spending(choice)[:, None] + masks[:, o] * self.opt_reno[o]
+                     - masks[:, c] * self.opt_reno[c])
+            cand = cand[(after <= self._budget_caps()[:, None]).all(axis=0)]
+        return cand
+
+    def _public_first(self, plan: CandidatePlan) -> CandidatePlan:
+        """Switch non-public properties to public uses while the order of reuse is broken.
+
+        Per round at most one switch per need and per property, highest weight first, within
+        the budgets; a batch that does not improve is halved. One switch always improves (see
+        the module docstring), so every round makes progress.
+        """
+        masks = np.array([mask for _, _, _, mask in self.budget_rows]).reshape(
+            len(self.budget_rows), self.n_o)
+        caps = self._budget_caps()
+        while True:
+            bad = self._order_violations(plan.choice, plan.unmet)
+            if len(bad) == 0:
+                return plan
+            o_b, n_b = self.arc_o[bad], self.arc_n[bad]
+            ranked = bad[np.lexsort((self.opt_reno[o_b], -self.need_pen[n_b]))]
+            spent = self._spending(plan.choice)
+            taken_p = np.zeros(self.n_p, dtype=bool)
+            taken_n = np.zeros(self.n_n, dtype=bool)
+            moves: list[tuple[int, int]] = []
+            for a in ranked:
+                o, n = int(self.arc_o[a]), int(self.arc_n[a])
+                p = int(self.opt_p[o])
+                if taken_p[p] or taken_n[n]:
+                    continue
+                delta = masks[:, o] * self.opt_reno[o] - masks[:, plan.choice[p]] * \
+                    self.opt_reno[plan.choice[p]]
+                if (spent + delta > caps).any():
+                    continue
+                spent = spent + delta
+                taken_p[p] = taken_n[n] = True
+                moves.append((p, o))
+            while True:
+                choice = plan.choice.copy()
+                idx = np.array(moves, dtype=np.int64)
+                choice[idx[:, 0]] = idx[:, 1]
+                trial = self.evaluate(choice, plan.source)
+                if trial.objective < plan.objective and self._within_budget(choice):
+                    trial.history = [*plan.history, trial.objective]
+                    plan = trial
+                    break
+                if len(moves) == 1:
+                    raise RuntimeError("a switch to a public use did not improve the plan; "
+                                       "the money unit of the order of reuse is wrong")
+                moves = moves[:len(moves) // 2]
