@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from optimization.disposition import SERVICE_USES
 
@@ -25,14 +25,18 @@ def random_instance(rng: np.random.Generator, n_p: int, n_c: int,
         c = f"c{rng.integers(n_c)}"
         props.append((i, prov[c], c))
         for u in rng.permutation(uses)[:int(rng.integers(0, 3))]:
-            opts.append((i, u, int(rng.integers(1, 25)), int(rng.integers(0, 300)) * M, 0))
+            # Renovation: a fixed part per conversion and, often, a part per unit served.
+            rate = int(rng.choice([0, 0, 1, 5, 20])) * M // 2
+            opts.append((i, u, int(rng.integers(1, 25)), int(rng.integers(0, 300)) * M, 0,
+                         rate))
         if rng.random() < 0.4:
-            opts.append((i, "sale", 0, 0, int(rng.integers(0, 400)) * M))
+            opts.append((i, "sale", 0, 0, int(rng.integers(0, 400)) * M, 0))
         if rng.random() < 0.2:
-            opts.append((i, "transfer", 0, 0, 0))
+            opts.append((i, "transfer", 0, 0, 0, 0))
     props = pd.DataFrame(props, columns=["property_id", "province", "commune"])
     options = pd.DataFrame(opts, columns=["property_id", "use", "capacity",
-                                          "renovation_cost_vnd", "revenue_vnd"])
+                                          "renovation_cost_vnd", "revenue_vnd",
+                                          "renovation_vnd_per_unit"])
     needs = pd.DataFrame([(c, u, int(rng.integers(1, 30)), float(rng.choice([1, 2, 3])),
                            prov[c]) for c in prov for u in uses if rng.random() < 0.7],
                          columns=["commune", "use", "need", "priority_weight", "province"])
@@ -71,6 +75,7 @@ class BestPlan:
     objective: float
     uses: list[str]
     unmet: np.ndarray  # per need row of ``needs``
+    served: np.ndarray  # per property
 
 
 def _arcs(inst: dict, combo: tuple, unit: int) -> list[tuple[int, int, int]]:
@@ -79,7 +84,7 @@ def _arcs(inst: dict, combo: tuple, unit: int) -> list[tuple[int, int, int]]:
     radius, travel = inst["radius_km"], inst["travel_cost_vnd_per_unit_km"]
     dist = {(p, c): km for p, c, km in inst["pairs"].itertuples(index=False)}
     out = []
-    for i, (u, cap, _, _) in enumerate(combo):
+    for i, (u, cap, _, _, _) in enumerate(combo):
         pid, pprov = props["property_id"].iloc[i], props["province"].iloc[i]
         for j, (c, nu, _, _, nprov) in enumerate(needs.itertuples(index=False)):
             km = dist.get((pid, c))
@@ -99,64 +104,92 @@ def unit_penalties(inst: dict) -> np.ndarray:
                      inst["needs"].itertuples(index=False)], dtype=float)
 
 
-def choices(inst: dict) -> list[list[tuple[str, int, int, int]]]:
-    """Per property its (use, capacity, renovation, revenue) options, hold included."""
+def choices(inst: dict) -> list[list[tuple[str, int, int, int, int]]]:
+    """Per property its (use, capacity, fixed renovation, revenue, renovation per unit)
+    options, hold included."""
     props, options = inst["properties"], inst["options"]
     fixed = props["fixed_use"] if "fixed_use" in props else pd.Series([None] * len(props))
+    opts = options.reindex(columns=["property_id", "use", "capacity", "renovation_cost_vnd",
+                                    "revenue_vnd", "renovation_vnd_per_unit"], fill_value=0)
     out = []
     for pid, f in zip(props["property_id"], fixed, strict=True):
-        rows = [(u, cap, r, v) for p, u, cap, r, v in options.itertuples(index=False)
-                if p == pid] + [("hold", 0, 0, 0)]
+        rows = [(u, cap, r, v, rate) for p, u, cap, r, v, rate in opts.itertuples(index=False)
+                if p == pid] + [("hold", 0, 0, 0, 0)]
         out.append([x for x in rows if pd.isna(f) or x[0] == f])
     return out
 
 
+def budget_rows(inst: dict) -> list[tuple[np.ndarray, int]]:
+    """(mask over properties, cap) per budget."""
+    provinces = inst["properties"]["province"].to_numpy()
+    rows = []
+    if inst.get("budget_vnd") is not None:
+        rows.append((np.ones(len(provinces), dtype=bool), inst["budget_vnd"]))
+    for k, b in inst.get("province_budget_vnd", {}).items():
+        rows.append((provinces == k, b))
+    return rows
+
+
 def within_budgets(inst: dict, spent: list[int]) -> bool:
-    if inst.get("budget_vnd") is not None and sum(spent) > inst["budget_vnd"]:
-        return False
-    provinces = inst["properties"]["province"]
-    return all(sum(r for r, p in zip(spent, provinces, strict=True) if p == k) <= b
-               for k, b in inst.get("province_budget_vnd", {}).items())
+    return all(sum(np.asarray(spent)[mask]) <= b for mask, b in budget_rows(inst))
 
 
 def brute_force(inst: dict, money_unit: int = 1) -> BestPlan:
     """Least objective over every combination of uses: weighted unmet need in VND plus
-    money in ``money_unit`` VND (rounded per option and per arc, as the model counts it)."""
+    money in ``money_unit`` VND (rounded per option, per unit of travel and per unit of
+    renovated area, as the model counts it). Each combination's service is a small MILP:
+    whole units served, renovation per unit inside the budgets."""
     needs = inst["needs"]
     q = needs["need"].to_numpy(float)
     unit_pen = unit_penalties(inst)
-    best = BestPlan(np.inf, [], q)
+    n_p, n_n = len(inst["properties"]), len(needs)
+    best = BestPlan(np.inf, [], q, np.zeros(n_p))
     for combo in itertools.product(*choices(inst)):
-        if not within_budgets(inst, [r for _, _, r, _ in combo]):
+        fixed_spend = [r for _, _, r, _, _ in combo]
+        if not within_budgets(inst, fixed_spend):
             continue
-        net = sum(in_units(r - v, money_unit) for _, _, r, v in combo)
+        net = sum(in_units(r - v, money_unit) for _, _, r, v, _ in combo)
         arcs = _arcs(inst, combo, money_unit)
-        n_a, n_n = len(arcs), len(needs)
+        n_a = len(arcs)
         if n_a == 0:
-            value, unmet = net + float(unit_pen @ q), q
+            value, unmet, served = net + float(unit_pen @ q), q, np.zeros(n_p)
         else:
-            c_vec = np.concatenate([[a[2] for a in arcs], unit_pen])
-            a_ub = np.zeros((len(combo) + n_n, n_a + n_n))
-            b_ub = np.concatenate([[x[1] for x in combo], -q])
+            rate = np.array([combo[i][4] for i, _, _ in arcs], dtype=float)
+            c_vec = np.concatenate([[a[2] + in_units(combo[a[0]][4], money_unit)
+                                     for a in arcs], unit_pen])
+            a_cap = np.zeros((n_p, n_a + n_n))
+            a_need = np.zeros((n_n, n_a + n_n))
             for k, (i, j, _) in enumerate(arcs):
-                a_ub[i, k] = 1
-                a_ub[len(combo) + j, k] = -1
-            a_ub[len(combo) + np.arange(n_n), n_a + np.arange(n_n)] = -1
-            res = linprog(c_vec, A_ub=a_ub, b_ub=b_ub, bounds=(0, None), method="highs")
+                a_cap[i, k] = 1
+                a_need[j, k] = 1
+            a_need[np.arange(n_n), n_a + np.arange(n_n)] = 1
+            cons = [LinearConstraint(a_cap, -np.inf, [x[1] for x in combo]),
+                    LinearConstraint(a_need, q, np.inf)]
+            for mask, b in budget_rows(inst):
+                row = np.concatenate([rate * mask[[i for i, _, _ in arcs]], np.zeros(n_n)])
+                cons.append(LinearConstraint(row[None, :], -np.inf,
+                                             b - sum(np.asarray(fixed_spend)[mask])))
+            res = milp(c_vec, constraints=cons, bounds=Bounds(0, np.inf),
+                       integrality=np.concatenate([np.ones(n_a), np.zeros(n_n)]))
             assert res.status == 0
-            value, unmet = net + res.fun, res.x[n_a:]
-        if value < best.objective:
-            best = BestPlan(value, [u for u, _, _, _ in combo], np.round(unmet))
+            y = np.round(res.x[:n_a])
+            value, unmet = net + res.fun, np.round(res.x[n_a:])
+            served = np.bincount([i for i, _, _ in arcs], weights=y, minlength=n_p)
+        if value < best.objective - 1e-6:
+            best = BestPlan(value, [u for u, _, _, _, _ in combo], np.round(unmet), served)
     return best
 
 
-def order_violations(inst: dict, uses: list[str], unmet: np.ndarray) -> list[tuple]:
+def order_violations(inst: dict, uses: list[str], unmet: np.ndarray,
+                     served: np.ndarray) -> list[tuple]:
     """(property, use, commune) where a non-public, not fixed property reaches a need left
-    unmet (of positive weight) that an eligible use of it could serve within every budget."""
+    unmet (of positive weight) that an eligible use of it could serve (one unit) within
+    every budget."""
     props, needs = inst["properties"], inst["needs"]
     fixed = props["fixed_use"] if "fixed_use" in props else pd.Series([None] * len(props))
     opts = choices(inst)
-    spent = [next(r for u, _, r, _ in opts[i] if u == uses[i]) for i in range(len(uses))]
+    chosen = [next(x for x in opts[i] if x[0] == uses[i]) for i in range(len(uses))]
+    spent = [x[2] + x[4] * s for x, s in zip(chosen, served, strict=True)]
     pen = unit_penalties(inst)
     out = []
     for i, use in enumerate(uses):
@@ -166,10 +199,10 @@ def order_violations(inst: dict, uses: list[str], unmet: np.ndarray) -> list[tup
             if alt[0] not in PUBLIC:
                 continue
             trial = list(spent)
-            trial[i] = alt[2]
+            trial[i] = alt[2] + alt[4]
             if not within_budgets(inst, trial):
                 continue
-            for _, j, _ in _arcs(inst, (*[("hold", 0, 0, 0)] * i, alt), 1):
+            for _, j, _ in _arcs(inst, (*[("hold", 0, 0, 0, 0)] * i, alt), 1):
                 if unmet[j] > 0.5 and pen[j] > 0:
                     out.append((props["property_id"].iloc[i], alt[0],
                                 needs["commune"].iloc[j]))

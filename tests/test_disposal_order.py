@@ -36,13 +36,14 @@ def margin_holds(inst: dict, unit: int) -> bool:
     for i, opts in enumerate(choices(inst)):
         if not pd.isna(fixed.iloc[i]):
             continue
-        least = min(in_units(r - v, unit) for u, _, r, v in opts if u not in PUBLIC)
+        least = min(in_units(r - v, unit) for u, _, r, v, _ in opts if u not in PUBLIC)
         for alt in opts:
             if alt[0] not in PUBLIC:
                 continue
-            pad = (*[("hold", 0, 0, 0)] * i, alt)
+            pad = (*[("hold", 0, 0, 0, 0)] * i, alt)
+            switch = in_units(alt[2] - alt[3], unit) - least + in_units(alt[4], unit)
             for _, j, cost in _arcs(inst, pad, unit):
-                if pen[j] > 0 and not pen[j] > in_units(alt[2] - alt[3], unit) - least + cost:
+                if pen[j] > 0 and not pen[j] > switch + cost:
                     return False
     return True
 
@@ -64,9 +65,11 @@ def test_brute_force_oracle_public_first(seed: int) -> None:
     assert m.info.status is SolveStatus.OPTIMAL
     assert m.info.objective_value == pytest.approx(best.objective, abs=0.5)
     # The proof: no optimum of the objective breaks the order, the model's plan neither.
-    assert order_violations(inst, best.uses, best.unmet) == []
+    assert order_violations(inst, best.uses, best.unmet, best.served) == []
     uses = m.assignment["use"].tolist()
-    assert order_violations(inst, uses, m.unmet["unmet"].to_numpy()) == []
+    served = m.service.groupby("property_id")["quantity"].sum().reindex(
+        inst["properties"]["property_id"], fill_value=0).to_numpy()
+    assert order_violations(inst, uses, m.unmet["unmet"].to_numpy(), served) == []
     assert m.info.stats["unmet_penalty_vnd"] == int(m.unmet["penalty_vnd"].sum())
 
 

@@ -29,7 +29,7 @@ class _Check(DispositionState):
             "province": props["province"].to_numpy(),
             "commune": props["commune"].to_numpy(),
             "use": np.asarray(USES, dtype=object)[self.opt_u[o]],
-            "renovation_cost_vnd": self.opt_reno[o],
+            "renovation_cost_vnd": self.opt_reno[o] + self.opt_rate[o] * plan.area[o],
             "revenue_vnd": self.opt_rev[o],
         })
         used = plan.y > 0
@@ -57,6 +57,7 @@ class _Check(DispositionState):
         return {"disposal_order": self.disposal_order, "money_unit_vnd": self.money_unit_vnd,
                 "unmet_penalty_vnd": int((plan.unmet * self.need_pen).sum()),
                 "net_cost_vnd": int(self.opt_net_vnd[o].sum())
+                + int((self.opt_rate * plan.area).sum())
                 + int((plan.y * self.arc_cost_vnd).sum())}
 
     # ------------------------------------------------------------------ verification
@@ -79,14 +80,6 @@ class _Check(DispositionState):
         fixed = self.fixed_opt >= 0
         if (o[fixed] != self.fixed_opt[fixed]).any():
             raise SolutionCheckError("a property with a fixed use got another use")
-        if not (np.array_equal(asg["renovation_cost_vnd"].to_numpy(), self.opt_reno[o])
-                and np.array_equal(asg["revenue_vnd"].to_numpy(), self.opt_rev[o])):
-            raise SolutionCheckError("assignment costs or revenues differ from the options")
-        for scope, k, b, mask in self.budget_rows:
-            spent = int(self.opt_reno[o][mask[o]].sum())
-            if spent > b:
-                where = "national" if scope == "national" else f"province {k!r}"
-                raise SolutionCheckError(f"{where} renovation {spent:,} VND > budget {b:,}")
         # Service rows: the property's use, a given pair within radius, a need, capacity.
         s = self.service
         sp_ = pd.Index(props["property_id"]).get_indexer(s["property_id"])
@@ -123,6 +116,18 @@ class _Check(DispositionState):
             raise SolutionCheckError(
                 f"property {props['property_id'].iloc[self.opt_p[i]]!r} serves "
                 f"{used_cap[i]:g} > capacity {int(self.opt_cap[i])} for {USES[self.opt_u[i]]}")
+        # Renovation: the fixed part of the conversion plus the rate per unit it serves.
+        served_p = np.bincount(sp_, weights=q, minlength=self.n_p).astype(np.int64)
+        reno = self.opt_reno[o] + self.opt_rate[o] * served_p
+        if not (np.array_equal(asg["renovation_cost_vnd"].to_numpy(), reno)
+                and np.array_equal(asg["revenue_vnd"].to_numpy(), self.opt_rev[o])):
+            raise SolutionCheckError("assignment renovation or revenue differs from the options "
+                                     "and the area each property serves")
+        for scope, k, b, mask in self.budget_rows:
+            spent = int(reno[mask[o]].sum())
+            if spent > b:
+                where = "national" if scope == "national" else f"province {k!r}"
+                raise SolutionCheckError(f"{where} renovation {spent:,} VND > budget {b:,}")
         travel = q.astype(np.int64) * self._unit_cost_vnd(km, su, across)
         if not np.array_equal(s["cost_vnd"].to_numpy(), travel):
             raise SolutionCheckError("service.cost_vnd differs from quantity x (travel cost + "
@@ -143,21 +148,25 @@ class _Check(DispositionState):
         unit = self.money_unit_vnd
         total = (int(pen.sum()) + int(in_money_units(self.opt_reno[o] - self.opt_rev[o],
                                                       unit).sum())
+                 + int((served_p * in_money_units(self.opt_rate[o], unit)).sum())
                  + int((q.astype(np.int64) * in_money_units(
                      self._unit_cost_vnd(km, su, across), unit)).sum()))
         if total != self.info.objective_value:
             raise SolutionCheckError(f"objective recomputed as {total:,}, solver reported "
                                      f"{self.info.objective_value:,.0f}")
-        self._check_order(o, m.astype(np.int64))
+        area = np.zeros(self.n_o, dtype=np.int64)
+        area[o] = served_p
+        self._check_order(o, area, m.astype(np.int64))
         if self.info.best_bound > total:
             raise SolutionCheckError("best bound above the objective of a minimisation")
         return self
 
 
-    def _check_order(self, choice: NDArray[np.int64], unmet: NDArray[np.int64]) -> None:
+    def _check_order(self, choice: NDArray[np.int64], area: NDArray[np.int64],
+                     unmet: NDArray[np.int64]) -> None:
         """Under public_first no non-public property may reach an unmet need it could serve
         within every budget."""
-        bad = self._order_violations(choice, unmet)
+        bad = self._order_violations(choice, area, unmet)
         if len(bad):
             a = int(bad[0])
             o, n = int(self.arc_o[a]), int(self.arc_n[a])

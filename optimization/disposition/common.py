@@ -66,9 +66,11 @@ def pack_bins(sizes: NDArray[Any], target: float) -> NDArray[np.int64]:
 
 @dataclass
 class CandidatePlan:
-    """Uses (option per property), service flows and the exact objective in VND."""
+    """Uses (option per property), the area each option renovates (what it serves, per
+    option), service flows and the exact objective."""
 
     choice: NDArray[np.int64]
+    area: NDArray[np.int64]
     y: NDArray[np.int64]
     unmet: NDArray[np.int64]
     objective: int

@@ -59,10 +59,12 @@ class ServiceFlow:
         self.nodes = np.arange(k + n_n + 1, dtype=np.int32)
         self.need_q = need_q
 
-    def solve(self, open_opt: NDArray[np.bool_]) -> tuple[NDArray[np.int64],
-                                                          NDArray[np.int64], int]:
-        """Flows per arc, unmet per need and the service cost (travel + penalty) in VND."""
-        supply_o = np.where(open_opt[self.opts], self.cap, 0).astype(np.int64)
+    def solve(self, open_opt: NDArray[np.bool_], area: NDArray[np.int64]
+              ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+        """Flows per arc, unmet per need and the service cost (money per unit served and
+        penalty), each open option serving at most ``area`` (its capacity or less)."""
+        supply_o = np.where(open_opt[self.opts], np.minimum(self.cap, area[self.opts]),
+                            0).astype(np.int64)
         supplies = np.concatenate([supply_o, -self.need_q,
                                    [self.need_total - int(supply_o.sum())]]).astype(np.int64)
         self.flow.set_nodes_supplies(self.nodes, supplies)
@@ -115,17 +117,19 @@ class ServiceFlows:
         self.lone_cost = int((need_q * need_pen).sum()) - sum(
             int((need_q[nd] * need_pen[nd]).sum()) for _, nd, _ in self.packs)
         self.open = np.zeros(n_o, dtype=bool)
+        self.area = opt_cap.copy()
         self.dirty = np.ones(len(self.packs), dtype=bool)
 
-    def solve(self, open_opt: NDArray[np.bool_]) -> tuple[NDArray[np.int64],
-                                                          NDArray[np.int64], int]:
-        changed = np.flatnonzero(open_opt != self.open)
+    def solve(self, open_opt: NDArray[np.bool_], area: NDArray[np.int64]
+              ) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
+        changed = np.flatnonzero((open_opt != self.open) | (area != self.area))
         packs = self.pack_of_option[changed]
         self.dirty[packs[packs >= 0]] = True
         self.open = open_opt.copy()
+        self.area = area.copy()
         for g in np.flatnonzero(self.dirty):
             arcs, needs, flow = self.packs[g]
-            y, unmet, cost = flow.solve(open_opt)
+            y, unmet, cost = flow.solve(open_opt, area)
             self.y[arcs] = y
             self.unmet[needs] = unmet
             self.cost[g] = cost

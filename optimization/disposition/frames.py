@@ -33,9 +33,13 @@ def options_from_wide(properties: pd.DataFrame) -> pd.DataFrame:
             cap = checked_column(sub[f"capacity_{u}"], f"properties.capacity_{u}", "int")
             reno = checked_column(sub[f"renovation_cost_vnd_{u}"],
                            f"properties.renovation_cost_vnd_{u}", "int")
+            rc = f"renovation_vnd_per_unit_{u}"
+            rate = (checked_column(sub[rc], f"properties.{rc}", "int") if rc in sub
+                    else np.zeros(n, dtype=np.int64))
             rev = np.zeros(n, dtype=np.int64)
         else:
             cap = np.zeros(n, dtype=np.int64)
+            rate = np.zeros(n, dtype=np.int64)
             rc = f"renovation_cost_vnd_{u}"
             reno = (checked_column(sub[rc], f"properties.{rc}", "int") if rc in sub
                     else np.zeros(n, dtype=np.int64))
@@ -46,10 +50,12 @@ def options_from_wide(properties: pd.DataFrame) -> pd.DataFrame:
                    else np.zeros(n, dtype=np.int64))
         parts.append(pd.DataFrame({"property_id": sub["property_id"].to_numpy(), "use": u,
                                    "capacity": cap, "renovation_cost_vnd": reno,
+                                   "renovation_vnd_per_unit": rate,
                                    "revenue_vnd": rev}))
     if not parts:
         return pd.DataFrame({"property_id": df["property_id"].to_numpy()[:0], "use": "",
-                             "capacity": 0, "renovation_cost_vnd": 0, "revenue_vnd": 0})
+                             "capacity": 0, "renovation_cost_vnd": 0,
+                             "renovation_vnd_per_unit": 0, "revenue_vnd": 0})
     return pd.concat(parts, ignore_index=True)
 
 
@@ -61,8 +67,13 @@ def normalise_options(opts: pd.DataFrame, props: pd.DataFrame,
         raise ValueError(f"options.use has unknown use(s) {bad}; uses are {list(USES)}")
     require_unique(opts, ["property_id", "use"], "options")
     hold = opts[opts["use"] == "hold"]
-    if (hold[["renovation_cost_vnd", "revenue_vnd"]].to_numpy() != 0).any():
+    if (hold[["renovation_cost_vnd", "renovation_vnd_per_unit", "revenue_vnd"]].to_numpy()
+            != 0).any():
         raise ValueError("the hold option costs nothing and earns nothing")
+    other = ~opts["use"].isin(SERVICE_USES)
+    if (opts.loc[other, "renovation_vnd_per_unit"] != 0).any():
+        raise ValueError("renovation_vnd_per_unit applies to service uses only (the area "
+                         "they serve)")
     p_index = pd.Index(props["property_id"])
     p = p_index.get_indexer(opts["property_id"])
     if (p < 0).any():
@@ -82,16 +93,16 @@ def normalise_options(opts: pd.DataFrame, props: pd.DataFrame,
     held = np.zeros(len(props), dtype=bool)
     held[p[u == HOLD]] = True
     add = pd.DataFrame({"p": np.flatnonzero(~held), "u": HOLD, "capacity": 0,
-                        "renovation_cost_vnd": 0, "revenue_vnd": 0})
-    out = pd.concat([pd.DataFrame({"p": p, "u": u,
-                                   "capacity": opts["capacity"].to_numpy(),
-                                   "renovation_cost_vnd": opts["renovation_cost_vnd"],
-                                   "revenue_vnd": opts["revenue_vnd"].to_numpy()}), add],
-                    ignore_index=True)
+                        "renovation_cost_vnd": 0, "renovation_vnd_per_unit": 0,
+                        "revenue_vnd": 0})
+    out = pd.concat([pd.DataFrame({
+        "p": p, "u": u, "capacity": opts["capacity"].to_numpy(),
+        "renovation_cost_vnd": opts["renovation_cost_vnd"].to_numpy(),
+        "renovation_vnd_per_unit": opts["renovation_vnd_per_unit"].to_numpy(),
+        "revenue_vnd": opts["revenue_vnd"].to_numpy()}), add], ignore_index=True)
     # Capacity only means something for a service use.
     out.loc[out["u"] >= N_SERVICE, "capacity"] = 0
     out = out.astype({"p": np.int64, "u": np.int64, "capacity": np.int64,
-                      "renovation_cost_vnd": np.int64, "revenue_vnd": np.int64})
+                      "renovation_cost_vnd": np.int64, "renovation_vnd_per_unit": np.int64,
+                      "revenue_vnd": np.int64})
     return out.sort_values(["p", "u"], kind="stable").reset_index(drop=True)
-
-    # ------------------------------------------------------------------ arrays

@@ -172,9 +172,12 @@ class DispositionModel(_Solve):
         ``eligible_<use>`` (bool), ``capacity_<use>`` and ``renovation_cost_vnd_<use>`` for
         service uses, ``eligible_transfer``, ``eligible_sale`` and ``sale_revenue_vnd``.
         ``options`` (long form, eligible rows only): property_id, use, capacity,
-        renovation_cost_vnd, revenue_vnd. ``needs``: commune, use, need (whole units),
-        priority_weight (default 1), province (needed with ``same_province`` or a
-        ``cross_province_penalty_vnd``, VND per unit served across a province border).
+        renovation_cost_vnd (the fixed part of a conversion), optional
+        renovation_vnd_per_unit (per unit of capacity the use takes: per m2 served) and
+        revenue_vnd; wide columns ``renovation_vnd_per_unit_<use>`` likewise. ``needs``:
+        commune, use, need (whole units), priority_weight (default 1), province (needed with
+        ``same_province`` or a ``cross_province_penalty_vnd``, VND per unit served across a
+        province border).
         ``pairs``: property_id, commune, distance_km (sparse). ``allowed_uses`` restricts the
         uses a scenario permits (hold is always allowed). ``disposal_order``: ``public_first``
         (the order of reuse of Dispatch 213, see ``order``) or ``value`` (money traded against
@@ -198,9 +201,11 @@ class DispositionModel(_Solve):
         opts = (options_from_wide(properties) if options is None
                 else checked_frame(options, "options",
                             {"property_id": "id", "use": "id", "capacity": "int",
-                             "renovation_cost_vnd": "int"}, {"revenue_vnd": "int"}))
-        if "revenue_vnd" not in opts:
-            opts["revenue_vnd"] = 0
+                             "renovation_cost_vnd": "int"},
+                            {"revenue_vnd": "int", "renovation_vnd_per_unit": "int"}))
+        for col in ("revenue_vnd", "renovation_vnd_per_unit"):
+            if col not in opts:
+                opts[col] = 0
         opts = normalise_options(opts, props, allowed_uses)
         cross = float(cross_province_penalty_vnd)
         if not (math.isfinite(cross) and cross >= 0):
@@ -253,6 +258,7 @@ class DispositionModel(_Solve):
         self.opt_cap = o["capacity"].to_numpy()
         self.opt_reno = o["renovation_cost_vnd"].to_numpy()
         self.opt_rev = o["revenue_vnd"].to_numpy()
+        self.opt_rate = o["renovation_vnd_per_unit"].to_numpy()
         self.opt_net_vnd = self.opt_reno - self.opt_rev
         nd = self.needs
         self.n_n = len(nd)
@@ -272,9 +278,14 @@ class DispositionModel(_Solve):
         if self.disposal_order == "public_first":
             self.money_unit_vnd = money_unit_vnd(
                 self.need_pen, self.arc_o, self.arc_n, self.opt_p, self.opt_u,
-                self.opt_net_vnd, self.arc_cost_vnd, self.fixed_opt < 0, self.n_p)
-        self.opt_net = in_money_units(self.opt_net_vnd, self.money_unit_vnd)
-        self.arc_cost = in_money_units(self.arc_cost_vnd, self.money_unit_vnd)
+                self.opt_net_vnd, self.arc_cost_vnd, self.opt_rate, self.fixed_opt < 0,
+                self.n_p)
+        unit = self.money_unit_vnd
+        self.opt_net = in_money_units(self.opt_net_vnd, unit)
+        self.opt_area_cost = in_money_units(self.opt_rate, unit)
+        self.arc_travel = in_money_units(self.arc_cost_vnd, unit)
+        # Per unit served: travel and the renovation of the area it takes (the flows' cost).
+        self.arc_cost = self.arc_travel + self.opt_area_cost[self.arc_o]
 
     def define_fixed(self) -> None:
         fixed = self.properties["fixed_use"].to_numpy()
@@ -374,20 +385,30 @@ class DispositionModel(_Solve):
         return self
 
     def define_variables(self) -> None:
-        """Columns: x (options, binary), y (arcs), m (unmet); bounds and objective."""
-        n_o, n_a, n_n = self.n_o, self.n_a, self.n_n
-        self.n_var = n_o + n_a + n_n
-        self.col_y, self.col_m = n_o, n_o + n_a
+        """Columns: x (options, binary), z (area renovated by each option with arcs, whole
+        units), y (arcs), m (unmet); bounds and objective."""
+        self.area_opts = np.unique(self.arc_o)
+        r = np.searchsorted(self.area_opts, self.arc_o)
+        reach = np.bincount(r, weights=self.arc_lim, minlength=len(self.area_opts))
+        # An option cannot serve more than the needs it reaches: the smaller bound is valid.
+        self.area_ub = np.minimum(self.opt_cap[self.area_opts], reach).astype(np.int64)
+        n_o, n_z, n_a, n_n = self.n_o, len(self.area_opts), self.n_a, self.n_n
+        self.n_z = n_z
+        self.n_var = n_o + n_z + n_a + n_n
+        self.col_z, self.col_y, self.col_m = n_o, n_o + n_z, n_o + n_z + n_a
         self.lb = np.zeros(self.n_var)
-        self.ub = np.concatenate([np.ones(n_o), self.arc_lim.astype(float),
-                                  self.need_q.astype(float)])
+        self.ub = np.concatenate([np.ones(n_o), self.area_ub.astype(float),
+                                  self.arc_lim.astype(float), self.need_q.astype(float)])
         fixed_p = self.fixed_opt >= 0
         on_fixed_p = fixed_p[self.opt_p]
         self.ub[:n_o][on_fixed_p] = 0.0
         self.lb[self.fixed_opt[fixed_p]] = 1.0
         self.ub[self.fixed_opt[fixed_p]] = 1.0
-        self.integer = np.concatenate([np.ones(n_o, dtype=bool), np.zeros(n_a + n_n, dtype=bool)])
-        self.cost = np.concatenate([self.opt_net, self.arc_cost, self.need_pen]).astype(float)
+        # Whole units of area keep the service of fixed uses and areas integral (a flow).
+        self.integer = np.concatenate([np.ones(n_o + n_z, dtype=bool),
+                                       np.zeros(n_a + n_n, dtype=bool)])
+        self.cost = np.concatenate([self.opt_net, self.opt_area_cost[self.area_opts],
+                                    self.arc_travel, self.need_pen]).astype(float)
 
     def _add_rows(self, rows: NDArray[Any], cols: NDArray[Any], vals: NDArray[Any],
                   n_rows: int, lo: NDArray[Any] | float, hi: NDArray[Any] | float,
@@ -404,20 +425,18 @@ class DispositionModel(_Solve):
                        "one_use")
 
     def define_capacity_constraints(self) -> None:
-        """sum_a y_a - min(cap_o, reach_o) x_o <= 0 for every service option with arcs.
-
-        reach_o = sum of min(cap_o, q_n) over o's arcs: an option cannot serve more than the
-        needs it reaches, so the smaller coefficient is valid and tightens the LP.
-        """
-        opts = np.unique(self.arc_o)
-        r = np.searchsorted(opts, self.arc_o)
-        k = len(opts)
-        reach = np.bincount(r, weights=self.arc_lim, minlength=k)
-        coef = np.minimum(self.opt_cap[opts], reach)  # redundant with the link rows; helps presolve
+        """sum_a y_a - z_o <= 0 (an option serves within the area it renovates) and
+        z_o - ub_o x_o <= 0 (only an open option renovates, within its capacity)."""
+        k = len(self.area_opts)
+        r = np.searchsorted(self.area_opts, self.arc_o)
+        z = self.col_z + np.arange(k)
         self._add_rows(np.concatenate([r, np.arange(k)]),
-                       np.concatenate([self.col_y + np.arange(self.n_a), opts]),
-                       np.concatenate([np.ones(self.n_a), -coef]), k, -np.inf, 0, "capacity")
-        self.cap_opts = opts
+                       np.concatenate([self.col_y + np.arange(self.n_a), z]),
+                       np.concatenate([np.ones(self.n_a), -np.ones(k)]), k, -np.inf, 0,
+                       "capacity")
+        self._add_rows(np.concatenate([np.arange(k), np.arange(k)]),
+                       np.concatenate([z, self.area_opts]),
+                       np.concatenate([np.ones(k), -self.area_ub]), k, -np.inf, 0, "area")
 
     def define_need_constraints(self) -> None:
         """sum_a y_a + m_n >= q_n."""
@@ -435,17 +454,25 @@ class DispositionModel(_Solve):
                        "link")
 
     def define_budget_constraints(self) -> None:
-        """National and per-province renovation budgets."""
+        """National and per-province renovation budgets: the fixed part of each conversion
+        (x) plus the renovation per unit of the area it takes (z)."""
         self.budget_rows: list[tuple[str, Any, int, NDArray[np.bool_]]] = []
-        has_reno = self.opt_reno > 0
         if self.budget_vnd is not None:
             self.budget_rows.append(("national", None, self.budget_vnd, np.ones(self.n_o, bool)))
         prov = self.properties["province"].to_numpy()[self.opt_p]
         for k, b in self.province_budget_vnd.items():
             self.budget_rows.append(("province", k, b, prov == k))
+        self.budget_masks = np.array([mask for _, _, _, mask in self.budget_rows],
+                                     dtype=bool).reshape(len(self.budget_rows), self.n_o)
+        self.budget_coef = np.concatenate([self.opt_reno, self.opt_rate[self.area_opts],
+                                           np.zeros(self.n_a + self.n_n)]).astype(float)
+        col_mask = np.zeros(self.n_var, dtype=bool)
         for _, _, b, mask in self.budget_rows:
-            cols = np.flatnonzero(mask & has_reno)
-            self._add_rows(np.zeros(len(cols), dtype=np.int64), cols, self.opt_reno[cols], 1,
+            col_mask[:] = False
+            col_mask[:self.n_o] = mask
+            col_mask[self.col_z:self.col_y] = mask[self.area_opts]
+            cols = np.flatnonzero(col_mask & (self.budget_coef > 0))
+            self._add_rows(np.zeros(len(cols), dtype=np.int64), cols, self.budget_coef[cols], 1,
                            -np.inf, b, "budget")
 
     def define_blocks(self) -> None:
@@ -490,18 +517,27 @@ class DispositionModel(_Solve):
         self.n_components = int(n_comp)
 
     # ------------------------------------------------------------------ plans
-    def evaluate(self, choice: NDArray[np.int64], source: str = "heuristic") -> CandidatePlan:
-        """Exact plan for fixed uses: min-cost flow for service, objective in whole VND."""
+    def evaluate(self, choice: NDArray[np.int64], source: str = "heuristic",
+                 area: NDArray[np.int64] | None = None) -> CandidatePlan:
+        """Exact plan for fixed uses: a min-cost flow for service in which each open option
+        serves at most ``area`` (default its capacity); it renovates what it serves."""
         open_opt = np.zeros(self.n_o, dtype=bool)
         open_opt[choice] = True
-        y, unmet, svc_cost = self._flow.solve(open_opt)
-        return CandidatePlan(choice.copy(), y, unmet, int(self.opt_net[choice].sum()) + svc_cost,
-                     source)
+        y, unmet, svc_cost = self._flow.solve(open_opt, self.opt_cap if area is None else area)
+        served = np.bincount(self.arc_o, weights=y, minlength=self.n_o).astype(np.int64)
+        return CandidatePlan(choice.copy(), served, y, unmet,
+                             int(self.opt_net[choice].sum()) + svc_cost, source)
 
-    def _spending(self, choice: NDArray[np.int64]) -> NDArray[np.int64]:
-        return np.array([int(self.opt_reno[choice][mask[choice]].sum())
-                         for _, _, _, mask in self.budget_rows], dtype=np.int64)
+    def _spending(self, choice: NDArray[np.int64], area: NDArray[np.int64]
+                  ) -> NDArray[np.int64]:
+        """Renovation per budget row (VND): fixed parts of the chosen options and the
+        renovation of the areas they take."""
+        per_opt = self.opt_rate * area
+        per_opt[choice] += self.opt_reno[choice]
+        return np.asarray(self.budget_masks.astype(np.int64) @ per_opt, dtype=np.int64)
 
     def _budget_caps(self) -> NDArray[np.int64]:
         return np.array([b for _, _, b, _ in self.budget_rows], dtype=np.int64)
 
+    def _within_budget(self, plan: CandidatePlan) -> bool:
+        return bool((self._spending(plan.choice, plan.area) <= self._budget_caps()).all())

@@ -29,8 +29,8 @@ def in_money_units(vnd: Ints, unit_vnd: int) -> Ints:
 
 
 def money_unit_vnd(need_pen: Ints, arc_o: Ints, arc_n: Ints, opt_p: Ints, opt_u: Ints,
-                   opt_net_vnd: Ints, arc_cost_vnd: Ints, movable: NDArray[np.bool_],
-                   n_p: int) -> int:
+                   opt_net_vnd: Ints, arc_cost_vnd: Ints, opt_rate_vnd: Ints,
+                   movable: NDArray[np.bool_], n_p: int) -> int:
     """The smallest power of ten for which every arc meets the margin of the docstring."""
     counted = (need_pen[arc_n] > 0) & movable[opt_p[arc_o]]
     nonpublic = opt_u >= N_SERVICE
@@ -39,7 +39,8 @@ def money_unit_vnd(need_pen: Ints, arc_o: Ints, arc_n: Ints, opt_p: Ints, opt_u:
         net = in_money_units(opt_net_vnd, unit)
         least = np.full(n_p, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(least, opt_p[nonpublic], net[nonpublic])
-        switch = net[arc_o] - least[opt_p[arc_o]] + in_money_units(arc_cost_vnd, unit)
+        switch = (net[arc_o] - least[opt_p[arc_o]] + in_money_units(arc_cost_vnd, unit)
+                  + in_money_units(opt_rate_vnd, unit)[arc_o])
         if (need_pen[arc_n][counted] > switch[counted]).all():
             return unit
         unit *= 10
@@ -48,9 +49,10 @@ def money_unit_vnd(need_pen: Ints, arc_o: Ints, arc_n: Ints, opt_p: Ints, opt_u:
 class _Order(DispositionState):
     """Violations of the order of reuse, and the switches that remove them."""
 
-    def _order_violations(self, choice: Ints, unmet: Ints) -> Ints:
+    def _order_violations(self, choice: Ints, area: Ints, unmet: Ints) -> Ints:
         """Arcs (o, n) where o's property is non-public (not fixed), n has unmet need of
-        positive weight, and switching the property to o fits every budget."""
+        positive weight, and switching the property to o to serve one unit fits every
+        budget."""
         if self.disposal_order != "public_first" or self.n_a == 0:
             return np.zeros(0, dtype=np.int64)
         p = self.opt_p[self.arc_o]
@@ -59,8 +61,9 @@ class _Order(DispositionState):
                               & (unmet[self.arc_n] > 0) & (self.need_pen[self.arc_n] > 0))
         if len(cand) and self.budget_rows:
             o, c = self.arc_o[cand], cur[cand]
-            masks = np.array([mask for _, _, _, mask in self.budget_rows])
-            after = (self._spending(choice)[:, None] + masks[:, o] * self.opt_reno[o]
+            masks = self.budget_masks
+            after = (self._spending(choice, area)[:, None]
+                     + masks[:, o] * (self.opt_reno[o] + self.opt_rate[o])
                      - masks[:, c] * self.opt_reno[c])
             cand = cand[(after <= self._budget_caps()[:, None]).all(axis=0)]
         return cand
@@ -68,41 +71,52 @@ class _Order(DispositionState):
     def _public_first(self, plan: CandidatePlan) -> CandidatePlan:
         """Switch non-public properties to public uses while the order of reuse is broken.
 
-        Per round at most one switch per need and per property, highest weight first, within
-        the budgets; a batch that does not improve is halved. One switch always improves (see
-        the module docstring), so every round makes progress.
+        Per round at most one switch per need and per property, highest weight first, each
+        with the area the budgets leave it (at least one unit); the batch is evaluated with
+        every option free to serve what it can, or, if that breaks a budget, with the other
+        options held to the areas they renovate now. A batch that does not improve is
+        halved; one switch always improves (see the module docstring).
         """
-        masks = np.array([mask for _, _, _, mask in self.budget_rows]).reshape(
-            len(self.budget_rows), self.n_o)
+        masks = self.budget_masks
         caps = self._budget_caps()
         while True:
-            bad = self._order_violations(plan.choice, plan.unmet)
+            bad = self._order_violations(plan.choice, plan.area, plan.unmet)
             if len(bad) == 0:
                 return plan
             o_b, n_b = self.arc_o[bad], self.arc_n[bad]
             ranked = bad[np.lexsort((self.opt_reno[o_b], -self.need_pen[n_b]))]
-            spent = self._spending(plan.choice)
+            spent = self._spending(plan.choice, plan.area)
             taken_p = np.zeros(self.n_p, dtype=bool)
             taken_n = np.zeros(self.n_n, dtype=bool)
-            moves: list[tuple[int, int]] = []
+            moves: list[tuple[int, int, int]] = []
             for a in ranked:
                 o, n = int(self.arc_o[a]), int(self.arc_n[a])
                 p = int(self.opt_p[o])
                 if taken_p[p] or taken_n[n]:
                     continue
-                delta = masks[:, o] * self.opt_reno[o] - masks[:, plan.choice[p]] * \
-                    self.opt_reno[plan.choice[p]]
-                if (spent + delta > caps).any():
+                old = int(plan.choice[p])
+                hits = masks[:, o]
+                slack = (caps - spent + masks[:, old] * self.opt_reno[old])[hits]
+                room = int(slack.min()) - int(self.opt_reno[o]) if hits.any() else None
+                rate = int(self.opt_rate[o])
+                units = int(self.opt_cap[o]) if room is None or rate == 0 else min(
+                    int(self.opt_cap[o]), room // rate)
+                if units < 1 or (room is not None and room < 0):
                     continue
-                spent = spent + delta
+                spent = spent + hits * (self.opt_reno[o] + rate * units) \
+                    - masks[:, old] * self.opt_reno[old]
                 taken_p[p] = taken_n[n] = True
-                moves.append((p, o))
+                moves.append((p, o, units))
             while True:
-                choice = plan.choice.copy()
                 idx = np.array(moves, dtype=np.int64)
+                choice = plan.choice.copy()
                 choice[idx[:, 0]] = idx[:, 1]
                 trial = self.evaluate(choice, plan.source)
-                if trial.objective < plan.objective and self._within_budget(choice):
+                if not self._within_budget(trial):
+                    area = plan.area.copy()
+                    area[idx[:, 1]] = idx[:, 2]
+                    trial = self.evaluate(choice, plan.source, area)
+                if trial.objective < plan.objective and self._within_budget(trial):
                     trial.history = [*plan.history, trial.objective]
                     plan = trial
                     break

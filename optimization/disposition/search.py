@@ -33,7 +33,8 @@ class _Search(DispositionState):
 
     def _cheapest_free(self) -> NDArray[np.int64]:
         """Per property its best option that needs no renovation (hold at worst)."""
-        net = np.where(self.opt_reno == 0, self.opt_net, np.iinfo(np.int64).max // 4)
+        net = np.where((self.opt_reno == 0) & (self.opt_rate == 0), self.opt_net,
+                       np.iinfo(np.int64).max // 4)
         order = np.lexsort((net, self.opt_p))
         first = np.ones(self.n_o, dtype=bool)
         first[1:] = self.opt_p[order][1:] != self.opt_p[order][:-1]
@@ -42,34 +43,45 @@ class _Search(DispositionState):
         out[fixed] = self.fixed_opt[fixed]
         return out
 
-    def _repair_budget(self, choice: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Drop renovations, least service value per VND first, until every budget holds."""
+    def _repair_budget(self, plan: CandidatePlan) -> CandidatePlan:
+        """Drop conversions, least service value per VND first, until every budget holds.
+
+        Dropping one may move its service to another open option that then renovates more,
+        so the plan is re-evaluated and the step repeated; the last resort keeps only the
+        fixed uses, renovating no area.
+        """
         if not self.budget_rows:
-            return choice
-        choice = choice.copy()
+            return plan
         caps = self._budget_caps()
-        spent = self._spending(choice)
-        if (spent <= caps).all():
-            return choice
-        plan = self.evaluate(choice)
-        value = np.bincount(self.arc_o, weights=plan.y * (self.need_pen[self.arc_n]
-                                                          - self.arc_cost), minlength=self.n_o)
         free = self._cheapest_free()
-        reno = self.opt_reno[choice]
-        gain = value[choice] - (self.opt_net[free] - self.opt_net[choice])
-        ratio = np.where((reno > 0) & (self.fixed_opt < 0), gain / np.maximum(reno, 1), np.inf)
-        masks = np.array([mask for _, _, _, mask in self.budget_rows])
-        for p in np.argsort(ratio, kind="stable"):
-            over = spent > caps
-            if not over.any() or not np.isfinite(ratio[p]):
+        masks = self.budget_masks
+        for _ in range(self.n_p + 1):
+            spent = self._spending(plan.choice, plan.area)
+            if (spent <= caps).all():
+                return plan
+            choice = plan.choice.copy()
+            value = np.bincount(self.arc_o, weights=plan.y * (self.need_pen[self.arc_n]
+                                                              - self.arc_cost),
+                                minlength=self.n_o)
+            spend_p = self.opt_reno[choice] + self.opt_rate[choice] * plan.area[choice]
+            gain = value[choice] - (self.opt_net[free] - self.opt_net[choice])
+            ratio = np.where((spend_p > 0) & (self.fixed_opt < 0),
+                             gain / np.maximum(spend_p, 1), np.inf)
+            dropped = False
+            for p in np.argsort(ratio, kind="stable"):
+                over = spent > caps
+                if not over.any() or not np.isfinite(ratio[p]):
+                    break
+                hits = masks[:, choice[p]]
+                if not (hits & over).any():
+                    continue
+                spent = spent - np.where(hits, spend_p[p], 0)
+                choice[p] = free[p]
+                dropped = True
+            if not dropped:
                 break
-            o = choice[p]
-            hits = masks[:, o]
-            if not (hits & over).any():
-                continue
-            spent -= np.where(hits, self.opt_reno[o] - self.opt_reno[free[p]], 0)
-            choice[p] = free[p]
-        return choice
+            plan = self.evaluate(choice, plan.source)
+        return self.evaluate(free, "no renovation", np.zeros(self.n_o, dtype=np.int64))
 
     def _option_values(self, residual: NDArray[np.int64],
                        arcs: NDArray[np.int64] | None = None) -> NDArray[np.float64]:
@@ -115,8 +127,7 @@ class _Search(DispositionState):
         best = plan
         caps = self._budget_caps()
         arc_start = np.searchsorted(self.arc_o, np.arange(self.n_o + 1))
-        masks = np.array([mask for _, _, _, mask in self.budget_rows]).reshape(
-            len(self.budget_rows), self.n_o)
+        masks = self.budget_masks
         movable = self.fixed_opt < 0
         v_arc = (self.need_pen[self.arc_n] - self.arc_cost).astype(float)
         for _ in range(max_rounds):
@@ -143,7 +154,7 @@ class _Search(DispositionState):
             if len(cand) == 0:
                 break
             cand = cand[np.argsort(-gain[cand], kind="stable")]
-            spent = self._spending(choice)
+            spent = self._spending(choice, best.area)
             moved = np.zeros(self.n_p, dtype=bool)
             moves: list[tuple[int, int]] = []
             for o in cand[:5000]:
@@ -156,25 +167,28 @@ class _Search(DispositionState):
                 g = self.opt_net[old] - self.opt_net[o] + add - lost[old]
                 if g <= 0:
                     continue
+                trial_residual = residual.copy()
+                old_arcs = np.arange(arc_start[old], arc_start[old + 1])
+                trial_residual[self.arc_n[old_arcs]] += best.y[old_arcs] - kept[old_arcs]
+                units = self._pour(o, arcs, trial_residual) if len(arcs) else 0
                 if len(masks):
-                    delta = (np.where(masks[:, o], self.opt_reno[o], 0)
-                             - np.where(masks[:, old], self.opt_reno[old], 0))
+                    # Estimated from the units it would pour; the evaluation checks exactly.
+                    delta = (masks[:, o] * (self.opt_reno[o] + self.opt_rate[o] * units)
+                             - masks[:, old] * (self.opt_reno[old]
+                                                + self.opt_rate[old] * best.area[old]))
                     if ((spent + delta > caps) & (delta > 0)).any():
                         continue
                     spent += delta
                 moved[p] = True
                 moves.append((int(p), int(o)))
-                old_arcs = np.arange(arc_start[old], arc_start[old + 1])
-                residual[self.arc_n[old_arcs]] += best.y[old_arcs] - kept[old_arcs]
-                if len(arcs):
-                    self._pour(o, arcs, residual)
+                residual = trial_residual
             improved = False
             while moves and time.perf_counter() <= deadline:
                 trial_choice = choice.copy()
                 idx = np.array(moves, dtype=np.int64)
                 trial_choice[idx[:, 0]] = idx[:, 1]
                 trial = self.evaluate(trial_choice)
-                if trial.objective < best.objective:
+                if trial.objective < best.objective and self._within_budget(trial):
                     trial.history = [*best.history, trial.objective]
                     best, improved = trial, True
                     break
@@ -183,8 +197,9 @@ class _Search(DispositionState):
                 break
         return best
 
-    def _pour(self, o: int, arcs: NDArray[np.int64], residual: NDArray[np.int64]) -> None:
-        """Take option o's capacity out of the residual needs, best arcs first."""
+    def _pour(self, o: int, arcs: NDArray[np.int64], residual: NDArray[np.int64]) -> int:
+        """Take option o's capacity out of the residual needs, best arcs first; the units
+        taken."""
         v = self.need_pen[self.arc_n[arcs]] - self.arc_cost[arcs]
         left = int(self.opt_cap[o])
         for i in np.argsort(-v, kind="stable"):
@@ -194,6 +209,7 @@ class _Search(DispositionState):
             t = min(left, int(self.arc_lim[arcs[i]]), int(residual[n]))
             residual[n] -= t
             left -= t
+        return int(self.opt_cap[o]) - left
 
     # ------------------------------------------------------------------ large neighbourhoods
     def _neighbourhood(self, seed_p: int, size: int, rng: np.random.Generator
@@ -217,13 +233,14 @@ class _Search(DispositionState):
 
     def _sub_mip(self, plan: CandidatePlan, free: NDArray[np.int64], time_limit_s: float | None,
                  seed: int | None, slack_share: float = 1.0
-                 ) -> tuple[NDArray[np.int64] | None, bool]:
+                 ) -> tuple[NDArray[np.int64] | None, NDArray[np.int64], bool]:
         """Re-optimise the uses of ``free`` properties with everything else kept as planned.
 
         The sub-model holds the free properties' options, the needs they reach, every arc into
-        those needs from a free or an open option, and the budgets less what the fixed
-        properties spend; open fixed options keep only the capacity they do not use elsewhere.
-        Returns the new options of the free properties (or None) and whether it is proven.
+        those needs from a free or an open option with its area, and the budgets less what
+        the rest spends; open fixed options keep only the capacity they do not use elsewhere.
+        Returns the free properties' new options (or None), every option's area in that
+        solution, and whether it is proven.
         """
         is_free = np.zeros(self.n_p, dtype=bool)
         is_free[free] = True
@@ -235,33 +252,35 @@ class _Search(DispositionState):
         arcs = np.flatnonzero(in_n[self.arc_n] & (opt_free[self.arc_o] | open_opt[self.arc_o]))
         needs = np.flatnonzero(in_n)
         x_cols = np.flatnonzero(opt_free)
-        cols = np.concatenate([x_cols, self.col_y + arcs, self.col_m + needs])
         a_opts = np.unique(self.arc_o[arcs])
-        cap_rows = self.row_start["capacity"] + np.searchsorted(self.cap_opts, a_opts)
+        z_idx = np.searchsorted(self.area_opts, a_opts)
+        cols = np.concatenate([x_cols, self.col_z + z_idx, self.col_y + arcs,
+                               self.col_m + needs])
         free_link = arcs[opt_free[self.arc_o[arcs]]]
-        rows = np.concatenate([self.row_start["one_use"] + free, cap_rows,
+        rows = np.concatenate([self.row_start["one_use"] + free,
+                               self.row_start["capacity"] + z_idx,
+                               self.row_start["area"] + z_idx,
                                self.row_start["need"] + needs,
                                self.row_start["link"] + free_link])
         row_ub = self.row_ub[rows].copy()
-        # Fixed open options: capacity left after their service outside these needs.
+        # Fixed open options: the area left after their service outside these needs.
         fixed_open = ~opt_free[a_opts]
         outside = np.bincount(self.arc_o, weights=np.where(in_n[self.arc_n], 0, plan.y),
-                              minlength=self.n_o)
-        k = len(free)
-        row_ub[k:k + len(a_opts)][fixed_open] = (self.opt_cap[a_opts[fixed_open]]
-                                                 - outside[a_opts[fixed_open]])
+                              minlength=self.n_o).astype(np.int64)
+        start = len(free) + len(a_opts)
+        row_ub[start:start + len(a_opts)][fixed_open] = (
+            self.opt_cap[a_opts[fixed_open]] - outside[a_opts[fixed_open]])
+        hint = np.concatenate([open_opt[x_cols].astype(float),
+                               (plan.area[a_opts] - outside[a_opts]).astype(float),
+                               plan.y[arcs], plan.unmet[needs]])
         if self.budget_rows:
-            # The free properties may spend what they spend now plus their share of the slack
+            # The sub-model may spend what its columns spend now plus its share of the slack
             # (neighbourhoods solved side by side split it).
-            ch = plan.choice
-            spend_free = np.array([float(self.opt_reno[ch][mask[ch] & is_free].sum())
-                                   for _, _, _, mask in self.budget_rows])
-            slack = self._budget_caps() - self._spending(ch)
             b_rows = self.row_start["budget"] + np.arange(len(self.budget_rows))
+            spend_sub = self.matrix[b_rows][:, cols] @ hint
+            slack = self._budget_caps() - self._spending(plan.choice, plan.area)
             rows = np.concatenate([rows, b_rows])
-            row_ub = np.concatenate([row_ub, spend_free + slack_share * np.maximum(slack, 0)])
-        hint = np.concatenate([open_opt[x_cols].astype(float), plan.y[arcs],
-                               plan.unmet[needs]])
+            row_ub = np.concatenate([row_ub, spend_sub + slack_share * np.maximum(slack, 0)])
         res = solve_sparse_milp(self.cost[cols] * MONEY_SCALE, self.matrix[rows][:, cols],
                                 self.row_lb[rows], row_ub, self.lb[cols], self.ub[cols],
                                 self.integer[cols], time_limit_s=time_limit_s,
@@ -269,9 +288,22 @@ class _Search(DispositionState):
                                 absolute_gap=0.5 * MONEY_SCALE,
                                 node_limit=LNS_NODES)
         self._lns_dims = (len(cols), len(rows))
+        area = plan.area.copy()
         if res.x is None:
-            return None, False
-        return x_cols[res.x[:len(x_cols)] > 0.5], res.proven
+            return None, area, False
+        k = len(x_cols)
+        area[a_opts] = np.rint(res.x[k:k + len(a_opts)]).astype(np.int64) + np.where(
+            fixed_open, outside[a_opts], 0)
+        return x_cols[res.x[:k] > 0.5], area, res.proven
+
+    def _evaluate_within(self, choice: NDArray[np.int64], area: NDArray[np.int64],
+                         source: str) -> CandidatePlan:
+        """The plan of ``choice`` with each option serving what it can, or, when that breaks
+        a budget, with the areas a solver chose."""
+        plan = self.evaluate(choice, source)
+        if self.budget_rows and not self._within_budget(plan):
+            plan = self.evaluate(choice, source, area)
+        return plan
 
     def _lns(self, plan: CandidatePlan, deadline: float, seed: int | None, max_stall: int,
              workers: int = 1) -> tuple[CandidatePlan, int]:
@@ -317,24 +349,26 @@ class _Search(DispositionState):
                 share = 1.0 / max(len(frees), 1)
                 outs = list(pool.map(lambda f, b=base, lim=limit, sh=share: self._sub_mip(
                     b, f, lim, seed, sh), frees))
-                proven = all(pr for _, pr in outs)
+                proven = all(pr for _, _, pr in outs)
                 whole = proven and len(frees) == 1 and len(frees[0]) >= len(seeds)
                 # Grow the neighbourhood while sub-MIPs are proven, shrink otherwise.
                 size = min(200, int(size * 1.15) + 1) if proven else max(8, int(size * 0.7))
-                news = [n for n, _ in outs if n is not None]
+                news = [(n, ar) for n, ar, _ in outs if n is not None]
                 trials = []
                 if news:
-                    choice = base.choice.copy()
-                    for n in news:
+                    choice, area = base.choice.copy(), base.area.copy()
+                    for n, ar in news:
                         choice[self.opt_p[n]] = n
-                    trials.append(self.evaluate(choice, base.source))
+                        changed = ar != base.area
+                        area[changed] = ar[changed]
+                    trials.append(self._evaluate_within(choice, area, base.source))
                 if len(news) > 1 and trials[0].objective >= base.objective:
-                    for n in news:
+                    for n, ar in news:
                         choice = base.choice.copy()
                         choice[self.opt_p[n]] = n
-                        trials.append(self.evaluate(choice, base.source))
+                        trials.append(self._evaluate_within(choice, ar, base.source))
                 # Budgets are checked in whole VND: a solver's tolerance is not a licence.
-                trials = [t for t in trials if self._within_budget(t.choice)]
+                trials = [t for t in trials if self._within_budget(t)]
                 best = min(trials, key=lambda t: t.objective, default=base)
                 if best.objective < base.objective:
                     best.history = [*base.history, best.objective]
@@ -348,6 +382,7 @@ class _Search(DispositionState):
     def _hint(self, plan: CandidatePlan) -> NDArray[np.float64]:
         x = np.zeros(self.n_var)
         x[plan.choice] = 1.0
+        x[self.col_z:self.col_y] = plan.area[self.area_opts]
         x[self.col_y:self.col_m] = plan.y
         x[self.col_m:] = plan.unmet
         return x
@@ -361,5 +396,10 @@ class _Search(DispositionState):
 
     # ------------------------------------------------------------------ solve
 
-    def _within_budget(self, choice: NDArray[np.int64]) -> bool:
-        return bool((self._spending(choice) <= self._budget_caps()).all())
+    def _areas_from_x(self, x: NDArray[np.float64], cols: NDArray[np.int64],
+                      base: NDArray[np.int64]) -> NDArray[np.int64]:
+        """``base`` with the areas of a MIP solution restricted to ``cols``."""
+        area = base.copy()
+        zc = cols[(cols >= self.col_z) & (cols < self.col_y)]
+        area[self.area_opts[zc - self.col_z]] = np.rint(x[np.searchsorted(cols, zc)])
+        return area

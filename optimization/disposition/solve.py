@@ -56,8 +56,8 @@ class _Solve(_Search, _Order, _Check):
         lp_time = time.perf_counter() - t0
         # 2. Incumbent: rounding, budget repair, local search with exact evaluation.
         t = time.perf_counter()
-        start = self.evaluate(self._repair_budget(self._round(x_lp[:self.n_o])), "lp rounding")
-        hold = self.evaluate(self._cheapest_free(), "no renovation")
+        start = self._repair_budget(self.evaluate(self._round(x_lp[:self.n_o]), "lp rounding"))
+        hold = self._repair_budget(self.evaluate(self._cheapest_free(), "no renovation"))
         plan = start if start.objective <= hold.objective else hold
         # The local search gets at most 25 % of the time left, the neighbourhood search half of
         # what remains, branch-and-bound on whole groups (mostly for the bound) the rest.
@@ -91,8 +91,8 @@ class _Solve(_Search, _Order, _Check):
         # the slack, so the groups' plans stay jointly within the budget.
         budget_share: dict[int, float | None] = dict.fromkeys(todo)
         if self.national_row >= 0:
-            spend = np.bincount(self.col_group[plan.choice],
-                                weights=self.opt_reno[plan.choice], minlength=self.n_groups)
+            spend = np.bincount(self.col_group, weights=self.budget_coef * hint,
+                                minlength=self.n_groups)
             slack = self.budget_vnd - spend.sum() if self.budget_vnd is not None else 0.0
             budget_share = {g: float(spend[g] + max(slack, 0) * weight[g] / weight[todo].sum())
                             for g in todo}
@@ -121,8 +121,10 @@ class _Solve(_Search, _Order, _Check):
                 choice = plan.choice.copy()
                 on = self._choice_from_x(mres.x, groups[g][0])
                 choice[self.opt_p[on]] = on
-                trial = self.evaluate(choice, "HiGHS branch-and-bound")
-                if trial.objective < plan.objective and self._within_budget(trial.choice):
+                trial = self._evaluate_within(
+                    choice, self._areas_from_x(mres.x, groups[g][0], plan.area),
+                    "HiGHS branch-and-bound")
+                if trial.objective < plan.objective and self._within_budget(trial):
                     trial.history = [*plan.history, trial.objective]
                     plan = trial
         mip_time = time.perf_counter() - t
@@ -181,7 +183,7 @@ class _Solve(_Search, _Order, _Check):
                     x[groups[g][0]] = r.x
                 if r.proven:
                     b[g] = r.bound
-            return x, b, float(self.opt_reno @ x[:self.n_o])
+            return x, b, float(self.budget_coef @ x)
 
         x, bound, spend = lps(0.0)
         if self.national_row < 0 or self.budget_vnd is None:
@@ -232,12 +234,14 @@ class _Solve(_Search, _Order, _Check):
         xo = x[:self.n_o]
         served = np.bincount(self.arc_o, weights=x[self.col_y:self.col_m]
                              * (self.need_pen[self.arc_n] - self.arc_cost), minlength=self.n_o)
-        use = np.flatnonzero((xo > 1e-9) & (self.opt_reno > 0))
+        spend = xo * self.opt_reno
+        spend[self.area_opts] += x[self.col_z:self.col_y] * self.opt_rate[self.area_opts]
+        use = np.flatnonzero((xo > 1e-9) & (spend > 0))
         if len(use) == 0:
             return 1.0
-        ratio = (served[use] - xo[use] * self.opt_net[use]) / (xo[use] * self.opt_reno[use])
+        ratio = (served[use] - xo[use] * self.opt_net[use]) / spend[use]
         order = np.argsort(-ratio, kind="stable")
-        cum = np.cumsum((xo[use] * self.opt_reno[use])[order])
+        cum = np.cumsum(spend[use][order])
         k = min(int(np.searchsorted(cum, budget)), len(order) - 1)
         return float(max(ratio[order][k], 1e-3))
 
@@ -260,7 +264,7 @@ class _Solve(_Search, _Order, _Check):
         row restricted to the group."""
         a = self.matrix[rows][:, cols]
         row_lb, row_ub = self.row_lb[rows], self.row_ub[rows]
-        reno = np.where(cols < self.n_o, self.opt_reno[np.minimum(cols, self.n_o - 1)], 0)
+        reno = self.budget_coef[cols]
         if budget_share is not None:
             a = sp.vstack([a, sp.csr_matrix(reno.astype(float)[None, :])], format="csr")
             row_lb = np.append(row_lb, -np.inf)

@@ -43,6 +43,9 @@ class DispositionState:
     opt_reno: Ints
     opt_rev: Ints
     opt_net: Ints
+    opt_rate: Ints
+    opt_area_cost: Ints
+    arc_travel: Ints
     need_u: Ints
     need_q: Ints
     need_pen: Ints
@@ -59,7 +62,13 @@ class DispositionState:
     money_unit_vnd: int
     # the MIP: columns x (options), y (arcs), m (unmet); rows by family
     n_var: int
+    col_z: int
     col_y: int
+    n_z: int
+    area_opts: Ints
+    area_ub: Ints
+    budget_masks: Bools
+    budget_coef: Floats
     col_m: int
     lb: Floats
     ub: Floats
@@ -69,7 +78,6 @@ class DispositionState:
     row_lb: Floats
     row_ub: Floats
     row_start: dict[str, int]
-    cap_opts: Ints
     budget_rows: list[tuple[str, Any, int, Bools]]
     national_row: int
     col_group: Ints
@@ -85,10 +93,11 @@ class DispositionState:
     unmet: pd.DataFrame
     _plan: CandidatePlan
 
-    def evaluate(self, choice: Ints, source: str = "heuristic") -> CandidatePlan:
+    def evaluate(self, choice: Ints, source: str = "heuristic",
+                 area: Ints | None = None) -> CandidatePlan:
         raise NotImplementedError
 
-    def _spending(self, choice: Ints) -> Ints:
+    def _spending(self, choice: Ints, area: Ints) -> Ints:
         raise NotImplementedError
 
     def _budget_caps(self) -> Ints:
@@ -100,10 +109,10 @@ class DispositionState:
     def _unit_cost_vnd(self, km: Floats, use: Ints, cross: Bools) -> Ints:
         raise NotImplementedError
 
-    def _within_budget(self, choice: Ints) -> bool:
+    def _within_budget(self, plan: CandidatePlan) -> bool:
         raise NotImplementedError
 
-    def _order_violations(self, choice: Ints, unmet: Ints) -> Ints:
+    def _order_violations(self, choice: Ints, area: Ints, unmet: Ints) -> Ints:
         raise NotImplementedError
 
     def build(self) -> Any:
