@@ -12,8 +12,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from planner.labels import REPORT_CATEGORY_LABELS
 from planner.scenario import Scenario
-from planner.schema import SERVICE_USES, USES
+from planner.schema import REPORT_CATEGORIES, REPORT_CATEGORY_OF_USE, SERVICE_USES
 
 # kpi -> (Vietnamese label, unit)
 KPI_DEFS: dict[str, tuple[str, str]] = {
@@ -24,7 +25,8 @@ KPI_DEFS: dict[str, tuple[str, str]] = {
     "surplus_properties": ("Nhà, đất dôi dư", "properties"),
     "kept_as_annex_or_service_point": ("Trụ sở cũ giữ lại làm cơ sở phụ, điểm phục vụ",
                                        "properties"),
-    **{f"properties_to_{u}": (f"Nhà, đất dôi dư: {u}", "properties") for u in USES},
+    **{f"properties_{c}": (f"Nhà, đất dôi dư: {REPORT_CATEGORY_LABELS[c]}", "properties")
+       for c in REPORT_CATEGORIES},
     "population_within_service_km": ("Dân số trong bán kính phục vụ của trụ sở, điểm phục vụ",
                                      "people"),
     **{f"need_{u}": (f"Nhu cầu {u} (trước: nhu cầu, sau: chưa đáp ứng)",
@@ -70,9 +72,9 @@ def _per_unit(tables: Mapping[str, pd.DataFrame], scenario: Scenario) -> pd.Data
     surplus_before = disp.groupby("commune_code").size().add(kept, fill_value=0)
     put("surplus_properties", surplus_before, disp.groupby("commune_code").size())
     put("kept_as_annex_or_service_point", None, kept)
-    for use in USES:
-        put(f"properties_to_{use}", None,
-            disp[disp["use"] == use].groupby("commune_code").size())
+    category = disp["use"].map(REPORT_CATEGORY_OF_USE)
+    for c in REPORT_CATEGORIES:
+        put(f"properties_{c}", None, disp[category == c].groupby("commune_code").size())
     areas = tables["areas"]
     radius = scenario.policy.seats.max_service_km
     if radius is not None:

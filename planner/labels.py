@@ -42,6 +42,21 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "within_service_km": ("Trong bán kính phục vụ", "Within service radius"),
     "use": ("Mục đích sử dụng", "Use"),
     "use_vi": ("Mục đích (tiếng Việt)", "Use (Vietnamese)"),
+    "report_category": ("Nhóm báo cáo của Bộ Tài chính", "Ministry reporting category"),
+    "reason_code": ("Mã lý do", "Reason code"),
+    "alt_use": ("Phương án công tốt nhất", "Best public alternative"),
+    "alt_commune_code": ("ĐVHC của phương án công", "Unit of the public alternative"),
+    "alt_unmet": ("Nhu cầu còn thiếu của phương án công", "Unmet need of the alternative"),
+    "alt_distance_km": ("Khoảng cách phương án công (km)", "Distance to the alternative (km)"),
+    "alt_cost_one_unit_vnd": ("Chi phí tối thiểu (1 đơn vị) (đồng)", "Least cost, one unit (VND)"),
+    "alt_cost_vnd": ("Chi phí đáp ứng phần còn thiếu (đồng)", "Cost to serve the unmet (VND)"),
+    "budget_scope": ("Ngân sách ràng buộc", "Binding budget"),
+    "budget_left_vnd": ("Ngân sách còn lại (đồng)", "Budget left (VND)"),
+    "candidate_property_id": ("Tài sản quyết định", "Deciding property"),
+    "candidate_distance_km": ("Khoảng cách tài sản (km)", "Distance of that property (km)"),
+    "candidate_use": ("Mục đích hiện tại của tài sản", "That property's use"),
+    "cost_one_unit_vnd": ("Chi phí tối thiểu (1 đơn vị) (đồng)", "Least cost, one unit (VND)"),
+    "serves": ("Đang phục vụ", "Serves"),
     "renovation_cost_vnd": ("Chi phí cải tạo (đồng)", "Renovation (VND)"),
     "revenue_vnd": ("Thu (đồng)", "Revenue (VND)"),
     "served_commune_code": ("Phục vụ ĐVHC chính", "Main unit served"),
@@ -90,6 +105,20 @@ USE_LABELS: dict[str, str] = {
     "transfer": "Điều chuyển",
     "sale": "Bán, chuyển nhượng",
     "hold": "Chờ xử lý",
+}
+
+REPORT_CATEGORY_LABELS: dict[str, str] = {
+    "working_office": "Trụ sở làm việc",
+    "public_service_facility": "Cơ sở hoạt động sự nghiệp",
+    "education": "Giáo dục, đào tạo",
+    "health": "Y tế",
+    "culture_sport": "Văn hóa, thể thao",
+    "official_housing": "Nhà ở công vụ",
+    "other_public": "Mục đích công cộng khác",
+    "land_fund_handover": "Bàn giao tổ chức phát triển quỹ đất, doanh nghiệp kinh doanh nhà",
+    "sale_auction": "Bán, chuyển nhượng, đấu giá",
+    "transfer": "Điều chuyển cho cơ quan, đơn vị khác",
+    "hold": "Chưa xử lý, tạm quản lý",
 }
 
 ROLE_LABELS: dict[str, str] = {

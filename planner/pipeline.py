@@ -26,10 +26,11 @@ from optimization.disposition import DispositionModel
 from optimization.result import SolveInfo
 from optimization.seats import SeatsModel
 from optimization.transfer import TransferModel
-from planner import prepare
+from planner import prepare, reasons
 from planner.demo import load_demo
 from planner.inventory import Dataset, load_dataset
 from planner.scenario import Scenario
+from planner.schema import REPORT_CATEGORY_OF_USE
 
 # Progress callback: (stage, fraction done in [0, 1], message).
 Progress = Callable[[str, float, str], None]
@@ -213,68 +214,32 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                         "land_area_m2", "lon", "lat"]], on="property_id")
     disp["served_commune_code"] = disp["property_id"].map(main["commune_code"])
     disp["served_quantity"] = disp["property_id"].map(served).fillna(0.0)
-    disp["reason"] = _disposition_reasons(disp, options)
+    disp["report_category"] = disp["use"].map(REPORT_CATEGORY_OF_USE)
+    codes = model.property_reasons().rename(columns={"alt_commune": "alt_commune_code"})
+    disp = disp.join(codes.drop(columns="property_id").set_index(disp.index))
+    disp["reason"] = reasons.property_texts(disp, codes, surplus, units, pol)
     cols = ["property_id", "name", "origin", "kind", "province_code", "commune_code",
-            "condition", "floor_area_m2", "land_area_m2", "use", "renovation_cost_vnd",
-            "revenue_vnd", "served_commune_code", "served_quantity", "reason", "lon", "lat"]
+            "condition", "floor_area_m2", "land_area_m2", "use", "report_category",
+            "renovation_cost_vnd", "revenue_vnd", "served_commune_code", "served_quantity",
+            "reason", "reason_code",
+            "alt_use", "alt_commune_code", "alt_unmet", "alt_distance_km",
+            "alt_cost_one_unit_vnd", "alt_cost_vnd", "budget_scope", "budget_left_vnd",
+            "lon", "lat"]
     disp = disp[cols].sort_values("property_id", kind="stable").reset_index(drop=True)
     un = model.unmet.rename(columns={"commune": "commune_code"})
-    un["reason"] = _need_reasons(un, pairs, options, disp, sc)
+    why = model.need_reasons().rename(columns={"commune": "commune_code",
+                                               "property_id": "candidate_property_id",
+                                               "distance_km": "candidate_distance_km"})
+    why["reason"] = reasons.need_texts(why.rename(columns={
+        "candidate_property_id": "property_id", "candidate_distance_km": "distance_km"}),
+        units, pol)
+    un = un.merge(why, on=["commune_code", "use"], how="left")
+    un["reason"] = un["reason"].fillna("")
+    un["reason_code"] = un["reason_code"].fillna("")
     un = un.sort_values(["commune_code", "use"], kind="stable").reset_index(drop=True)
     sv = sv.sort_values(["property_id", "commune_code"], kind="stable").reset_index(drop=True)
     return ({"dispositions": disp, "service": sv, "needs": un},
             [_solve_record("disposition", "national", model.info)])
-
-
-def _disposition_reasons(disp: pd.DataFrame, options: pd.DataFrame) -> np.ndarray:
-    """Why a property ends as it does, in a few words."""
-    n_opts = options.groupby("property_id").size()
-    only_hold = disp["property_id"].map(n_opts).fillna(1).to_numpy() <= 1
-    use = disp["use"].to_numpy()
-    return np.select(
-        [use == "hold", use == "sale", use == "transfer"],
-        [np.where(only_hold, "hold: no other use is allowed (condition, legal status or "
-                  "restriction)", "hold: no need within reach is worth its renovation cost"),
-         "sale: no need within reach that it could serve better",
-         "transfer: handed to another agency"],
-        default="serves the needs within its radius")
-
-
-def _need_reasons(un: pd.DataFrame, pairs: pd.DataFrame, options: pd.DataFrame,
-                  disp: pd.DataFrame, sc: Scenario) -> np.ndarray:
-    """Why a need stays unmet, in words and numbers."""
-    reasons = np.full(len(un), "", dtype=object)
-    left = un["unmet"].to_numpy() > 1e-9
-    if not left.any():
-        return reasons
-    radius = sc.policy.service_radius_km
-    reach = pairs.merge(options[["property_id", "use", "capacity"]], on="property_id")
-    reach = reach[reach["distance_km"] <= reach["use"].map(radius)]
-    cap = reach.groupby(["commune", "use"])["capacity"].sum()
-    spent = disp.groupby("province_code")["renovation_cost_vnd"].sum()
-    prov_of = disp.drop_duplicates("commune_code").set_index("commune_code")["province_code"]
-    budget = sc.budget
-    scope = " in the same province" if sc.policy.same_province_only else ""
-    for i in np.flatnonzero(left):
-        r = un.iloc[i]
-        use, code = r["use"], r["commune_code"]
-        c = float(cap.get((code, use), 0.0))
-        km = radius.get(use, 0.0)
-        if c <= 0:
-            reasons[i] = f"no eligible property{scope} within {km:g} km"
-            continue
-        p = prov_of.get(code)
-        limit = budget.per_province_vnd.get(p, budget.default_province_vnd) if p else None
-        if limit is not None and spent.get(p, 0) >= 0.95 * limit:
-            reasons[i] = (f"province budget nearly spent ({spent.get(p, 0):,.0f} of "
-                          f"{limit:,.0f} VND)")
-        elif budget.national_vnd is not None and spent.sum() >= 0.95 * budget.national_vnd:
-            reasons[i] = (f"national budget nearly spent ({spent.sum():,.0f} of "
-                          f"{budget.national_vnd:,.0f} VND)")
-        else:
-            reasons[i] = (f"eligible capacity within {km:g} km ({c:,.0f}) serves other units "
-                          "first or costs more to renovate than the unmet need weighs")
-    return reasons
 
 
 def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:

@@ -134,47 +134,85 @@ def service_needs(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd.D
                         ).reset_index(drop=True)
 
 
+def service_rules(surplus: pd.DataFrame, policy: Policy, use: str
+                  ) -> list[tuple[str, np.ndarray]]:
+    """The rules a property must pass for a public use, in order: (rule, passes per row).
+
+    A use needs a building (``kind``) with a land-use status fit for conversion
+    (``legal_status``), in an accepted ``condition``, with enough ``floor_area_m2`` and
+    ``land_area_m2``; heritage buildings (``restriction``) may only be culture.
+    """
+    el = policy.eligibility
+    n = len(surplus)
+    return [
+        ("use_allowed", np.full(n, use in policy.uses_allowed)),
+        ("kind", surplus["kind"].to_numpy() == "building"),
+        ("legal_status",
+         surplus["legal_status"].isin(el.legal_statuses_for_conversion).to_numpy()),
+        ("condition", surplus["condition"].isin(el.conditions.get(use, ())).to_numpy()),
+        ("floor_area_m2",
+         surplus["floor_area_m2"].to_numpy(dtype=float) >= el.min_floor_area_m2.get(use, 0.0)),
+        ("land_area_m2",
+         surplus["land_area_m2"].to_numpy(dtype=float) >= el.min_land_area_m2.get(use, 0.0)),
+        ("restriction", (surplus["restriction"].to_numpy() != "heritage") | (use == "culture")),
+    ]
+
+
+def sale_rules(surplus: pd.DataFrame, policy: Policy) -> list[tuple[str, np.ndarray]]:
+    """A sale needs a status fit for sale and no heritage / no_sale restriction."""
+    n = len(surplus)
+    return [
+        ("use_allowed", np.full(n, "sale" in policy.uses_allowed)),
+        ("legal_status",
+         surplus["legal_status"].isin(policy.eligibility.legal_statuses_for_sale).to_numpy()),
+        ("restriction", ~surplus["restriction"].isin(("heritage", "no_sale")).to_numpy()),
+    ]
+
+
+def first_failed(rules: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """Per row the first rule it fails ('' when it passes them all)."""
+    out = np.full(len(rules[0][1]) if rules else 0, "", dtype=object)
+    for rule, passes in reversed(rules):
+        out[~passes] = rule
+    return out
+
+
 def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Long table of the uses each surplus property may take, with its capacity, renovation
-    cost and revenue: property_id, use, capacity (m2, or 1 service point), renovation_cost_vnd,
-    revenue_vnd. 'hold' is always there.
-
-    Rules: service uses need a building in an accepted condition, enough floor (and land) area
-    and a land-use status fit for conversion; heritage buildings may only be culture, transfer
-    or hold; a sale needs a clear status and no heritage / no_sale restriction; a transfer to
-    another agency needs a status fit for conversion.
+    cost and revenue: property_id, use, capacity (m2, or 1 service point), renovation_cost_vnd
+    (the fixed part of the conversion), renovation_vnd_per_unit (per m2 the use takes),
+    revenue_vnd. 'hold' is always there. Rules: ``service_rules``, ``sale_rules``; a transfer
+    to another agency needs a status fit for conversion.
     """
     el = policy.eligibility
     allowed = set(policy.uses_allowed)
     n = len(surplus)
     floor = surplus["floor_area_m2"].to_numpy(dtype=float)
-    land = surplus["land_area_m2"].to_numpy(dtype=float)
     cond = surplus["condition"].to_numpy()
-    building = surplus["kind"].to_numpy() == "building"
     convertible = surplus["legal_status"].isin(el.legal_statuses_for_conversion).to_numpy()
-    restriction = surplus["restriction"].to_numpy()
     value = surplus["market_value_vnd"].to_numpy(dtype=float)
     frames = []
     for use in SERVICE_USES:
         if use not in allowed:
             continue
-        ok = (building & convertible & np.isin(cond, el.conditions.get(use, ()))
-              & (floor >= el.min_floor_area_m2.get(use, 0.0))
-              & (land >= el.min_land_area_m2.get(use, 0.0))
-              & ((restriction != "heritage") | (use == "culture")))
+        ok = np.logical_and.reduce([passes for _, passes in service_rules(surplus, policy, use)])
         rate = np.array([policy.renovation_vnd_per_m2.get(c, {}).get(use, 0) for c in cond],
                         dtype=float)
-        # A service point renovates only the rooms it uses, not the whole building.
-        renovated = (np.minimum(floor, policy.service_point_floor_area_m2)
-                     if use == "service_point" else floor)
+        fixed = float(policy.renovation_fixed_vnd.get(use, 0))
+        if use == "service_point":
+            # A service point renovates the rooms it uses, whatever it serves.
+            fixed_vnd = fixed + np.minimum(floor, policy.service_point_floor_area_m2) * rate
+            per_unit = np.zeros(n)
+        else:  # the floor area a use takes is what it serves
+            fixed_vnd, per_unit = np.full(n, fixed), rate
         frames.append(pd.DataFrame({
             "property_id": surplus["property_id"].to_numpy()[ok], "use": use,
             "capacity": (np.ones(n) if use == "service_point" else floor)[ok],
-            "renovation_cost_vnd": np.round(renovated * rate)[ok].astype(np.int64),
+            "renovation_cost_vnd": np.round(fixed_vnd)[ok].astype(np.int64),
+            "renovation_vnd_per_unit": np.round(per_unit)[ok].astype(np.int64),
             "revenue_vnd": np.zeros(int(ok.sum()), dtype=np.int64)}))
     if "sale" in allowed:
-        ok = (surplus["legal_status"].isin(el.legal_statuses_for_sale).to_numpy()
-              & ~np.isin(restriction, ("heritage", "no_sale")))
+        ok = np.logical_and.reduce([passes for _, passes in sale_rules(surplus, policy)])
         frames.append(pd.DataFrame({
             "property_id": surplus["property_id"].to_numpy()[ok], "use": "sale",
             "capacity": 0.0, "renovation_cost_vnd": 0,
@@ -188,7 +226,9 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
             .astype(np.int64)}))
     frames.append(pd.DataFrame({"property_id": surplus["property_id"].to_numpy(), "use": "hold",
                                 "capacity": 0.0, "renovation_cost_vnd": 0, "revenue_vnd": 0}))
-    return pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True)
+    out["renovation_vnd_per_unit"] = out["renovation_vnd_per_unit"].fillna(0).astype(np.int64)
+    return out
 
 
 def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:

@@ -213,7 +213,15 @@ class Policy(_Frozen):
             "poor": {"health": 9_000_000, "education": 7_000_000, "office": 5_000_000,
                      "service_point": 5_000_000, "housing": 6_000_000, "culture": 5_500_000},
         },
-        description="renovation cost per m2 of floor area, by building condition and use")
+        description="renovation cost per m2 of the floor area a use takes (what it serves), "
+        "by building condition and use")
+    renovation_fixed_vnd: Mapping[str, VndLump] = Field(
+        default_factory=lambda: {"health": 500_000_000, "education": 500_000_000,
+                                 "office": 200_000_000, "service_point": 100_000_000,
+                                 "housing": 200_000_000, "culture": 300_000_000},
+        description="fixed part of converting a property to a use, whatever area it takes "
+        "(design, permits, fire safety, utility connections); assumption of the demo, to be "
+        "set from the province's estimates")
     sale_share_of_market_value: Annotated[float, Field(ge=0, le=1)] = Field(
         0.8, description="revenue of a sale as a share of the estimated market value")
     transfer_out_value_share: Annotated[float, Field(ge=0, le=1)] = Field(
@@ -222,7 +230,7 @@ class Policy(_Frozen):
     seats: SeatsPolicy = Field(default_factory=SeatsPolicy)
     transfer: TransferPolicy = Field(default_factory=TransferPolicy)
 
-    @field_validator("service_radius_km", "unmet_penalty_vnd_per_m2")
+    @field_validator("service_radius_km", "unmet_penalty_vnd_per_m2", "renovation_fixed_vnd")
     @classmethod
     def _service_uses(cls, v: Mapping[str, Any]) -> Mapping[str, Any]:
         unknown = set(v) - set(SERVICE_USES)

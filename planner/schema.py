@@ -30,6 +30,16 @@ NORM_BASES = ("per_unit", "per_10_staff")
 # Uses a surplus property can be given (DESIGN.md section 5).
 USES = ("health", "education", "office", "service_point", "housing", "culture", "transfer",
         "sale", "hold")
+# The categories in which the Ministry of Finance reports the handling of surplus houses and
+# land after the 2025 reorganisation, in its order; each use is reported in one of them. A
+# public-service point is a room of the commune's one-stop office, so a working office.
+REPORT_CATEGORIES = ("working_office", "public_service_facility", "education", "health",
+                     "culture_sport", "official_housing", "other_public", "land_fund_handover",
+                     "sale_auction", "transfer", "hold")
+REPORT_CATEGORY_OF_USE = {"office": "working_office", "service_point": "working_office",
+                          "education": "education", "health": "health",
+                          "culture": "culture_sport", "housing": "official_housing",
+                          "sale": "sale_auction", "transfer": "transfer", "hold": "hold"}
 # Uses that serve a commune's need within a radius, and the need column that measures it.
 SERVICE_USES = ("health", "education", "office", "service_point", "housing", "culture")
 NEED_COLUMNS = {

@@ -66,8 +66,10 @@ def test_kpis_recomputed_from_tables(plan):
     assert kpi_value(k, "units_below_equipment_norm", "after") == below
     disp = t["dispositions"]
     assert kpi_value(k, "surplus_properties", "after") == len(disp)
-    for use in ("sale", "hold", "health"):
-        assert kpi_value(k, f"properties_to_{use}") == (disp["use"] == use).sum()
+    for category, uses in (("sale_auction", ["sale"]), ("hold", ["hold"]),
+                           ("working_office", ["office", "service_point"])):
+        assert kpi_value(k, f"properties_{category}") == disp["use"].isin(uses).sum()
+        assert (disp["report_category"] == category).sum() == disp["use"].isin(uses).sum()
     assert kpi_value(k, "renovation_spend_vnd") == disp["renovation_cost_vnd"].sum()
     n = t["needs"]
     for use in n["use"].unique():

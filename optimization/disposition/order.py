@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from optimization.disposition.common import N_SERVICE, CandidatePlan
+from optimization.disposition.common import HOLD, N_SERVICE, CandidatePlan
 from optimization.disposition.state import DispositionState
 
 Ints = NDArray[np.int64]
@@ -124,3 +124,25 @@ class _Order(DispositionState):
                     raise RuntimeError("a switch to a public use did not improve the plan; "
                                        "the money unit of the order of reuse is wrong")
                 moves = moves[:len(moves) // 2]
+
+    def _settle_non_public(self, plan: CandidatePlan) -> CandidatePlan:
+        """A property left without a public use takes its non-public option that earns most
+        without renovation; on equal money it is held rather than transferred or sold, as
+        nothing in the model asks for the transfer."""
+        free = np.flatnonzero((self.opt_u >= N_SERVICE) & (self.opt_reno == 0))
+        order = np.lexsort((self.opt_u[free] != HOLD, self.opt_net[free], self.opt_p[free]))
+        ranked = free[order]
+        first = ranked[np.r_[True, self.opt_p[ranked][1:] != self.opt_p[ranked][:-1]]]
+        best = np.full(self.n_p, -1, dtype=np.int64)
+        best[self.opt_p[first]] = first
+        cur = plan.choice
+        move = (self.opt_u[cur] >= N_SERVICE) & (self.fixed_opt < 0) & (best >= 0) \
+            & (best != cur) & (self.opt_reno[cur] == 0)
+        if not move.any():
+            return plan
+        choice = np.where(move, best, cur)
+        trial = self.evaluate(choice, plan.source, plan.area)
+        if trial.objective <= plan.objective and self._within_budget(trial):
+            trial.history = [*plan.history, trial.objective]
+            return trial
+        return plan

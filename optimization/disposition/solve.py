@@ -16,6 +16,7 @@ from optimization.disposition.common import (
     OPTIMAL_GAP,
     CandidatePlan,
 )
+from optimization.disposition.explain import _Explain
 from optimization.disposition.milp import MilpResult, integral_bound, solve_sparse_milp
 from optimization.disposition.order import _Order
 from optimization.disposition.search import _Search
@@ -26,7 +27,7 @@ from optimization.result import (
 )
 
 
-class _Solve(_Search, _Order, _Check):
+class _Solve(_Search, _Order, _Explain, _Check):
     """Bounds, incumbent and polish in the time given."""
 
     def solve(self, time_limit_s: float | None = 60.0, mip_gap: float | None = 0.01,
@@ -129,7 +130,7 @@ class _Solve(_Search, _Order, _Check):
                     plan = trial
         mip_time = time.perf_counter() - t
         t = time.perf_counter()
-        plan = self._public_first(plan)
+        plan = self._public_first(self._settle_non_public(plan))
         order_time = time.perf_counter() - t
         self._plan = plan
         wall = time.perf_counter() - t0
