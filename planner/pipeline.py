@@ -30,7 +30,7 @@ from planner import prepare, reasons
 from planner.demo import load_demo
 from planner.inventory import Dataset, load_dataset
 from planner.scenario import Scenario
-from planner.schema import REPORT_CATEGORY_OF_USE
+from planner.schema import REPORT_CATEGORY_OF_USE, SERVICE_USES
 
 # Progress callback: (stage, fraction done in [0, 1], message).
 Progress = Callable[[str, float, str], None]
@@ -172,6 +172,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     units = inputs.units
     prov = units.set_index("commune_code")["province_code"]
     options = prepare.eligibility(surplus, pol)
+    eligible_public = options.loc[options["use"].isin(SERVICE_USES), "property_id"].unique()
     options["capacity"] = np.floor(options["capacity"]).astype(np.int64)
     needs = prepare.service_needs(inputs.dataset, units, pol)
     pairs, options = prepare.candidate_arcs(options, needs,
@@ -216,6 +217,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     disp["served_quantity"] = disp["property_id"].map(served).fillna(0.0)
     disp["report_category"] = disp["use"].map(REPORT_CATEGORY_OF_USE)
     codes = model.property_reasons().rename(columns={"alt_commune": "alt_commune_code"})
+    # The model sees only the options that reach a need; eligible ones reach none.
+    codes.loc[(codes["reason_code"] == "no_public_option")
+              & codes["property_id"].isin(eligible_public), "reason_code"] = "no_need_in_reach"
     disp = disp.join(codes.drop(columns="property_id").set_index(disp.index))
     disp["reason"] = reasons.property_texts(disp, codes, surplus, units, pol)
     cols = ["property_id", "name", "origin", "kind", "province_code", "commune_code",

@@ -89,6 +89,7 @@ class _Explain(DispositionState):
         uses = np.asarray(USES, dtype=object)
         communes = self.needs["commune"].to_numpy().astype(object)
         return out.assign(
+            reason_code=code,
             alt_use=np.where(show, uses[self.opt_u[self.arc_o[b]]], ""),
             alt_commune=np.where(show, communes[self.arc_n[b]], ""),
             alt_unmet=np.where(show, plan.unmet[self.arc_n[b]], 0),
@@ -124,9 +125,9 @@ class _Explain(DispositionState):
                 + self.opt_rate[self.arc_o] * units)
         full_area = area[self.arc_o] >= self.opt_cap[self.arc_o]
         state = np.select(
-            [is_open & full_area, is_open, self.fixed_opt[arc_p] >= 0,
-             self.opt_u[cur] < N_SERVICE, one > left],
-            ["capacity_taken", "budget", "fixed", "other_use", "budget"], "value")
+            [is_open & full_area, is_open & (one > left), is_open,
+             self.fixed_opt[arc_p] >= 0, self.opt_u[cur] < N_SERVICE, one > left],
+            ["capacity_taken", "budget", "value", "fixed", "other_use", "budget"], "value")
         rank = pd.Index(NEED_ORDER).get_indexer(state)
         order = np.lexsort((self.arc_km, rank, self.arc_n))
         first = order[np.r_[True, self.arc_n[order][1:] != self.arc_n[order][:-1]]]

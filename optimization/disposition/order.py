@@ -146,3 +146,40 @@ class _Order(DispositionState):
             trial.history = [*plan.history, trial.objective]
             return trial
         return plan
+
+    def _grow_areas(self, plan: CandidatePlan) -> CandidatePlan:
+        """Let open options renovate more of their floor where a need they reach is still
+        unmet and the budgets leave room (plans taken from a solver keep its areas), while
+        that improves the plan."""
+        caps = self._budget_caps()
+        arc_p = self.opt_p[self.arc_o]
+        while True:
+            is_open = plan.choice[arc_p] == self.arc_o
+            want = is_open & (plan.unmet[self.arc_n] > 0) & (plan.area[self.arc_o]
+                                                               < self.opt_cap[self.arc_o])
+            if not want.any():
+                return plan
+            limit = plan.area.copy()
+            slack = caps - self._spending(plan.choice, plan.area)
+            arcs = np.flatnonzero(want)
+            order = arcs[np.lexsort((self.opt_rate[self.arc_o[arcs]],
+                                     -self.need_pen[self.arc_n[arcs]]))]
+            for a in order:
+                o = int(self.arc_o[a])
+                hits = self.budget_masks[:, o]
+                room = int(slack[hits].min()) if hits.any() else None
+                rate = int(self.opt_rate[o])
+                units = min(int(self.opt_cap[o] - limit[o]), int(plan.unmet[self.arc_n[a]]))
+                if rate > 0 and room is not None:
+                    units = min(units, room // rate)
+                if units < 1:
+                    continue
+                limit[o] += units
+                slack = slack - hits * rate * units
+            if np.array_equal(limit, plan.area):
+                return plan
+            trial = self.evaluate(plan.choice, plan.source, limit)
+            if not (trial.objective < plan.objective and self._within_budget(trial)):
+                return plan
+            trial.history = [*plan.history, trial.objective]
+            plan = trial

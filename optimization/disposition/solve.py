@@ -130,7 +130,7 @@ class _Solve(_Search, _Order, _Explain, _Check):
                     plan = trial
         mip_time = time.perf_counter() - t
         t = time.perf_counter()
-        plan = self._public_first(self._settle_non_public(plan))
+        plan = self._grow_areas(self._public_first(self._settle_non_public(plan)))
         order_time = time.perf_counter() - t
         self._plan = plan
         wall = time.perf_counter() - t0

@@ -1,0 +1,116 @@
+"""Every reason of a plan held against the plan's own tables: no reason may contradict them.
+
+``check_reasons`` is also run on the national baseline (tests/test_pipeline.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_pipeline import province_scenario
+
+from planner import prepare
+from planner.demo import load_demo
+from planner.pipeline import Plan, run_scenario
+from planner.schema import SERVICE_USES
+
+
+def _capacity(disp: pd.DataFrame, use: pd.Series) -> np.ndarray:
+    return np.where(use == "service_point", 1, np.floor(disp["floor_area_m2"]))
+
+
+def _budget_left(plan: Plan, scope: pd.Series) -> pd.Series:
+    disp, budget = plan["dispositions"], plan.scenario.budget
+    caps, spent = {}, {}
+    if budget.national_vnd is not None:
+        caps["national"] = budget.national_vnd
+        spent["national"] = disp["renovation_cost_vnd"].sum()
+    for prov, group in disp.groupby("province_code"):
+        cap = budget.per_province_vnd.get(prov, budget.default_province_vnd)
+        if cap is not None:
+            caps[f"province {prov}"] = cap
+            spent[f"province {prov}"] = group["renovation_cost_vnd"].sum()
+    return scope.map(lambda s: caps[s] - spent[s] if s in caps else np.nan)
+
+
+def check_reasons(plan: Plan) -> None:
+    disp, needs, service = plan["dispositions"], plan["needs"], plan["service"]
+    pol = plan.scenario.policy
+    need = needs.set_index(["commune_code", "use"])
+    served = service.groupby("property_id")["quantity"].sum()
+    assert (disp["reason"] != "").all() and (disp["reason_code"] != "").all()
+    code = disp["reason_code"]
+    public = disp["use"].isin(SERVICE_USES)
+    # A public use serves what the service table says.
+    s = disp[code == "serves"]
+    assert s["use"].isin(SERVICE_USES).all()
+    assert np.array_equal(s["served_quantity"], served.reindex(s["property_id"]).fillna(0))
+    assert (code[public] == "serves").all()
+    # Not eligible for any public use: the eligibility rules say so.
+    props = load_demo().properties.set_index("property_id")
+    ids = disp.loc[code.isin(["no_public_option", "no_need_in_reach"]), "property_id"]
+    options = prepare.eligibility(props.loc[ids].reset_index(), pol)
+    has_public = options[options["use"].isin(SERVICE_USES)]["property_id"].unique()
+    none = disp.loc[code == "no_public_option", "property_id"]
+    assert not none.isin(has_public).any()
+    reach = disp.loc[code == "no_need_in_reach", "property_id"]
+    assert reach.isin(has_public).all() and not reach.isin(service["property_id"]).any()
+    # The best public alternative: its need as the needs table has it.
+    alt = disp[code.isin(["needs_met", "budget", "value"])]
+    assert not alt["use"].isin(SERVICE_USES).any()
+    left = need["unmet"].reindex(pd.MultiIndex.from_frame(alt[["alt_commune_code", "alt_use"]]))
+    assert np.array_equal(left.to_numpy(), alt["alt_unmet"].to_numpy())
+    assert (alt.loc[alt["reason_code"] == "needs_met", "alt_unmet"] == 0).all()
+    short = alt[alt["reason_code"] != "needs_met"]
+    assert (short["alt_unmet"] > 0).all()
+    b = short[short["reason_code"] == "budget"]
+    assert np.allclose(b["budget_left_vnd"], _budget_left(plan, b["budget_scope"]))
+    assert (b["alt_cost_one_unit_vnd"] > b["budget_left_vnd"]).all()
+    if pol.disposal_order == "public_first":
+        assert (short["reason_code"] == "budget").all()
+    # Unmet needs: the deciding candidate as the dispositions and service tables have it.
+    un = needs[needs["unmet"] > 0]
+    assert (un["reason"] != "").all()
+    assert (un.loc[un["reason_code"] == "no_candidate", "served"] == 0).all()
+    cand = un[un["reason_code"] != "no_candidate"]
+    by_id = disp.set_index("property_id")
+    now = by_id.loc[cand["candidate_property_id"]]
+    assert np.array_equal(now["use"].to_numpy(), cand["candidate_use"].to_numpy())
+    taken = cand["reason_code"] == "capacity_taken"
+    assert (cand.loc[taken, "candidate_use"] == cand.loc[taken, "use"]).all()
+    t = now[taken.to_numpy()]
+    assert np.array_equal(served.reindex(t.index).to_numpy(),
+                          _capacity(t, t["use"]))
+    other = cand["reason_code"] == "other_use"
+    assert cand.loc[other, "candidate_use"].isin(SERVICE_USES).all()
+    assert (cand.loc[other, "candidate_use"] != cand.loc[other, "use"]).all()
+    for r in cand[taken | other].itertuples():
+        rows = service[service["property_id"] == r.candidate_property_id].sort_values(
+            "quantity", ascending=False, kind="stable")
+        listed = dict(s.split(":") for s in r.serves.split(", "))
+        assert {k: int(v) for k, v in listed.items()} == dict(
+            zip(rows["commune_code"].head(5), rows["quantity"].head(5), strict=True))
+    bud = cand[cand["reason_code"] == "budget"]
+    assert np.allclose(bud["budget_left_vnd"], _budget_left(plan, bud["budget_scope"]))
+    assert (bud["cost_one_unit_vnd"] > bud["budget_left_vnd"]).all()
+    grow = bud["candidate_use"] == bud["use"]  # an open candidate that cannot grow its area
+    assert (served.reindex(bud.loc[grow, "candidate_property_id"]).to_numpy()
+            < _capacity(by_id.loc[bud.loc[grow, "candidate_property_id"]],
+                        bud.loc[grow, "use"])).all()
+    assert not bud.loc[~grow, "candidate_use"].isin(SERVICE_USES).any()
+
+
+def budget_bound(code: str = "08", vnd: int = 60_000_000_000, order: str = "public_first"):
+    s = province_scenario(code)
+    return s.model_copy(update={
+        "budget": s.budget.model_copy(update={"national_vnd": vnd}),
+        "policy": s.policy.model_copy(update={"disposal_order": order})})
+
+
+@pytest.mark.parametrize("order", ["public_first", "value"])
+def test_reasons_agree_with_the_tables_under_a_binding_budget(order: str) -> None:
+    plan = run_scenario(budget_bound(order=order))
+    check_reasons(plan)
+    codes = set(plan["dispositions"]["reason_code"]) | set(plan["needs"]["reason_code"])
+    assert {"serves", "budget"} <= codes
