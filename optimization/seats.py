@@ -17,17 +17,19 @@ ROLES = ("main_seat", "annex", "service_point")
 
 
 class SeatsModel(LocationModel):
-    r"""Keep the buildings that bring every former commune within reach, at the least cost.
+    r"""Keep the buildings that bring every former commune within reach and house the staff,
+    at the least cost.
 
     All new units are solved in one model (they share nothing, so the MIP decomposes and SCIP's
     presolve sees it). Candidates are the buildings inside each unit; the main seat is fixed
     open. A former commune (or part of one) is *served* when a kept building of its own unit
     lies within ``max_service_km``; otherwise its population pays a penalty::
 
-        minimise    sum_j f_j x_j + sum_i P w_i u_i
+        minimise    sum_j f_j x_j + sum_i P w_i u_i + sum_c R s_c
         subject to  sum_{j in N_i} x_j + u_i >= 1      for every area i       (serve)
+                    sum_{j in B_c} a_j x_j + s_c >= d_c for every unit c       (office)
                     x_j = 1                            for every main seat j  (main)
-                    x_j, u_i in {0, 1}
+                    x_j, u_i in {0, 1}; s_c integer in [0, d_c]
 
     ============  ======================================================================
     symbol        meaning
@@ -38,9 +40,15 @@ class SeatsModel(LocationModel):
     w_i           population of area i (people)
     x_j           building j kept
     u_i           area i out of reach of every kept building
+    B_c           the buildings of unit c other than its main seat
+    a_j           floor area of building j, whole m2 (it houses offices when kept)
+    d_c           office area unit c lacks in its main seat (staff x norm - main seat), m2
+    R             ``office_rent_vnd_per_m2_year``: yearly cost of a m2 of office lacking
+    s_c           office area still lacking after the kept buildings, m2
     ============  ======================================================================
 
-    Objective in VND per year (integers in, so SCIP's bound is rounded up to an integer). The
+    Objective in VND per year (integers in, and s_c whole at any optimum since a_j and d_c are
+    whole m2, so SCIP's bound is rounded up to an integer). The
     main seats' upkeep is a constant and is counted. Start: a vectorised greedy that, in every
     unit at once, keeps the building with the largest positive net saving until none is left;
     SCIP (via the shared location machinery) then proves the bound. Roles: the main seat;
@@ -48,6 +56,7 @@ class SeatsModel(LocationModel):
     (room for departments), a smaller one a ``service_point``.
 
     Results: ``kept`` (building_id, commune, role), ``surplus`` (building_id, commune),
+    ``office`` (commune, office_deficit_m2, kept_floor_area_m2, office_shortfall_m2),
     ``coverage`` (area_id, commune, population, building_id of the nearest kept building within
     reach or None, distance_km, served).
     """
@@ -57,7 +66,9 @@ class SeatsModel(LocationModel):
 
     def __init__(self, buildings: pd.DataFrame, areas: pd.DataFrame, pairs: pd.DataFrame,
                  max_service_km: float, penalty_vnd_per_person: float,
-                 annex_min_floor_area_m2: float = 500.0) -> None:
+                 annex_min_floor_area_m2: float = 500.0,
+                 office_deficit_m2: pd.Series | None = None,
+                 office_rent_vnd_per_m2_year: float = 0.0) -> None:
         self.buildings = buildings
         self.areas = areas
         self.max_service_km = float(max_service_km)
@@ -70,19 +81,33 @@ class SeatsModel(LocationModel):
                          areas["population"].to_numpy(dtype=float),
                          buildings["is_main_seat"].to_numpy(dtype=bool), "seats")
         self.upkeep = buildings["upkeep_cost_vnd"].to_numpy(dtype=float)
+        self.unit_codes, self.site_unit = _units(buildings["commune"])
+        deficit = (office_deficit_m2 if office_deficit_m2 is not None else pd.Series(dtype=float))
+        self.deficit = np.ceil(deficit.reindex(self.unit_codes).fillna(0.0).to_numpy(
+            dtype=float))
+        floor = (buildings["floor_area_m2"].to_numpy(dtype=float)
+                 if "floor_area_m2" in buildings else np.zeros(len(buildings)))
+        self.office_floor = np.where(self.required, 0.0, np.floor(floor))
+        self.rent = float(office_rent_vnd_per_m2_year)
         self.penalty = self.penalty_vnd_per_person * self.weights
         self.kept = pd.DataFrame(columns=["building_id", "commune", "role"])
         self.surplus = pd.DataFrame(columns=["building_id", "commune"])
         self.coverage = pd.DataFrame()
+        self.office = pd.DataFrame()
 
     @classmethod
     def from_frames(cls, buildings: pd.DataFrame, areas: pd.DataFrame, pairs: pd.DataFrame, *,
                     max_service_km: float, penalty_vnd_per_person: float,
-                    annex_min_floor_area_m2: float = 500.0) -> SeatsModel:
+                    annex_min_floor_area_m2: float = 500.0,
+                    office_deficit_m2: pd.Series | None = None,
+                    office_rent_vnd_per_m2_year: float = 0.0) -> SeatsModel:
         """``buildings``: building_id, commune, is_main_seat, upkeep_cost_vnd (>= 0) and
         optionally floor_area_m2. ``areas``: area_id, commune, population (>= 0). ``pairs``:
         area_id, building_id, distance_km (only pairs of the same unit count; others are an
-        error). Exactly one main seat per unit that has areas."""
+        error). Exactly one main seat per unit that has areas. ``office_deficit_m2``: per unit
+        code, the office area its main seat lacks against the norm (m2, >= 0); the other kept
+        buildings' floor areas cover it, what is left costs ``office_rent_vnd_per_m2_year``
+        per m2."""
         b = buildings.rename(columns={"commune_code": "commune"})
         a = areas.rename(columns={"commune_code": "commune"})
         _require(b, "buildings", ["building_id", "commune", "is_main_seat", "upkeep_cost_vnd"])
@@ -92,6 +117,12 @@ class SeatsModel(LocationModel):
             raise ValueError(f"max_service_km must be positive and finite, got {max_service_km}")
         if not (math.isfinite(penalty_vnd_per_person) and penalty_vnd_per_person >= 0):
             raise ValueError("penalty_vnd_per_person must be finite and >= 0")
+        if not (math.isfinite(office_rent_vnd_per_m2_year) and office_rent_vnd_per_m2_year >= 0):
+            raise ValueError("office_rent_vnd_per_m2_year must be finite and >= 0")
+        if office_deficit_m2 is not None:
+            d = office_deficit_m2.to_numpy(dtype=float)
+            if not np.isfinite(d).all() or (d < 0).any():
+                raise ValueError("office_deficit_m2 must be finite and >= 0")
         for frame, name, col in ((b, "buildings", "upkeep_cost_vnd"),
                                  (a, "areas", "population"), (pairs, "pairs", "distance_km")):
             v = frame[col].to_numpy(dtype=float)
@@ -121,7 +152,8 @@ class SeatsModel(LocationModel):
         p = pd.DataFrame({"area": ai, "building": bi,
                           "distance_km": pairs["distance_km"].to_numpy(dtype=float)})
         return cls(b.reset_index(drop=True), a.reset_index(drop=True), p, max_service_km,
-                   penalty_vnd_per_person, annex_min_floor_area_m2)
+                   penalty_vnd_per_person, annex_min_floor_area_m2, office_deficit_m2,
+                   office_rent_vnd_per_m2_year)
 
     # --------------------------------------------------------------------------- MIP
     def _define(self, b: MipBlocks) -> None:
@@ -133,17 +165,26 @@ class SeatsModel(LocationModel):
         b.add_rows(np.r_[np.arange(n_d), pr.demand],
                    np.r_[self._u0 + np.arange(n_d), self._x0 + pr.site],
                    1.0, 1.0, np.inf, n_d)  # serve
+        n_c = len(self.unit_codes)
+        self._s0 = b.add_vars(n_c, ub=self.deficit, obj=self.rent, integer=True)
+        j = np.flatnonzero(self.office_floor > 0)
+        b.add_rows(np.r_[self.site_unit[j], np.arange(n_c)], np.r_[self._x0 + j,
+                                                                  self._s0 + np.arange(n_c)],
+                   np.r_[self.office_floor[j], np.ones(n_c)], self.deficit, np.inf,
+                   n_c)  # office
 
     def _heuristic(self, seed: int) -> BoolArray | None:
         """Greedy by net saving, all units at once; then drop buildings that no longer pay."""
         pr = self.pairs
-        site_unit = pd.factorize(self.buildings["commune"])[0]
+        site_unit = self.site_unit
         keep = self.required.copy()
         while True:
             served = self._served(keep)
+            lacking = self._shortfall(keep)[site_unit]
             gain = np.bincount(pr.site, weights=np.where(served[pr.demand], 0.0,
                                                          self.penalty[pr.demand]),
-                               minlength=self.n_sites) - self.upkeep
+                               minlength=self.n_sites) - self.upkeep \
+                + self.rent * np.minimum(self.office_floor, lacking)
             gain[keep] = -np.inf
             if not (gain > _TOL).any():
                 break
@@ -162,13 +203,21 @@ class SeatsModel(LocationModel):
         return np.bincount(self.pairs.demand, weights=keep[self.pairs.site],
                            minlength=self.n_demands) > 0
 
+    def _shortfall(self, keep: BoolArray) -> FloatArray:
+        """Office area each unit still lacks with the buildings ``keep`` (m2)."""
+        housed = np.bincount(self.site_unit, weights=self.office_floor * keep,
+                             minlength=len(self.unit_codes))
+        return np.asarray(np.maximum(self.deficit - housed, 0.0), dtype=float)
+
     def _cost(self, keep: BoolArray) -> float:
-        return float(self.upkeep[keep].sum() + self.penalty[~self._served(keep)].sum())
+        return float(self.upkeep[keep].sum() + self.penalty[~self._served(keep)].sum()
+                     + self.rent * self._shortfall(keep).sum())
 
     def _hint(self, open_mask: BoolArray) -> FloatArray:
-        hint = np.zeros(self._u0 + self.n_demands)
+        hint = np.zeros(self._s0 + len(self.unit_codes))
         hint[self._x0:self._x0 + self.n_sites] = open_mask
-        hint[self._u0:] = ~self._served(open_mask)
+        hint[self._u0:self._u0 + self.n_demands] = ~self._served(open_mask)
+        hint[self._s0:] = self._shortfall(open_mask)
         return hint
 
     def _evaluate(self, open_mask: BoolArray, values: FloatArray | None
@@ -188,7 +237,8 @@ class SeatsModel(LocationModel):
         if np.any((reach >= 0) != covered):
             raise SolutionCheckError("Seats: an area within reach of a kept building is not "
                                      "counted as served (or the reverse)")
-        return float(self.upkeep[open_mask].sum() + self.penalty[~covered].sum())
+        return float(self.upkeep[open_mask].sum() + self.penalty[~covered].sum()
+                     + self.rent * self._shortfall(open_mask).sum())
 
     # ------------------------------------------------------------------------ results
     def solve(self, time_limit: float = 60.0, mip_gap: float = 0.0, threads: int = 1,
@@ -217,6 +267,11 @@ class SeatsModel(LocationModel):
                                   "role": role[keep]})
         self.surplus = pd.DataFrame({"building_id": b["building_id"].to_numpy()[~keep],
                                      "commune": b["commune"].to_numpy()[~keep]})
+        self.office = pd.DataFrame({
+            "commune": self.unit_codes, "office_deficit_m2": self.deficit,
+            "kept_floor_area_m2": np.bincount(self.site_unit, weights=self.office_floor * keep,
+                                              minlength=len(self.unit_codes)),
+            "office_shortfall_m2": self._shortfall(keep)})
         a = self.assignment
         site = a["site"].to_numpy(dtype=np.int64)
         self.coverage = pd.DataFrame({
@@ -243,6 +298,18 @@ class SeatsModel(LocationModel):
         mains = self.kept[self.kept["role"] == "main_seat"]
         if not mains["commune"].is_unique or len(mains) != int(self.required.sum()):
             raise SolutionCheckError("Seats: each unit keeps exactly its main seat")
+        o = self.office
+        housed = o["kept_floor_area_m2"].to_numpy(dtype=float)
+        if not (np.allclose(housed, np.bincount(self.site_unit, weights=self.office_floor * keep,
+                                                minlength=len(self.unit_codes)))
+                and np.allclose(o["office_shortfall_m2"], np.maximum(self.deficit - housed, 0))):
+            raise SolutionCheckError("Seats: office shortfall differs from the kept buildings")
+
+
+def _units(commune: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Unit codes (in order of appearance) and each building's unit index."""
+    index, codes = pd.factorize(commune)
+    return np.asarray(codes, dtype=object), np.asarray(index, dtype=np.int64)
 
 
 def _require(df: pd.DataFrame, name: str, cols: list[str]) -> None:

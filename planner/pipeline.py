@@ -118,6 +118,7 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     main_at = main.reindex(areas["commune_code"])
     areas["main_seat_km"] = geodata.haversine_km(areas["lon"], areas["lat"], main_at["lon"],
                                                  main_at["lat"])
+    deficit = office_deficit(inputs, cand)
     records: list[dict[str, Any]] = []
     if radius is None:
         kept = cand.loc[cand["is_main_seat"], ["building_id", "commune_code"]].assign(
@@ -126,7 +127,9 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
         pairs = prepare.same_unit_pairs(areas, cand, "area_id", "building_id", radius)
         model = SeatsModel.from_frames(
             cand.drop(columns=["lon", "lat"]), areas[["area_id", "commune_code", "population"]],
-            pairs, max_service_km=radius, penalty_vnd_per_person=sp.penalty_vnd_per_person)
+            pairs, max_service_km=radius, penalty_vnd_per_person=sp.penalty_vnd_per_person,
+            office_deficit_m2=deficit,
+            office_rent_vnd_per_m2_year=sp.office_rent_vnd_per_m2_year)
         model.run(time_limit=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                   threads=sc.solver.threads, seed=sc.solver.seed)
         kept = model.kept.rename(columns={"commune": "commune_code"})[
@@ -156,11 +159,33 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     in_scope = props["commune_code"].isin(units["commune_code"])
     surplus = props[in_scope & ~props.index.isin(seats["property_id"])
                     & ~props["in_use_as_seat"]].reset_index()
-    return ({"seats": seats.reset_index(drop=True), "areas": areas, "surplus": surplus},
-            records)
+    # Office area: what the kept buildings other than the main seat house, and what is left.
+    others = seats[seats["role"] != "main_seat"]
+    housed = np.floor(others["floor_area_m2"]).groupby(others["commune_code"]).sum()
+    office = pd.DataFrame({"commune_code": units["commune_code"].to_numpy(),
+                           "office_need_m2": deficit.reindex(units["commune_code"]).fillna(0)
+                           .to_numpy()})
+    office["office_housed_m2"] = np.minimum(
+        housed.reindex(office["commune_code"]).fillna(0).to_numpy(), office["office_need_m2"])
+    office["office_shortfall_m2"] = office["office_need_m2"] - office["office_housed_m2"]
+    return ({"seats": seats.reset_index(drop=True), "areas": areas, "surplus": surplus,
+             "office": office}, records)
 
 
-def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = _no_progress
+def office_deficit(inputs: Inputs, cand: pd.DataFrame) -> pd.Series:
+    """Per unit code: staff x the office norm per official, less the main seat's floor area
+    (whole m2, >= 0)."""
+    c = inputs.dataset.communes.set_index("commune_code")
+    main = cand[cand["is_main_seat"]].set_index("commune_code")["floor_area_m2"]
+    codes = inputs.units["commune_code"]
+    need = (c["staff"].reindex(codes).fillna(0).to_numpy(dtype=float)
+            * inputs.scenario.policy.seats.office_m2_per_staff
+            - main.reindex(codes).fillna(0).to_numpy(dtype=float))
+    return pd.Series(np.ceil(np.maximum(need, 0.0)), index=codes.to_numpy())
+
+
+def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = _no_progress,
+                    office: pd.DataFrame | None = None
                     ) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
     """Give every surplus property one use, serving needs within the radius of each use.
 
@@ -174,7 +199,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     options = prepare.eligibility(surplus, pol)
     eligible_public = options.loc[options["use"].isin(SERVICE_USES), "property_id"].unique()
     options["capacity"] = np.floor(options["capacity"]).astype(np.int64)
-    needs = prepare.service_needs(inputs.dataset, units, pol)
+    needs = prepare.service_needs(inputs.dataset, units, pol, office)
     pairs, options = prepare.candidate_arcs(options, needs,
                                             prepare.service_pairs(surplus, units, pol), pol)
     pairs = pairs.rename(columns={"commune_code": "commune"})
@@ -367,16 +392,18 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
     progress("disposition", 0.0, f"giving {len(seat_tables['surplus']):,} surplus properties "
              "one use each")
     with _timed(timings, "disposition"):
-        disp_tables, recs = run_disposition(inputs, seat_tables["surplus"], progress)
+        disp_tables, recs = run_disposition(inputs, seat_tables["surplus"], progress,
+                                            seat_tables["office"])
     tables |= disp_tables
     solves += recs
     tables.pop("surplus")
+    office = tables.pop("office")
     progress("transfer", 0.0, "moving surplus cars and equipment")
     with _timed(timings, "transfer"):
         tr_tables, recs = run_transfer(inputs)
     tables |= tr_tables
     solves += recs
-    tables["units"] = inputs.units
+    tables["units"] = inputs.units.merge(office, on="commune_code", how="left")
     progress("kpis", 0.0, "computing KPIs")
     with _timed(timings, "kpis"):
         kpis = compute_kpis(tables, scenario)

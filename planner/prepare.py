@@ -123,9 +123,17 @@ def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario
     return supplies, demands, pairs, short
 
 
-def service_needs(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:
-    """Needs per unit and service use (only uses allowed and only positive needs)."""
+def service_needs(dataset: Dataset, units: pd.DataFrame, policy: Policy,
+                  office: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Needs per unit and service use (only uses allowed and only positive needs). With
+    ``office`` (the seats stage's ``office_shortfall_m2`` per unit) the office need is what
+    the kept buildings leave, not the dataset's column."""
     needs = need_table(dataset)
+    if office is not None:
+        short = office.set_index("commune_code")["office_shortfall_m2"]
+        is_office = needs["use"] == "office"
+        needs.loc[is_office, "need"] = short.reindex(
+            needs.loc[is_office, "commune_code"]).fillna(0.0).to_numpy()
     needs = needs[needs["commune_code"].isin(units["commune_code"])
                   & needs["use"].isin([u for u in policy.uses_allowed if u in SERVICE_USES])
                   & (needs["need"] > 0)]
@@ -134,24 +142,37 @@ def service_needs(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd.D
                         ).reset_index(drop=True)
 
 
+def usable_floor_m2(surplus: pd.DataFrame, policy: Policy, use: str) -> np.ndarray:
+    """Floor area a use can take: the building's floor area, or on a land plot the floor a
+    land use builds (land area x ``floor_per_land_m2``; 0 where the use builds nothing)."""
+    land_use = policy.land_uses.get(use)
+    built = (surplus["land_area_m2"].to_numpy(dtype=float) * land_use.floor_per_land_m2
+             if land_use is not None else 0.0)
+    return np.where(surplus["kind"].to_numpy() == "building",
+                    surplus["floor_area_m2"].to_numpy(dtype=float), built)
+
+
 def service_rules(surplus: pd.DataFrame, policy: Policy, use: str
                   ) -> list[tuple[str, np.ndarray]]:
     """The rules a property must pass for a public use, in order: (rule, passes per row).
 
-    A use needs a building (``kind``) with a land-use status fit for conversion
-    (``legal_status``), in an accepted ``condition``, with enough ``floor_area_m2`` and
-    ``land_area_m2``; heritage buildings (``restriction``) may only be culture.
+    A use needs a building, or a land plot for a use that builds on land (``kind``,
+    ``policy.land_uses``), with a land-use status fit for conversion (``legal_status``), a
+    building in an accepted ``condition``, enough floor (``floor_area_m2``: built on a plot)
+    and ``land_area_m2``; heritage (``restriction``) may only be culture.
     """
     el = policy.eligibility
     n = len(surplus)
+    kind = surplus["kind"].to_numpy()
+    land = (kind == "land") & (use in policy.land_uses)
     return [
         ("use_allowed", np.full(n, use in policy.uses_allowed)),
-        ("kind", surplus["kind"].to_numpy() == "building"),
+        ("kind", (kind == "building") | land),
         ("legal_status",
          surplus["legal_status"].isin(el.legal_statuses_for_conversion).to_numpy()),
-        ("condition", surplus["condition"].isin(el.conditions.get(use, ())).to_numpy()),
+        ("condition", surplus["condition"].isin(el.conditions.get(use, ())).to_numpy() | land),
         ("floor_area_m2",
-         surplus["floor_area_m2"].to_numpy(dtype=float) >= el.min_floor_area_m2.get(use, 0.0)),
+         usable_floor_m2(surplus, policy, use) >= el.min_floor_area_m2.get(use, 0.0)),
         ("land_area_m2",
          surplus["land_area_m2"].to_numpy(dtype=float) >= el.min_land_area_m2.get(use, 0.0)),
         ("restriction", (surplus["restriction"].to_numpy() != "heritage") | (use == "culture")),
@@ -189,6 +210,7 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     n = len(surplus)
     floor = surplus["floor_area_m2"].to_numpy(dtype=float)
     cond = surplus["condition"].to_numpy()
+    building = surplus["kind"].to_numpy() == "building"
     convertible = surplus["legal_status"].isin(el.legal_statuses_for_conversion).to_numpy()
     value = surplus["market_value_vnd"].to_numpy(dtype=float)
     frames = []
@@ -198,6 +220,9 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         ok = np.logical_and.reduce([passes for _, passes in service_rules(surplus, policy, use)])
         rate = np.array([policy.renovation_vnd_per_m2.get(c, {}).get(use, 0) for c in cond],
                         dtype=float)
+        usable = usable_floor_m2(surplus, policy, use)
+        if use in policy.land_uses:  # on a plot the floor is built: construction, not renovation
+            rate = np.where(building, rate, policy.land_uses[use].construction_vnd_per_m2)
         fixed = float(policy.renovation_fixed_vnd.get(use, 0))
         if use == "service_point":
             # A service point renovates the rooms it uses, whatever it serves.
@@ -207,7 +232,7 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
             fixed_vnd, per_unit = np.full(n, fixed), rate
         frames.append(pd.DataFrame({
             "property_id": surplus["property_id"].to_numpy()[ok], "use": use,
-            "capacity": (np.ones(n) if use == "service_point" else floor)[ok],
+            "capacity": (np.ones(n) if use == "service_point" else usable)[ok],
             "renovation_cost_vnd": np.round(fixed_vnd)[ok].astype(np.int64),
             "renovation_vnd_per_unit": np.round(per_unit)[ok].astype(np.int64),
             "revenue_vnd": np.zeros(int(ok.sum()), dtype=np.int64)}))

@@ -82,6 +82,15 @@ class SeatsPolicy(_Frozen):
     penalty_vnd_per_person: VndRate = Field(
         50_000, description="yearly cost per person living in a predecessor area farther than "
         "max_service_km from every kept site")
+    office_m2_per_staff: Annotated[float, Field(ge=0, le=1_000)] = Field(
+        15.0, description="office floor area a unit needs per official (m2): working rooms "
+        "under the standards for working offices (Decree 152/2017/ND-CP and its amendments) "
+        "plus the shared rooms (meeting, one-stop, archive); the demo's 15 m2 is an "
+        "assumption. A unit's office need is its staff times this, less its main seat's "
+        "floor area; kept buildings cover it first, the disposition serves what is left")
+    office_rent_vnd_per_m2_year: VndRate = Field(
+        1_200_000, description="yearly cost of a m2 of office a unit lacks (rent of a "
+        "replacement), weighed against the upkeep of a building kept to house it")
 
 
 class EligibilityPolicy(_Frozen):
@@ -171,6 +180,16 @@ class PriorityWeights(_Frozen):
         return self
 
 
+class LandUse(_Frozen):
+    """A public use a land plot can take by building on it (a school, a culture and sport
+    ground)."""
+
+    construction_vnd_per_m2: VndRate = Field(
+        description="construction cost per m2 of floor built (what the use serves)")
+    floor_per_land_m2: Annotated[float, Field(gt=0, le=5)] = Field(
+        description="floor area (m2) the use can build per m2 of land")
+
+
 class Policy(_Frozen):
     disposal_order: Literal["public_first", "value"] = Field(
         "public_first", description="order of reuse of surplus houses and land. "
@@ -226,11 +245,19 @@ class Policy(_Frozen):
         0.8, description="revenue of a sale as a share of the estimated market value")
     transfer_out_value_share: Annotated[float, Field(ge=0, le=1)] = Field(
         0.0, description="value credited for transferring a property to another agency")
+    land_uses: Mapping[str, LandUse] = Field(
+        default_factory=lambda: {
+            "education": LandUse(construction_vnd_per_m2=9_000_000, floor_per_land_m2=0.6),
+            "culture": LandUse(construction_vnd_per_m2=5_000_000, floor_per_land_m2=0.4)},
+        description="public uses a land plot may take by building on it; the demo's costs "
+        "are assumptions (a school of 2 to 3 floors on 25 to 30 % of its plot, a culture and "
+        "sport house with its ground), to be set from the province's unit prices")
     eligibility: EligibilityPolicy = Field(default_factory=EligibilityPolicy)
     seats: SeatsPolicy = Field(default_factory=SeatsPolicy)
     transfer: TransferPolicy = Field(default_factory=TransferPolicy)
 
-    @field_validator("service_radius_km", "unmet_penalty_vnd_per_m2", "renovation_fixed_vnd")
+    @field_validator("service_radius_km", "unmet_penalty_vnd_per_m2", "renovation_fixed_vnd",
+                     "land_uses")
     @classmethod
     def _service_uses(cls, v: Mapping[str, Any]) -> Mapping[str, Any]:
         unknown = set(v) - set(SERVICE_USES)

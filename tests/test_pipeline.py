@@ -55,6 +55,49 @@ def test_province_plan_is_complete(plan):
         assert s["gap"] >= 0
 
 
+def test_office_space_housed_by_the_seats(plan):
+    # Office need = staff x norm - main seat floor; kept annexes house it first, and the
+    # disposition serves only what they leave.
+    from planner.demo import load_demo
+
+    units, seats, needs = plan["units"], plan["seats"], plan["needs"]
+    staff = load_demo().communes.set_index("commune_code")["staff"]
+    main = seats[seats["role"] == "main_seat"].set_index("commune_code")["floor_area_m2"]
+    expected = np.ceil(np.maximum(staff.reindex(units["commune_code"]).to_numpy() * 15.0
+                                  - main.reindex(units["commune_code"]).to_numpy(), 0))
+    assert np.array_equal(units["office_need_m2"].to_numpy(), expected)
+    others = seats[seats["role"] != "main_seat"]
+    housed = np.floor(others["floor_area_m2"]).groupby(others["commune_code"]).sum()
+    assert np.array_equal(units["office_housed_m2"].to_numpy(), np.minimum(
+        housed.reindex(units["commune_code"]).fillna(0).to_numpy(),
+        units["office_need_m2"].to_numpy()))
+    assert np.array_equal(units["office_shortfall_m2"],
+                          units["office_need_m2"] - units["office_housed_m2"])
+    office = needs[needs["use"] == "office"].set_index("commune_code")["need"]
+    short = units.set_index("commune_code")["office_shortfall_m2"]
+    assert np.array_equal(office.to_numpy(), short.reindex(office.index).to_numpy())
+    assert set(short[short > 0].index) == set(office.index)
+
+
+def test_land_plots_take_uses_that_build_on_land():
+    from planner import prepare
+    from planner.demo import load_demo
+
+    pol = load_scenario(SCEN / "national-baseline.yaml").policy
+    props = load_demo().properties
+    land = props[props["kind"] == "land"].reset_index(drop=True)
+    opts = prepare.eligibility(land, pol)
+    public = opts[opts["use"].isin(["health", "education", "office", "service_point",
+                                    "housing", "culture"])]
+    assert set(public["use"]) == set(pol.land_uses) == {"education", "culture"}
+    edu = public[public["use"] == "education"].merge(land, on="property_id")
+    assert np.array_equal(edu["capacity"], edu["land_area_m2"] * 0.6)
+    assert (edu["renovation_vnd_per_unit"] == 9_000_000).all()
+    assert (edu["renovation_cost_vnd"] == pol.renovation_fixed_vnd["education"]).all()
+    assert (edu["land_area_m2"] >= pol.eligibility.min_land_area_m2["education"]).all()
+    assert edu["legal_status"].isin(pol.eligibility.legal_statuses_for_conversion).all()
+
+
 def test_kpis_recomputed_from_tables(plan):
     t, k = plan.tables, plan.kpis
     eq = t["equipment"]

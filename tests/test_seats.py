@@ -88,6 +88,60 @@ def test_matches_brute_force(seed):
     assert m.info.objective_value == pytest.approx(brute_force(b, a, p, radius, penalty))
 
 
+def test_office_space_keeps_an_annex() -> None:
+    # Unit A lacks 700 m2 of office in its main seat. Rent 1 per m2: B1 (600 m2, upkeep 100)
+    # houses 600 of it (saves 600 > 100), B2 (100 m2, upkeep 30) the last 100 (saves 100 >
+    # 30). With penalty 0 distance counts for nothing: both are kept for the offices alone.
+    b, a, p = hand_instance()
+    m = SeatsModel.from_frames(b, a, p, max_service_km=10, penalty_vnd_per_person=0,
+                               office_deficit_m2=pd.Series({"A": 700.0}),
+                               office_rent_vnd_per_m2_year=1).run()
+    assert set(m.kept["building_id"]) == {"M", "B1", "B2"}
+    assert m.info.objective_value == 500 + 100 + 30
+    o = m.office.set_index("commune").loc["A"]
+    assert (o["kept_floor_area_m2"], o["office_shortfall_m2"]) == (700.0, 0.0)
+    # At rent 0.2 per m2 B2 (saves 20 < 30) is not worth it; B1 (120 > 100) is.
+    m = SeatsModel.from_frames(b, a, p, max_service_km=10, penalty_vnd_per_person=0,
+                               office_deficit_m2=pd.Series({"A": 700.0}),
+                               office_rent_vnd_per_m2_year=0.2).run()
+    assert set(m.kept["building_id"]) == {"M", "B1"}
+    assert m.info.objective_value == pytest.approx(500 + 100 + 0.2 * 100)
+
+
+def brute_force_office(b, a, p, radius, penalty, deficit, rent):
+    ok = p[p["distance_km"] <= radius]
+    free = b.index[~b["is_main_seat"]].tolist()
+    best = np.inf
+    for r in range(len(free) + 1):
+        for combo in itertools.combinations(free, r):
+            kept = b.loc[list(combo)]
+            keep = set(b.loc[b["is_main_seat"], "building_id"]) | set(kept["building_id"])
+            served = set(ok.loc[ok["building_id"].isin(keep), "area_id"])
+            housed = np.floor(kept["floor_area_m2"]).groupby(kept["commune"]).sum()
+            lacking = sum(max(0.0, np.ceil(d) - housed.get(u, 0.0)) for u, d in deficit.items())
+            best = min(best, b.loc[b["building_id"].isin(keep), "upkeep_cost_vnd"].sum()
+                       + penalty * a.loc[~a["area_id"].isin(served), "population"].sum()
+                       + rent * lacking)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_office_space_matches_brute_force(seed):
+    rng = np.random.default_rng(1_000 + seed)
+    b, a, p = random_instance(rng)
+    b["floor_area_m2"] = rng.integers(0, 400, len(b)) + rng.choice([0.0, 0.5], len(b))
+    units = b["commune"].unique()
+    deficit = pd.Series(rng.integers(0, 600, len(units)) + rng.choice([0.0, 0.3], len(units)),
+                        index=units)
+    radius, penalty = float(rng.uniform(2, 15)), float(rng.integers(0, 4))
+    rent = float(rng.choice([0.0, 0.1, 0.5, 2.0]))
+    m = SeatsModel.from_frames(b, a, p, max_service_km=radius, penalty_vnd_per_person=penalty,
+                               office_deficit_m2=deficit, office_rent_vnd_per_m2_year=rent).run()
+    assert m.info.status is SolveStatus.OPTIMAL
+    assert m.info.objective_value == pytest.approx(
+        brute_force_office(b, a, p, radius, penalty, deficit, rent))
+
+
 def test_same_seed_same_solution():
     rng = np.random.default_rng(11)
     b, a, p = random_instance(rng)
