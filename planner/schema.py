@@ -162,7 +162,9 @@ COMMUNES = Table(
                min_value=1, max_value=MAX_STAFF),
         Column("office_floor_area_m2", "float", "floor area of the main seat", "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
-        Column("office_need_m2", "float", "office floor area lacking against the norm", "m2",
+        Column("office_need_m2", "float", "office floor area lacking against the norm, as "
+               "reported (the plan recomputes it: staff x policy.seats.office_m2_per_staff - "
+               "the main seat's floor area, housed first in kept buildings)", "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
         Column("health_need_m2", "float", "health-facility floor area lacking", "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),

@@ -50,7 +50,9 @@ class _Solve(_Search, _Order, _Explain, _Check):
         by_size = [int(g) for g in np.argsort(-weight, kind="stable")]
         # 1. LP relaxation per group: bound and fractional plan (Lagrangian on the national
         #    budget when there is one).
-        lp_deadline = t0 + 0.35 * (deadline - t0)
+        # A national budget is priced in rounds of group LPs (see _lp_phase): they get half.
+        lp_share = 0.5 if self.national_row >= 0 else 0.35
+        lp_deadline = t0 + lp_share * (deadline - t0)
         x_lp, bound, lagrangian = self._lp_phase(groups, by_size, workers, lp_deadline, seed,
                                                  gap_goal)
         lp_bound = float(bound.sum() / MONEY_SCALE)
@@ -204,6 +206,7 @@ class _Solve(_Search, _Order, _Explain, _Check):
         hi_val, hi_slope = math.nan, math.nan
         tol = 0.1 * max(gap_goal, 1e-4) * abs(best)
         fit_x: NDArray[np.float64] | None = None
+        last_x = x  # the plan at the highest price tried: the nearest to fitting
         while time.perf_counter() < deadline:
             price = hi if fit_x is None else 0.5 * (lo + hi)
             x_l, b_l, spend_l = lps(price)
@@ -214,6 +217,7 @@ class _Solve(_Search, _Order, _Explain, _Check):
             slope = (spend_l - budget) * MONEY_SCALE
             if spend_l > budget:
                 lo, lo_val, lo_slope = price, value, slope
+                last_x = x_l
                 if fit_x is None:
                     hi *= 2.0
             else:
@@ -224,7 +228,7 @@ class _Solve(_Search, _Order, _Explain, _Check):
                 cross = (hi_val - lo_val + lo_slope * lo - hi_slope * hi) / (lo_slope - hi_slope)
                 if lo_val + lo_slope * (cross - lo) - best <= tol:
                     break
-        return (x if fit_x is None else fit_x), bound, True
+        return (last_x if fit_x is None else fit_x), bound, True
 
     def _price_estimate(self, x: NDArray[np.float64], budget: float) -> float:
         """Renovation price (VND per VND) at which the LP plan's renovations fit the budget.
