@@ -34,17 +34,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import connected_components
 
 from optimization._frames import checked_frame, require_unique
 from optimization.disposition.common import (
-    GROUP_NNZ,
     N_SERVICE,
     SERVICE_USES,
     USES,
     CandidatePlan,
     PerUse,
-    pack_bins,
     per_use,
 )
 from optimization.disposition.flow import ServiceFlows
@@ -67,28 +64,38 @@ class DispositionModel(_Solve):
     :math:`\delta_{pc} \le` ``radius_km[u]`` (and, with ``same_province``, p and c in one
     province).
 
-    **Variables**: :math:`x_o \in \{0, 1\}`; :math:`y_a \ge 0`; :math:`m_n \ge 0` (unmet).
+    **Variables**: :math:`x_o \in \{0, 1\}`; :math:`z_o \in \mathbb{Z}_{\ge 0}` (the area o
+    renovates: what it serves); :math:`y_a \ge 0`; :math:`m_n \ge 0` (unmet).
 
-    **Objective** (VND, minimised):
+    **Objective** (minimised): the priority-weighted unmet need in VND plus money counted in
+    units of :math:`\mu` VND (``money_unit_vnd``; :math:`[\cdot]` rounds half up):
 
     .. math::
-        \sum_n w_c \pi_u m_n + \sum_o (r_o - v_o) x_o + \sum_a (t_u \delta_a + \kappa_a) y_a
+        \sum_n w_c \pi_u m_n + \sum_o [(r_o - v_o)/\mu] x_o + \sum_o [\rho_o/\mu] z_o
+        + \sum_a [(t_u \delta_a + \kappa_a)/\mu] y_a
+
+    Under ``disposal_order="value"`` :math:`\mu = 1`: money is traded in VND against weighted
+    need. Under ``public_first`` (the default) :math:`\mu` is the smallest power of ten for
+    which one unit of any need outweighs the money of switching any property to a public use
+    that reaches it; the solve ends with such switches while one fits the budgets, and
+    ``check_solution`` verifies that none is left (see ``order``).
 
     **Constraints**
 
     - one use: :math:`\sum_{o \ni p} x_o = 1` for every p (fixed uses: :math:`x_o = 1`);
-    - capacity: :math:`\sum_{a \ni o} y_a \le k_o x_o`;
+    - area: :math:`\sum_{a \ni o} y_a \le z_o \le \min(k_o, \text{reach}_o) x_o`;
     - strong link: :math:`y_a \le \min(k_o, q_n) x_o` (tightens the LP, same integer set);
     - need: :math:`\sum_{a \ni n} y_a + m_n \ge q_n`;
-    - budgets: :math:`\sum_o r_o x_o \le B` nationally and
-      :math:`\sum_{o \in \text{prov } s} r_o x_o \le B_s` per listed province.
+    - budgets: :math:`\sum_o (r_o x_o + \rho_o z_o) \le B` nationally and the same sum over
+      the options of province s :math:`\le B_s` per listed province.
 
     ========================  =========================================================  ========
     symbol                    meaning                                                    unit
     ========================  =========================================================  ========
     :math:`k_o`               capacity of p for use u (beds, places, m2, counters, ...)  need unit
     :math:`q_n`               need of commune c for use u                                need unit
-    :math:`r_o`               renovation cost of p for use u                             VND
+    :math:`r_o`               fixed part of converting p to use u (``renovation_cost_vnd``) VND
+    :math:`\rho_o`            renovation per unit the use takes (per m2 served)          VND/unit
     :math:`v_o`               revenue of p for use u (sale price; 0 otherwise)           VND
     :math:`w_c`               priority weight of the need (mountain, island, ...)        1
     :math:`\pi_u`             ``unmet_penalty_vnd[u]``: cost of one unit left unmet      VND/unit
@@ -99,21 +106,22 @@ class DispositionModel(_Solve):
     :math:`B, B_s`            ``budget_vnd``, ``province_budget_vnd[s]``                 VND
     ========================  =========================================================  ========
 
-    **Integers and scale factors**: capacities and needs are whole numbers, so for fixed uses
-    the service part is a transportation problem with an integral optimum; it is solved exactly
-    by a min-cost flow whose unit costs are rounded to whole VND: penalty
-    round(:math:`w_c \pi_u`), travel round(:math:`t_u \delta_a`) and border round(:math:`\kappa`)
-    per unit. The reported
-    objective is recomputed from the plan in whole VND. For HiGHS (LP bound and branch-and-bound)
-    the objective is multiplied by ``MONEY_SCALE`` = 1e-6 (million VND) and the bound is scaled
-    back. Every optimal objective is a whole number of VND (integral costs, an integral
-    service optimum for any fixed uses), so the bound is rounded up to whole VND.
+    **Integers and scale factors**: capacities, needs and areas are whole numbers, so for fixed
+    uses and area limits the service part is a transportation problem with an integral optimum;
+    it is solved exactly by a min-cost flow (renovated area = what an option serves) whose unit
+    costs are whole objective units: penalty round(:math:`w_c \pi_u`), money per unit served
+    :math:`[\rho_o/\mu] + [(t_u \delta_a + \kappa_a)/\mu]`. The reported objective is
+    recomputed from the plan (``check_solution`` from the result frames alone). For HiGHS
+    (LP bound, branch-and-bound) the objective is multiplied by ``MONEY_SCALE`` = 1e-6 and the
+    bound is scaled back. Every optimal objective is a whole number (integral costs, an
+    integral service optimum for any fixed uses and areas), so the bound is rounded up.
 
     **National budget**: it is the only row joining the provinces' blocks, so it is relaxed
-    with a price :math:`\lambda` on renovation: for every :math:`\lambda \ge 0`,
-    :math:`\sum_g LP_g(\lambda) - \lambda B` is a lower bound; :math:`\lambda` starts where
-    the LP's renovations ranked by value per VND exhaust B and is bisected until the tangents
-    of the (concave) dual function show the bound cannot rise by a tenth of ``mip_gap``.
+    with a price :math:`\lambda` on renovation (fixed parts and areas): for every
+    :math:`\lambda \ge 0`, :math:`\sum_g LP_g(\lambda) - \lambda B` is a lower bound;
+    :math:`\lambda` starts where the LP's renovations ranked by value per VND exhaust B and
+    is bisected until the tangents of the (concave) dual function show the bound cannot rise
+    by a tenth of ``mip_gap``.
     Plans always respect the budget itself (repair, moves and sub-MIPs check it; the blocks'
     branch-and-bound gets the block's spending plus a share of the slack).
 
@@ -474,47 +482,6 @@ class DispositionModel(_Solve):
             cols = np.flatnonzero(col_mask & (self.budget_coef > 0))
             self._add_rows(np.zeros(len(cols), dtype=np.int64), cols, self.budget_coef[cols], 1,
                            -np.inf, b, "budget")
-
-    def define_blocks(self) -> None:
-        """Independent blocks (components over variables sharing a row), packed in groups.
-
-        The national budget row is left out: it would join everything into one block, so it
-        is handled by Lagrangian relaxation instead (see ``solve``).
-        """
-        self.national_row = (self.row_start["budget"] if self.budget_vnd is not None
-                             else -1)
-        self._components(drop_row=self.national_row)
-        if self.national_row >= 0 and self.n_groups <= 1:
-            # One group anyway: keep the budget row in it, no relaxation needed.
-            self.national_row = -1
-            self._components(drop_row=-1)
-
-    def _components(self, drop_row: int) -> None:
-        a = self.matrix.tocsc()
-        # Column-column adjacency through rows: connect each row's columns in a chain.
-        coo = self.matrix.tocoo()
-        keep = coo.row != drop_row
-        coo = sp.coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
-        order = np.lexsort((coo.col, coo.row))
-        r, c = coo.row[order], coo.col[order]
-        same = r[1:] == r[:-1]
-        adj = sp.coo_matrix((np.ones(int(same.sum())), (c[:-1][same], c[1:][same])),
-                            shape=(self.n_var, self.n_var))
-        n_comp, label = connected_components(adj, directed=False)
-        nnz_col = np.diff(a.indptr)
-        size = np.bincount(label, weights=nnz_col + 1, minlength=n_comp)
-        group_of = pack_bins(size, GROUP_NNZ)
-        self.col_group = group_of[label]
-        self.n_groups = int(group_of.max()) + 1 if n_comp else 0
-        # A row belongs to the group of its columns; an empty row (a budget nobody can spend)
-        # belongs to none: its bounds were checked to hold at zero.
-        has = np.diff(self.matrix.indptr) > 0
-        first = self.matrix.indices[np.minimum(self.matrix.indptr[:-1],
-                                               max(self.matrix.nnz - 1, 0))]
-        self.row_group = np.where(has, self.col_group[first] if len(first) else 0, -1)
-        if self.national_row >= 0:
-            self.row_group[self.national_row] = -1
-        self.n_components = int(n_comp)
 
     # ------------------------------------------------------------------ plans
     def evaluate(self, choice: NDArray[np.int64], source: str = "heuristic",

@@ -9,12 +9,15 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
+from scipy.sparse.csgraph import connected_components
 
 from optimization.disposition.check import _Check
 from optimization.disposition.common import (
+    GROUP_NNZ,
     MONEY_SCALE,
     OPTIMAL_GAP,
     CandidatePlan,
+    pack_bins,
 )
 from optimization.disposition.explain import _Explain
 from optimization.disposition.milp import MilpResult, integral_bound, solve_sparse_milp
@@ -157,6 +160,47 @@ class _Solve(_Search, _Order, _Explain, _Check):
                                   **self._objective_parts(plan)})
         self._write_results(plan)
         return self
+
+    def define_blocks(self) -> None:
+        """Independent blocks (components over variables sharing a row), packed in groups.
+
+        The national budget row is left out: it would join everything into one block, so it
+        is handled by Lagrangian relaxation instead (see ``solve``).
+        """
+        self.national_row = (self.row_start["budget"] if self.budget_vnd is not None
+                             else -1)
+        self._components(drop_row=self.national_row)
+        if self.national_row >= 0 and self.n_groups <= 1:
+            # One group anyway: keep the budget row in it, no relaxation needed.
+            self.national_row = -1
+            self._components(drop_row=-1)
+
+    def _components(self, drop_row: int) -> None:
+        a = self.matrix.tocsc()
+        # Column-column adjacency through rows: connect each row's columns in a chain.
+        coo = self.matrix.tocoo()
+        keep = coo.row != drop_row
+        coo = sp.coo_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape)
+        order = np.lexsort((coo.col, coo.row))
+        r, c = coo.row[order], coo.col[order]
+        same = r[1:] == r[:-1]
+        adj = sp.coo_matrix((np.ones(int(same.sum())), (c[:-1][same], c[1:][same])),
+                            shape=(self.n_var, self.n_var))
+        n_comp, label = connected_components(adj, directed=False)
+        nnz_col = np.diff(a.indptr)
+        size = np.bincount(label, weights=nnz_col + 1, minlength=n_comp)
+        group_of = pack_bins(size, GROUP_NNZ)
+        self.col_group = group_of[label]
+        self.n_groups = int(group_of.max()) + 1 if n_comp else 0
+        # A row belongs to the group of its columns; an empty row (a budget nobody can spend)
+        # belongs to none: its bounds were checked to hold at zero.
+        has = np.diff(self.matrix.indptr) > 0
+        first = self.matrix.indices[np.minimum(self.matrix.indptr[:-1],
+                                               max(self.matrix.nnz - 1, 0))]
+        self.row_group = np.where(has, self.col_group[first] if len(first) else 0, -1)
+        if self.national_row >= 0:
+            self.row_group[self.national_row] = -1
+        self.n_components = int(n_comp)
 
     def _lp_phase(self, groups: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
                   order: list[int], workers: int, deadline: float, seed: int | None,
