@@ -57,7 +57,9 @@ def rule_detail(surplus: pd.DataFrame, policy: Policy) -> pd.Series:
         row = surplus.iloc[i]
         rules = {u: failed[u][i] for u in SERVICE_USES if u in policy.uses_allowed}
         common = set(rules.values())
-        if len(common) == 1:
+        if not rules:
+            out.append("kịch bản không cho phép mục đích công nào")
+        elif len(common) == 1:
             rule = common.pop()
             if rule == "floor_area_m2":
                 lows = ", ".join(f"{USE_LABELS[u]} {el.min_floor_area_m2.get(u, 0):g}"

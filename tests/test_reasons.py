@@ -16,8 +16,14 @@ from planner.pipeline import Plan, run_scenario
 from planner.schema import SERVICE_USES
 
 
-def _capacity(disp: pd.DataFrame, use: pd.Series) -> np.ndarray:
-    return np.where(use == "service_point", 1, np.floor(disp["floor_area_m2"]))
+def _capacity(disp: pd.DataFrame, use: pd.Series, policy) -> np.ndarray:
+    """What a property can serve of a use: one service point, else its floor area (on a
+    plot, the floor the use builds)."""
+    out = np.ones(len(disp))
+    for u in set(use) - {"service_point"}:
+        rows = (use == u).to_numpy()
+        out[rows] = np.floor(prepare.usable_floor_m2(disp[rows], policy, u))
+    return out
 
 
 def _budget_left(plan: Plan, scope: pd.Series) -> pd.Series:
@@ -80,8 +86,7 @@ def check_reasons(plan: Plan) -> None:
     taken = cand["reason_code"] == "capacity_taken"
     assert (cand.loc[taken, "candidate_use"] == cand.loc[taken, "use"]).all()
     t = now[taken.to_numpy()]
-    assert np.array_equal(served.reindex(t.index).to_numpy(),
-                          _capacity(t, t["use"]))
+    assert np.array_equal(served.reindex(t.index).to_numpy(), _capacity(t, t["use"], pol))
     other = cand["reason_code"] == "other_use"
     assert cand.loc[other, "candidate_use"].isin(SERVICE_USES).all()
     assert (cand.loc[other, "candidate_use"] != cand.loc[other, "use"]).all()
@@ -95,9 +100,9 @@ def check_reasons(plan: Plan) -> None:
     assert np.allclose(bud["budget_left_vnd"], _budget_left(plan, bud["budget_scope"]))
     assert (bud["cost_one_unit_vnd"] > bud["budget_left_vnd"]).all()
     grow = bud["candidate_use"] == bud["use"]  # an open candidate that cannot grow its area
-    assert (served.reindex(bud.loc[grow, "candidate_property_id"]).to_numpy()
-            < _capacity(by_id.loc[bud.loc[grow, "candidate_property_id"]],
-                        bud.loc[grow, "use"])).all()
+    grown = by_id.loc[bud.loc[grow, "candidate_property_id"]]
+    assert (served.reindex(grown.index).to_numpy()
+            < _capacity(grown, bud.loc[grow, "use"].set_axis(grown.index), pol)).all()
     assert not bud.loc[~grow, "candidate_use"].isin(SERVICE_USES).any()
 
 
