@@ -97,8 +97,11 @@ def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFram
                            detail, not_sold, strict=True):
         code = c.reason_code
         if code == "serves":
-            text = (f"Sử dụng làm {USE_LABELS[r.use]}: phục vụ {_qty(r.served_quantity, r.use)}, "
-                    f"chi phí cải tạo {_vnd(r.renovation_cost_vnd)}")
+            main = r.served_commune_code
+            whom = (f" (nhiều nhất cho {names.get(main, main)}, {main})"
+                    if isinstance(main, str) else "")
+            text = (f"Sử dụng làm {USE_LABELS[r.use]}: phục vụ {_qty(r.served_quantity, r.use)}"
+                    f"{whom}, chi phí cải tạo {_vnd(r.renovation_cost_vnd)}")
         elif code == "fixed":
             text = f"Mục đích {USE_LABELS[r.use]} do người lập kế hoạch quyết định trước"
         elif code == "no_public_option":
