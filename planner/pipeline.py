@@ -119,6 +119,7 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     areas["main_seat_km"] = geodata.haversine_km(areas["lon"], areas["lat"], main_at["lon"],
                                                  main_at["lat"])
     deficit = office_deficit(inputs, cand)
+    shortfall = deficit  # without the seats model only the main seat is kept
     records: list[dict[str, Any]] = []
     if radius is None:
         kept = cand.loc[cand["is_main_seat"], ["building_id", "commune_code"]].assign(
@@ -134,6 +135,7 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
                   threads=sc.solver.threads, seed=sc.solver.seed)
         kept = model.kept.rename(columns={"commune": "commune_code"})[
             ["building_id", "commune_code", "role"]]
+        shortfall = model.office.set_index("commune")["office_shortfall_m2"]
         records.append(_solve_record("seats", "national", model.info))
     props = inputs.dataset.properties.set_index("property_id")
     seats = kept.join(props[["name", "origin", "floor_area_m2", "lon", "lat"]], on="building_id")
@@ -159,15 +161,14 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     in_scope = props["commune_code"].isin(units["commune_code"])
     surplus = props[in_scope & ~props.index.isin(seats["property_id"])
                     & ~props["in_use_as_seat"]].reset_index()
-    # Office area: what the kept buildings other than the main seat house, and what is left.
-    others = seats[seats["role"] != "main_seat"]
-    housed = np.floor(others["floor_area_m2"]).groupby(others["commune_code"]).sum()
-    office = pd.DataFrame({"commune_code": units["commune_code"].to_numpy(),
-                           "office_need_m2": deficit.reindex(units["commune_code"]).fillna(0)
-                           .to_numpy()})
-    office["office_housed_m2"] = np.minimum(
-        housed.reindex(office["commune_code"]).fillna(0).to_numpy(), office["office_need_m2"])
-    office["office_shortfall_m2"] = office["office_need_m2"] - office["office_housed_m2"]
+    # Office area: the need, what the kept buildings house and what is left (seats model).
+    codes = units["commune_code"]
+    office = pd.DataFrame({"commune_code": codes.to_numpy(),
+                           "office_need_m2": deficit.reindex(codes).fillna(0).to_numpy(),
+                           "office_shortfall_m2": shortfall.reindex(codes).fillna(
+                               deficit.reindex(codes)).fillna(0).to_numpy()})
+    office.insert(2, "office_housed_m2",
+                  office["office_need_m2"] - office["office_shortfall_m2"])
     return ({"seats": seats.reset_index(drop=True), "areas": areas, "surplus": surplus,
              "office": office}, records)
 

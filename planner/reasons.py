@@ -90,7 +90,10 @@ def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFram
                    units: pd.DataFrame, policy: Policy) -> np.ndarray:
     """The reason of each disposition row (``disp`` and ``codes`` share property order)."""
     names = units.set_index("commune_code")["name"]
-    detail = rule_detail(surplus, policy).reindex(disp["property_id"]).to_numpy()
+    # The rule that keeps a property out, for those no public use may take (a row loop).
+    out_ids = codes.loc[codes["reason_code"] == "no_public_option", "property_id"]
+    detail = rule_detail(surplus[surplus["property_id"].isin(out_ids)].reset_index(drop=True),
+                         policy).reindex(disp["property_id"]).to_numpy()
     not_sold = _why_not_sold(surplus, policy).reindex(disp["property_id"]).to_numpy()
     out = []
     for r, c, d, ns in zip(disp.itertuples(index=False), codes.itertuples(index=False),

@@ -63,7 +63,8 @@ def test_office_space_housed_by_the_seats(plan):
     units, seats, needs = plan["units"], plan["seats"], plan["needs"]
     staff = load_demo().communes.set_index("commune_code")["staff"]
     main = seats[seats["role"] == "main_seat"].set_index("commune_code")["floor_area_m2"]
-    expected = np.ceil(np.maximum(staff.reindex(units["commune_code"]).to_numpy() * 15.0
+    norm = plan.scenario.policy.seats.office_m2_per_staff
+    expected = np.ceil(np.maximum(staff.reindex(units["commune_code"]).to_numpy() * norm
                                   - main.reindex(units["commune_code"]).to_numpy(), 0))
     assert np.array_equal(units["office_need_m2"].to_numpy(), expected)
     others = seats[seats["role"] != "main_seat"]
@@ -91,8 +92,9 @@ def test_land_plots_take_uses_that_build_on_land():
                                     "housing", "culture"])]
     assert set(public["use"]) == set(pol.land_uses) == {"education", "culture"}
     edu = public[public["use"] == "education"].merge(land, on="property_id")
-    assert np.array_equal(edu["capacity"], edu["land_area_m2"] * 0.6)
-    assert (edu["renovation_vnd_per_unit"] == 9_000_000).all()
+    school = pol.land_uses["education"]
+    assert np.array_equal(edu["capacity"], edu["land_area_m2"] * school.floor_per_land_m2)
+    assert (edu["renovation_vnd_per_unit"] == school.construction_vnd_per_m2).all()
     assert (edu["renovation_cost_vnd"] == pol.renovation_fixed_vnd["education"]).all()
     assert (edu["land_area_m2"] >= pol.eligibility.min_land_area_m2["education"]).all()
     assert edu["legal_status"].isin(pol.eligibility.legal_statuses_for_conversion).all()

@@ -128,7 +128,8 @@ class _Check(DispositionState):
             if spent > b:
                 where = "national" if scope == "national" else f"province {k!r}"
                 raise SolutionCheckError(f"{where} renovation {spent:,} VND > budget {b:,}")
-        travel = q.astype(np.int64) * self._unit_cost_vnd(km, su, across)
+        unit_cost = self._unit_cost_vnd(km, su, across)
+        travel = q.astype(np.int64) * unit_cost
         if not np.array_equal(s["cost_vnd"].to_numpy(), travel):
             raise SolutionCheckError("service.cost_vnd differs from quantity x (travel cost + "
                                      "cross-province penalty)")
@@ -150,7 +151,7 @@ class _Check(DispositionState):
                                                       unit).sum())
                  + int((served_p * in_money_units(self.opt_rate[o], unit)).sum())
                  + int((q.astype(np.int64) * in_money_units(
-                     self._unit_cost_vnd(km, su, across), unit)).sum()))
+                     unit_cost, unit)).sum()))
         if total != self.info.objective_value:
             raise SolutionCheckError(f"objective recomputed as {total:,}, solver reported "
                                      f"{self.info.objective_value:,.0f}")

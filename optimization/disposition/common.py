@@ -50,6 +50,12 @@ def per_use(value: PerUse, name: str, required: Sequence[str]) -> NDArray[np.flo
 
 
 
+def first_of_groups(order: NDArray[np.int64], group: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The first index of each group in ``order`` (indices sorted by group, then by rank)."""
+    g = group[order]
+    return order[np.r_[True, g[1:] != g[:-1]]] if len(order) else order
+
+
 def pack_bins(sizes: NDArray[Any], target: float) -> NDArray[np.int64]:
     """Pack items into consecutive bins of about ``target`` total size, largest first."""
     order = np.argsort(-np.asarray(sizes, dtype=float), kind="stable")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimization.disposition.common import N_SERVICE, USES
+from optimization.disposition.common import N_SERVICE, USES, first_of_groups
 from optimization.disposition.state import DispositionState
 
 NEED_ORDER = ("budget", "value", "other_use", "capacity_taken", "fixed")
@@ -79,7 +79,7 @@ class _Explain(DispositionState):
         # serve), else the nearest need it reaches.
         worth = np.where(open_unmet, self.need_pen[self.arc_n] * units, -1.0)
         order = np.lexsort((self.arc_km, -worth, arc_p))
-        first = order[np.r_[True, arc_p[order][1:] != arc_p[order][:-1]]]
+        first = first_of_groups(order, arc_p)
         best = np.full(n_p, -1, dtype=np.int64)
         best[arc_p[first]] = first
         b = np.maximum(best, 0)
@@ -130,7 +130,7 @@ class _Explain(DispositionState):
             ["capacity_taken", "budget", "value", "fixed", "other_use", "budget"], "value")
         rank = pd.Index(NEED_ORDER).get_indexer(state)
         order = np.lexsort((self.arc_km, rank, self.arc_n))
-        first = order[np.r_[True, self.arc_n[order][1:] != self.arc_n[order][:-1]]]
+        first = first_of_groups(order, self.arc_n)
         pick = np.full(self.n_n, -1, dtype=np.int64)
         pick[self.arc_n[first]] = first
         a = pick[left_unmet]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from optimization.disposition.common import HOLD, N_SERVICE, CandidatePlan
+from optimization.disposition.common import HOLD, N_SERVICE, CandidatePlan, first_of_groups
 from optimization.disposition.state import DispositionState
 
 Ints = NDArray[np.int64]
@@ -131,8 +131,7 @@ class _Order(DispositionState):
         nothing in the model asks for the transfer."""
         free = np.flatnonzero((self.opt_u >= N_SERVICE) & (self.opt_reno == 0))
         order = np.lexsort((self.opt_u[free] != HOLD, self.opt_net[free], self.opt_p[free]))
-        ranked = free[order]
-        first = ranked[np.r_[True, self.opt_p[ranked][1:] != self.opt_p[ranked][:-1]]]
+        first = first_of_groups(free[order], self.opt_p)
         best = np.full(self.n_p, -1, dtype=np.int64)
         best[self.opt_p[first]] = first
         cur = plan.choice

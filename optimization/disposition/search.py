@@ -13,6 +13,7 @@ from optimization.disposition.common import (
     LNS_NODES,
     MONEY_SCALE,
     CandidatePlan,
+    first_of_groups,
 )
 from optimization.disposition.milp import solve_sparse_milp
 from optimization.disposition.state import DispositionState
@@ -23,10 +24,8 @@ class _Search(DispositionState):
 
     def _round(self, x: NDArray[np.float64]) -> NDArray[np.int64]:
         """Per property the option with the largest LP share (ties: lower net cost)."""
-        order = np.lexsort((self.opt_net, -np.round(x, 9), self.opt_p))
-        first = np.ones(self.n_o, dtype=bool)
-        first[1:] = self.opt_p[order][1:] != self.opt_p[order][:-1]
-        choice = order[first]
+        choice = first_of_groups(np.lexsort((self.opt_net, -np.round(x, 9), self.opt_p)),
+                                 self.opt_p)
         fixed = self.fixed_opt >= 0
         choice[fixed] = self.fixed_opt[fixed]
         return choice
@@ -35,10 +34,7 @@ class _Search(DispositionState):
         """Per property its best option that needs no renovation (hold at worst)."""
         net = np.where((self.opt_reno == 0) & (self.opt_rate == 0), self.opt_net,
                        np.iinfo(np.int64).max // 4)
-        order = np.lexsort((net, self.opt_p))
-        first = np.ones(self.n_o, dtype=bool)
-        first[1:] = self.opt_p[order][1:] != self.opt_p[order][:-1]
-        out = order[first]
+        out = first_of_groups(np.lexsort((net, self.opt_p)), self.opt_p)
         fixed = self.fixed_opt >= 0
         out[fixed] = self.fixed_opt[fixed]
         return out
