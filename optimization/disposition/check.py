@@ -8,6 +8,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from optimization.disposition.common import (
+    N_SERVICE,
     USES,
     CandidatePlan,
 )
@@ -24,12 +25,21 @@ class _Check(DispositionState):
     def _write_results(self, plan: CandidatePlan) -> None:
         props = self.properties
         o = plan.choice
+        is_open = plan.open_options()
+        spend = np.bincount(self.opt_p, weights=is_open * (self.opt_reno
+                                                           + self.opt_rate * plan.area),
+                            minlength=self.n_p).astype(np.int64)
+        shared = np.full(self.n_p, "", dtype=object)
+        for e in np.flatnonzero(plan.extra):  # options are sorted by property, then use
+            p = self.opt_p[e]
+            shared[p] = f"{shared[p]}+{USES[self.opt_u[e]]}" if shared[p] else USES[self.opt_u[e]]
         self.assignment = pd.DataFrame({
             "property_id": props["property_id"].to_numpy(),
             "province": props["province"].to_numpy(),
             "commune": props["commune"].to_numpy(),
             "use": np.asarray(USES, dtype=object)[self.opt_u[o]],
-            "renovation_cost_vnd": self.opt_reno[o] + self.opt_rate[o] * plan.area[o],
+            "shared_uses": shared,
+            "renovation_cost_vnd": spend,
             "revenue_vnd": self.opt_rev[o],
         })
         used = plan.y > 0
@@ -53,8 +63,9 @@ class _Check(DispositionState):
 
     def _objective_parts(self, plan: CandidatePlan) -> dict[str, int | str]:
         """The objective's two parts in whole VND, and the unit money is counted in."""
-        o = plan.choice
+        o = plan.open_options()
         return {"disposal_order": self.disposal_order, "money_unit_vnd": self.money_unit_vnd,
+                "shared_properties": int(np.unique(self.opt_p[plan.extra]).size),
                 "unmet_penalty_vnd": int((plan.unmet * self.need_pen).sum()),
                 "net_cost_vnd": int(self.opt_net_vnd[o].sum())
                 + int((self.opt_rate * plan.area).sum())
@@ -80,14 +91,16 @@ class _Check(DispositionState):
         fixed = self.fixed_opt >= 0
         if (o[fixed] != self.fixed_opt[fixed]).any():
             raise SolutionCheckError("a property with a fixed use got another use")
+        is_open = self._open_from_frame(asg, o, key)
         # Service rows: the property's use, a given pair within radius, a need, capacity.
         s = self.service
         sp_ = pd.Index(props["property_id"]).get_indexer(s["property_id"])
         if (sp_ < 0).any():
             raise SolutionCheckError("service names an unknown property")
         su = pd.Index(USES).get_indexer(s["use"])
-        if (su != u[sp_]).any():
-            raise SolutionCheckError("a property serves a use other than its assigned use")
+        so = key.get_indexer(pd.MultiIndex.from_arrays([sp_, su]))
+        if (so < 0).any() or not is_open[so].all():
+            raise SolutionCheckError("a property serves a use other than its assigned uses")
         n = pd.MultiIndex.from_frame(self.needs[["commune", "use"]]).get_indexer(
             pd.MultiIndex.from_frame(s[["commune", "use"]]))
         if (n < 0).any():
@@ -109,16 +122,23 @@ class _Check(DispositionState):
         q = s["quantity"].to_numpy()
         if (q <= 0).any() or not np.array_equal(q, np.round(q)):
             raise SolutionCheckError("service quantities must be positive whole numbers")
-        used_cap = np.bincount(o[sp_], weights=q, minlength=self.n_o)
+        used_cap = np.bincount(so, weights=q, minlength=self.n_o)
         over = used_cap > self.opt_cap + 1e-9
         if over.any():
             i = int(np.flatnonzero(over)[0])
             raise SolutionCheckError(
                 f"property {props['property_id'].iloc[self.opt_p[i]]!r} serves "
                 f"{used_cap[i]:g} > capacity {int(self.opt_cap[i])} for {USES[self.opt_u[i]]}")
-        # Renovation: the fixed part of the conversion plus the rate per unit it serves.
-        served_p = np.bincount(sp_, weights=q, minlength=self.n_p).astype(np.int64)
-        reno = self.opt_reno[o] + self.opt_rate[o] * served_p
+        floor = self._floor_left(is_open, used_cap.astype(np.int64))
+        if (floor < 0).any():
+            i = int(np.flatnonzero(floor < 0)[0])
+            raise SolutionCheckError(
+                f"property {props['property_id'].iloc[i]!r}: its uses take "
+                f"{int(self.prop_floor[i] - floor[i]):,} m2 of its {int(self.prop_floor[i]):,} m2")
+        # Renovation: the fixed part of each conversion plus the rate per unit it serves.
+        served_o = used_cap.astype(np.int64)
+        reno = np.bincount(self.opt_p, weights=is_open * self.opt_reno + self.opt_rate
+                           * served_o, minlength=self.n_p).astype(np.int64)
         if not (np.array_equal(asg["renovation_cost_vnd"].to_numpy(), reno)
                 and np.array_equal(asg["revenue_vnd"].to_numpy(), self.opt_rev[o])):
             raise SolutionCheckError("assignment renovation or revenue differs from the options "
@@ -147,27 +167,53 @@ class _Check(DispositionState):
             raise SolutionCheckError("unmet.penalty_vnd differs from unmet x penalty")
         # Objective: weighted unmet need in VND plus money in money units (1 VND under value).
         unit = self.money_unit_vnd
-        total = (int(pen.sum()) + int(in_money_units(self.opt_reno[o] - self.opt_rev[o],
-                                                      unit).sum())
-                 + int((served_p * in_money_units(self.opt_rate[o], unit)).sum())
+        opened = np.flatnonzero(is_open)
+        total = (int(pen.sum()) + int(in_money_units(self.opt_reno[opened]
+                                                      - self.opt_rev[opened], unit).sum())
+                 + int((served_o * in_money_units(self.opt_rate, unit)).sum())
                  + int((q.astype(np.int64) * in_money_units(
                      unit_cost, unit)).sum()))
         if total != self.info.objective_value:
             raise SolutionCheckError(f"objective recomputed as {total:,}, solver reported "
                                      f"{self.info.objective_value:,.0f}")
-        area = np.zeros(self.n_o, dtype=np.int64)
-        area[o] = served_p
-        self._check_order(o, area, m.astype(np.int64))
+        extra = is_open.copy()
+        extra[o] = False
+        self._check_order(o, served_o, m.astype(np.int64), extra)
         if self.info.best_bound > total:
             raise SolutionCheckError("best bound above the objective of a minimisation")
         return self
 
 
+    def _open_from_frame(self, asg: pd.DataFrame, choice: NDArray[np.int64],
+                         key: pd.MultiIndex) -> NDArray[np.bool_]:
+        """The open options the assignment names: its use and its ``shared_uses``, checked
+        against the rules of shared buildings."""
+        is_open = np.zeros(self.n_o, dtype=bool)
+        is_open[choice] = True
+        ids = self.properties["property_id"]
+        for p, text in enumerate(asg["shared_uses"].fillna("").astype(str)):
+            if not text:
+                continue
+            names = text.split("+")
+            if self.prop_floor[p] <= 0 or len(names) + 1 > self.prop_uses[p]:
+                raise SolutionCheckError(f"property {ids.iloc[p]!r} takes {len(names) + 1} "
+                                         f"uses; it may take {int(self.prop_uses[p])}")
+            opts = key.get_indexer(pd.MultiIndex.from_arrays(
+                [np.full(len(names), p), pd.Index(USES).get_indexer(names)]))
+            if ((opts < 0).any() or is_open[opts].any() or len(set(names)) < len(names)
+                    or (self.opt_u[opts] >= N_SERVICE).any()
+                    or self.opt_u[choice[p]] >= N_SERVICE or self.fixed_opt[p] >= 0):
+                raise SolutionCheckError(f"property {ids.iloc[p]!r}: shared uses {text!r} "
+                                         "must be other public uses it is eligible for, "
+                                         "beside a public use that is not fixed")
+            is_open[opts] = True
+        return is_open
+
     def _check_order(self, choice: NDArray[np.int64], area: NDArray[np.int64],
-                     unmet: NDArray[np.int64]) -> None:
+                     unmet: NDArray[np.int64], extra: NDArray[np.bool_]) -> None:
         """Under public_first no non-public property may reach an unmet need it could serve
         within every budget."""
-        bad = self._order_violations(choice, area, unmet)
+        bad = self._order_violations(choice, area, unmet, extra)
         if len(bad):
             a = int(bad[0])
             o, n = int(self.arc_o[a]), int(self.arc_n[a])

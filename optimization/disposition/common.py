@@ -72,15 +72,23 @@ def pack_bins(sizes: NDArray[Any], target: float) -> NDArray[np.int64]:
 
 @dataclass
 class CandidatePlan:
-    """Uses (option per property), the area each option renovates (what it serves, per
-    option), service flows and the exact objective."""
+    """Uses (an option per property, and on a shared building the further service options
+    open beside it: ``extra``, a mask over options), the area each option renovates (what
+    it serves), service flows and the exact objective."""
 
     choice: NDArray[np.int64]
     area: NDArray[np.int64]
     y: NDArray[np.int64]
     unmet: NDArray[np.int64]
     objective: int
+    extra: NDArray[np.bool_]
     source: str = "heuristic"
     history: list[int] = field(default_factory=list)
+
+    def open_options(self) -> NDArray[np.bool_]:
+        """Mask of every open option: the chosen one per property and the extra ones."""
+        out = self.extra.copy()
+        out[self.choice] = True
+        return out
 
 

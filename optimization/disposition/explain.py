@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from optimization.disposition.common import N_SERVICE, USES, first_of_groups
+from optimization.disposition.common import N_SERVICE, USES, CandidatePlan, first_of_groups
 from optimization.disposition.state import DispositionState
 
 NEED_ORDER = ("budget", "value", "other_use", "capacity_taken", "fixed")
@@ -29,18 +29,25 @@ NEED_ORDER = ("budget", "value", "other_use", "capacity_taken", "fixed")
 class _Explain(DispositionState):
     """Reason codes and numbers computed from the solved plan."""
 
-    def _switch_room(self, choice: NDArray[np.int64], area: NDArray[np.int64],
-                     opt: NDArray[np.int64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    def _switch_room(self, plan: CandidatePlan, opt: NDArray[np.int64]
+                     ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """Per option: the budget left for it if its property took it (inf without a
         budget) and the row that binds (-1 if none)."""
         if not self.budget_rows:
             return np.full(len(opt), np.inf), np.full(len(opt), -1)
         masks = self.budget_masks
-        spent = self._spending(choice, area)
+        choice, area = plan.choice, plan.area
+        spent = self._spending(choice, area, plan.extra)
         cur = choice[self.opt_p[opt]]
-        # What the property spends now comes back when it switches; an option already open
-        # keeps it (growing its area by one unit is the change).
-        own = np.where(cur == opt, 0, self.opt_reno[cur] + self.opt_rate[cur] * area[cur])
+        is_open = plan.open_options()
+        spend_p = np.bincount(self.opt_p, weights=is_open * (self.opt_reno
+                                                             + self.opt_rate * area),
+                              minlength=self.n_p)
+        # What the property spends now comes back when it switches; an option already open,
+        # or one that would open beside it on a shared floor, keeps it (the change is one
+        # more unit, or the new conversion).
+        keeps = is_open[opt] | self._addable(plan)[opt]
+        own = np.where(keeps, 0, spend_p[self.opt_p[opt]])
         left = (self._budget_caps()[:, None] - spent[:, None] + masks[:, cur] * own)
         left = np.where(masks[:, opt], left, np.inf).astype(float)
         row = np.argmin(left, axis=0)
@@ -56,7 +63,7 @@ class _Explain(DispositionState):
         (alt_use, alt_commune, alt_unmet, alt_distance_km, alt_cost_one_unit_vnd,
         alt_cost_vnd for the whole unmet, budget_scope, budget_left_vnd)."""
         plan = self._plan
-        choice, area = plan.choice, plan.area
+        choice = plan.choice
         n_p = self.n_p
         public = self.opt_u[choice] < N_SERVICE
         has_option = np.bincount(self.opt_p[self.opt_u < N_SERVICE], minlength=n_p) > 0
@@ -72,7 +79,7 @@ class _Explain(DispositionState):
             return out
         open_unmet = (plan.unmet[self.arc_n] > 0) & (self.need_pen[self.arc_n] > 0)
         units = np.minimum(self.opt_cap[self.arc_o], plan.unmet[self.arc_n])
-        left, row = self._switch_room(choice, area, self.arc_o)
+        left, row = self._switch_room(plan, self.arc_o)
         one = self.opt_reno[self.arc_o] + self.opt_rate[self.arc_o]
         full = self.opt_reno[self.arc_o] + self.opt_rate[self.arc_o] * units
         # Best alternative per property: an unmet need first (most weighted need it could
@@ -108,6 +115,7 @@ class _Explain(DispositionState):
         plan = self._plan
         choice, area = plan.choice, plan.area
         left_unmet = np.flatnonzero(plan.unmet > 0)
+        open_opt = plan.open_options()
         out = pd.DataFrame({"commune": self.needs["commune"].to_numpy()[left_unmet],
                             "use": self.needs["use"].to_numpy()[left_unmet],
                             "reason_code": "no_candidate"})
@@ -115,19 +123,25 @@ class _Explain(DispositionState):
             return out
         arc_p = self.opt_p[self.arc_o]
         cur = choice[arc_p]
-        left, row = self._switch_room(choice, area, self.arc_o)
-        is_open = cur == self.arc_o
+        left, row = self._switch_room(plan, self.arc_o)
+        is_open = open_opt[self.arc_o]
+        beside = self._addable(plan)[self.arc_o]
         one = np.where(is_open, self.opt_rate[self.arc_o],
                        self.opt_reno[self.arc_o] + self.opt_rate[self.arc_o])
-        units = np.minimum(self.opt_cap[self.arc_o] - np.where(is_open, area[self.arc_o], 0),
-                           plan.unmet[self.arc_n])
+        # An option on a shared floor can grow only into the floor its property has left.
+        room = np.where(self.opt_on_floor, self._floor_left(open_opt, area)[self.opt_p],
+                        self.opt_cap)
+        cap_left = np.minimum(self.opt_cap - np.where(open_opt, area, 0), room)[self.arc_o]
+        units = np.minimum(cap_left, plan.unmet[self.arc_n])
         cost = (np.where(is_open, 0, self.opt_reno[self.arc_o])
                 + self.opt_rate[self.arc_o] * units)
-        full_area = area[self.arc_o] >= self.opt_cap[self.arc_o]
+        full_area = cap_left <= 0
         state = np.select(
             [is_open & full_area, is_open & (one > left), is_open,
-             self.fixed_opt[arc_p] >= 0, self.opt_u[cur] < N_SERVICE, one > left],
-            ["capacity_taken", "budget", "value", "fixed", "other_use", "budget"], "value")
+             self.fixed_opt[arc_p] >= 0, beside & (one > left), beside,
+             self.opt_u[cur] < N_SERVICE, one > left],
+            ["capacity_taken", "budget", "value", "fixed", "budget", "value", "other_use",
+             "budget"], "value")
         rank = pd.Index(NEED_ORDER).get_indexer(state)
         order = np.lexsort((self.arc_km, rank, self.arc_n))
         first = first_of_groups(order, self.arc_n)

@@ -74,6 +74,8 @@ def normalise_options(opts: pd.DataFrame, props: pd.DataFrame,
     if (opts.loc[other, "renovation_vnd_per_unit"] != 0).any():
         raise ValueError("renovation_vnd_per_unit applies to service uses only (the area "
                          "they serve)")
+    if (opts["floor_m2_fixed"] < 0).any():
+        raise ValueError("options.floor_m2_fixed must be >= 0")
     p_index = pd.Index(props["property_id"])
     p = p_index.get_indexer(opts["property_id"])
     if (p < 0).any():
@@ -94,15 +96,16 @@ def normalise_options(opts: pd.DataFrame, props: pd.DataFrame,
     held[p[u == HOLD]] = True
     add = pd.DataFrame({"p": np.flatnonzero(~held), "u": HOLD, "capacity": 0,
                         "renovation_cost_vnd": 0, "renovation_vnd_per_unit": 0,
-                        "revenue_vnd": 0})
+                        "revenue_vnd": 0, "floor_m2_fixed": 0})
     out = pd.concat([pd.DataFrame({
         "p": p, "u": u, "capacity": opts["capacity"].to_numpy(),
         "renovation_cost_vnd": opts["renovation_cost_vnd"].to_numpy(),
         "renovation_vnd_per_unit": opts["renovation_vnd_per_unit"].to_numpy(),
-        "revenue_vnd": opts["revenue_vnd"].to_numpy()}), add], ignore_index=True)
-    # Capacity only means something for a service use.
-    out.loc[out["u"] >= N_SERVICE, "capacity"] = 0
+        "revenue_vnd": opts["revenue_vnd"].to_numpy(),
+        "floor_m2_fixed": opts["floor_m2_fixed"].to_numpy()}), add], ignore_index=True)
+    # Capacity and floor only mean something for a service use.
+    out.loc[out["u"] >= N_SERVICE, ["capacity", "floor_m2_fixed"]] = 0
     out = out.astype({"p": np.int64, "u": np.int64, "capacity": np.int64,
                       "renovation_cost_vnd": np.int64, "renovation_vnd_per_unit": np.int64,
-                      "revenue_vnd": np.int64})
+                      "revenue_vnd": np.int64, "floor_m2_fixed": np.int64})
     return out.sort_values(["p", "u"], kind="stable").reset_index(drop=True)

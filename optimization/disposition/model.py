@@ -47,6 +47,7 @@ from optimization.disposition.common import (
 from optimization.disposition.flow import ServiceFlows
 from optimization.disposition.frames import normalise_options, options_from_wide
 from optimization.disposition.order import DISPOSAL_ORDERS, in_money_units, money_unit_vnd
+from optimization.disposition.sharing import _Sharing
 from optimization.disposition.solve import _Solve
 from optimization.result import (
     InfeasibleInputError,
@@ -54,7 +55,7 @@ from optimization.result import (
 )
 
 
-class DispositionModel(_Solve):
+class DispositionModel(_Solve, _Sharing):
     r"""Give every surplus property one use, serving communes' needs at least cost.
 
     **Sets**: properties :math:`p`; uses :math:`u \in` {health, education, office,
@@ -144,7 +145,7 @@ class DispositionModel(_Solve):
                  travel_cost_vnd_per_unit_km: NDArray[np.float64], budget_vnd: int | None,
                  province_budget_vnd: dict[Any, int], same_province: bool,
                  cross_province_penalty_vnd: float = 0.0,
-                 disposal_order: str = "public_first") -> None:
+                 disposal_order: str = "public_first", max_uses_per_property: int = 1) -> None:
         self.properties = properties
         self.options = options
         self.needs = needs
@@ -157,6 +158,7 @@ class DispositionModel(_Solve):
         self.same_province = same_province
         self.cross_province_penalty_vnd = cross_province_penalty_vnd
         self.disposal_order = disposal_order
+        self.max_uses = max_uses_per_property
         self.info = SolveInfo.not_solved()
         self.assignment = pd.DataFrame()
         self.service = pd.DataFrame()
@@ -172,7 +174,8 @@ class DispositionModel(_Solve):
                     province_budget_vnd: Mapping[Any, int] | pd.Series | None = None,
                     same_province: bool = True, cross_province_penalty_vnd: float = 0,
                     allowed_uses: Sequence[str] | None = None,
-                    disposal_order: str = "public_first") -> DispositionModel:
+                    disposal_order: str = "public_first",
+                    max_uses_per_property: int = 1) -> DispositionModel:
         """Validate the frames and return an unbuilt model.
 
         ``properties``: property_id, province, commune, optional ``fixed_use`` (a use decided
@@ -189,13 +192,25 @@ class DispositionModel(_Solve):
         ``pairs``: property_id, commune, distance_km (sparse). ``allowed_uses`` restricts the
         uses a scenario permits (hold is always allowed). ``disposal_order``: ``public_first``
         (the order of reuse of Dispatch 213, see ``order``) or ``value`` (money traded against
-        weighted need).
+        weighted need). ``max_uses_per_property`` > 1 lets a property with a
+        ``shared_floor_m2`` (properties, optional) take that many public uses whose areas add
+        up within it; an option's ``floor_m2_fixed`` (options, optional) is the floor it
+        occupies whatever it serves (see ``sharing``).
         """
         if disposal_order not in DISPOSAL_ORDERS:
             raise ValueError(f"disposal_order must be one of {list(DISPOSAL_ORDERS)}; got "
                              f"{disposal_order!r}")
+        if not (isinstance(max_uses_per_property, int) and max_uses_per_property >= 1):
+            raise ValueError("max_uses_per_property must be a whole number >= 1")
         props = checked_frame(properties, "properties",
-                       {"property_id": "id", "province": "id", "commune": "id"})
+                       {"property_id": "id", "province": "id", "commune": "id"},
+                       {"shared_floor_m2": "float"})
+        if "shared_floor_m2" not in props:
+            props["shared_floor_m2"] = 0.0
+        shared = props["shared_floor_m2"].to_numpy(dtype=float)
+        if (shared < 0).any():
+            raise ValueError("properties.shared_floor_m2 must be >= 0")
+        props["shared_floor_m2"] = np.floor(shared).astype(np.int64)
         require_unique(props, ["property_id"], "properties")
         if "fixed_use" in properties.columns:
             fixed = properties["fixed_use"].reset_index(drop=True)
@@ -210,8 +225,9 @@ class DispositionModel(_Solve):
                 else checked_frame(options, "options",
                             {"property_id": "id", "use": "id", "capacity": "int",
                              "renovation_cost_vnd": "int"},
-                            {"revenue_vnd": "int", "renovation_vnd_per_unit": "int"}))
-        for col in ("revenue_vnd", "renovation_vnd_per_unit"):
+                            {"revenue_vnd": "int", "renovation_vnd_per_unit": "int",
+                             "floor_m2_fixed": "int"}))
+        for col in ("revenue_vnd", "renovation_vnd_per_unit", "floor_m2_fixed"):
             if col not in opts:
                 opts[col] = 0
         opts = normalise_options(opts, props, allowed_uses)
@@ -254,7 +270,7 @@ class DispositionModel(_Solve):
                    budget_vnd=None if budget_vnd is None else int(budget_vnd),
                    province_budget_vnd={k: int(b) for k, b in prov_budget.items()},
                    same_province=bool(same_province), cross_province_penalty_vnd=cross,
-                   disposal_order=disposal_order)
+                   disposal_order=disposal_order, max_uses_per_property=max_uses_per_property)
 
 
     def define_arrays(self) -> None:
@@ -277,6 +293,7 @@ class DispositionModel(_Solve):
                                    dtype=np.int64)
         self.prop_first = np.searchsorted(self.opt_p, np.arange(self.n_p))
         self.define_fixed()
+        self.define_sharing()
         self.define_arcs()
         self.define_money_unit()
 
@@ -380,6 +397,7 @@ class DispositionModel(_Solve):
         self.define_variables()
         self.define_one_use_constraints()
         self.define_capacity_constraints()
+        self.define_floor_constraints()
         self.define_need_constraints()
         self.define_link_constraints()
         self.define_budget_constraints()
@@ -388,7 +406,8 @@ class DispositionModel(_Solve):
         self.row_ub = np.concatenate(self._row_ub)
         self.define_blocks()
         self._flow = ServiceFlows(self.arc_o, self.arc_n, self.arc_lim, self.arc_cost,
-                                   self.opt_cap, self.need_q, self.need_pen)
+                                   self.opt_cap, self.need_q, self.need_pen,
+                                   np.where(self.opt_on_floor, self.opt_p, -1))
         self._built = True
         return self
 
@@ -429,7 +448,11 @@ class DispositionModel(_Solve):
         self._row_ub.append(np.broadcast_to(np.asarray(hi, dtype=float), n_rows).copy())
 
     def define_one_use_constraints(self) -> None:
-        self._add_rows(self.opt_p, np.arange(self.n_o), np.ones(self.n_o), self.n_p, 1, 1,
+        """1 <= sum x_service + N sum x_other <= N: one use, or up to N public uses on a
+        shared property (N = 1 elsewhere: exactly one option)."""
+        n_uses = self.prop_uses[self.opt_p]
+        coef = np.where(self.opt_u < N_SERVICE, 1, n_uses)
+        self._add_rows(self.opt_p, np.arange(self.n_o), coef, self.n_p, 1, self.prop_uses,
                        "one_use")
 
     def define_capacity_constraints(self) -> None:
@@ -485,26 +508,34 @@ class DispositionModel(_Solve):
 
     # ------------------------------------------------------------------ plans
     def evaluate(self, choice: NDArray[np.int64], source: str = "heuristic",
-                 area: NDArray[np.int64] | None = None) -> CandidatePlan:
+                 area: NDArray[np.int64] | None = None,
+                 extra: NDArray[np.bool_] | None = None) -> CandidatePlan:
         """Exact plan for fixed uses: a min-cost flow for service in which each open option
-        serves at most ``area`` (default its capacity); it renovates what it serves."""
-        open_opt = np.zeros(self.n_o, dtype=bool)
+        (``choice`` and the ``extra`` ones) serves at most ``area`` (default its capacity)
+        and the options of a shared floor together at most the floor; an option renovates
+        what it serves."""
+        extra = np.zeros(self.n_o, dtype=bool) if extra is None else extra
+        open_opt = extra.copy()
         open_opt[choice] = True
-        y, unmet, svc_cost = self._flow.solve(open_opt, self.opt_cap if area is None else area)
+        y, unmet, svc_cost = self._flow.solve(open_opt, self.opt_cap if area is None else area,
+                                              self._floor_left(open_opt))
         served = np.bincount(self.arc_o, weights=y, minlength=self.n_o).astype(np.int64)
         return CandidatePlan(choice.copy(), served, y, unmet,
-                             int(self.opt_net[choice].sum()) + svc_cost, source)
+                             int(self.opt_net[open_opt].sum()) + svc_cost, extra.copy(), source)
 
-    def _spending(self, choice: NDArray[np.int64], area: NDArray[np.int64]
-                  ) -> NDArray[np.int64]:
-        """Renovation per budget row (VND): fixed parts of the chosen options and the
+    def _spending(self, choice: NDArray[np.int64], area: NDArray[np.int64],
+                  extra: NDArray[np.bool_] | None = None) -> NDArray[np.int64]:
+        """Renovation per budget row (VND): fixed parts of the open options and the
         renovation of the areas they take."""
         per_opt = self.opt_rate * area
         per_opt[choice] += self.opt_reno[choice]
+        if extra is not None:
+            per_opt[extra] += self.opt_reno[extra]
         return np.asarray(self.budget_masks.astype(np.int64) @ per_opt, dtype=np.int64)
 
     def _budget_caps(self) -> NDArray[np.int64]:
         return np.array([b for _, _, b, _ in self.budget_rows], dtype=np.int64)
 
     def _within_budget(self, plan: CandidatePlan) -> bool:
-        return bool((self._spending(plan.choice, plan.area) <= self._budget_caps()).all())
+        return bool((self._spending(plan.choice, plan.area, plan.extra)
+                     <= self._budget_caps()).all())

@@ -49,7 +49,8 @@ def money_unit_vnd(need_pen: Ints, arc_o: Ints, arc_n: Ints, opt_p: Ints, opt_u:
 class _Order(DispositionState):
     """Violations of the order of reuse, and the switches that remove them."""
 
-    def _order_violations(self, choice: Ints, area: Ints, unmet: Ints) -> Ints:
+    def _order_violations(self, choice: Ints, area: Ints, unmet: Ints,
+                          extra: NDArray[np.bool_] | None = None) -> Ints:
         """Arcs (o, n) where o's property is non-public (not fixed), n has unmet need of
         positive weight, and switching the property to o to serve one unit fits every
         budget."""
@@ -62,7 +63,7 @@ class _Order(DispositionState):
         if len(cand) and self.budget_rows:
             o, c = self.arc_o[cand], cur[cand]
             masks = self.budget_masks
-            after = (self._spending(choice, area)[:, None]
+            after = (self._spending(choice, area, extra)[:, None]
                      + masks[:, o] * (self.opt_reno[o] + self.opt_rate[o])
                      - masks[:, c] * self.opt_reno[c])
             cand = cand[(after <= self._budget_caps()[:, None]).all(axis=0)]
@@ -80,12 +81,12 @@ class _Order(DispositionState):
         masks = self.budget_masks
         caps = self._budget_caps()
         while True:
-            bad = self._order_violations(plan.choice, plan.area, plan.unmet)
+            bad = self._order_violations(plan.choice, plan.area, plan.unmet, plan.extra)
             if len(bad) == 0:
                 return plan
             o_b, n_b = self.arc_o[bad], self.arc_n[bad]
             ranked = bad[np.lexsort((self.opt_reno[o_b], -self.need_pen[n_b]))]
-            spent = self._spending(plan.choice, plan.area)
+            spent = self._spending(plan.choice, plan.area, plan.extra)
             taken_p = np.zeros(self.n_p, dtype=bool)
             taken_n = np.zeros(self.n_n, dtype=bool)
             moves: list[tuple[int, int, int]] = []
@@ -111,11 +112,11 @@ class _Order(DispositionState):
                 idx = np.array(moves, dtype=np.int64)
                 choice = plan.choice.copy()
                 choice[idx[:, 0]] = idx[:, 1]
-                trial = self.evaluate(choice, plan.source)
+                trial = self.evaluate(choice, plan.source, extra=plan.extra)
                 if not self._within_budget(trial):
                     area = plan.area.copy()
                     area[idx[:, 1]] = idx[:, 2]
-                    trial = self.evaluate(choice, plan.source, area)
+                    trial = self.evaluate(choice, plan.source, area, plan.extra)
                 if trial.objective < plan.objective and self._within_budget(trial):
                     trial.history = [*plan.history, trial.objective]
                     plan = trial
@@ -140,7 +141,7 @@ class _Order(DispositionState):
         if not move.any():
             return plan
         choice = np.where(move, best, cur)
-        trial = self.evaluate(choice, plan.source, plan.area)
+        trial = self.evaluate(choice, plan.source, plan.area, plan.extra)
         if trial.objective <= plan.objective and self._within_budget(trial):
             trial.history = [*plan.history, trial.objective]
             return trial
@@ -151,15 +152,16 @@ class _Order(DispositionState):
         unmet and the budgets leave room (plans taken from a solver keep its areas), while
         that improves the plan."""
         caps = self._budget_caps()
-        arc_p = self.opt_p[self.arc_o]
         while True:
-            is_open = plan.choice[arc_p] == self.arc_o
+            open_opt = plan.open_options()
+            is_open = open_opt[self.arc_o]
             want = is_open & (plan.unmet[self.arc_n] > 0) & (plan.area[self.arc_o]
                                                                < self.opt_cap[self.arc_o])
             if not want.any():
                 return plan
             limit = plan.area.copy()
-            slack = caps - self._spending(plan.choice, plan.area)
+            floor = self._floor_left(open_opt, plan.area)
+            slack = caps - self._spending(plan.choice, plan.area, plan.extra)
             arcs = np.flatnonzero(want)
             order = arcs[np.lexsort((self.opt_rate[self.arc_o[arcs]],
                                      -self.need_pen[self.arc_n[arcs]]))]
@@ -171,13 +173,18 @@ class _Order(DispositionState):
                 units = min(int(self.opt_cap[o] - limit[o]), int(plan.unmet[self.arc_n[a]]))
                 if rate > 0 and room is not None:
                     units = min(units, room // rate)
+                p = int(self.opt_p[o])
+                if self.opt_on_floor[o]:
+                    units = min(units, int(floor[p]))
                 if units < 1:
                     continue
                 limit[o] += units
+                if self.opt_on_floor[o]:
+                    floor[p] -= units
                 slack = slack - hits * rate * units
             if np.array_equal(limit, plan.area):
                 return plan
-            trial = self.evaluate(plan.choice, plan.source, limit)
+            trial = self.evaluate(plan.choice, plan.source, limit, plan.extra)
             if not (trial.objective < plan.objective and self._within_budget(trial)):
                 return plan
             trial.history = [*plan.history, trial.objective]

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 from optimization.disposition.common import (
     LNS_NODES,
     MONEY_SCALE,
+    N_SERVICE,
     CandidatePlan,
     first_of_groups,
 )
@@ -22,13 +23,18 @@ from optimization.disposition.state import DispositionState
 class _Search(DispositionState):
     """Heuristic plans, each evaluated exactly."""
 
-    def _round(self, x: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Per property the option with the largest LP share (ties: lower net cost)."""
+    def _round(self, x: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+        """Per property the option with the largest LP share (ties: lower net cost) and,
+        beside a public use on a shared floor, the other public uses above one half."""
         choice = first_of_groups(np.lexsort((self.opt_net, -np.round(x, 9), self.opt_p)),
                                  self.opt_p)
         fixed = self.fixed_opt >= 0
         choice[fixed] = self.fixed_opt[fixed]
-        return choice
+        p = self.opt_p
+        extra = ((x > 0.5) & (self.opt_u < N_SERVICE) & (self.prop_floor[p] > 0)
+                 & (self.opt_u[choice[p]] < N_SERVICE) & ~fixed[p])
+        extra[choice] = False
+        return choice, extra
 
     def _cheapest_free(self) -> NDArray[np.int64]:
         """Per property its best option that needs no renovation (hold at worst)."""
@@ -52,18 +58,20 @@ class _Search(DispositionState):
         free = self._cheapest_free()
         masks = self.budget_masks
         for _ in range(self.n_p + 1):
-            spent = self._spending(plan.choice, plan.area)
+            spent = self._spending(plan.choice, plan.area, plan.extra)
             if (spent <= caps).all():
                 return plan
-            choice = plan.choice.copy()
-            value = np.bincount(self.arc_o, weights=plan.y * (self.need_pen[self.arc_n]
-                                                              - self.arc_cost),
-                                minlength=self.n_o)
-            spend_p = self.opt_reno[choice] + self.opt_rate[choice] * plan.area[choice]
-            gain = value[choice] - (self.opt_net[free] - self.opt_net[choice])
+            choice, extra = plan.choice.copy(), plan.extra.copy()
+            is_open = plan.open_options()
+            value = np.bincount(self.opt_p[self.arc_o], weights=plan.y * (
+                self.need_pen[self.arc_n] - self.arc_cost), minlength=self.n_p)
+            spend_p = np.bincount(self.opt_p, weights=is_open * (
+                self.opt_reno + self.opt_rate * plan.area), minlength=self.n_p)
+            net_p = np.bincount(self.opt_p, weights=is_open * self.opt_net, minlength=self.n_p)
+            gain = value - (self.opt_net[free] - net_p)
             ratio = np.where((spend_p > 0) & (self.fixed_opt < 0),
                              gain / np.maximum(spend_p, 1), np.inf)
-            dropped = False
+            dropped = np.zeros(self.n_p, dtype=bool)
             for p in np.argsort(ratio, kind="stable"):
                 over = spent > caps
                 if not over.any() or not np.isfinite(ratio[p]):
@@ -71,12 +79,13 @@ class _Search(DispositionState):
                 hits = masks[:, choice[p]]
                 if not (hits & over).any():
                     continue
-                spent = spent - np.where(hits, spend_p[p], 0)
+                spent = spent - np.where(hits, int(spend_p[p]), 0)
                 choice[p] = free[p]
-                dropped = True
-            if not dropped:
+                dropped[p] = True
+            if not dropped.any():
                 break
-            plan = self.evaluate(choice, plan.source)
+            extra &= ~dropped[self.opt_p]
+            plan = self.evaluate(choice, plan.source, extra=extra)
         return self.evaluate(free, "no renovation", np.zeros(self.n_o, dtype=np.int64))
 
     def _option_values(self, residual: NDArray[np.int64],
@@ -126,13 +135,13 @@ class _Search(DispositionState):
         masks = self.budget_masks
         movable = self.fixed_opt < 0
         v_arc = (self.need_pen[self.arc_n] - self.arc_cost).astype(float)
+        opt_end = np.r_[self.prop_first[1:], self.n_o]
         for _ in range(max_rounds):
             if time.perf_counter() > deadline:
                 break
             choice = best.choice
             residual = best.unmet.copy()
-            open_opt = np.zeros(self.n_o, dtype=bool)
-            open_opt[choice] = True
+            open_opt = best.open_options()
             # Spare capacity of open options that could take over a need if its server left.
             used = np.bincount(self.arc_o, weights=best.y, minlength=self.n_o)
             spare = np.where(open_opt, self.opt_cap - used, 0)
@@ -141,49 +150,62 @@ class _Search(DispositionState):
             kept = (np.minimum(best.y, np.floor(cover[self.arc_n])).astype(np.int64)
                     if optimistic else np.zeros(self.n_a, dtype=np.int64))
             lost_arc = (best.y - kept) * v_arc
-            lost = np.bincount(self.arc_o, weights=lost_arc, minlength=self.n_o)
+            # What a property loses when it switches: every open option of it.
+            lost = np.bincount(self.opt_p[self.arc_o], weights=lost_arc, minlength=self.n_p)
+            net_p = np.bincount(self.opt_p, weights=open_opt * self.opt_net, minlength=self.n_p)
+            spend_p = np.bincount(self.opt_p, weights=open_opt * (
+                self.opt_reno + self.opt_rate * best.area), minlength=self.n_p)
             value = self._option_values(residual)
-            cur = choice[self.opt_p]
-            gain = self.opt_net[cur] - self.opt_net + value - lost[cur]
-            gain[(cur == np.arange(self.n_o)) | ~movable[self.opt_p]] = -np.inf
+            p_o = self.opt_p
+            gain = net_p[p_o] - self.opt_net + value - lost[p_o]
+            # Or open it beside the property's public uses on a shared floor.
+            addable = self._addable(best)
+            adds = addable & (value - self.opt_net > gain)
+            gain = np.where(adds, value - self.opt_net, gain)
+            gain[(open_opt & ~adds) | ~movable[p_o]] = -np.inf
             cand = np.flatnonzero(gain > 0)
             if len(cand) == 0:
                 break
             cand = cand[np.argsort(-gain[cand], kind="stable")]
-            spent = self._spending(choice, best.area)
+            spent = self._spending(choice, best.area, best.extra)
             moved = np.zeros(self.n_p, dtype=bool)
-            moves: list[tuple[int, int]] = []
+            moves: list[tuple[int, int, bool]] = []
             for o in cand[:5000]:
                 p = self.opt_p[o]
                 if moved[p]:
                     continue
-                old = int(choice[p])
                 arcs = np.arange(arc_start[o], arc_start[o + 1])
                 add = float(self._option_values(residual, arcs)[o]) if len(arcs) else 0.0
-                g = self.opt_net[old] - self.opt_net[o] + add - lost[old]
+                beside = bool(adds[o])
+                g = add - self.opt_net[o] + (0 if beside else net_p[p] - lost[p])
                 if g <= 0:
                     continue
                 trial_residual = residual.copy()
-                old_arcs = np.arange(arc_start[old], arc_start[old + 1])
-                trial_residual[self.arc_n[old_arcs]] += best.y[old_arcs] - kept[old_arcs]
+                if not beside:
+                    old_arcs = np.arange(arc_start[self.prop_first[p]], arc_start[opt_end[p]])
+                    trial_residual[self.arc_n[old_arcs]] += best.y[old_arcs] - kept[old_arcs]
                 units = self._pour(o, arcs, trial_residual) if len(arcs) else 0
                 if len(masks):
                     # Estimated from the units it would pour; the evaluation checks exactly.
-                    delta = (masks[:, o] * (self.opt_reno[o] + self.opt_rate[o] * units)
-                             - masks[:, old] * (self.opt_reno[old]
-                                                + self.opt_rate[old] * best.area[old]))
+                    delta = masks[:, o] * (self.opt_reno[o] + self.opt_rate[o] * units
+                                           - (0 if beside else spend_p[p]))
                     if ((spent + delta > caps) & (delta > 0)).any():
                         continue
-                    spent += delta
+                    spent += delta.astype(np.int64)
                 moved[p] = True
-                moves.append((int(p), int(o)))
+                moves.append((int(p), int(o), beside))
                 residual = trial_residual
             improved = False
             while moves and time.perf_counter() <= deadline:
-                trial_choice = choice.copy()
+                trial_choice, trial_extra = choice.copy(), best.extra.copy()
                 idx = np.array(moves, dtype=np.int64)
-                trial_choice[idx[:, 0]] = idx[:, 1]
-                trial = self.evaluate(trial_choice)
+                switch = idx[idx[:, 2] == 0]
+                trial_choice[switch[:, 0]] = switch[:, 1]
+                switched = np.zeros(self.n_p, dtype=bool)
+                switched[switch[:, 0]] = True
+                trial_extra &= ~switched[self.opt_p]
+                trial_extra[idx[idx[:, 2] == 1, 1]] = True
+                trial = self.evaluate(trial_choice, extra=trial_extra)
                 if trial.objective < best.objective and self._within_budget(trial):
                     trial.history = [*best.history, trial.objective]
                     best, improved = trial, True
@@ -241,8 +263,7 @@ class _Search(DispositionState):
         is_free = np.zeros(self.n_p, dtype=bool)
         is_free[free] = True
         opt_free = is_free[self.opt_p]
-        open_opt = np.zeros(self.n_o, dtype=bool)
-        open_opt[plan.choice] = True
+        open_opt = plan.open_options()
         in_n = np.zeros(self.n_n, dtype=bool)
         in_n[self.arc_n[opt_free[self.arc_o]]] = True
         arcs = np.flatnonzero(in_n[self.arc_n] & (opt_free[self.arc_o] | open_opt[self.arc_o]))
@@ -253,19 +274,26 @@ class _Search(DispositionState):
         cols = np.concatenate([x_cols, self.col_z + z_idx, self.col_y + arcs,
                                self.col_m + needs])
         free_link = arcs[opt_free[self.arc_o[arcs]]]
+        free_floor = np.searchsorted(self.floor_props, free[self.prop_floor[free] > 0])
         rows = np.concatenate([self.row_start["one_use"] + free,
                                self.row_start["capacity"] + z_idx,
                                self.row_start["area"] + z_idx,
                                self.row_start["need"] + needs,
-                               self.row_start["link"] + free_link])
+                               self.row_start["link"] + free_link,
+                               self.row_start["floor"] + free_floor])
         row_ub = self.row_ub[rows].copy()
-        # Fixed open options: the area left after their service outside these needs.
+        # Fixed open options: the area left after their service outside these needs (on a
+        # shared floor, within what the floor leaves them).
         fixed_open = ~opt_free[a_opts]
         outside = np.bincount(self.arc_o, weights=np.where(in_n[self.arc_n], 0, plan.y),
                               minlength=self.n_o).astype(np.int64)
+        room = self.opt_cap.copy()
+        left = self._floor_left(open_opt, plan.area)
+        on_floor = self.opt_on_floor & open_opt
+        room[on_floor] = np.minimum(room, plan.area + left[self.opt_p])[on_floor]
         start = len(free) + len(a_opts)
         row_ub[start:start + len(a_opts)][fixed_open] = (
-            self.opt_cap[a_opts[fixed_open]] - outside[a_opts[fixed_open]])
+            room[a_opts[fixed_open]] - outside[a_opts[fixed_open]])
         hint = np.concatenate([open_opt[x_cols].astype(float),
                                (plan.area[a_opts] - outside[a_opts]).astype(float),
                                plan.y[arcs], plan.unmet[needs]])
@@ -274,7 +302,7 @@ class _Search(DispositionState):
             # (neighbourhoods solved side by side split it).
             b_rows = self.row_start["budget"] + np.arange(len(self.budget_rows))
             spend_sub = self.matrix[b_rows][:, cols] @ hint
-            slack = self._budget_caps() - self._spending(plan.choice, plan.area)
+            slack = self._budget_caps() - self._spending(plan.choice, plan.area, plan.extra)
             rows = np.concatenate([rows, b_rows])
             row_ub = np.concatenate([row_ub, spend_sub + slack_share * np.maximum(slack, 0)])
         res = solve_sparse_milp(self.cost[cols] * MONEY_SCALE, self.matrix[rows][:, cols],
@@ -293,12 +321,12 @@ class _Search(DispositionState):
         return x_cols[res.x[:k] > 0.5], area, res.proven
 
     def _evaluate_within(self, choice: NDArray[np.int64], area: NDArray[np.int64],
-                         source: str) -> CandidatePlan:
-        """The plan of ``choice`` with each option serving what it can, or, when that breaks
-        a budget, with the areas a solver chose."""
-        plan = self.evaluate(choice, source)
+                         source: str, extra: NDArray[np.bool_]) -> CandidatePlan:
+        """The plan of ``choice`` (and ``extra``) with each option serving what it can, or,
+        when that breaks a budget, with the areas a solver chose."""
+        plan = self.evaluate(choice, source, extra=extra)
         if self.budget_rows and not self._within_budget(plan):
-            plan = self.evaluate(choice, source, area)
+            plan = self.evaluate(choice, source, area, extra)
         return plan
 
     def _lns(self, plan: CandidatePlan, deadline: float, seed: int | None, max_stall: int,
@@ -352,17 +380,17 @@ class _Search(DispositionState):
                 news = [(n, ar) for n, ar, _ in outs if n is not None]
                 trials = []
                 if news:
-                    choice, area = base.choice.copy(), base.area.copy()
+                    choice, extra = base.choice, base.extra
+                    area = base.area.copy()
                     for n, ar in news:
-                        choice[self.opt_p[n]] = n
+                        choice, extra = self._split_open(n, choice, extra)
                         changed = ar != base.area
                         area[changed] = ar[changed]
-                    trials.append(self._evaluate_within(choice, area, base.source))
+                    trials.append(self._evaluate_within(choice, area, base.source, extra))
                 if len(news) > 1 and trials[0].objective >= base.objective:
                     for n, ar in news:
-                        choice = base.choice.copy()
-                        choice[self.opt_p[n]] = n
-                        trials.append(self._evaluate_within(choice, ar, base.source))
+                        choice, extra = self._split_open(n, base.choice, base.extra)
+                        trials.append(self._evaluate_within(choice, ar, base.source, extra))
                 # Budgets are checked in whole VND: a solver's tolerance is not a licence.
                 trials = [t for t in trials if self._within_budget(t)]
                 best = min(trials, key=lambda t: t.objective, default=base)
@@ -377,7 +405,7 @@ class _Search(DispositionState):
 
     def _hint(self, plan: CandidatePlan) -> NDArray[np.float64]:
         x = np.zeros(self.n_var)
-        x[plan.choice] = 1.0
+        x[:self.n_o][plan.open_options()] = 1.0
         x[self.col_z:self.col_y] = plan.area[self.area_opts]
         x[self.col_y:self.col_m] = plan.y
         x[self.col_m:] = plan.unmet
@@ -385,7 +413,7 @@ class _Search(DispositionState):
 
     def _choice_from_x(self, x: NDArray[np.float64],
                        cols: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Options at 1 in a MIP solution restricted to ``cols`` (one per property)."""
+        """Options at 1 in a MIP solution restricted to ``cols``."""
         xo = cols[(cols < self.n_o)]
         on = xo[x[np.searchsorted(cols, xo)] > 0.5]
         return on

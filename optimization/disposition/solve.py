@@ -62,7 +62,8 @@ class _Solve(_Search, _Order, _Explain, _Check):
         lp_time = time.perf_counter() - t0
         # 2. Incumbent: rounding, budget repair, local search with exact evaluation.
         t = time.perf_counter()
-        start = self._repair_budget(self.evaluate(self._round(x_lp[:self.n_o]), "lp rounding"))
+        rounded, rounded_extra = self._round(x_lp[:self.n_o])
+        start = self._repair_budget(self.evaluate(rounded, "lp rounding", extra=rounded_extra))
         hold = self._repair_budget(self.evaluate(self._cheapest_free(), "no renovation"))
         plan = start if start.objective <= hold.objective else hold
         # The local search gets at most 25 % of the time left, the neighbourhood search half of
@@ -124,18 +125,18 @@ class _Solve(_Search, _Order, _Explain, _Check):
             if not lagrangian:  # a group's MIP bound is global only without the coupling row
                 bound[g] = max(bound[g], mres.bound)
             if mres.x is not None:
-                choice = plan.choice.copy()
                 on = self._choice_from_x(mres.x, groups[g][0])
-                choice[self.opt_p[on]] = on
+                choice, extra = self._split_open(on, plan.choice, plan.extra)
                 trial = self._evaluate_within(
                     choice, self._areas_from_x(mres.x, groups[g][0], plan.area),
-                    "HiGHS branch-and-bound")
+                    "HiGHS branch-and-bound", extra)
                 if trial.objective < plan.objective and self._within_budget(trial):
                     trial.history = [*plan.history, trial.objective]
                     plan = trial
         mip_time = time.perf_counter() - t
         t = time.perf_counter()
-        plan = self._grow_areas(self._public_first(self._settle_non_public(plan)))
+        plan = self._canonical(self._grow_areas(self._public_first(
+            self._settle_non_public(plan))))
         order_time = time.perf_counter() - t
         self._plan = plan
         wall = time.perf_counter() - t0
@@ -296,7 +297,8 @@ class _Solve(_Search, _Order, _Explain, _Check):
 
     def _group_objective(self, plan: CandidatePlan) -> NDArray[np.float64]:
         """The plan's objective split by group (VND)."""
-        out = np.bincount(self.col_group[plan.choice], weights=self.opt_net[plan.choice],
+        is_open = np.flatnonzero(plan.open_options())
+        out = np.bincount(self.col_group[is_open], weights=self.opt_net[is_open],
                           minlength=self.n_groups)
         out += np.bincount(self.col_group[self.col_y + np.arange(self.n_a)],
                            weights=plan.y * self.arc_cost, minlength=self.n_groups)

@@ -60,6 +60,13 @@ class DispositionState:
     opt_net_vnd: Ints
     disposal_order: str
     money_unit_vnd: int
+    # shared buildings (see ``sharing``)
+    max_uses: int
+    prop_floor: Ints
+    prop_uses: Ints
+    opt_floor_fixed: Ints
+    opt_on_floor: Bools
+    floor_props: Ints
     # the MIP: columns x (options), y (arcs), m (unmet); rows by family
     n_var: int
     col_z: int
@@ -94,10 +101,22 @@ class DispositionState:
     _plan: CandidatePlan
 
     def evaluate(self, choice: Ints, source: str = "heuristic",
-                 area: Ints | None = None) -> CandidatePlan:
+                 area: Ints | None = None, extra: Bools | None = None) -> CandidatePlan:
         raise NotImplementedError
 
-    def _spending(self, choice: Ints, area: Ints) -> Ints:
+    def _spending(self, choice: Ints, area: Ints, extra: Bools | None = None) -> Ints:
+        raise NotImplementedError
+
+    def _floor_left(self, open_opt: Bools, area: Ints | None = None) -> Ints:
+        raise NotImplementedError
+
+    def _split_open(self, on: Ints, choice: Ints, extra: Bools) -> tuple[Ints, Bools]:
+        raise NotImplementedError
+
+    def _addable(self, plan: CandidatePlan) -> Bools:
+        raise NotImplementedError
+
+    def _canonical(self, plan: CandidatePlan) -> CandidatePlan:
         raise NotImplementedError
 
     def _budget_caps(self) -> Ints:
@@ -112,8 +131,14 @@ class DispositionState:
     def _within_budget(self, plan: CandidatePlan) -> bool:
         raise NotImplementedError
 
-    def _order_violations(self, choice: Ints, area: Ints, unmet: Ints) -> Ints:
+    def _order_violations(self, choice: Ints, area: Ints, unmet: Ints,
+                          extra: Bools | None = None) -> Ints:
         raise NotImplementedError
 
     def build(self) -> Any:
+        raise NotImplementedError
+
+    def _add_rows(self, rows: NDArray[Any], cols: NDArray[Any], vals: NDArray[Any],
+                  n_rows: int, lo: NDArray[Any] | float, hi: NDArray[Any] | float,
+                  family: str) -> None:
         raise NotImplementedError
