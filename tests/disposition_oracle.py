@@ -17,26 +17,38 @@ PUBLIC = set(SERVICE_USES)
 
 
 def random_instance(rng: np.random.Generator, n_p: int, n_c: int,
-                    disposal_order: str = "value") -> dict:
-    uses = list(rng.choice(SERVICE_USES, size=int(rng.integers(1, 3)), replace=False))
+                    disposal_order: str = "value", shared: bool = False) -> dict:
+    """A random instance; ``shared``: properties with a floor up to 2 or 3 public uses
+    share (service_point, when drawn, occupies a fixed floor and serves one point)."""
+    uses = list(rng.choice(SERVICE_USES, size=int(rng.integers(2, 4) if shared
+                                                  else rng.integers(1, 3)), replace=False))
     prov = {f"c{j}": f"S{rng.integers(2)}" for j in range(n_c)}
-    props, opts = [], []
+    props, opts, props_floor = [], [], []
     for i in range(n_p):
         c = f"c{rng.integers(n_c)}"
         props.append((i, prov[c], c))
-        for u in rng.permutation(uses)[:int(rng.integers(0, 3))]:
+        floor = int(rng.integers(5, 40)) if shared and rng.random() < 0.8 else 0
+        props_floor.append(floor)
+        for u in rng.permutation(uses)[:int(rng.integers(0, 4 if shared else 3))]:
             # Renovation: a fixed part per conversion and, often, a part per unit served.
             rate = int(rng.choice([0, 0, 1, 5, 20])) * M // 2
-            opts.append((i, u, int(rng.integers(1, 25)), int(rng.integers(0, 300)) * M, 0,
-                         rate))
+            cap = floor if floor else int(rng.integers(1, 25))
+            fixed_floor = 0
+            if shared and u == "service_point":
+                cap, rate, fixed_floor = 1, 0, int(rng.integers(1, max(floor, 1) + 1))
+            opts.append((i, u, cap, int(rng.integers(0, 300)) * M, 0, rate, fixed_floor))
         if rng.random() < 0.4:
-            opts.append((i, "sale", 0, 0, int(rng.integers(0, 400)) * M, 0))
+            opts.append((i, "sale", 0, 0, int(rng.integers(0, 400)) * M, 0, 0))
         if rng.random() < 0.2:
-            opts.append((i, "transfer", 0, 0, 0, 0))
+            opts.append((i, "transfer", 0, 0, 0, 0, 0))
     props = pd.DataFrame(props, columns=["property_id", "province", "commune"])
     options = pd.DataFrame(opts, columns=["property_id", "use", "capacity",
                                           "renovation_cost_vnd", "revenue_vnd",
-                                          "renovation_vnd_per_unit"])
+                                          "renovation_vnd_per_unit", "floor_m2_fixed"])
+    if shared:
+        props["shared_floor_m2"] = props_floor
+    else:
+        options = options.drop(columns="floor_m2_fixed")
     needs = pd.DataFrame([(c, u, int(rng.integers(1, 30)), float(rng.choice([1, 2, 3])),
                            prov[c]) for c in prov for u in uses if rng.random() < 0.7],
                          columns=["commune", "use", "need", "priority_weight", "province"])
@@ -62,6 +74,8 @@ def random_instance(rng: np.random.Generator, n_p: int, n_c: int,
                                        for p in props["property_id"]], dtype=object)
     if not kw["same_province"] and rng.random() < 0.5:
         kw["cross_province_penalty_vnd"] = int(rng.integers(1, 40)) * M // 4
+    if shared:
+        kw["max_uses_per_property"] = int(rng.choice([2, 3]))
     return {"properties": props, "needs": needs, "pairs": pairs, "options": options, **kw}
 
 
@@ -78,13 +92,16 @@ class BestPlan:
     served: np.ndarray  # per property
 
 
-def _arcs(inst: dict, combo: tuple, unit: int) -> list[tuple[int, int, int]]:
-    """(property row, need row, unit cost in money units) for the chosen uses."""
+def _arcs(inst: dict, combo: tuple, unit: int,
+          owner: list[int] | None = None) -> list[tuple[int, int, int]]:
+    """(part, need row, unit cost in money units) for the chosen uses; part i is an option
+    of property ``owner[i]`` (default: property i)."""
     props, needs = inst["properties"], inst["needs"]
     radius, travel = inst["radius_km"], inst["travel_cost_vnd_per_unit_km"]
     dist = {(p, c): km for p, c, km in inst["pairs"].itertuples(index=False)}
     out = []
-    for i, (u, cap, _, _, _) in enumerate(combo):
+    for k, (u, cap, _, _, _) in enumerate(combo):
+        i = k if owner is None else owner[k]
         pid, pprov = props["property_id"].iloc[i], props["province"].iloc[i]
         for j, (c, nu, _, _, nprov) in enumerate(needs.itertuples(index=False)):
             km = dist.get((pid, c))
@@ -94,7 +111,7 @@ def _arcs(inst: dict, combo: tuple, unit: int) -> list[tuple[int, int, int]]:
             if inst["same_province"] and across:
                 continue
             border = inst.get("cross_province_penalty_vnd", 0) if across else 0
-            out.append((i, j, in_units(round(km * travel[u]) + border, unit)))
+            out.append((k, j, in_units(round(km * travel[u]) + border, unit)))
     return out
 
 
@@ -117,6 +134,34 @@ def choices(inst: dict) -> list[list[tuple[str, int, int, int, int]]]:
                 if p == pid] + [("hold", 0, 0, 0, 0)]
         out.append([x for x in rows if pd.isna(f) or x[0] == f])
     return out
+
+
+def configurations(inst: dict) -> list[list[tuple[tuple, ...]]]:
+    """Per property every set of options it may take at once: one option, or on a shared
+    floor 2 to ``max_uses_per_property`` public ones (never beside a fixed use)."""
+    props = inst["properties"]
+    n_max = inst.get("max_uses_per_property", 1)
+    floor = (props["shared_floor_m2"] if "shared_floor_m2" in props
+             else pd.Series([0] * len(props)))
+    fixed = props["fixed_use"] if "fixed_use" in props else pd.Series([None] * len(props))
+    out = []
+    for i, opts in enumerate(choices(inst)):
+        cfgs: list[tuple[tuple, ...]] = [(o,) for o in opts]
+        public = [o for o in opts if o[0] in PUBLIC]
+        if n_max > 1 and floor.iloc[i] > 0 and pd.isna(fixed.iloc[i]):
+            for k in range(2, n_max + 1):
+                cfgs += list(itertools.combinations(public, k))
+        out.append(cfgs)
+    return out
+
+
+def floor_fixed(inst: dict) -> dict[tuple, int]:
+    """(property_id, use) -> floor the option occupies whatever it serves."""
+    o = inst["options"]
+    if "floor_m2_fixed" not in o:
+        return {}
+    return {(p, u): int(f) for p, u, f in o[["property_id", "use", "floor_m2_fixed"]]
+            .itertuples(index=False)}
 
 
 def budget_rows(inst: dict) -> list[tuple[np.ndarray, int]]:
@@ -142,31 +187,52 @@ def brute_force(inst: dict, money_unit: int = 1) -> BestPlan:
     needs = inst["needs"]
     q = needs["need"].to_numpy(float)
     unit_pen = unit_penalties(inst)
-    n_p, n_n = len(inst["properties"]), len(needs)
+    props = inst["properties"]
+    n_p, n_n = len(props), len(needs)
+    ff = floor_fixed(inst)
+    floor = (props["shared_floor_m2"].to_numpy() if "shared_floor_m2" in props
+             else np.zeros(n_p))
+    # The floor binds the uses of a shared property, one use or several.
+    shared = (floor > 0) & (inst.get("max_uses_per_property", 1) > 1)
     best = BestPlan(np.inf, [], q, np.zeros(n_p))
-    for combo in itertools.product(*choices(inst)):
-        fixed_spend = [r for _, _, r, _, _ in combo]
+    for combo in itertools.product(*configurations(inst)):
+        parts = [opt for cfg in combo for opt in cfg]
+        owner = [i for i, cfg in enumerate(combo) for _ in cfg]
+        fixed_spend = [sum(o[2] for o in cfg) for cfg in combo]
         if not within_budgets(inst, fixed_spend):
             continue
-        net = sum(in_units(r - v, money_unit) for _, _, r, v, _ in combo)
-        arcs = _arcs(inst, combo, money_unit)
+        pid = props["property_id"].to_numpy()
+        fixed_floor = [sum(ff.get((pid[i], o[0]), 0) for o in cfg) for i, cfg in
+                       enumerate(combo)]
+        if any(shared[i] and f > floor[i] for i, f in enumerate(fixed_floor)):
+            continue
+        net = sum(in_units(o[2] - o[3], money_unit) for o in parts)
+        arcs = _arcs(inst, tuple(parts), money_unit, owner)
         n_a = len(arcs)
         if n_a == 0:
             value, unmet, served = net + float(unit_pen @ q), q, np.zeros(n_p)
         else:
-            rate = np.array([combo[i][4] for i, _, _ in arcs], dtype=float)
-            c_vec = np.concatenate([[a[2] + in_units(combo[a[0]][4], money_unit)
+            rate = np.array([parts[k][4] for k, _, _ in arcs], dtype=float)
+            c_vec = np.concatenate([[a[2] + in_units(parts[a[0]][4], money_unit)
                                      for a in arcs], unit_pen])
-            a_cap = np.zeros((n_p, n_a + n_n))
+            a_cap = np.zeros((len(parts), n_a + n_n))
+            a_floor = np.zeros((n_p, n_a + n_n))
             a_need = np.zeros((n_n, n_a + n_n))
-            for k, (i, j, _) in enumerate(arcs):
-                a_cap[i, k] = 1
+            for k, (part, j, _) in enumerate(arcs):
+                a_cap[part, k] = 1
                 a_need[j, k] = 1
+                i = owner[part]
+                # On a shared floor every option without a fixed floor takes 1 m2 per unit.
+                if shared[i] and ff.get((pid[i], parts[part][0]), 0) == 0:
+                    a_floor[i, k] = 1
             a_need[np.arange(n_n), n_a + np.arange(n_n)] = 1
-            cons = [LinearConstraint(a_cap, -np.inf, [x[1] for x in combo]),
-                    LinearConstraint(a_need, q, np.inf)]
+            cons = [LinearConstraint(a_cap, -np.inf, [x[1] for x in parts]),
+                    LinearConstraint(a_need, q, np.inf),
+                    LinearConstraint(a_floor, -np.inf,
+                                     np.where(shared, floor - np.asarray(fixed_floor), np.inf))]
             for mask, b in budget_rows(inst):
-                row = np.concatenate([rate * mask[[i for i, _, _ in arcs]], np.zeros(n_n)])
+                row = np.concatenate([rate * mask[[owner[k] for k, _, _ in arcs]],
+                                      np.zeros(n_n)])
                 cons.append(LinearConstraint(row[None, :], -np.inf,
                                              b - sum(np.asarray(fixed_spend)[mask])))
             res = milp(c_vec, constraints=cons, bounds=Bounds(0, np.inf),
@@ -174,26 +240,29 @@ def brute_force(inst: dict, money_unit: int = 1) -> BestPlan:
             assert res.status == 0
             y = np.round(res.x[:n_a])
             value, unmet = net + res.fun, np.round(res.x[n_a:])
-            served = np.bincount([i for i, _, _ in arcs], weights=y, minlength=n_p)
+            served = np.bincount([owner[k] for k, _, _ in arcs], weights=y, minlength=n_p)
         if value < best.objective - 1e-6:
-            best = BestPlan(value, [u for u, _, _, _, _ in combo], np.round(unmet), served)
+            best = BestPlan(value, ["+".join(sorted(o[0] for o in cfg)) for cfg in combo],
+                            np.round(unmet), served)
     return best
 
 
 def order_violations(inst: dict, uses: list[str], unmet: np.ndarray,
-                     served: np.ndarray) -> list[tuple]:
+                     served: np.ndarray, spent: list[int] | None = None) -> list[tuple]:
     """(property, use, commune) where a non-public, not fixed property reaches a need left
     unmet (of positive weight) that an eligible use of it could serve (one unit) within
-    every budget."""
+    every budget. ``spent``: renovation per property (default: from its one use and what it
+    serves)."""
     props, needs = inst["properties"], inst["needs"]
     fixed = props["fixed_use"] if "fixed_use" in props else pd.Series([None] * len(props))
     opts = choices(inst)
-    chosen = [next(x for x in opts[i] if x[0] == uses[i]) for i in range(len(uses))]
-    spent = [x[2] + x[4] * s for x, s in zip(chosen, served, strict=True)]
+    if spent is None:
+        chosen = [next(x for x in opts[i] if x[0] == uses[i]) for i in range(len(uses))]
+        spent = [x[2] + x[4] * s for x, s in zip(chosen, served, strict=True)]
     pen = unit_penalties(inst)
     out = []
     for i, use in enumerate(uses):
-        if use in PUBLIC or not pd.isna(fixed.iloc[i]):
+        if use.split("+")[0] in PUBLIC or not pd.isna(fixed.iloc[i]):
             continue
         for alt in opts[i]:
             if alt[0] not in PUBLIC:
