@@ -27,6 +27,8 @@ KPI_DEFS: dict[str, tuple[str, str]] = {
                                        "properties"),
     **{f"properties_{c}": (f"Nhà, đất dôi dư: {REPORT_CATEGORY_LABELS[c]}", "properties")
        for c in REPORT_CATEGORIES},
+    "properties_shared": ("Nhà dôi dư dùng chung cho nhiều mục đích công (tính theo mục đích "
+                          "chính ở trên)", "properties"),
     "population_within_service_km": ("Dân số trong bán kính phục vụ của trụ sở, điểm phục vụ",
                                      "people"),
     **{f"need_{u}": (f"Nhu cầu {u} (trước: nhu cầu, sau: chưa đáp ứng)",
@@ -75,6 +77,8 @@ def _per_unit(tables: Mapping[str, pd.DataFrame], scenario: Scenario) -> pd.Data
     category = disp["use"].map(REPORT_CATEGORY_OF_USE)
     for c in REPORT_CATEGORIES:
         put(f"properties_{c}", None, disp[category == c].groupby("commune_code").size())
+    shared = disp["shared_uses"].fillna("").astype(str) != ""
+    put("properties_shared", None, disp[shared].groupby("commune_code").size())
     areas = tables["areas"]
     radius = scenario.policy.seats.max_service_km
     if radius is not None:

@@ -206,9 +206,13 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     pairs = pairs.rename(columns={"commune_code": "commune"})
     penalty = {u: float(v) for u, v in pol.unmet_penalty_vnd_per_m2.items()}
     penalty["service_point"] = float(pol.unmet_penalty_vnd_per_service_point)
+    building = surplus["kind"].to_numpy() == "building"
     props = pd.DataFrame({"property_id": surplus["property_id"].to_numpy(),
                           "province": prov.reindex(surplus["commune_code"]).to_numpy(),
-                          "commune": surplus["commune_code"].to_numpy()})
+                          "commune": surplus["commune_code"].to_numpy(),
+                          # A building's public uses share its floor; a plot takes one use.
+                          "shared_floor_m2": np.where(building, np.floor(
+                              surplus["floor_area_m2"].to_numpy(dtype=float)), 0.0)})
     budget = sc.budget
     provinces = units["province_code"].unique()
     per_province = {p: budget.per_province_vnd.get(p, budget.default_province_vnd)
@@ -225,17 +229,20 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
         same_province=pol.same_province_only,
         cross_province_penalty_vnd=0 if pol.same_province_only
         else pol.cross_province_penalty_vnd,
-        allowed_uses=list(pol.uses_allowed), disposal_order=pol.disposal_order)
+        allowed_uses=list(pol.uses_allowed), disposal_order=pol.disposal_order,
+        max_uses_per_property=pol.max_uses_per_building)
     model.build()
     model.solve(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                 threads=sc.solver.threads, seed=sc.solver.seed)
     model.check_solution()
     a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
     sv = model.service.rename(columns={"commune": "commune_code"})
-    main = sv.sort_values(["property_id", "quantity", "commune_code"],
-                          ascending=[True, False, True], kind="stable").drop_duplicates(
+    # What the property's (first) use serves, and the unit it serves most.
+    own = sv.merge(a[["property_id", "use"]], on=["property_id", "use"])
+    main = own.sort_values(["property_id", "quantity", "commune_code"],
+                           ascending=[True, False, True], kind="stable").drop_duplicates(
         "property_id").set_index("property_id")
-    served = sv.groupby("property_id")["quantity"].sum()
+    served = own.groupby("property_id")["quantity"].sum()
     info = surplus.set_index("property_id")
     disp = a.join(info[["name", "origin", "kind", "condition", "floor_area_m2",
                         "land_area_m2", "lon", "lat"]], on="property_id")
@@ -247,9 +254,10 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     codes.loc[(codes["reason_code"] == "no_public_option")
               & codes["property_id"].isin(eligible_public), "reason_code"] = "no_need_in_reach"
     disp = disp.join(codes.drop(columns="property_id").set_index(disp.index))
-    disp["reason"] = reasons.property_texts(disp, codes, surplus, units, pol)
+    disp["reason"] = reasons.property_texts(disp, codes, surplus, units, pol, sv)
     cols = ["property_id", "name", "origin", "kind", "province_code", "commune_code",
-            "condition", "floor_area_m2", "land_area_m2", "use", "report_category",
+            "condition", "floor_area_m2", "land_area_m2", "use", "shared_uses",
+            "report_category",
             "renovation_cost_vnd", "revenue_vnd", "served_commune_code", "served_quantity",
             "reason", "reason_code",
             "alt_use", "alt_commune_code", "alt_unmet", "alt_distance_km",

@@ -202,7 +202,8 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Long table of the uses each surplus property may take, with its capacity, renovation
     cost and revenue: property_id, use, capacity (m2, or 1 service point), renovation_cost_vnd
     (the fixed part of the conversion), renovation_vnd_per_unit (per m2 the use takes),
-    revenue_vnd. 'hold' is always there. Rules: ``service_rules``, ``sale_rules``; a transfer
+    floor_m2_fixed (the rooms a service point occupies in a shared building), revenue_vnd.
+    'hold' is always there. Rules: ``service_rules``, ``sale_rules``; a transfer
     to another agency needs a status fit for conversion.
     """
     el = policy.eligibility
@@ -230,8 +231,12 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
             per_unit = np.zeros(n)
         else:  # the floor area a use takes is what it serves
             fixed_vnd, per_unit = np.full(n, fixed), rate
+        # In a shared building a service point occupies its rooms; other uses the m2 they serve.
+        floor_fixed = (np.minimum(floor, policy.service_point_floor_area_m2)
+                       if use == "service_point" else np.zeros(n))
         frames.append(pd.DataFrame({
             "property_id": surplus["property_id"].to_numpy()[ok], "use": use,
+            "floor_m2_fixed": np.floor(floor_fixed[ok]).astype(np.int64),
             "capacity": (np.ones(n) if use == "service_point" else usable)[ok],
             "renovation_cost_vnd": np.round(fixed_vnd)[ok].astype(np.int64),
             "renovation_vnd_per_unit": np.round(per_unit)[ok].astype(np.int64),
@@ -252,7 +257,8 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     frames.append(pd.DataFrame({"property_id": surplus["property_id"].to_numpy(), "use": "hold",
                                 "capacity": 0.0, "renovation_cost_vnd": 0, "revenue_vnd": 0}))
     out = pd.concat(frames, ignore_index=True)
-    out["renovation_vnd_per_unit"] = out["renovation_vnd_per_unit"].fillna(0).astype(np.int64)
+    for col in ("renovation_vnd_per_unit", "floor_m2_fixed"):
+        out[col] = out[col].fillna(0).astype(np.int64)
     return out
 
 

@@ -87,9 +87,11 @@ def _why_not_sold(surplus: pd.DataFrame, policy: Policy) -> pd.Series:
 
 
 def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFrame,
-                   units: pd.DataFrame, policy: Policy) -> np.ndarray:
-    """The reason of each disposition row (``disp`` and ``codes`` share property order)."""
+                   units: pd.DataFrame, policy: Policy, service: pd.DataFrame) -> np.ndarray:
+    """The reason of each disposition row (``disp`` and ``codes`` share property order);
+    a shared building's other uses with what each serves (``service``)."""
     names = units.set_index("commune_code")["name"]
+    by_use = service.groupby(["property_id", "use"])["quantity"].sum()
     # The rule that keeps a property out, for those no public use may take (a row loop).
     out_ids = codes.loc[codes["reason_code"] == "no_public_option", "property_id"]
     detail = rule_detail(surplus[surplus["property_id"].isin(out_ids)].reset_index(drop=True),
@@ -103,8 +105,11 @@ def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFram
             main = r.served_commune_code
             whom = (f" (nhiều nhất cho {names.get(main, main)}, {main})"
                     if isinstance(main, str) else "")
+            beside = "".join(
+                f"; cùng {USE_LABELS[u]}: phục vụ {_qty(by_use.get((r.property_id, u), 0), u)}"
+                for u in str(r.shared_uses).split("+") if u)
             text = (f"Sử dụng làm {USE_LABELS[r.use]}: phục vụ {_qty(r.served_quantity, r.use)}"
-                    f"{whom}, chi phí cải tạo {_vnd(r.renovation_cost_vnd)}")
+                    f"{whom}{beside}; chi phí cải tạo {_vnd(r.renovation_cost_vnd)}")
         elif code == "fixed":
             text = f"Mục đích {USE_LABELS[r.use]} do người lập kế hoạch quyết định trước"
         elif code == "no_public_option":

@@ -220,6 +220,12 @@ class Policy(_Frozen):
                                  "culture": 6_000_000},
         description="cost of a m2 of need left unmet, before the priority weight")
     unmet_penalty_vnd_per_service_point: VndLump = 1_000_000_000
+    max_uses_per_building: Annotated[int, Field(ge=1, le=6)] = Field(
+        3, description="public uses one surplus building may house together (an old district "
+        "compound split into, say, a health station, a public-service point and a culture "
+        "house); their floor areas add up within the building's floor area. 1: one use per "
+        "building. Sale, hand-over, transfer and hold take the whole property; a land plot "
+        "takes one use")
     service_point_floor_area_m2: Annotated[float, Field(gt=0, le=1_000_000)] = Field(
         120.0, description="floor area a public-service point uses (and renovates) in a "
         "building; the rest of the building is left as it is")

@@ -156,12 +156,13 @@ class _Explain(DispositionState):
             reason_code=np.where(has, state[a0], "no_candidate"),
             property_id=np.where(has, ids[arc_p[a0]], ""),
             distance_km=np.where(has, self.arc_km[a0], np.nan),
-            candidate_use=np.where(has, uses[self.opt_u[cur[a0]]], ""),
+            candidate_use=np.where(has, uses[self.opt_u[np.where(is_open, self.arc_o, cur)[a0]]],
+                                   ""),
             cost_one_unit_vnd=np.where(has, one[a0], 0),
             cost_vnd=np.where(has, cost[a0], 0),
             budget_scope=np.where(has, self._scope(row[a0]), ""),
             budget_left_vnd=np.where(has & np.isfinite(left[a0]), left[a0], np.nan),
-            serves=self._serves_text(cur[a0], has))
+            serves=self._serves_text(np.where(is_open, self.arc_o, cur)[a0], has))
 
     def _serves_text(self, opt: NDArray[np.int64], has: NDArray[np.bool_]
                      ) -> NDArray[np.object_]:
