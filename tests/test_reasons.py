@@ -40,18 +40,40 @@ def _budget_left(plan: Plan, scope: pd.Series) -> pd.Series:
     return scope.map(lambda s: caps[s] - spent[s] if s in caps else np.nan)
 
 
+def _floor_left(disp: pd.DataFrame, service: pd.DataFrame, policy) -> pd.Series:
+    """Floor a building's public uses leave (a service point takes its rooms, other uses
+    the m2 they serve); 0 for plots and for buildings without a public use."""
+    sp_rooms = np.minimum(disp["floor_area_m2"], policy.service_point_floor_area_m2)
+    s = service.merge(disp[["property_id"]].assign(rooms=np.floor(sp_rooms)), on="property_id")
+    taken = np.where(s["use"] == "service_point", s["rooms"], s["quantity"])
+    used = pd.Series(taken).groupby(s["property_id"].to_numpy()).sum()
+    left = np.floor(disp["floor_area_m2"]) - used.reindex(disp["property_id"]).fillna(0).to_numpy()
+    public = disp["use"].isin(SERVICE_USES) & (disp["kind"] == "building")
+    return pd.Series(np.where(public, left, 0), index=disp["property_id"].to_numpy())
+
+
 def check_reasons(plan: Plan) -> None:
     disp, needs, service = plan["dispositions"], plan["needs"], plan["service"]
     pol = plan.scenario.policy
     need = needs.set_index(["commune_code", "use"])
-    served = service.groupby("property_id")["quantity"].sum()
+    by_use = service.groupby(["property_id", "use"])["quantity"].sum()
+    served = by_use.reindex(pd.MultiIndex.from_frame(disp[["property_id", "use"]])).fillna(0)
+    served.index = disp["property_id"].to_numpy()
+    uses = {p: {u, *filter(None, str(x).split("+"))}
+            for p, u, x in zip(disp["property_id"], disp["use"], disp["shared_uses"],
+                               strict=True)}
+    floor_left = _floor_left(disp, service, pol)
+    room = pd.Series({p: len(us) < pol.max_uses_per_building and floor_left[p] > 0
+                      for p, us in uses.items()})
     assert (disp["reason"] != "").all() and (disp["reason_code"] != "").all()
     code = disp["reason_code"]
     public = disp["use"].isin(SERVICE_USES)
     # A public use serves what the service table says.
     s = disp[code == "serves"]
     assert s["use"].isin(SERVICE_USES).all()
-    assert np.array_equal(s["served_quantity"], served.reindex(s["property_id"]).fillna(0))
+    assert np.array_equal(s["served_quantity"], served.reindex(s["property_id"]))
+    assert (floor_left >= 0).all()
+    assert (disp.loc[disp["shared_uses"] != "", "kind"] == "building").all()
     assert (code[public] == "serves").all()
     # Not eligible for any public use: the eligibility rules say so.
     props = load_demo().properties.set_index("property_id")
@@ -82,16 +104,27 @@ def check_reasons(plan: Plan) -> None:
     cand = un[un["reason_code"] != "no_candidate"]
     by_id = disp.set_index("property_id")
     now = by_id.loc[cand["candidate_property_id"]]
-    assert np.array_equal(now["use"].to_numpy(), cand["candidate_use"].to_numpy())
+    # The candidate's use: the need's own use where the candidate has it, else its first.
+    has_use = [u in uses[p] for p, u in zip(cand["candidate_property_id"], cand["use"],
+                                            strict=True)]
+    assert np.array_equal(np.where(has_use, cand["use"], now["use"]),
+                          cand["candidate_use"].to_numpy())
     taken = cand["reason_code"] == "capacity_taken"
     assert (cand.loc[taken, "candidate_use"] == cand.loc[taken, "use"]).all()
     t = now[taken.to_numpy()]
-    assert np.array_equal(served.reindex(t.index).to_numpy(), _capacity(t, t["use"], pol))
+    t_use = cand.loc[taken, "use"].set_axis(t.index)
+    t_served = by_use.reindex(pd.MultiIndex.from_arrays([t.index, t_use])).to_numpy()
+    # Full: the use serves its capacity, or the uses sharing the building fill its floor.
+    assert ((t_served == _capacity(t, t_use, pol))
+            | (floor_left.reindex(t.index).to_numpy() == 0)).all()
     other = cand["reason_code"] == "other_use"
     assert cand.loc[other, "candidate_use"].isin(SERVICE_USES).all()
     assert (cand.loc[other, "candidate_use"] != cand.loc[other, "use"]).all()
+    # A building that could still take the use beside its others is not "other use".
+    assert not room.reindex(cand.loc[other, "candidate_property_id"]).fillna(False).any()
     for r in cand[taken | other].itertuples():
-        rows = service[service["property_id"] == r.candidate_property_id].sort_values(
+        rows = service[(service["property_id"] == r.candidate_property_id)
+                       & (service["use"] == r.candidate_use)].sort_values(
             "quantity", ascending=False, kind="stable")
         listed = dict(s.split(":") for s in r.serves.split(", "))
         assert {k: int(v) for k, v in listed.items()} == dict(
@@ -101,9 +134,12 @@ def check_reasons(plan: Plan) -> None:
     assert (bud["cost_one_unit_vnd"] > bud["budget_left_vnd"]).all()
     grow = bud["candidate_use"] == bud["use"]  # an open candidate that cannot grow its area
     grown = by_id.loc[bud.loc[grow, "candidate_property_id"]]
-    assert (served.reindex(grown.index).to_numpy()
-            < _capacity(grown, bud.loc[grow, "use"].set_axis(grown.index), pol)).all()
-    assert not bud.loc[~grow, "candidate_use"].isin(SERVICE_USES).any()
+    g_use = bud.loc[grow, "use"].set_axis(grown.index)
+    assert (by_use.reindex(pd.MultiIndex.from_arrays([grown.index, g_use])).to_numpy()
+            < _capacity(grown, g_use, pol)).all()
+    # Otherwise a property to convert, or a shared building with room for one more use.
+    beside = bud.loc[~grow, "candidate_use"].isin(SERVICE_USES)
+    assert room.reindex(bud.loc[~grow, "candidate_property_id"][beside]).all()
 
 
 def budget_bound(code: str = "08", vnd: int = 60_000_000_000, order: str = "public_first"):
