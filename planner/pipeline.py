@@ -188,7 +188,8 @@ def office_deficit(inputs: Inputs, cand: pd.DataFrame) -> pd.Series:
 def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = _no_progress,
                     office: pd.DataFrame | None = None
                     ) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
-    """Give every surplus property one use, serving needs within the radius of each use.
+    """Give every surplus property a use (a building up to ``max_uses_per_building`` public
+    uses sharing its floor), serving needs within the radius of each use.
 
     Returns ``dispositions`` (one row per property), ``service`` (property -> unit flows) and
     ``needs`` (need, served, unmet and the reason for what is unmet), and the solve record.

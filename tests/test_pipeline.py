@@ -136,9 +136,18 @@ def test_needs_served_within_radius_and_capacity(plan):
     radius = province_scenario().policy.service_radius_km
     assert (sv["distance_km"] <= sv["use"].map(radius) + 1e-9).all()
     disp = plan["dispositions"].set_index("property_id")
-    used = sv.groupby("property_id")["quantity"].sum()
-    cap = disp.loc[used.index]
-    assert (cap["use"].to_numpy() == sv.groupby("property_id")["use"].first().to_numpy()).all()
+    # Each service row's use is one of its property's uses (its first or a shared one).
+    d = disp.loc[sv["property_id"]]
+    uses = [{u, *filter(None, x.split("+"))} for u, x in zip(d["use"], d["shared_uses"],
+                                                            strict=True)]
+    assert all(u in us for u, us in zip(sv["use"], uses, strict=True))
+    # A building's uses fit within its floor (a service point takes its rooms).
+    rooms = np.minimum(d["floor_area_m2"], province_scenario().policy.service_point_floor_area_m2)
+    taken = np.where(sv["use"] == "service_point", np.floor(rooms), sv["quantity"])
+    floor = pd.Series(taken).groupby(sv["property_id"].to_numpy()).sum()
+    shared = disp.loc[floor.index, "shared_uses"] != ""
+    assert (floor[shared.to_numpy()] <= np.floor(disp.loc[floor.index[shared.to_numpy()],
+                                                          "floor_area_m2"])).all()
     n = plan["needs"]
     assert np.allclose(n["served"] + n["unmet"], n["need"])
     assert (n.loc[n["unmet"] > 1e-6, "reason"] != "").all()

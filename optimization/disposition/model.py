@@ -1,4 +1,5 @@
-"""Disposition of surplus houses and land: one use per property, serving communes' needs.
+"""Disposition of surplus houses and land: a use per property (on a shared building up to
+``max_uses_per_property`` public uses), serving communes' needs.
 
 The model is a capacitated, multi-use facility-location MIP. It is solved in five steps that
 all work on the same sparse arrays:
@@ -56,7 +57,7 @@ from optimization.result import (
 
 
 class DispositionModel(_Solve, _Sharing):
-    r"""Give every surplus property one use, serving communes' needs at least cost.
+    r"""Give every surplus property a use, serving communes' needs at least cost.
 
     **Sets**: properties :math:`p`; uses :math:`u \in` {health, education, office,
     service_point, housing, culture} (service uses) :math:`\cup` {transfer, sale, hold};
@@ -83,7 +84,9 @@ class DispositionModel(_Solve, _Sharing):
 
     **Constraints**
 
-    - one use: :math:`\sum_{o \ni p} x_o = 1` for every p (fixed uses: :math:`x_o = 1`);
+    - one use: :math:`\sum_{o \ni p} x_o = 1` for every p (fixed uses: :math:`x_o = 1`); on
+      a shared property up to N public uses whose areas add up within its floor instead
+      (rows in ``sharing``);
     - area: :math:`\sum_{a \ni o} y_a \le z_o \le \min(k_o, \text{reach}_o) x_o`;
     - strong link: :math:`y_a \le \min(k_o, q_n) x_o` (tightens the LP, same integer set);
     - need: :math:`\sum_{a \ni n} y_a + m_n \ge q_n`;
@@ -132,7 +135,9 @@ class DispositionModel(_Solve, _Sharing):
     seed (sub-MIPs stop on node counts); with one, searches stop on wall-clock time, so two
     runs give the same plan only when the limit is not what stopped them.
 
-    Results: ``assignment`` (property_id, province, commune, use, renovation_cost_vnd,
+    Results: ``assignment`` (property_id, province, commune, use, shared_uses (the other
+    public uses of a shared building, joined by '+'; use is the one serving most),
+    renovation_cost_vnd (all its uses),
     revenue_vnd), ``service`` (property_id, commune, use, quantity, distance_km, cost_vnd) and
     ``unmet`` (commune, use, need, served, unmet, priority_weight, penalty_vnd).
     """
