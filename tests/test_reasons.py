@@ -63,8 +63,15 @@ def check_reasons(plan: Plan) -> None:
             for p, u, x in zip(disp["property_id"], disp["use"], disp["shared_uses"],
                                strict=True)}
     floor_left = _floor_left(disp, service, pol)
-    room = pd.Series({p: len(us) < pol.max_uses_per_building and floor_left[p] > 0
-                      for p, us in uses.items()})
+    rooms = np.floor(np.minimum(disp["floor_area_m2"], pol.service_point_floor_area_m2))
+    sp_rooms = pd.Series(rooms.to_numpy(), index=disp["property_id"].to_numpy())
+
+    def room(props: pd.Series, use: pd.Series) -> np.ndarray:
+        """Whether each building could still take ``use`` beside its uses: fewer than the
+        limit and the floor the use needs (a service point's rooms, else one m2) left."""
+        need = np.where(use == "service_point", sp_rooms.reindex(props).to_numpy(), 1)
+        few = np.array([len(uses[p]) < pol.max_uses_per_building for p in props], dtype=bool)
+        return few & (floor_left.reindex(props).to_numpy() >= need)
     assert (disp["reason"] != "").all() and (disp["reason_code"] != "").all()
     code = disp["reason_code"]
     public = disp["use"].isin(SERVICE_USES)
@@ -121,7 +128,7 @@ def check_reasons(plan: Plan) -> None:
     assert cand.loc[other, "candidate_use"].isin(SERVICE_USES).all()
     assert (cand.loc[other, "candidate_use"] != cand.loc[other, "use"]).all()
     # A building that could still take the use beside its others is not "other use".
-    assert not room.reindex(cand.loc[other, "candidate_property_id"]).fillna(False).any()
+    assert not room(cand.loc[other, "candidate_property_id"], cand.loc[other, "use"]).any()
     for r in cand[taken | other].itertuples():
         rows = service[(service["property_id"] == r.candidate_property_id)
                        & (service["use"] == r.candidate_use)].sort_values(
@@ -139,7 +146,8 @@ def check_reasons(plan: Plan) -> None:
             < _capacity(grown, g_use, pol)).all()
     # Otherwise a property to convert, or a shared building with room for one more use.
     beside = bud.loc[~grow, "candidate_use"].isin(SERVICE_USES)
-    assert room.reindex(bud.loc[~grow, "candidate_property_id"][beside]).all()
+    assert room(bud.loc[~grow, "candidate_property_id"][beside],
+                bud.loc[~grow, "use"][beside]).all()
 
 
 def budget_bound(code: str = "08", vnd: int = 60_000_000_000, order: str = "public_first"):
