@@ -89,8 +89,12 @@ def solve_sparse_milp(c: NDArray[np.float64], a: sp.spmatrix, row_lb: NDArray[np
     if hint is not None:
         model_params.solution_hints.append(mathopt.SolutionHint(
             variable_values=dict(zip(variables, hint.tolist(), strict=True))))
-    res = mathopt.solve(model, solver, params=params,
-                        model_params=model_params)
+    try:
+        res = mathopt.solve(model, solver, params=params,
+                            model_params=model_params)
+    except Exception as err:  # HiGHS internal errors surface as several exception types
+        # A solver that fails proves nothing and gives no plan: the caller keeps what it has.
+        return MilpResult(None, math.inf, -math.inf, False, 0, f"solver error: {err}")
     reason = res.termination.reason
     x = None
     if res.has_primal_feasible_solution():
