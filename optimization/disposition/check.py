@@ -25,10 +25,7 @@ class _Check(DispositionState):
     def _write_results(self, plan: CandidatePlan) -> None:
         props = self.properties
         o = plan.choice
-        is_open = plan.open_options()
-        spend = np.bincount(self.opt_p, weights=is_open * (self.opt_reno
-                                                           + self.opt_rate * plan.area),
-                            minlength=self.n_p).astype(np.int64)
+        spend = self._property_spend(plan)
         shared = np.full(self.n_p, "", dtype=object)
         for e in np.flatnonzero(plan.extra):  # options are sorted by property, then use
             p = self.opt_p[e]

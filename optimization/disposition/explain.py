@@ -40,9 +40,7 @@ class _Explain(DispositionState):
         spent = self._spending(choice, area, plan.extra)
         cur = choice[self.opt_p[opt]]
         is_open = plan.open_options()
-        spend_p = np.bincount(self.opt_p, weights=is_open * (self.opt_reno
-                                                             + self.opt_rate * area),
-                              minlength=self.n_p)
+        spend_p = self._property_spend(plan)
         # What the property spends now comes back when it switches; an option already open,
         # or one that would open beside it on a shared floor, keeps it (the change is one
         # more unit, or the new conversion).

@@ -538,6 +538,11 @@ class DispositionModel(_Solve, _Sharing):
             per_opt[extra] += self.opt_reno[extra]
         return np.asarray(self.budget_masks.astype(np.int64) @ per_opt, dtype=np.int64)
 
+    def _property_spend(self, plan: CandidatePlan) -> NDArray[np.int64]:
+        """Renovation per property (VND): every open option's fixed part and area."""
+        return np.bincount(self.opt_p, weights=plan.open_options() * (
+            self.opt_reno + self.opt_rate * plan.area), minlength=self.n_p).astype(np.int64)
+
     def _budget_caps(self) -> NDArray[np.int64]:
         return np.array([b for _, _, b, _ in self.budget_rows], dtype=np.int64)
 

@@ -65,8 +65,7 @@ class _Search(DispositionState):
             is_open = plan.open_options()
             value = np.bincount(self.opt_p[self.arc_o], weights=plan.y * (
                 self.need_pen[self.arc_n] - self.arc_cost), minlength=self.n_p)
-            spend_p = np.bincount(self.opt_p, weights=is_open * (
-                self.opt_reno + self.opt_rate * plan.area), minlength=self.n_p)
+            spend_p = self._property_spend(plan)
             net_p = np.bincount(self.opt_p, weights=is_open * self.opt_net, minlength=self.n_p)
             gain = value - (self.opt_net[free] - net_p)
             ratio = np.where((spend_p > 0) & (self.fixed_opt < 0),
@@ -153,8 +152,7 @@ class _Search(DispositionState):
             # What a property loses when it switches: every open option of it.
             lost = np.bincount(self.opt_p[self.arc_o], weights=lost_arc, minlength=self.n_p)
             net_p = np.bincount(self.opt_p, weights=open_opt * self.opt_net, minlength=self.n_p)
-            spend_p = np.bincount(self.opt_p, weights=open_opt * (
-                self.opt_reno + self.opt_rate * best.area), minlength=self.n_p)
+            spend_p = self._property_spend(best)
             value = self._option_values(residual)
             p_o = self.opt_p
             gain = net_p[p_o] - self.opt_net + value - lost[p_o]
@@ -162,7 +160,7 @@ class _Search(DispositionState):
             addable = self._addable(best)
             adds = addable & (value - self.opt_net > gain)
             gain = np.where(adds, value - self.opt_net, gain)
-            gain[(open_opt & ~adds) | ~movable[p_o]] = -np.inf
+            gain[open_opt | ~movable[p_o]] = -np.inf  # an addable option is never open
             cand = np.flatnonzero(gain > 0)
             if len(cand) == 0:
                 break

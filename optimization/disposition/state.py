@@ -119,6 +119,9 @@ class DispositionState:
     def _canonical(self, plan: CandidatePlan) -> CandidatePlan:
         raise NotImplementedError
 
+    def _property_spend(self, plan: CandidatePlan) -> Ints:
+        raise NotImplementedError
+
     def _budget_caps(self) -> Ints:
         raise NotImplementedError
 
