@@ -25,6 +25,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "population": ("Dân số (người)", "Population"),
     "area_km2": ("Diện tích (km²)", "Area (km²)"),
     "priority_weight": ("Hệ số ưu tiên", "Priority weight"),
+    "served_first": ("Được ưu tiên bố trí trước", "Served first"),
     "lon": ("Kinh độ", "Longitude"),
     "lat": ("Vĩ độ", "Latitude"),
     "property_id": ("Mã nhà đất", "Property id"),

@@ -223,7 +223,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                          province=prov.reindex(needs["commune_code"]).to_numpy()).rename(
         columns={"commune_code": "commune"})
     model = DispositionModel.from_frames(
-        props, needs[["commune", "use", "need", "priority_weight", "province"]],
+        props, needs[["commune", "use", "need", "priority_weight", "served_first", "province"]],
         pairs[["property_id", "commune", "distance_km"]], options=options,
         radius_km=dict(pol.service_radius_km), unmet_penalty_vnd=penalty,
         budget_vnd=budget.national_vnd, province_budget_vnd=per_province,

@@ -137,9 +137,12 @@ def service_needs(dataset: Dataset, units: pd.DataFrame, policy: Policy,
     needs = needs[needs["commune_code"].isin(units["commune_code"])
                   & needs["use"].isin([u for u in policy.uses_allowed if u in SERVICE_USES])
                   & (needs["need"] > 0)]
-    w = units.set_index("commune_code")["priority_weight"]
-    return needs.assign(priority_weight=w.reindex(needs["commune_code"]).to_numpy()
-                        ).reset_index(drop=True)
+    by_code = units.set_index("commune_code")
+    first = by_code["terrain"].isin(policy.priority.served_first)
+    return needs.assign(
+        priority_weight=by_code["priority_weight"].reindex(needs["commune_code"]).to_numpy(),
+        served_first=first.reindex(needs["commune_code"]).to_numpy(dtype=bool),
+    ).reset_index(drop=True)
 
 
 def usable_floor_m2(surplus: pd.DataFrame, policy: Policy, use: str) -> np.ndarray:

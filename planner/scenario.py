@@ -170,6 +170,12 @@ class PriorityWeights(_Frozen):
                                  "lowland": 1.0})
     unit_type: Mapping[str, UnitTypeWeight] = Field(
         default_factory=lambda: {"Đặc khu": 1.2, "Xã": 1.1, "Phường": 1.0})
+    served_first: tuple[Literal[TERRAINS], ...] = Field(  # type: ignore[valid-type]
+        ("island",), description="terrains whose units' needs get the renovation budget "
+        "before every other unit's (remote, mountain and island communes first): no such need "
+        "is left unmet that a property within reach could serve with the budget left plus "
+        "what is spent on properties serving no such need; each of their needs also outweighs "
+        "any other unit's need for the same use. Empty: the weights alone decide")
 
     @model_validator(mode="after")
     def _complete(self) -> PriorityWeights:

@@ -179,14 +179,16 @@ def within_budgets(inst: dict, spent: list[int]) -> bool:
     return all(sum(np.asarray(spent)[mask]) <= b for mask, b in budget_rows(inst))
 
 
-def brute_force(inst: dict, money_unit: int = 1) -> BestPlan:
-    """Least objective over every combination of uses: weighted unmet need in VND plus
-    money in ``money_unit`` VND (rounded per option, per unit of travel and per unit of
-    renovated area, as the model counts it). Each combination's service is a small MILP:
-    whole units served, renovation per unit inside the budgets."""
+def brute_force(inst: dict, money_unit: int = 1,
+                unit_pen: np.ndarray | None = None) -> BestPlan:
+    """Least objective over every combination of uses: weighted unmet need in VND (or
+    ``unit_pen`` per unit of each need) plus money in ``money_unit`` VND (rounded per option,
+    per unit of travel and per unit of renovated area, as the model counts it). Each
+    combination's service is a small MILP: whole units served, renovation per unit inside
+    the budgets."""
     needs = inst["needs"]
     q = needs["need"].to_numpy(float)
-    unit_pen = unit_penalties(inst)
+    unit_pen = unit_penalties(inst) if unit_pen is None else np.asarray(unit_pen, float)
     props = inst["properties"]
     n_p, n_n = len(props), len(needs)
     ff = floor_fixed(inst)

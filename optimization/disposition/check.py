@@ -55,6 +55,7 @@ class _Check(DispositionState):
             "use": self.needs["use"].to_numpy(),
             "need": self.need_q, "served": served, "unmet": plan.unmet,
             "priority_weight": self.needs["priority_weight"].to_numpy(),
+            "served_first": self.need_first,
             "penalty_vnd": plan.unmet * self.need_pen,
         })
 
@@ -176,6 +177,9 @@ class _Check(DispositionState):
         extra = is_open.copy()
         extra[o] = False
         self._check_order(o, served_o, m.astype(np.int64), extra)
+        serves_first = np.zeros(self.n_p, dtype=bool)
+        serves_first[sp_[self.need_first[n]]] = True
+        self._check_served_first(o, extra, served_o, m.astype(np.int64), serves_first)
         if self.info.best_bound > total:
             raise SolutionCheckError("best bound above the objective of a minimisation")
         return self

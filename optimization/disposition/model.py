@@ -48,6 +48,7 @@ from optimization.disposition.common import (
 from optimization.disposition.flow import ServiceFlows
 from optimization.disposition.frames import normalise_options, options_from_wide
 from optimization.disposition.order import DISPOSAL_ORDERS, in_money_units, money_unit_vnd
+from optimization.disposition.priority import lifted_penalties
 from optimization.disposition.sharing import _Sharing
 from optimization.disposition.solve import _Solve
 from optimization.result import (
@@ -191,7 +192,8 @@ class DispositionModel(_Solve, _Sharing):
         renovation_cost_vnd (the fixed part of a conversion), optional
         renovation_vnd_per_unit (per unit of capacity the use takes: per m2 served) and
         revenue_vnd; wide columns ``renovation_vnd_per_unit_<use>`` likewise. ``needs``:
-        commune, use, need (whole units), priority_weight (default 1), province (needed with
+        commune, use, need (whole units), priority_weight (default 1), served_first (bool,
+        default false: needs served before all others, see ``priority``), province (needed with
         ``same_province`` or a ``cross_province_penalty_vnd``, VND per unit served across a
         province border).
         ``pairs``: property_id, commune, distance_km (sparse). ``allowed_uses`` restricts the
@@ -243,9 +245,12 @@ class DispositionModel(_Solve, _Sharing):
         need_req = {"commune": "id", "use": "id", "need": "int"}
         if by_province:
             need_req["province"] = "id"
-        nd = checked_frame(needs, "needs", need_req, {"priority_weight": "float", "province": "id"})
+        nd = checked_frame(needs, "needs", need_req, {"priority_weight": "float", "province": "id",
+                                                      "served_first": "bool"})
         if "priority_weight" not in nd:
             nd["priority_weight"] = 1.0
+        if "served_first" not in nd:
+            nd["served_first"] = False
         bad = sorted(set(nd["use"].astype(str)) - set(SERVICE_USES))
         if bad:
             raise ValueError(f"needs.use must be a service use {list(SERVICE_USES)}; got {bad}")
@@ -301,6 +306,10 @@ class DispositionModel(_Solve, _Sharing):
         self.define_sharing()
         self.define_arcs()
         self.define_money_unit()
+        # After the money unit: lifting served-first penalties keeps its margin.
+        self.need_first = nd["served_first"].to_numpy(dtype=bool)
+        self.need_pen = lifted_penalties(self.need_pen, self.need_u, self.need_first,
+                                         self.arc_n, self.arc_cost)
 
     def define_money_unit(self) -> None:
         """Objective coefficients: money in units of ``money_unit_vnd`` (1 under ``value``)."""

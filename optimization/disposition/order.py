@@ -126,15 +126,21 @@ class _Order(DispositionState):
                                        "the money unit of the order of reuse is wrong")
                 moves = moves[:len(moves) // 2]
 
-    def _settle_non_public(self, plan: CandidatePlan) -> CandidatePlan:
-        """A property left without a public use takes its non-public option that earns most
-        without renovation; on equal money it is held rather than transferred or sold, as
-        nothing in the model asks for the transfer."""
+    def _best_non_public(self) -> Ints:
+        """Per property its non-public option that earns most without renovation, hold on
+        equal money (-1 where it has none; hold is always eligible)."""
         free = np.flatnonzero((self.opt_u >= N_SERVICE) & (self.opt_reno == 0))
         order = np.lexsort((self.opt_u[free] != HOLD, self.opt_net[free], self.opt_p[free]))
         first = first_of_groups(free[order], self.opt_p)
         best = np.full(self.n_p, -1, dtype=np.int64)
         best[self.opt_p[first]] = first
+        return best
+
+    def _settle_non_public(self, plan: CandidatePlan) -> CandidatePlan:
+        """A property left without a public use takes its non-public option that earns most
+        without renovation; on equal money it is held rather than transferred or sold, as
+        nothing in the model asks for the transfer."""
+        best = self._best_non_public()
         cur = plan.choice
         move = (self.opt_u[cur] >= N_SERVICE) & (self.fixed_opt < 0) & (best >= 0) \
             & (best != cur) & (self.opt_reno[cur] == 0)

@@ -90,12 +90,16 @@ class _Sharing(DispositionState):
     def _addable(self, plan: CandidatePlan) -> Bools:
         """Service options that could open beside the plan's uses of their property: it is
         shared and serves a public use, has fewer than its limit of uses, and floor left."""
-        is_open = plan.open_options()
+        return self._addable_arrays(plan.choice, plan.extra, plan.area)
+
+    def _addable_arrays(self, choice: Ints, extra: Bools, area: Ints) -> Bools:
+        is_open = extra.copy()
+        is_open[choice] = True
         count = np.bincount(self.opt_p, weights=is_open, minlength=self.n_p)
-        left = self._floor_left(is_open, plan.area)
+        left = self._floor_left(is_open, area)
         p = self.opt_p
         return ((self.opt_u < N_SERVICE) & ~is_open & (self.prop_floor[p] > 0)
-                & (self.opt_u[plan.choice[p]] < N_SERVICE) & (count[p] < self.prop_uses[p])
+                & (self.opt_u[choice[p]] < N_SERVICE) & (count[p] < self.prop_uses[p])
                 & (left[p] >= np.maximum(self.opt_floor_fixed, 1)) & (self.fixed_opt[p] < 0))
 
     def _canonical(self, plan: CandidatePlan) -> CandidatePlan:

@@ -22,6 +22,7 @@ from optimization.disposition.common import (
 from optimization.disposition.explain import _Explain
 from optimization.disposition.milp import MilpResult, integral_bound, solve_sparse_milp
 from optimization.disposition.order import _Order
+from optimization.disposition.priority import _Priority
 from optimization.disposition.search import _Search
 from optimization.result import (
     SolveInfo,
@@ -30,7 +31,7 @@ from optimization.result import (
 )
 
 
-class _Solve(_Search, _Order, _Explain, _Check):
+class _Solve(_Search, _Order, _Priority, _Explain, _Check):
     """Bounds, incumbent and polish in the time given."""
 
     def solve(self, time_limit_s: float | None = 60.0, mip_gap: float | None = 0.01,
@@ -135,8 +136,8 @@ class _Solve(_Search, _Order, _Explain, _Check):
                     plan = trial
         mip_time = time.perf_counter() - t
         t = time.perf_counter()
-        plan = self._canonical(self._grow_areas(self._public_first(
-            self._settle_non_public(plan))))
+        plan = self._canonical(self._grow_areas(self._public_first(self._served_first(
+            self._settle_non_public(plan)))))
         order_time = time.perf_counter() - t
         self._plan = plan
         wall = time.perf_counter() - t0

@@ -49,6 +49,7 @@ class DispositionState:
     need_u: Ints
     need_q: Ints
     need_pen: Ints
+    need_first: Bools
     prop_first: Ints
     fixed_opt: Ints
     arc_o: Ints
@@ -116,6 +117,12 @@ class DispositionState:
     def _addable(self, plan: CandidatePlan) -> Bools:
         raise NotImplementedError
 
+    def _addable_arrays(self, choice: Ints, extra: Bools, area: Ints) -> Bools:
+        raise NotImplementedError
+
+    def _best_non_public(self) -> Ints:
+        raise NotImplementedError
+
     def _canonical(self, plan: CandidatePlan) -> CandidatePlan:
         raise NotImplementedError
 
@@ -136,6 +143,10 @@ class DispositionState:
 
     def _order_violations(self, choice: Ints, area: Ints, unmet: Ints,
                           extra: Bools | None = None) -> Ints:
+        raise NotImplementedError
+
+    def _check_served_first(self, choice: Ints, extra: Bools, area: Ints, unmet: Ints,
+                            serves_first: Bools) -> None:
         raise NotImplementedError
 
     def build(self) -> Any:
