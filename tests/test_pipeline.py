@@ -229,8 +229,12 @@ def test_national_baseline(tmp_path):
         k, "kept_as_annex_or_service_point") == 16_124
     assert kpi_value(k, "renovation_spend_vnd") <= kpi_value(k, "renovation_budget_vnd")
     # Every reason of the national plan agrees with its tables; the island district of Ly Son
-    # (highest priority weight) is served under the order of reuse.
+    # (served first, its buildings worth more on sale than its needs' penalty) is served in
+    # full although the national budget is spent.
     check_reasons(plan)
     needs = plan["needs"]
-    assert needs.loc[needs["commune_code"] == "21548", "served"].sum() > 0
+    ly_son = needs[needs["commune_code"] == "21548"]
+    assert len(ly_son) == 3 and ly_son["served_first"].all()
+    assert (ly_son["unmet"] == 0).all()
+    assert kpi_value(k, "renovation_budget_vnd") - kpi_value(k, "renovation_spend_vnd") < 1e9
     write_plan(plan, tmp_path / "national", maps=False)
