@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/assetplan summary
-	$(BIN)/assetplan run scenarios/national-baseline.yaml
+	$(BIN)/assetplan run scenarios/national-baseline.yaml --force
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

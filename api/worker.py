@@ -69,7 +69,7 @@ def run_job(conn: Connection, job: dict[str, Any]) -> None:
         scenario = Scenario.model_validate(job["scenario"])
         plan = run_scenario(scenario, progress, job.get("dataset_path"))
         progress("write", 0.0, "writing the tables, workbook, GeoPackage, maps and report")
-        write_plan(plan, job["out_dir"], maps=bool(job["write_maps"]))
+        write_plan(plan, job["out_dir"], maps=bool(job["write_maps"]), force=True)
         conn.send(("done", {"synthetic": bool(plan.synthetic)}))
     except Exception as err:  # every failure becomes a failed run with a client-safe message
         traceback.print_exc()

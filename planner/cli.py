@@ -198,12 +198,16 @@ def run(
         "--override", help="Apply a named override of the scenario file (repeat to stack).")]
     = None,
     maps: Annotated[bool, typer.Option(help="Draw PNG and HTML maps.")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Replace the run folder if it "
+                                        "exists.")] = False,
 ) -> None:
     """Run a scenario: seats, disposition of surplus houses and land, transfer of cars and
-    equipment. Writes tables, an Excel workbook, GeoPackage/GeoJSON, maps and a report."""
+    equipment. Writes tables, an Excel workbook, GeoPackage/GeoJSON, maps and a report into
+    a new folder (default: runs/<scenario>[+<override>...][@p<provinces>]); an existing
+    folder is never replaced without --force."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from planner.outputs import write_plan
+    from planner.outputs import RunExistsError, write_plan
     from planner.pipeline import STAGES, output_name, run_scenario
     from planner.scenario import ScenarioError, load_scenario
 
@@ -216,6 +220,10 @@ def run(
         scenario = scenario.model_copy(update={
             "data": scenario.data.model_copy(update={"provinces": tuple(province)})})
     target = out or output_name(scenario)
+    if not force and target.exists():
+        console.print(f"[red]{target} exists: another run wrote it; give another --out, or "
+                      "--force to replace it[/red]")
+        raise typer.Exit(1)
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("starting", total=len(STAGES))
@@ -231,12 +239,17 @@ def run(
             console.print(f"[red]{err}[/red]")
             raise typer.Exit(1) from None
         bar.update(task, description="writing outputs")
-        write_plan(plan, target, maps=maps)
+        try:
+            write_plan(plan, target, maps=maps, force=force)
+        except RunExistsError as err:
+            bar.stop()
+            console.print(f"[red]{err}[/red]")
+            raise typer.Exit(1) from None
     if plan.synthetic:
         console.print("[bold yellow]SYNTHETIC inventory: a demo calibrated to published "
                       "totals, not real asset data.[/bold yellow]")
-    console.print(_kpi_table(f"{scenario.name}: national KPIs", {scenario.name: plan.kpis},
-                             "national", "VN"))
+    console.print(_kpi_table(f"{target.name}: KPIs ({plan.coverage_name})",
+                             {scenario.name: plan.kpis}, "national", "VN"))
     for s in plan.solves:
         console.print(f"  {s['stage']:<12} {s['part']:<10} {s['status']:<10} objective "
                       f"{s['objective']:,.0f}  bound {s['best_bound']:,.0f}  gap "

@@ -123,7 +123,9 @@ def compute_kpis(tables: Mapping[str, pd.DataFrame], scenario: Scenario) -> pd.D
         "province": units["province_code"],
         "terrain": units["terrain"],
     }
-    names = {"national": {"VN": "Việt Nam"},
+    planned = units.drop_duplicates("province_code").sort_values("province_code")
+    names = {"national": {"VN": ", ".join(planned["province_name"]) if scenario.data.provinces
+                          else "Việt Nam"},
              "province": units.groupby("province_code")["province_name"].first().to_dict(),
              "terrain": {t: t for t in units["terrain"].unique()}}
     frames = []

@@ -42,14 +42,30 @@ CATEGORY_COLOURS = {"car": "#d62728", "computer": "#1f77b4", "printer": "#2ca02c
                     "photocopier": "#9467bd", "scanner": "#8c564b", "projector": "#17becf"}
 
 
-def write_plan(plan: Plan, out_dir: str | Path, maps: bool = True) -> Path:
-    """Write every output of ``plan`` into ``out_dir`` (replaced as a whole)."""
+class RunExistsError(FileExistsError):
+    """The run folder is there already and replacing it was not asked for."""
+
+
+def refuse_existing(out_dir: str | Path) -> None:
+    if Path(out_dir).exists():
+        raise RunExistsError(f"{out_dir} exists: another run wrote it; give another --out, or "
+                             "--force to replace it")
+
+
+def write_plan(plan: Plan, out_dir: str | Path, maps: bool = True,
+               force: bool = False) -> Path:
+    """Write every output of ``plan`` into ``out_dir``; an existing folder is replaced as a
+    whole with ``force`` and refused (``RunExistsError``) without it."""
     out = Path(out_dir)
+    if not force:
+        refuse_existing(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         _write_all(plan, tmp, maps)
         if out.exists():
+            if not force:  # written meanwhile by another run
+                refuse_existing(out)
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             out.rename(old)
@@ -458,7 +474,7 @@ def write_report(plan: Plan, d: Path, figures: list[str]) -> None:
     parts += [plan.scenario.description.strip(), "",
               f"Units planned: {prov['units']:,} in {len(prov['provinces'])} province(s). "
               f"Dataset hash `{prov['dataset']['content_hash'][:16]}`, scenario hash "
-              f"`{prov['scenario_hash'][:16]}`.", "", "## Key figures (national)", "",
+              f"`{prov['scenario_hash'][:16]}`.", "", f"## Key figures ({plan.coverage_name})", "",
               kpi_markdown(plan.kpis), "", "## Solves", "",
               "| stage | part | status | objective | best bound | gap | solver |",
               "|---|---|---|---:|---:|---:|---|"]

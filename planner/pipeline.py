@@ -70,6 +70,12 @@ class Plan:
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
 
+    @property
+    def coverage_name(self) -> str:
+        """'Việt Nam', or the provinces planned (the name of the KPIs' national scope)."""
+        k = self.kpis
+        return str(k.loc[k["scope"] == "national", "scope_name"].iloc[0])
+
 
 def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> Inputs:
     """Validate the dataset and the geography overrides, and apply the province filter.
@@ -136,7 +142,7 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
         kept = model.kept.rename(columns={"commune": "commune_code"})[
             ["building_id", "commune_code", "role"]]
         shortfall = model.office.set_index("commune")["office_shortfall_m2"]
-        records.append(_solve_record("seats", "national", model.info))
+        records.append(_solve_record("seats", coverage(sc), model.info))
     props = inputs.dataset.properties.set_index("property_id")
     seats = kept.join(props[["name", "origin", "floor_area_m2", "lon", "lat"]], on="building_id")
     seats = seats.rename(columns={"building_id": "property_id"})
@@ -278,7 +284,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     un = un.sort_values(["commune_code", "use"], kind="stable").reset_index(drop=True)
     sv = sv.sort_values(["property_id", "commune_code"], kind="stable").reset_index(drop=True)
     return ({"dispositions": disp, "service": sv, "needs": un},
-            [_solve_record("disposition", "national", model.info)])
+            [_solve_record("disposition", coverage(sc), model.info)])
 
 
 def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
@@ -307,7 +313,7 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
     eq["reason"] = _transfer_reasons(eq, supplies, pairs, inputs, sc)
     flows = flows.sort_values(["category", "holder_code", "commune_code"], kind="stable")
     tables = {"transfers": flows.reset_index(drop=True), "equipment": eq}
-    return tables, [_solve_record("transfer", "national", model.info)]
+    return tables, [_solve_record("transfer", coverage(sc), model.info)]
 
 
 def _transfer_reasons(eq: pd.DataFrame, supplies: pd.DataFrame, pairs: pd.DataFrame,
@@ -379,8 +385,22 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
     }
 
 
+def coverage(scenario: Scenario) -> str:
+    """What a run plans: ``national``, or ``provinces`` and their codes."""
+    codes = sorted(scenario.data.provinces)
+    return "national" if not codes else "provinces " + ",".join(codes)
+
+
 def output_name(scenario: Scenario) -> Path:
-    return Path("runs") / scenario.name
+    """The default run folder: the scenario's name, its overrides and its provinces (a short
+    hash of them when there are more than four), so that no two kinds of run share one."""
+    name = scenario.name + "".join(f"+{o}" for o in scenario.applied_overrides)
+    codes = sorted(scenario.data.provinces)
+    if codes:
+        tag = "-".join(codes) if len(codes) <= 4 else hashlib.sha256(
+            ",".join(codes).encode()).hexdigest()[:8]
+        name += f"@p{tag}"
+    return Path("runs") / name
 
 
 def run_scenario(scenario: Scenario, progress: Progress = _no_progress,

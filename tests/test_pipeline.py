@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.kpis import kpi_value
-from planner.outputs import write_plan
-from planner.pipeline import run_scenario
+from planner.outputs import RunExistsError, write_plan
+from planner.pipeline import coverage, output_name, run_scenario
 from planner.scenario import load_scenario
 
 SCEN = Path(__file__).resolve().parents[1] / "scenarios"
@@ -182,12 +182,48 @@ def test_same_inputs_same_bytes(tmp_path, run_dir):
     assert digest(again) == digest(run_dir)
 
 
+def test_a_run_folder_is_never_replaced_without_force(tmp_path, plan, run_dir):
+    before = digest(run_dir)
+    with pytest.raises(RunExistsError, match="exists"):
+        write_plan(plan, run_dir, maps=False)
+    assert digest(run_dir) == before
+    out = write_plan(plan, tmp_path / "fresh", maps=False)
+    stale = out / "stale.txt"
+    stale.write_text("from an older run", encoding="utf-8")
+    write_plan(plan, out, maps=False, force=True)
+    assert not stale.exists() and (out / "plan.xlsx").exists()
+
+
+def test_default_folders_name_the_scenario_overrides_and_provinces():
+    base = load_scenario(SCEN / "national-baseline.yaml")
+    quick = load_scenario(SCEN / "national-baseline.yaml", ["quick", "wide-radius"])
+    names = {str(output_name(s)) for s in [
+        base, quick, province_scenario(), base.model_copy(update={
+            "data": base.data.model_copy(update={"provinces": ("04", "06", "08", "10",
+                                                               "11")})})]}
+    assert names == {"runs/national-baseline", "runs/national-baseline+quick+wide-radius",
+                     "runs/test-04@p04", "runs/national-baseline@p" + hashlib.sha256(
+                         b"04,06,08,10,11").hexdigest()[:8]}
+    assert coverage(base) == "national" and coverage(province_scenario()) == "provinces 04"
+
+
+def test_a_province_plan_is_titled_by_its_province(plan):
+    assert plan.coverage_name == "Tỉnh Cao Bằng"
+    assert {s["part"] for s in plan.solves} == {"provinces 04"}
+
+
 def test_cli_run_and_compare(tmp_path):
     runner = CliRunner()
     a = runner.invoke(app, ["run", str(SCEN / "national-baseline.yaml"), "--province", "04",
                             "--override", "quick", "--out", str(tmp_path / "a"), "--no-maps"])
     assert a.exit_code == 0, a.output
     assert "units_without_car" in a.output and "SYNTHETIC" in a.output
+    assert "Cao Bằng" in a.output and "national" not in a.output
+    kept = digest(tmp_path / "a")
+    again = runner.invoke(app, ["run", str(SCEN / "national-baseline.yaml"), "--province",
+                                "04", "--out", str(tmp_path / "a"), "--no-maps"])
+    assert again.exit_code == 1 and "exists" in again.output and "--force" in again.output
+    assert digest(tmp_path / "a") == kept
     b = runner.invoke(app, ["run", str(SCEN / "tight-budget.yaml"), "--province", "04",
                             "--override", "quick", "--out", str(tmp_path / "b"), "--no-maps"])
     assert b.exit_code == 0, b.output
