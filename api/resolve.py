@@ -29,7 +29,7 @@ KEY_PATH = re.compile(r"^(\(top level\)|[\w-]+(\.[\w-]+)*)$")
 MAX_NAME = 200  # the store's column width
 MAX_OVERRIDES = 100
 MAX_SPEC_BYTES = 64 << 10  # a stored scenario as JSON, aliases expanded (a real one: ~3 KB)
-SERVER_PATH_KEYS = ("population_overrides", "terrain_overrides", "od_table")
+SERVER_PATH_KEYS = ("population_overrides", "terrain_overrides", "od_table", "decisions")
 
 
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:

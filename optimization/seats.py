@@ -14,6 +14,8 @@ from optimization.result import SolutionCheckError
 
 _TOL = 1e-6
 ROLES = ("main_seat", "annex", "service_point")
+# A kept building with at least this floor area is an annex (room for departments).
+ANNEX_MIN_FLOOR_AREA_M2 = 500.0
 
 
 class SeatsModel(LocationModel):
@@ -29,6 +31,7 @@ class SeatsModel(LocationModel):
         subject to  sum_{j in N_i} x_j + u_i >= 1      for every area i       (serve)
                     sum_{j in B_c} a_j x_j + s_c >= d_c for every unit c       (office)
                     x_j = 1                            for every main seat j  (main)
+                    x_j = 1                            for every j the planner keeps
                     x_j, u_i in {0, 1}; s_c integer in [0, d_c]
 
     ============  ======================================================================
@@ -66,7 +69,7 @@ class SeatsModel(LocationModel):
 
     def __init__(self, buildings: pd.DataFrame, areas: pd.DataFrame, pairs: pd.DataFrame,
                  max_service_km: float, penalty_vnd_per_person: float,
-                 annex_min_floor_area_m2: float = 500.0,
+                 annex_min_floor_area_m2: float = ANNEX_MIN_FLOOR_AREA_M2,
                  office_deficit_m2: pd.Series | None = None,
                  office_rent_vnd_per_m2_year: float = 0.0) -> None:
         self.buildings = buildings
@@ -77,9 +80,11 @@ class SeatsModel(LocationModel):
         cand = make_pairs(pairs["area"].to_numpy(), pairs["building"].to_numpy(),
                           pairs["distance_km"].to_numpy(dtype=float), n_demands=len(areas),
                           n_sites=len(buildings))
+        self.main = buildings["is_main_seat"].to_numpy(dtype=bool)
+        pinned = (buildings["keep_required"].to_numpy(dtype=bool) if "keep_required" in buildings
+                  else np.zeros(len(buildings), dtype=bool))
         super().__init__(cand.within(self.max_service_km),
-                         areas["population"].to_numpy(dtype=float),
-                         buildings["is_main_seat"].to_numpy(dtype=bool), "seats")
+                         areas["population"].to_numpy(dtype=float), self.main | pinned, "seats")
         self.upkeep = buildings["upkeep_cost_vnd"].to_numpy(dtype=float)
         self.unit_codes, self.site_unit = _units(buildings["commune"])
         deficit = (office_deficit_m2 if office_deficit_m2 is not None else pd.Series(dtype=float))
@@ -87,7 +92,7 @@ class SeatsModel(LocationModel):
             dtype=float))
         floor = (buildings["floor_area_m2"].to_numpy(dtype=float)
                  if "floor_area_m2" in buildings else np.zeros(len(buildings)))
-        self.office_floor = np.where(self.required, 0.0, np.floor(floor))
+        self.office_floor = np.where(self.main, 0.0, np.floor(floor))
         self.rent = float(office_rent_vnd_per_m2_year)
         self.penalty = self.penalty_vnd_per_person * self.weights
         self.kept = pd.DataFrame(columns=["building_id", "commune", "role"])
@@ -98,11 +103,12 @@ class SeatsModel(LocationModel):
     @classmethod
     def from_frames(cls, buildings: pd.DataFrame, areas: pd.DataFrame, pairs: pd.DataFrame, *,
                     max_service_km: float, penalty_vnd_per_person: float,
-                    annex_min_floor_area_m2: float = 500.0,
+                    annex_min_floor_area_m2: float = ANNEX_MIN_FLOOR_AREA_M2,
                     office_deficit_m2: pd.Series | None = None,
                     office_rent_vnd_per_m2_year: float = 0.0) -> SeatsModel:
         """``buildings``: building_id, commune, is_main_seat, upkeep_cost_vnd (>= 0) and
-        optionally floor_area_m2. ``areas``: area_id, commune, population (>= 0). ``pairs``:
+        optionally floor_area_m2 and keep_required (kept whatever it costs: a planner's
+        decision). ``areas``: area_id, commune, population (>= 0). ``pairs``:
         area_id, building_id, distance_km (only pairs of the same unit count; others are an
         error). Exactly one main seat per unit that has areas. ``office_deficit_m2``: per unit
         code, the office area its main seat lacks against the norm (m2, >= 0); the other kept
@@ -260,7 +266,7 @@ class SeatsModel(LocationModel):
         b = self.buildings
         floor = (b["floor_area_m2"].to_numpy(dtype=float) if "floor_area_m2" in b
                  else np.zeros(len(b)))
-        role = np.where(self.required, "main_seat",
+        role = np.where(self.main, "main_seat",
                         np.where(floor >= self.annex_min_floor_area_m2, "annex", "service_point"))
         self.kept = pd.DataFrame({"building_id": b["building_id"].to_numpy()[keep],
                                   "commune": b["commune"].to_numpy()[keep],
@@ -296,7 +302,7 @@ class SeatsModel(LocationModel):
                 self.kept["building_id"]) & set(self.surplus["building_id"]):
             raise SolutionCheckError("Seats: every building must be kept or surplus, once")
         mains = self.kept[self.kept["role"] == "main_seat"]
-        if not mains["commune"].is_unique or len(mains) != int(self.required.sum()):
+        if not mains["commune"].is_unique or len(mains) != int(self.main.sum()):
             raise SolutionCheckError("Seats: each unit keeps exactly its main seat")
         o = self.office
         housed = o["kept_floor_area_m2"].to_numpy(dtype=float)

@@ -130,8 +130,9 @@ def validate(
 
 @app.command()
 def schema(
-    what: Annotated[str, typer.Argument(help="'scenario' (JSON Schema of a scenario file) or "
-                                        "'inventory' (the inventory tables, as Markdown).")]
+    what: Annotated[str, typer.Argument(help="'scenario' (JSON Schema of a scenario file), "
+                                        "'inventory' (the inventory tables, as Markdown) or "
+                                        "'decisions' (the decisions table).")]
     = "scenario",
 ) -> None:
     """Print the scenario JSON Schema, or the inventory schema."""
@@ -139,8 +140,14 @@ def schema(
         print(json.dumps(json_schema(), ensure_ascii=False, indent=2))
     elif what == "inventory":
         print(schema_markdown())
+    elif what == "decisions":
+        from planner.decisions import DECISIONS
+        from planner.schema import table_markdown
+
+        print(table_markdown(DECISIONS))
     else:
-        console.print(f"[red]unknown schema {what!r}: use 'scenario' or 'inventory'[/red]")
+        console.print(f"[red]unknown schema {what!r}: use 'scenario', 'inventory' or "
+                      "'decisions'[/red]")
         raise typer.Exit(2)
 
 
@@ -200,6 +207,9 @@ def run(
     maps: Annotated[bool, typer.Option(help="Draw PNG and HTML maps.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace the run folder if it "
                                         "exists.")] = False,
+    decisions: Annotated[Path | None, typer.Option(
+        "--decisions", help="The planner's own decisions (CSV, .xlsx or .parquet; "
+        "`assetplan schema decisions`).")] = None,
 ) -> None:
     """Run a scenario: seats, disposition of surplus houses and land, transfer of cars and
     equipment. Writes tables, an Excel workbook, GeoPackage/GeoJSON, maps and a report into
@@ -219,6 +229,9 @@ def run(
     if province:
         scenario = scenario.model_copy(update={
             "data": scenario.data.model_copy(update={"provinces": tuple(province)})})
+    if decisions is not None:
+        scenario = scenario.model_copy(update={
+            "data": scenario.data.model_copy(update={"decisions": str(decisions.resolve())})})
     target = out or output_name(scenario)
     if not force and target.exists():
         console.print(f"[red]{target} exists: another run wrote it; give another --out, or "

@@ -45,6 +45,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "use_vi": ("Mục đích (tiếng Việt)", "Use (Vietnamese)"),
     "report_category": ("Nhóm báo cáo của Bộ Tài chính", "Ministry reporting category"),
     "reason_code": ("Mã lý do", "Reason code"),
+    "decided_by": ("Người quyết định", "Decided by"),
     "alt_use": ("Phương án công tốt nhất", "Best public alternative"),
     "alt_commune_code": ("ĐVHC của phương án công", "Unit of the public alternative"),
     "alt_unmet": ("Nhu cầu còn thiếu của phương án công", "Unmet need of the alternative"),

@@ -24,9 +24,10 @@ import pandas as pd
 import geodata
 from optimization.disposition import DispositionModel
 from optimization.result import SolveInfo
-from optimization.seats import SeatsModel
+from optimization.seats import ANNEX_MIN_FLOOR_AREA_M2, SeatsModel
 from optimization.transfer import TransferModel
-from planner import prepare, reasons
+from planner import pinned, prepare, reasons
+from planner.decisions import Decisions, load_decisions
 from planner.demo import load_demo
 from planner.inventory import Dataset, load_dataset
 from planner.scenario import Scenario
@@ -49,6 +50,7 @@ class Inputs:
     dataset: Dataset
     units: pd.DataFrame
     legacy: pd.DataFrame
+    decisions: Decisions = dataclasses.field(default_factory=Decisions.empty)
 
 
 @dataclass
@@ -96,7 +98,9 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
             raise ValueError(f"data.provinces: unknown province code(s) {unknown}")
         communes = communes[communes["province_code"].isin(d.provinces)]
     units = prepare.unit_table(communes, scenario.policy).reset_index(drop=True)
-    return Inputs(scenario, dataset, units, geodata.load_legacy_units())
+    decisions = (load_decisions(d.decisions, dataset) if d.decisions
+                 else Decisions.empty())
+    return Inputs(scenario, dataset, units, geodata.load_legacy_units(), decisions)
 
 
 def _solve_record(stage: str, part: str, info: SolveInfo) -> dict[str, Any]:
@@ -116,7 +120,10 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     sc = inputs.scenario
     sp = sc.policy.seats
     units = inputs.units
-    cand = prepare.seat_candidates(inputs.dataset, units, sc.policy)
+    planned = inputs.dataset.properties["commune_code"].isin(units["commune_code"])
+    cand = pinned.pin_seats(prepare.seat_candidates(inputs.dataset, units, sc.policy),
+                            inputs.decisions, set(inputs.dataset.properties.loc[
+                                planned, "property_id"]))
     areas = prepare.predecessor_areas(units, inputs.legacy)
     # Pairs within the service radius (same unit); every area also needs its main-seat distance.
     radius = sp.max_service_km
@@ -128,8 +135,11 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     shortfall = deficit  # without the seats model only the main seat is kept
     records: list[dict[str, Any]] = []
     if radius is None:
-        kept = cand.loc[cand["is_main_seat"], ["building_id", "commune_code"]].assign(
-            role="main_seat")
+        # Buildings the planner keeps are kept here too, as the seats model would name them.
+        held = cand[cand["is_main_seat"] | cand["keep_required"]]
+        kept = held[["building_id", "commune_code"]].assign(role=np.where(
+            held["is_main_seat"], "main_seat", np.where(
+                held["floor_area_m2"] >= ANNEX_MIN_FLOOR_AREA_M2, "annex", "service_point")))
     else:
         pairs = prepare.same_unit_pairs(areas, cand, "area_id", "building_id", radius)
         model = SeatsModel.from_frames(
@@ -149,6 +159,8 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     seats["upkeep_cost_vnd"] = np.round(seats["floor_area_m2"] * sp.upkeep_vnd_per_m2_year
                                         ).astype(np.int64)
     seats = seats.sort_values(["commune_code", "role", "property_id"], kind="stable")
+    seats["decided_by"] = np.where(seats["property_id"].isin(
+        set(inputs.decisions.kept()["property_id"])), "planner", "model")
     # Nearest kept site of every former commune: the main seat, or a kept site of the same
     # unit within the service radius if one is closer.
     areas["nearest_kept_km"] = areas["main_seat_km"]
@@ -204,13 +216,22 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     pol = sc.policy
     units = inputs.units
     prov = units.set_index("commune_code")["province_code"]
-    options = prepare.eligibility(surplus, pol)
+    options, required = pinned.pin_disposition(prepare.eligibility(surplus, pol), surplus,
+                                               units, sc, inputs.decisions)
     eligible_public = options.loc[options["use"].isin(SERVICE_USES), "property_id"].unique()
     options["capacity"] = np.floor(options["capacity"]).astype(np.int64)
-    needs = prepare.service_needs(inputs.dataset, units, pol, office)
-    pairs, options = prepare.candidate_arcs(options, needs,
-                                            prepare.service_pairs(surplus, units, pol), pol)
-    pairs = pairs.rename(columns={"commune_code": "commune"})
+    needs = pinned.served_first(prepare.service_needs(inputs.dataset, units, pol, office),
+                                inputs.decisions)
+    all_pairs = prepare.service_pairs(surplus, units, pol)
+    pairs, near = prepare.candidate_arcs(options, needs, all_pairs, pol)
+    # A required use stays even where it reaches no need; one required for a unit serves it.
+    want = pd.MultiIndex.from_frame(required[["property_id", "use"]])
+    options = pd.concat([near, options[pd.MultiIndex.from_frame(
+        options[["property_id", "use"]]).isin(want) & ~pd.MultiIndex.from_frame(
+        options[["property_id", "use"]]).isin(pd.MultiIndex.from_frame(
+            near[["property_id", "use"]]))]], ignore_index=True)
+    pairs = pinned.restrict_targets(pairs, all_pairs, required).rename(
+        columns={"commune_code": "commune"})
     penalty = {u: float(v) for u, v in pol.unmet_penalty_vnd_per_m2.items()}
     penalty["service_point"] = float(pol.unmet_penalty_vnd_per_service_point)
     building = surplus["kind"].to_numpy() == "building"
@@ -219,7 +240,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                           "commune": surplus["commune_code"].to_numpy(),
                           # A building's public uses share its floor; a plot takes one use.
                           "shared_floor_m2": np.where(building, np.floor(
-                              surplus["floor_area_m2"].to_numpy(dtype=float)), 0.0)})
+                              surplus["floor_area_m2"].to_numpy(dtype=float)), 0.0),
+                          "fixed_use": surplus["property_id"].map(
+                              required.set_index("property_id")["use"]).to_numpy()})
     budget = sc.budget
     provinces = units["province_code"].unique()
     per_province = {p: budget.per_province_vnd.get(p, budget.default_province_vnd)
@@ -262,11 +285,15 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
               & codes["property_id"].isin(eligible_public), "reason_code"] = "no_need_in_reach"
     disp = disp.join(codes.drop(columns="property_id").set_index(disp.index))
     disp["reason"] = reasons.property_texts(disp, codes, surplus, units, pol, sv)
+    said = reasons.decision_texts(disp["property_id"], inputs.decisions.properties.rename(
+        columns={"property_id": "id"}))
+    disp["decided_by"] = np.where(said != "", "planner", "model")
+    disp["reason"] = np.where(said != "", said + ". " + disp["reason"], disp["reason"])
     cols = ["property_id", "name", "origin", "kind", "province_code", "commune_code",
             "condition", "floor_area_m2", "land_area_m2", "use", "shared_uses",
             "report_category",
             "renovation_cost_vnd", "revenue_vnd", "served_commune_code", "served_quantity",
-            "reason", "reason_code",
+            "decided_by", "reason", "reason_code",
             "alt_use", "alt_commune_code", "alt_unmet", "alt_distance_km",
             "alt_cost_one_unit_vnd", "alt_cost_vnd", "budget_scope", "budget_left_vnd",
             "lon", "lat"]
@@ -400,6 +427,11 @@ def output_name(scenario: Scenario) -> Path:
         tag = "-".join(codes) if len(codes) <= 4 else hashlib.sha256(
             ",".join(codes).encode()).hexdigest()[:8]
         name += f"@p{tag}"
+    file = scenario.data.decisions
+    if file:
+        digest = (hashlib.sha256(Path(file).read_bytes()).hexdigest() if Path(file).is_file()
+                  else hashlib.sha256(file.encode()).hexdigest())
+        name += f"@d{digest[:8]}"
     return Path("runs") / name
 
 

@@ -101,7 +101,7 @@ def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFram
     for r, c, d, ns in zip(disp.itertuples(index=False), codes.itertuples(index=False),
                            detail, not_sold, strict=True):
         code = c.reason_code
-        if code == "serves":
+        if code == "serves" or (code == "fixed" and r.use in SERVICE_USES):
             main = r.served_commune_code
             whom = (f" (nhiều nhất cho {names.get(main, main)}, {main})"
                     if isinstance(main, str) else "")
@@ -111,7 +111,7 @@ def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFram
             text = (f"Sử dụng làm {USE_LABELS[r.use]}: phục vụ {_qty(r.served_quantity, r.use)}"
                     f"{whom}{beside}; chi phí cải tạo {_vnd(r.renovation_cost_vnd)}")
         elif code == "fixed":
-            text = f"Mục đích {USE_LABELS[r.use]} do người lập kế hoạch quyết định trước"
+            text = f"{USE_LABELS[r.use]} theo quyết định trước"
         elif code == "no_public_option":
             text = f"Không đủ điều kiện dùng vào mục đích công: {d}"
         elif code == "no_need_in_reach":
@@ -173,3 +173,21 @@ def need_texts(codes: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> np.n
             out.append(f"{who} được {USE_LABELS[c.candidate_use].lower()} theo thứ tự ưu "
                        "tiên “value” (tiền thu lớn hơn giá trị nhu cầu)")
     return np.asarray(out, dtype=object)
+
+
+def decision_texts(ids: pd.Series, rows: pd.DataFrame) -> pd.Series:
+    """Per id (a property or a lot key) what the planner decided, in Vietnamese, from its
+    decision rows (id, rule, use or target, row, note); '' where nothing was decided."""
+    if rows.empty:
+        return pd.Series("", index=ids.index, dtype=object)
+
+    def one(r: pd.Series) -> str:
+        what = USE_LABELS.get(str(r["use"]), "giữ lại làm trụ sở phụ hoặc điểm phục vụ"
+                              if r["use"] == "keep" else str(r["use"]))
+        verb = what if r["rule"] == "require" else f"không {what.lower()}"
+        note = f": {r['note']}" if isinstance(r["note"], str) and r["note"] else ""
+        return f"{verb} (dòng {int(r['row'])}{note})"
+
+    said = rows.assign(text=rows.apply(one, axis=1)).groupby("id")["text"].agg("; ".join)
+    texts = ids.map(said)
+    return ("Quyết định của người lập kế hoạch: " + texts).where(texts.notna(), "").astype(object)

@@ -69,6 +69,10 @@ class DataSection(_Frozen):
     terrain_overrides: str | None = Field(None, description="CSV code,terrain")
     od_table: str | None = Field(None, description="CSV origin,destination,distance_km"
                                  "[,minutes] replacing great-circle distances (unit codes)")
+    decisions: str | None = Field(None, description="the planner's own decisions (CSV, "
+                                  ".xlsx or .parquet; `assetplan schema decisions`): uses "
+                                  "required or forbidden, buildings kept or released, lots "
+                                  "sent or kept, units served first")
 
 
 class SeatsPolicy(_Frozen):
@@ -464,7 +468,8 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     # Relative data paths are relative to the scenario file.
     d = scenario.data
     fixed = {}
-    for key in ("dataset", "population_overrides", "terrain_overrides", "od_table"):
+    for key in ("dataset", "population_overrides", "terrain_overrides", "od_table",
+                "decisions"):
         value = getattr(d, key)
         if value and value != "demo" and not Path(value).is_absolute():
             fixed[key] = str((path.parent / value).resolve())

@@ -199,13 +199,15 @@ TABLES: dict[str, Table] = {t.name: t for t in (PROPERTIES, VEHICLES, EQUIPMENT,
 
 def schema_markdown() -> str:
     """The schema as Markdown tables (for the README and `assetplan validate --help`)."""
-    lines: list[str] = []
-    for table in TABLES.values():
-        lines += [f"### `{table.name}`", "", table.description, "",
-                  "| column | type | unit | required | description |", "|---|---|---|---|---|"]
-        for c in table.columns:
-            kind = f"one of {', '.join(c.choices)}" if c.choices else c.kind
-            lines.append(f"| `{c.name}` | {kind} | {c.unit} | {'yes' if c.required else 'no'} "
-                         f"| {c.description} |")
-        lines.append("")
+    return "\n".join(table_markdown(table) for table in TABLES.values())
+
+
+def table_markdown(table: Table) -> str:
+    lines = [f"### `{table.name}`", "", table.description, "",
+             "| column | type | unit | required | description |", "|---|---|---|---|---|"]
+    for c in table.columns:
+        kind = f"one of {', '.join(c.choices)}" if c.choices else c.kind
+        lines.append(f"| `{c.name}` | {kind} | {c.unit} | {'yes' if c.required else 'no'} "
+                     f"| {c.description} |")
+    lines.append("")
     return "\n".join(lines)

@@ -1,0 +1,150 @@
+"""The planner's decisions applied to each stage's inputs, and checked against them.
+
+``decisions`` validates the table against the dataset; here each stage turns it into what its
+model honours (fixed and forbidden uses, kept and released buildings, fixed and forbidden
+transfers, units served first), and what only the stage can know is checked: a required use
+the property is not eligible for, a target unit out of reach, required renovations above a
+budget, a lot sent beyond reach. The problems name the decision rows, all at once.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import geodata
+from planner import prepare
+from planner.decisions import DecisionError, Decisions
+from planner.readers import Problem
+from planner.scenario import Policy, Scenario
+from planner.schema import SERVICE_USES
+
+
+def _fail(decisions: Decisions, problems: list[tuple[int, str | None, str]]) -> None:
+    if problems:
+        raise DecisionError([Problem(decisions.file or "<decisions>", r, c, rule)
+                             for r, c, rule in sorted(problems, key=lambda p: p[0])])
+
+
+def pin_seats(cand: pd.DataFrame, decisions: Decisions, planned: set[str]) -> pd.DataFrame:
+    """Seat candidates with ``keep_required`` (kept by the planner) and without the buildings
+    the planner releases (forbidden keep, or given a use). ``planned``: the properties of
+    the units this run plans (decisions on others wait for a run that plans them)."""
+    kept = decisions.kept()
+    usable = set(cand["building_id"])
+    _fail(decisions, [(int(r.row), "property_id", f"{r.property_id!r} cannot be kept by its "
+                       "unit: only a usable building (floor area > 0, not unusable) is")
+                      for r in kept.itertuples(index=False)
+                      if r.property_id in planned and r.property_id not in usable])
+    out = cand[~cand["building_id"].isin(decisions.released()) | cand["is_main_seat"]].copy()
+    out["keep_required"] = out["building_id"].isin(set(kept["property_id"]))
+    return out.reset_index(drop=True)
+
+
+def pin_disposition(options: pd.DataFrame, surplus: pd.DataFrame, units: pd.DataFrame,
+                    scenario: Scenario, decisions: Decisions
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The eligible options without the forbidden ones, and the required uses
+    (property_id, use, commune_code, row, note) of surplus properties, each checked:
+    eligible, its target within reach, the budgets able to pay for them together."""
+    pol = scenario.policy
+    ids = set(surplus["property_id"])
+    rows = decisions.properties[decisions.properties["property_id"].isin(ids)]
+    forbid = rows[(rows["rule"] == "forbid") & (rows["use"].isin(options["use"].unique()))]
+    key = pd.MultiIndex.from_frame(options[["property_id", "use"]])
+    out = options[~key.isin(pd.MultiIndex.from_frame(forbid[["property_id", "use"]]))]
+    req = rows[(rows["rule"] == "require") & (rows["use"] != "keep")]
+    problems: list[tuple[int, str | None, str]] = []
+    have = pd.MultiIndex.from_frame(out[["property_id", "use"]])
+    ok = pd.MultiIndex.from_frame(req[["property_id", "use"]]).isin(have)
+    info = surplus.set_index("property_id")
+    for r in req[~ok].itertuples(index=False):
+        problems.append((int(r.row), "use", f"{r.property_id!r} is not eligible for "
+                         f"{r.use}: {_why_not(info.loc[[r.property_id]], pol, r.use)}"))
+    targeted = req[ok & req["commune_code"].notna().to_numpy()]
+    problems += _unreachable(targeted, info, units, pol)
+    problems += _over_budget(req[ok], out, info, units, scenario)
+    _fail(decisions, problems)
+    return out.reset_index(drop=True), req[ok].reset_index(drop=True)
+
+
+def _why_not(prop: pd.DataFrame, policy: Policy, use: str) -> str:
+    rules = (prepare.sale_rules(prop, policy) if use == "sale"
+             else prepare.service_rules(prop, policy, use) if use in SERVICE_USES else [])
+    failed = prepare.first_failed(rules)[0] if rules else ""
+    if failed in ("", None):
+        return "the scenario does not allow it" if use not in policy.uses_allowed else \
+            "it has no capacity for it"
+    if failed == "use_allowed":
+        return "the scenario does not allow this use (policy.uses_allowed)"
+    value = prop[failed].iloc[0] if failed in prop else prop["kind"].iloc[0]
+    return f"its {failed} is {value!r}"
+
+
+def _unreachable(targeted: pd.DataFrame, info: pd.DataFrame, units: pd.DataFrame,
+                 policy: Policy) -> list[tuple[int, str | None, str]]:
+    out: list[tuple[int, str | None, str]] = []
+    if targeted.empty:
+        return out
+    u = units.set_index("commune_code")
+    for r in targeted.itertuples(index=False):
+        if r.commune_code not in u.index:
+            out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is not planned "
+                        "in this run"))
+            continue
+        p = info.loc[r.property_id]
+        km = float(geodata.haversine_km(np.array([p["lon"]]), np.array([p["lat"]]),
+                                        np.array([u.at[r.commune_code, "lon"]]),
+                                        np.array([u.at[r.commune_code, "lat"]]))[0])
+        radius = policy.service_radius_km[r.use]
+        if km > radius:
+            out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is {km:.1f} km "
+                        f"from {r.property_id!r}, beyond the {r.use} radius of {radius:g} km"))
+        elif policy.same_province_only and u.at[r.commune_code, "province_code"] != u.at[
+                p["commune_code"], "province_code"]:
+            out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} lies in another "
+                        "province and the scenario serves only the property's own"))
+    return out
+
+
+def _over_budget(req: pd.DataFrame, options: pd.DataFrame, info: pd.DataFrame,
+                 units: pd.DataFrame, scenario: Scenario) -> list[tuple[int, str | None, str]]:
+    """Required conversions whose fixed parts alone exceed the national or a province's
+    budget."""
+    if req.empty:
+        return []
+    cost = req.merge(options[["property_id", "use", "renovation_cost_vnd"]],
+                     on=["property_id", "use"])
+    prov = units.set_index("commune_code")["province_code"]
+    cost["province"] = prov.reindex(info.loc[cost["property_id"], "commune_code"]).to_numpy()
+    b = scenario.budget
+    out: list[tuple[int, str | None, str]] = []
+    groups = [("the national budget", cost, b.national_vnd)]
+    for k, rows in cost.groupby("province"):
+        groups.append((f"province {k}'s budget", rows,
+                       b.per_province_vnd.get(str(k), b.default_province_vnd)))
+    for what, rows, cap in groups:
+        spent = int(rows["renovation_cost_vnd"].sum())
+        if cap is not None and spent > cap:
+            listed = ", ".join(str(int(r)) for r in rows["row"])
+            out.append((int(rows["row"].iloc[0]), None, f"the required uses (rows {listed}) "
+                        f"need {spent:,} VND of renovation before serving anyone, above "
+                        f"{what} of {int(cap):,} VND"))
+    return out
+
+
+def restrict_targets(pairs: pd.DataFrame, all_pairs: pd.DataFrame,
+                     required: pd.DataFrame) -> pd.DataFrame:
+    """Candidate pairs where a property required for a unit reaches that unit only."""
+    target = required[required["commune_code"].notna()]
+    if target.empty:
+        return pairs
+    mine = pairs["property_id"].isin(target["property_id"])
+    want = all_pairs.merge(target[["property_id", "commune_code"]],
+                           on=["property_id", "commune_code"])
+    return pd.concat([pairs[~mine], want[pairs.columns]], ignore_index=True)
+
+
+def served_first(needs: pd.DataFrame, decisions: Decisions) -> pd.DataFrame:
+    """Needs with the units the planner serves first marked ``served_first``."""
+    first = needs["commune_code"].isin(set(decisions.units["commune_code"]))
+    return needs.assign(served_first=needs["served_first"].to_numpy() | first.to_numpy())
