@@ -128,8 +128,10 @@ class TransferModel:
                  pairs: pd.DataFrame | None, *, cost_per_km_vnd: CostArg,
                  handling_vnd: CostArg = 0, unmet_penalty_vnd: CostArg,
                  same_province: bool = False, cross_province_penalty_vnd: float = 0,
-                 allow_unmet: bool = True) -> None:
+                 allow_unmet: bool = True, fixed_flows: pd.DataFrame | None = None) -> None:
         self.supplies = supplies
+        self.fixed_flows = (fixed_flows if fixed_flows is not None else pd.DataFrame(
+            {"holder": [], "commune": [], "category": [], "quantity": []}))
         self.demands = demands
         self.pairs = pairs
         self.same_province = bool(same_province)
@@ -160,7 +162,8 @@ class TransferModel:
                     pairs: pd.DataFrame | None = None, *, cost_per_km_vnd: CostArg,
                     handling_vnd: CostArg = 0, unmet_penalty_vnd: CostArg,
                     same_province: bool = False, cross_province_penalty_vnd: float = 0,
-                    allow_unmet: bool = True) -> TransferModel:
+                    allow_unmet: bool = True,
+                    fixed_flows: pd.DataFrame | None = None) -> TransferModel:
         """Validate the frames and return an unbuilt model.
 
         ``supplies``: holder, category, surplus (int >= 0), province (needed for the
@@ -168,7 +171,9 @@ class TransferModel:
         shortfall (int >= 0), province, priority_weight (default 1), lon/lat (only without
         ``pairs``). ``pairs``: holder, commune, distance_km. Key columns may also be index
         levels. ``cost_per_km_vnd``, ``handling_vnd`` and ``unmet_penalty_vnd`` are scalars
-        or mappings category -> VND.
+        or mappings category -> VND. ``fixed_flows`` (holder, commune, category, quantity):
+        items that must move (a planner's decision), each on an allowed arc, within the
+        holder's surplus and the commune's shortfall.
         """
         need_prov = same_province or cross_province_penalty_vnd > 0
         need_ll = pairs is None
@@ -210,10 +215,18 @@ class TransferModel:
         # Items of nobody's interest carry no node.
         sup = sup[sup["surplus"] > 0].reset_index(drop=True)
         dem = dem[dem["shortfall"] > 0].reset_index(drop=True)
+        fixed = None
+        if fixed_flows is not None and len(fixed_flows):
+            fixed = checked_frame(fixed_flows, "fixed_flows", {
+                "holder": "id", "commune": "id", "category": "id", "quantity": "int"})
+            if (fixed["quantity"] <= 0).any():
+                raise ValueError("fixed_flows.quantity must be > 0")
+            if fixed.duplicated(["holder", "commune", "category"]).any():
+                raise ValueError("fixed_flows has duplicate (holder, commune, category) rows")
         return cls(sup, dem, pr, cost_per_km_vnd=cost_per_km_vnd, handling_vnd=handling_vnd,
                    unmet_penalty_vnd=unmet_penalty_vnd, same_province=same_province,
                    cross_province_penalty_vnd=cross_province_penalty_vnd,
-                   allow_unmet=allow_unmet)
+                   allow_unmet=allow_unmet, fixed_flows=fixed)
 
     # ------------------------------------------------------------------ arcs and costs
     def _per_cat_array(self, table: Mapping[Any, float]) -> NDArray[np.float64]:
@@ -327,6 +340,7 @@ class TransferModel:
         arcs = self.allowed_arcs()
         self.check_inputs(arcs)
         self._arcs = arcs
+        self.define_fixed(arcs)
         self.define_nodes()
         self.define_transport_arcs(arcs)
         self.define_slack_arcs()
@@ -344,17 +358,57 @@ class TransferModel:
             raise ValueError(f"unit costs up to {top:,} VND are too large for exact int64 "
                              "min-cost flow; lower cost_per_km_vnd or unmet_penalty_vnd")
 
+    def define_fixed(self, arcs: pd.DataFrame) -> None:
+        """Items per arc that must move (``fixed_flows``), taken out of the flow network:
+        the holder's surplus and the commune's shortfall shrink by them and their cost is a
+        constant of the objective."""
+        f = self.fixed_flows
+        self._fixed_q = np.zeros(len(arcs), dtype=np.int64)
+        if len(f) == 0:
+            return
+        s = pd.MultiIndex.from_frame(self.supplies[["holder", "category"]]).get_indexer(
+            pd.MultiIndex.from_frame(f[["holder", "category"]]))
+        d = pd.MultiIndex.from_frame(self.demands[["commune", "category"]]).get_indexer(
+            pd.MultiIndex.from_frame(f[["commune", "category"]]))
+        a = pd.MultiIndex.from_frame(arcs[["s", "d"]]).get_indexer(
+            pd.MultiIndex.from_arrays([s, d]))
+        bad = (s < 0) | (d < 0) | (a < 0)
+        if bad.any():
+            row = f[bad].iloc[0]
+            raise InfeasibleInputError(
+                f"{int(bad.sum())} fixed flow(s) on no allowed arc (a holder without that "
+                "surplus, a commune without that shortfall, no pair or across provinces), "
+                f"e.g. {row['holder']!r} -> {row['commune']!r} ({row['category']})")
+        np.add.at(self._fixed_q, a, f["quantity"].to_numpy(dtype=np.int64))
+        for idx, frame, col, who in ((arcs["s"], self.supplies, "surplus", "holder"),
+                                     (arcs["d"], self.demands, "shortfall", "commune")):
+            total = np.bincount(idx.to_numpy(), weights=self._fixed_q, minlength=len(frame))
+            over = np.flatnonzero(total > frame[col].to_numpy())
+            if len(over):
+                i = int(over[0])
+                raise InfeasibleInputError(
+                    f"fixed flows move {int(total[i])} {frame['category'].iloc[i]} for "
+                    f"{who} {frame[who].iloc[i]!r}, beyond its {col} of "
+                    f"{int(frame[col].iloc[i])}")
+
+    def _fixed_per(self, side: str) -> NDArray[np.int64]:
+        n = len(self.supplies) if side == "s" else len(self.demands)
+        return np.bincount(self._arcs[side].to_numpy(), weights=self._fixed_q,
+                           minlength=n).astype(np.int64)
+
     def define_nodes(self) -> None:
         """Holders, communes, then one slack node per category; supplies set in bulk."""
         n_s, n_d = len(self.supplies), len(self.demands)
         self._smcf = min_cost_flow.SimpleMinCostFlow()
         k_s, k_d = self._category_codes()
         n_k = len(self.categories)
-        s_k = np.bincount(k_s, weights=self.supplies["surplus"], minlength=n_k)
-        d_k = np.bincount(k_d, weights=self.demands["shortfall"], minlength=n_k)
-        supply = np.concatenate([self.supplies["surplus"].to_numpy(),
-                                 -self.demands["shortfall"].to_numpy(),
+        free_s = self.supplies["surplus"].to_numpy() - self._fixed_per("s")
+        free_d = self.demands["shortfall"].to_numpy() - self._fixed_per("d")
+        s_k = np.bincount(k_s, weights=free_s, minlength=n_k)
+        d_k = np.bincount(k_d, weights=free_d, minlength=n_k)
+        supply = np.concatenate([free_s, -free_d,
                                  (d_k - s_k).astype(np.int64)]).astype(np.int64)
+        self._free_s, self._free_d = free_s, free_d
         self._n_nodes = n_s + n_d + n_k
         self._smcf.set_nodes_supplies(np.arange(self._n_nodes, dtype=np.int32), supply)
         self._k_s, self._k_d = k_s, k_d
@@ -374,20 +428,18 @@ class TransferModel:
         """Holder -> commune arcs, capacity min(surplus, shortfall), unit cost in VND."""
         n_s = len(self.supplies)
         s, d = arcs["s"].to_numpy(), arcs["d"].to_numpy()
-        cap = np.minimum(self.supplies["surplus"].to_numpy()[s],
-                         self.demands["shortfall"].to_numpy()[d])
+        cap = np.minimum(self._free_s[s], self._free_d[d])
         self._transport = self._add_arcs(s, n_s + d, cap, arcs["unit_cost_vnd"].to_numpy())
 
     def define_slack_arcs(self) -> None:
         """Keep arcs holder -> slack (cost 0) and unmet arcs slack -> commune (penalty)."""
         n_s, n_d = len(self.supplies), len(self.demands)
         slack = n_s + n_d
-        self._keep = self._add_arcs(np.arange(n_s), slack + self._k_s,
-                                    self.supplies["surplus"].to_numpy(), np.zeros(n_s))
+        self._keep = self._add_arcs(np.arange(n_s), slack + self._k_s, self._free_s,
+                                    np.zeros(n_s))
         if self.allow_unmet:
             self._unmet = self._add_arcs(slack + self._k_d, n_s + np.arange(n_d),
-                                         self.demands["shortfall"].to_numpy(),
-                                         self.unit_penalty_vnd())
+                                         self._free_d, self.unit_penalty_vnd())
         else:
             self._unmet = np.zeros(0, dtype=np.int32)
 
@@ -411,7 +463,8 @@ class TransferModel:
                 raise ValueError("unit costs are too large for OR-Tools' min-cost flow; lower "
                                  "cost_per_km_vnd, handling_vnd or unmet_penalty_vnd")
             raise RuntimeError(f"SimpleMinCostFlow failed with status {status.name}")
-        cost = float(self._smcf.optimal_cost())
+        cost = float(self._smcf.optimal_cost()
+                     + int((self._fixed_q * self._arcs["unit_cost_vnd"].to_numpy()).sum()))
         self.info = SolveInfo(SolveStatus.OPTIMAL, cost, cost, 0.0, self.SOLVER, wall,
                               time_limit_s, "min", stats)
         self._write_results()
@@ -420,7 +473,7 @@ class TransferModel:
     def _write_results(self) -> None:
         assert self._smcf is not None
         arcs = self._arcs
-        qty = np.asarray(self._smcf.flows(self._transport), dtype=np.int64)
+        qty = np.asarray(self._smcf.flows(self._transport), dtype=np.int64) + self._fixed_q
         used = qty > 0
         s = arcs["s"].to_numpy()[used]
         d = arcs["d"].to_numpy()[used]
@@ -525,6 +578,20 @@ class TransferModel:
         if total != self.info.objective_value:
             raise SolutionCheckError(f"objective recomputed as {total:,} VND, solver reported "
                                      f"{self.info.objective_value:,.0f}")
+        self._check_fixed_flows()
         if self.info.status is SolveStatus.OPTIMAL and self.info.best_bound != total:
             raise SolutionCheckError("an exact min-cost flow must have bound == objective")
         return self
+
+    def _check_fixed_flows(self) -> None:
+        """Every fixed flow moves at least its quantity."""
+        f = self.fixed_flows
+        if len(f) == 0:
+            return
+        moved = self.flows.set_index(["holder", "commune", "category"])["quantity"].reindex(
+            pd.MultiIndex.from_frame(f[["holder", "commune", "category"]])).fillna(0)
+        short = moved.to_numpy() < f["quantity"].to_numpy()
+        if short.any():
+            row = f[short].iloc[0]
+            raise SolutionCheckError(f"fixed flow {row['holder']!r} -> {row['commune']!r} "
+                                     f"({row['category']}) moves less than {row['quantity']}")

@@ -47,11 +47,12 @@ def test_unlimited_penalty_zero_keeps_only_main_seat():
 def brute_force(b, a, p, radius, penalty):
     ok = p[p["distance_km"] <= radius]
     best = np.inf
-    free = b.index[~b["is_main_seat"]].tolist()
+    pinned = b["keep_required"] if "keep_required" in b else pd.Series(False, index=b.index)
+    always = b["is_main_seat"] | pinned
+    free = b.index[~always].tolist()
     for r in range(len(free) + 1):
         for combo in itertools.combinations(free, r):
-            keep = set(b.loc[b["is_main_seat"], "building_id"]) | set(b.loc[list(combo),
-                                                                           "building_id"])
+            keep = set(b.loc[always, "building_id"]) | set(b.loc[list(combo), "building_id"])
             served = set(ok.loc[ok["building_id"].isin(keep), "area_id"])
             cost = b.loc[b["building_id"].isin(keep), "upkeep_cost_vnd"].sum() + penalty * a.loc[
                 ~a["area_id"].isin(served), "population"].sum()
@@ -86,6 +87,22 @@ def test_matches_brute_force(seed):
                                penalty_vnd_per_person=penalty).run()
     assert m.info.status is SolveStatus.OPTIMAL
     assert m.info.objective_value == pytest.approx(brute_force(b, a, p, radius, penalty))
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_buildings_the_planner_keeps_match_brute_force(seed):
+    rng = np.random.default_rng(7_000 + seed)
+    b, a, p = random_instance(rng)
+    b["keep_required"] = ~b["is_main_seat"] & (rng.random(len(b)) < 0.4)
+    radius, penalty = float(rng.uniform(2, 15)), float(rng.integers(0, 4))
+    m = SeatsModel.from_frames(b, a, p, max_service_km=radius,
+                               penalty_vnd_per_person=penalty).run()
+    assert m.info.status is SolveStatus.OPTIMAL
+    assert m.info.objective_value == pytest.approx(brute_force(b, a, p, radius, penalty))
+    kept = m.kept.set_index("building_id")["role"]
+    pinned = b.loc[b["keep_required"], "building_id"]
+    assert pinned.isin(kept.index).all() and (kept.reindex(pinned) != "main_seat").all()
+    assert (kept == "main_seat").sum() == b["is_main_seat"].sum()
 
 
 def test_office_space_keeps_an_annex() -> None:

@@ -107,8 +107,10 @@ def random_instance(rng: np.random.Generator, n_h: int, n_c: int, n_k: int, max_
 
 
 def brute_force(sup: pd.DataFrame, dem: pd.DataFrame, pairs: pd.DataFrame,
-                params: dict) -> int:
-    """Enumerate every integer flow on every allowed arc, category by category."""
+                params: dict, fixed: dict | None = None) -> int:
+    """Enumerate every integer flow on every allowed arc, category by category; ``fixed``
+    (holder, commune, category) -> least items on that arc."""
+    fixed = fixed or {}
     total = 0
     dist = {(h, c): km for h, c, km in pairs.itertuples(index=False)}
     for k in sorted(set(dem["category"])):
@@ -129,7 +131,7 @@ def brute_force(sup: pd.DataFrame, dem: pd.DataFrame, pairs: pd.DataFrame,
                                   + params["handling_vnd"][k]
                                   + (params["cross_province_penalty_vnd"] if cross else 0)))
         pen = {c: round(w * params["unmet_penalty_vnd"][k]) for c, (_, w) in d.items()}
-        ranges = [range(min(s[h], d[c][0]) + 1) for h, c in arcs]
+        ranges = [range(fixed.get((h, c, k), 0), min(s[h], d[c][0]) + 1) for h, c in arcs]
         combos = list(itertools.product(*ranges))
         grid = np.array(combos, dtype=np.int64).reshape(len(combos), len(arcs))
         ok = np.ones(len(grid), dtype=bool)
@@ -154,6 +156,59 @@ def test_brute_force_oracle(seed: int) -> None:
                                               n_k=int(rng.integers(1, 3)), max_q=3, p_pair=0.7)
     m = TransferModel.from_frames(sup, dem, pairs, **params).run()
     assert m.info.objective_value == brute_force(sup, dem, pairs, params)
+
+
+def random_fixed(rng: np.random.Generator, sup: pd.DataFrame, dem: pd.DataFrame,
+                 pairs: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """Items a planner sends on allowed arcs, within every surplus and shortfall."""
+    left_s = {(h, k): q for h, k, q, _ in sup.itertuples(index=False)}
+    left_d = {(c, k): q for c, k, q, _, _ in dem.itertuples(index=False)}
+    sp = dict(zip(sup["holder"], sup["province"], strict=True))
+    dp = dict(zip(dem["commune"], dem["province"], strict=True))
+    rows = []
+    for h, c, _ in pairs.itertuples(index=False):
+        for k in sorted({k for hh, k in left_s if hh == h}):
+            room = min(left_s[h, k], left_d.get((c, k), 0))
+            if room < 1 or rng.random() > 0.35 or (params["same_province"] and sp[h] != dp[c]):
+                continue
+            q = int(rng.integers(1, room + 1))
+            left_s[h, k] -= q
+            left_d[c, k] -= q
+            rows.append((h, c, k, q))
+    return pd.DataFrame(rows, columns=["holder", "commune", "category", "quantity"])
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_fixed_flows_brute_force_oracle(seed: int) -> None:
+    rng = np.random.default_rng(90_000 + seed)
+    sup, dem, pairs, params = random_instance(rng, n_h=int(rng.integers(1, 3)),
+                                              n_c=int(rng.integers(1, 4)),
+                                              n_k=int(rng.integers(1, 3)), max_q=3, p_pair=0.7)
+    fixed = random_fixed(rng, sup, dem, pairs, params)
+    m = TransferModel.from_frames(sup, dem, pairs, fixed_flows=fixed, **params).run()
+    want = {(h, c, k): q for h, c, k, q in fixed.itertuples(index=False)}
+    assert m.info.objective_value == brute_force(sup, dem, pairs, params, want)
+    moved = m.flows.set_index(["holder", "commune", "category"])["quantity"]
+    assert all(moved.get(key, 0) >= q for key, q in want.items())
+
+
+def test_fixed_flow_checks() -> None:
+    sup, dem, pairs = hand_instance()
+    m = TransferModel.from_frames(sup, dem, pairs, cost_per_km_vnd=1000,
+                                  unmet_penalty_vnd=10**9)
+    m.run()
+    row = m.flows.iloc[0]
+    with pytest.raises(InfeasibleInputError, match="beyond its surplus"):
+        TransferModel.from_frames(sup, dem, pairs, cost_per_km_vnd=1000,
+                                  unmet_penalty_vnd=10**9, fixed_flows=pd.DataFrame({
+                                      "holder": [row["holder"]], "commune": [row["commune"]],
+                                      "category": [row["category"]],
+                                      "quantity": [10**4]})).run()
+    m.fixed_flows = pd.DataFrame({"holder": [row["holder"]], "commune": [row["commune"]],
+                                  "category": [row["category"]],
+                                  "quantity": [int(row["quantity"]) + 1]})
+    with pytest.raises(SolutionCheckError, match="moves less than"):
+        m.check_solution()
 
 
 def lp_optimum(m: TransferModel) -> float:
