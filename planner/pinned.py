@@ -148,3 +148,38 @@ def served_first(needs: pd.DataFrame, decisions: Decisions) -> pd.DataFrame:
     """Needs with the units the planner serves first marked ``served_first``."""
     first = needs["commune_code"].isin(set(decisions.units["commune_code"]))
     return needs.assign(served_first=needs["served_first"].to_numpy() | first.to_numpy())
+
+
+def pin_transfer(supplies: pd.DataFrame, demands: pd.DataFrame, pairs: pd.DataFrame,
+                 units: pd.DataFrame, policy: Policy, decisions: Decisions
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Supplies without the lots the planner keeps, and the lots sent (holder, commune,
+    category, quantity), each checked: the target planned and short of that category by at
+    least the quantity, within ``max_km`` (and the province rule)."""
+    lots = decisions.lots[decisions.lots["holder_code"].isin(set(supplies["holder"]))]
+    keep = lots[lots["rule"] == "forbid"]
+    held = pd.MultiIndex.from_frame(keep[["holder_code", "category"]])
+    out = supplies[~pd.MultiIndex.from_frame(supplies[["holder", "category"]]).isin(held)]
+    sent = lots[lots["rule"] == "require"]
+    short = demands.set_index(["commune", "category"])["shortfall"]
+    reach = set(zip(pairs["holder"], pairs["commune"], strict=True))
+    prov = units.set_index("commune_code")["province_code"]
+    problems: list[tuple[int, str | None, str]] = []
+    for r in sent.itertuples(index=False):
+        lacks = int(short.get((r.commune_code, r.category), 0))
+        if r.commune_code not in prov.index:
+            problems.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is not "
+                             "planned in this run"))
+        elif int(r.quantity) > lacks:
+            problems.append((int(r.row), "quantity", f"unit {r.commune_code!r} lacks {lacks} "
+                             f"{r.category} against the norm; {int(r.quantity)} cannot be sent"))
+        elif (r.holder_code, r.commune_code) not in reach:
+            problems.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is farther "
+                             f"than {policy.transfer.max_km:g} km from {r.holder_code!r}"))
+        elif policy.same_province_only and prov[r.holder_code] != prov[r.commune_code]:
+            problems.append((int(r.row), "commune_code", f"unit {r.commune_code!r} lies in "
+                             "another province and the scenario moves items within one"))
+    _fail(decisions, problems)
+    fixed = sent.rename(columns={"holder_code": "holder", "commune_code": "commune"})[
+        ["holder", "commune", "category", "quantity"]].astype({"quantity": np.int64})
+    return out.reset_index(drop=True), fixed.reset_index(drop=True)

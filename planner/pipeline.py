@@ -324,11 +324,13 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
     sc = inputs.scenario
     tp = sc.policy.transfer
     supplies, demands, pairs, short = prepare.transfer_inputs(inputs.dataset, inputs.units, sc)
+    supplies, fixed = pinned.pin_transfer(supplies, demands, pairs, inputs.units, sc.policy,
+                                          inputs.decisions)
     model = TransferModel.from_frames(
         supplies, demands, pairs, cost_per_km_vnd=dict(tp.cost_per_km_vnd),
         handling_vnd=dict(tp.handling_vnd), unmet_penalty_vnd=dict(tp.unmet_penalty_vnd),
         same_province=sc.policy.same_province_only,
-        cross_province_penalty_vnd=sc.policy.cross_province_penalty_vnd,
+        cross_province_penalty_vnd=sc.policy.cross_province_penalty_vnd, fixed_flows=fixed,
     ).run()
     flows = model.flows.rename(columns={"holder": "holder_code", "commune": "commune_code"})
     received = flows.groupby(["commune_code", "category"])["quantity"].sum().rename("received")
@@ -338,6 +340,9 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
     eq["held_after"] = eq["held_before"] + eq["received"]
     eq["shortfall_after"] = np.maximum(eq["required"] - eq["held_after"], 0)
     eq["reason"] = _transfer_reasons(eq, supplies, pairs, inputs, sc)
+    flows["decided_by"] = np.where(pd.MultiIndex.from_frame(
+        flows[["holder_code", "commune_code", "category"]]).isin(pd.MultiIndex.from_frame(
+            fixed[["holder", "commune", "category"]])), "planner", "model")
     flows = flows.sort_values(["category", "holder_code", "commune_code"], kind="stable")
     tables = {"transfers": flows.reset_index(drop=True), "equipment": eq}
     return tables, [_solve_record("transfer", coverage(sc), model.info)]
@@ -403,6 +408,10 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
         "scenario_hash": scenario_hash(inputs.scenario),
         "dataset": {"source": ds.source or "demo", "content_hash": ds.content_hash,
                     "synthetic": ds.synthetic, "label": ds.meta.get("label", "")},
+        "decisions": {"file": Path(inputs.decisions.file).name,
+                      "content_hash": inputs.decisions.content_hash,
+                      "properties": len(inputs.decisions.properties),
+                      "lots": len(inputs.decisions.lots), "units": len(inputs.decisions.units)},
         "geography": geodata.ATTRIBUTION,
         "solves": solves,
         "timings_s": timings,

@@ -1,0 +1,192 @@
+"""The planner's own decisions: the table validated like the inventory, honoured by the three
+stages of a province run, marked as the planner's, and rejected with their rows where a stage
+cannot honour them."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_pipeline import SCEN, province_scenario
+from typer.testing import CliRunner
+
+from planner.cli import app
+from planner.decisions import DecisionError, decisions_from_frame, load_decisions
+from planner.demo import load_demo
+from planner.pipeline import output_name, run_scenario
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_demo()
+
+
+def with_decisions(rows: list[dict], path: Path, **solver):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(path, index=False)
+    s = province_scenario("04", time_limit_s=10, **solver)
+    return s.model_copy(update={"data": s.data.model_copy(update={"decisions": str(path)})})
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    return run_scenario(province_scenario("04", time_limit_s=10))
+
+
+@pytest.fixture(scope="module")
+def decided(baseline, tmp_path_factory):
+    d = baseline["dispositions"]
+    sold = d.loc[d["use"] == "sale", "property_id"].tolist()
+    seats = baseline["seats"]
+    annex = seats.loc[seats["role"] != "main_seat", "property_id"].tolist()
+    building = d.loc[(d["kind"] == "building") & (d["use"] == "sale")
+                     & (d["floor_area_m2"] > 0), "property_id"].tolist()
+    tr = baseline["transfers"]
+    lot = tr.iloc[0]
+    other = tr[(tr["holder_code"] != lot["holder_code"])].iloc[0]
+    rows = [
+        {"property_id": sold[0], "rule": "forbid", "use": "sale", "note": "giữ cho địa phương"},
+        {"property_id": sold[1], "rule": "require", "use": "health",
+         "note": "đã hứa cho ngành y tế"},
+        {"property_id": annex[0], "rule": "forbid", "use": "keep"},
+        {"property_id": building[-1], "rule": "require", "use": "keep"},
+        {"holder_code": lot["holder_code"], "category": lot["category"], "rule": "require",
+         "quantity": int(lot["quantity"]), "commune_code": lot["commune_code"]},
+        {"holder_code": other["holder_code"], "category": other["category"], "rule": "forbid"},
+        {"commune_code": d["commune_code"].iloc[0], "rule": "require", "use": "served_first"},
+    ]
+    scenario = with_decisions(rows, tmp_path_factory.mktemp("dec") / "decisions.csv")
+    return rows, run_scenario(scenario)
+
+
+def test_every_problem_of_a_decisions_table_at_once(demo):
+    p = demo.properties
+    free = p.loc[~p["in_use_as_seat"], "property_id"].tolist()
+    main = p.loc[p["in_use_as_seat"], "property_id"].iloc[0]
+    bad = pd.DataFrame([
+        {"property_id": "NOPE", "rule": "require", "use": "health"},
+        {"property_id": main, "rule": "forbid", "use": "keep"},
+        {"property_id": free[0], "rule": "require", "use": "health"},
+        {"property_id": free[0], "rule": "forbid", "use": "health"},
+        {"property_id": free[1], "rule": "forbid", "use": "hold"},
+        {"property_id": free[2], "rule": "require", "use": "health"},
+        {"property_id": free[2], "rule": "require", "use": "culture"},
+        {"commune_code": "99999", "rule": "require"},
+        {"rule": "maybe"},
+        {"property_id": free[3], "rule": "forbid", "use": "sale", "commune_code": "00004"},
+    ])
+    with pytest.raises(DecisionError) as err:
+        decisions_from_frame(bad, demo, name="d.csv")
+    said = [(q.row, q.column, q.rule) for q in err.value.problems]
+
+    def has(row: int, column: str | None, text: str) -> bool:
+        return any(r == row and c == column and text in t for r, c, t in said)
+
+    assert has(2, "property_id", "unknown property 'NOPE'")
+    assert has(3, "property_id", f"{main!r} is a unit's main seat, which is always kept")
+    assert has(5, "use", "health is both required (row 4) and forbidden")
+    assert has(6, "use", "hold cannot be forbidden")
+    assert has(8, "use", "a property is given one use")
+    assert has(9, "commune_code", "unknown unit '99999'")
+    assert has(10, "rule", "unknown value 'maybe'")
+    assert has(11, "commune_code", "only a required service use names the unit it serves")
+    assert all(q.file == "d.csv" for q in err.value.problems)
+
+
+def test_csv_excel_and_parquet_read_alike(demo, tmp_path):
+    free = demo.properties.loc[~demo.properties["in_use_as_seat"], "property_id"]
+    rows = pd.DataFrame({"property_id": free.iloc[:2].tolist(), "rule": ["require", "forbid"],
+                         "use": ["education", "sale"], "note": ["trường mầm non", ""]})
+    rows.to_csv(tmp_path / "d.csv", index=False)
+    rows.to_excel(tmp_path / "d.xlsx", sheet_name="decisions", index=False)
+    rows.to_parquet(tmp_path / "d.parquet", index=False)
+    frames = [load_decisions(tmp_path / f"d.{ext}", demo).properties
+              for ext in ("csv", "xlsx", "parquet")]
+    for f in frames[1:]:
+        pd.testing.assert_frame_equal(f, frames[0])
+    assert frames[0]["use"].tolist() == ["education", "sale"]
+    (tmp_path / "e.csv").write_text("property_id,rul,use\nX,require,health\n", encoding="utf-8")
+    with pytest.raises(DecisionError, match="column rul: unknown column"):
+        load_decisions(tmp_path / "e.csv", demo)
+
+
+def test_decisions_are_honoured_and_marked(decided, baseline):
+    rows, plan = decided
+    d = plan["dispositions"].set_index("property_id")
+    no_sale, health, released, kept = (r["property_id"] for r in rows[:4])
+    assert d.at[no_sale, "use"] != "sale" and d.at[health, "use"] == "health"
+    for pid in (no_sale, health, released):
+        assert d.at[pid, "decided_by"] == "planner"
+        assert d.at[pid, "reason"].startswith("Quyết định của người lập kế hoạch")
+    assert "đã hứa cho ngành y tế" in d.at[health, "reason"]
+    seats = plan["seats"].set_index("property_id")
+    assert released not in seats.index and kept in seats.index and kept not in d.index
+    assert seats.at[kept, "decided_by"] == "planner"
+    assert (plan["dispositions"]["decided_by"] == "planner").sum() == 3
+    tr = plan["transfers"]
+    lot, other = rows[4], rows[5]
+    sent = tr[(tr["holder_code"] == lot["holder_code"]) & (tr["commune_code"]
+                                                          == lot["commune_code"])
+              & (tr["category"] == lot["category"])]
+    assert sent["quantity"].sum() >= lot["quantity"] and (sent["decided_by"] == "planner").all()
+    assert tr[(tr["holder_code"] == other["holder_code"])
+              & (tr["category"] == other["category"])].empty
+    needs = plan["needs"]
+    assert needs.loc[needs["commune_code"] == rows[6]["commune_code"], "served_first"].all()
+    assert plan.provenance["decisions"]["properties"] == 4
+    # The seats may re-optimise around the kept and released buildings; none is lost.
+    assert len(plan["dispositions"]) + len(plan["seats"]) == len(
+        baseline["dispositions"]) + len(baseline["seats"])
+
+
+@pytest.mark.parametrize("case", ["not_eligible", "beyond_radius", "too_many_items"])
+def test_a_decision_a_stage_cannot_honour_names_its_row(case, baseline, tmp_path):
+    d = baseline["dispositions"]
+    if case == "not_eligible":
+        land = d.loc[d["kind"] == "land", "property_id"].iloc[0]
+        rows = [{"property_id": land, "rule": "require", "use": "health"}]
+        match = f"row 2, column use: '{land}' is not eligible for health: its kind is 'land'"
+    elif case == "beyond_radius":
+        far = d.sort_values("lat")["property_id"].iloc[0]
+        north = baseline["units"].sort_values("lat")["commune_code"].iloc[-1]
+        rows = [{"property_id": far, "rule": "require", "use": "hold"},
+                {"property_id": d.loc[d["use"] == "education", "property_id"].iloc[0],
+                 "rule": "require", "use": "education", "commune_code": north}]
+        match = f"row 3, column commune_code: unit '{north}' is"
+    else:
+        eq = baseline["equipment"]
+        lot = baseline["transfers"].iloc[0]
+        lacks = int(eq.loc[(eq["commune_code"] == lot["commune_code"])
+                           & (eq["category"] == lot["category"]), "shortfall_before"].iloc[0])
+        rows = [{"holder_code": lot["holder_code"], "category": lot["category"],
+                 "rule": "require", "quantity": lacks + 1, "commune_code": lot["commune_code"]}]
+        match = f"lacks {lacks} {lot['category']}"
+    with pytest.raises(DecisionError, match=match):
+        run_scenario(with_decisions(rows, tmp_path / "d.csv"))
+
+
+def test_cli_run_with_decisions_names_its_folder(tmp_path, baseline, monkeypatch):
+    sold = baseline["dispositions"].query("use == 'sale'")["property_id"].iloc[0]
+    path = tmp_path / "d.csv"
+    pd.DataFrame([{"property_id": sold, "rule": "forbid", "use": "sale"}]).to_csv(path,
+                                                                                 index=False)
+    s = with_decisions([{"property_id": sold, "rule": "forbid", "use": "sale"}], path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    assert str(output_name(s)) == f"runs/test-04@p04@d{digest}"
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(app, ["run", str(SCEN / "national-baseline.yaml"), "--province",
+                                   "04", "--override", "quick", "--no-maps", "--decisions",
+                                   str(path)])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "runs" / f"national-baseline+quick@p04@d{digest}"
+    d = pd.read_parquet(out / "tables" / "dispositions.parquet").set_index("property_id")
+    assert d.at[sold, "use"] != "sale" and d.at[sold, "decided_by"] == "planner"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("property_id,rule,use\nNOPE,require,health\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(SCEN / "national-baseline.yaml"), "--province",
+                                   "04", "--no-maps", "--decisions", str(bad), "--out",
+                                   str(tmp_path / "x")])
+    assert res.exit_code == 1 and "row 2" in res.output and "NOPE" in res.output
+    assert not (tmp_path / "x").exists()
