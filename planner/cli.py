@@ -297,3 +297,42 @@ def compare(
         console.print("[red]--id is required with --scope province or terrain[/red]")
         raise typer.Exit(2)
     console.print(_kpi_table(f"KPIs after the plan ({scope} {sid})", kpis, scope, sid))
+
+
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="The earlier run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="The later run directory.")],
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Excel file of the differences (default: diffs/<a>--<b>.xlsx).")] = None,
+    limit: Annotated[int, typer.Option(help="Changed decisions shown in the terminal.")] = 30,
+) -> None:
+    """The decisions that changed between two runs, each with its old and new reason, and the
+    differences in the KPIs (terminal tables and an Excel file)."""
+    from planner.diff import diff_runs, write_diff_xlsx
+
+    try:
+        d = diff_runs(run_a, run_b)
+    except FileNotFoundError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
+    props = Table(title=f"{len(d.properties):,} property decision(s) changed "
+                  f"({int((d.properties['decided_by'] == 'planner').sum())} by the planner)")
+    for col in ("property_id", "before", "after", "decided_by", "reason_after"):
+        props.add_column(col, overflow="fold")
+    for r in d.properties.head(limit).itertuples(index=False):
+        props.add_row(r.property_id, r.before, r.after, r.decided_by, r.reason_after)
+    console.print(props)
+    console.print(f"{len(d.transfers):,} transfer(s) changed")
+    kpis = Table(title="KPIs (national scope of each run)")
+    for col in ("KPI", "unit", "before", "after", "change"):
+        kpis.add_column(col, justify="left" if col in ("KPI", "unit") else "right")
+    for r in d.kpis.itertuples(index=False):
+        text = fmt_number(r.change)
+        kpis.add_row(r.kpi, r.unit, fmt_number(r.before), fmt_number(r.after),
+                     f"[bold yellow]{text}[/bold yellow]" if r.change not in (0, 0.0) and
+                     r.change == r.change else text)
+    console.print(kpis)
+    target = out or Path("diffs") / f"{run_a.name}--{run_b.name}.xlsx"
+    write_diff_xlsx(d, target)
+    console.print(f"Differences in [bold]{target}[/bold]")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.decisions import DecisionError, decisions_from_frame, load_decisions
 from planner.demo import load_demo
+from planner.labels import COLUMN_LABELS
 from planner.pipeline import output_name, run_scenario
 
 
@@ -190,3 +191,31 @@ def test_cli_run_with_decisions_names_its_folder(tmp_path, baseline, monkeypatch
                                    str(tmp_path / "x")])
     assert res.exit_code == 1 and "row 2" in res.output and "NOPE" in res.output
     assert not (tmp_path / "x").exists()
+
+
+def test_diff_shows_what_the_decisions_changed_and_why(baseline, decided, tmp_path):
+    from planner.outputs import write_plan
+
+    rows, plan = decided
+    a = write_plan(baseline, tmp_path / "a", maps=False)
+    b = write_plan(plan, tmp_path / "b", maps=False)
+    res = CliRunner().invoke(app, ["diff", str(a), str(b), "--out", str(tmp_path / "d.xlsx")])
+    assert res.exit_code == 0, res.output
+    assert "(4 by the planner)" in res.output and "KPIs" in res.output
+    sheets = pd.read_excel(tmp_path / "d.xlsx", sheet_name=None)
+    props = sheets["Nhà đất thay đổi"]
+    by_id = props.set_index("Mã nhà đất")
+    for r in rows[:4]:
+        assert r["property_id"] in by_id.index
+        assert by_id.at[r["property_id"], "Người quyết định"] == "planner"
+    # The planner's own rows come first; every change carries the reason of the new plan.
+    planner_rows = (props["Người quyết định"] == "planner").to_numpy()
+    assert planner_rows[:planner_rows.sum()].all()
+    assert props["Lý do sau"].fillna("").ne("").sum() >= len(props) - (
+        props["Sau"].fillna("").str.startswith("seat:")).sum()
+    kpis = sheets["Chỉ tiêu"].set_index(COLUMN_LABELS["kpi"][0])
+    assert kpis.at["renovation_spend_vnd", "Thay đổi"] == pytest.approx(
+        kpis.at["renovation_spend_vnd", "Sau"] - kpis.at["renovation_spend_vnd", "Trước"])
+    assert "Điều chuyển thay đổi" in sheets
+    bad = CliRunner().invoke(app, ["diff", str(a), str(tmp_path)])
+    assert bad.exit_code == 1 and "not a run" in bad.output and "directory" in bad.output

@@ -1,0 +1,86 @@
+"""What changed between two runs: each property's decision (use, or kept as a seat) with its
+old and new reason, each transfer, and the KPIs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from planner.labels import COLUMN_LABELS
+from planner.safecells import xlsx_bytes
+
+
+@dataclass(frozen=True)
+class RunDiff:
+    properties: pd.DataFrame  # property_id, name, before, after, decided_by, reasons
+    transfers: pd.DataFrame  # holder_code, commune_code, category, before, after
+    kpis: pd.DataFrame  # kpi, kpi_vi, unit, before, after, change
+
+    def sheets(self) -> dict[str, pd.DataFrame]:
+        return {"Nhà đất thay đổi": self.properties, "Điều chuyển thay đổi": self.transfers,
+                "Chỉ tiêu": self.kpis}
+
+
+def _table(run: Path, name: str) -> pd.DataFrame:
+    f = run / "tables" / f"{name}.parquet"
+    if not f.exists():
+        raise FileNotFoundError(f"{run}: not a run directory (no tables/{name}.parquet)")
+    return pd.read_parquet(f)
+
+
+def _states(run: Path) -> pd.DataFrame:
+    """Per property what the run decided: its use (with the uses it shares) or its seat
+    role, the reason and who decided."""
+    d = _table(run, "dispositions")
+    shared = d["shared_uses"].fillna("").astype(str)
+    use = d["use"].where(shared == "", d["use"] + "+" + shared)
+    out = pd.DataFrame({"property_id": d["property_id"], "name": d["name"], "state": use,
+                        "reason": d["reason"],
+                        "decided_by": d.get("decided_by", pd.Series("model", index=d.index))})
+    s = _table(run, "seats")
+    seats = pd.DataFrame({"property_id": s["property_id"], "name": s["name"],
+                          "state": "seat:" + s["role"], "reason": "",
+                          "decided_by": s.get("decided_by", pd.Series("model", index=s.index))})
+    return pd.concat([out, seats], ignore_index=True).set_index("property_id")
+
+
+def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
+    a, b = _states(run_a), _states(run_b)
+    both = a.add_suffix("_a").join(b.add_suffix("_b"), how="outer")
+    changed = both[both["state_a"].fillna("") != both["state_b"].fillna("")]
+    props = pd.DataFrame({
+        "property_id": changed.index, "name": changed["name_b"].fillna(changed["name_a"]),
+        "before": changed["state_a"].fillna(""), "after": changed["state_b"].fillna(""),
+        "decided_by": changed["decided_by_b"].fillna(""),
+        "reason_before": changed["reason_a"].fillna(""),
+        "reason_after": changed["reason_b"].fillna("")}).reset_index(drop=True)
+    # The planner's own changes first, then by property.
+    props = props.sort_values(["decided_by", "property_id"], ascending=[False, True],
+                              kind="stable").reset_index(drop=True)
+    key = ["holder_code", "commune_code", "category"]
+    ta = _table(run_a, "transfers").groupby(key)["quantity"].sum().rename("before")
+    tb = _table(run_b, "transfers").groupby(key)["quantity"].sum().rename("after")
+    tr = pd.concat([ta, tb], axis=1).fillna(0).astype(int)
+    tr = tr[tr["before"] != tr["after"]].reset_index()
+    ka, kb = (_table(r, "kpis") for r in (run_a, run_b))
+    nat = ["scope", "scope_id", "kpi"]
+    k = ka[ka["scope"] == "national"][[*nat, "kpi_vi", "unit", "after"]].rename(
+        columns={"after": "before"}).merge(
+        kb[kb["scope"] == "national"][[*nat, "after"]], on=nat, how="outer")
+    k["change"] = k["after"] - k["before"]
+    kpis = k[["kpi", "kpi_vi", "unit", "before", "after", "change"]].reset_index(drop=True)
+    return RunDiff(props, tr, kpis)
+
+
+def write_diff_xlsx(diff: RunDiff, path: Path) -> Path:
+    """One sheet per part, one header row of Vietnamese labels, every text cell as text."""
+    labels = {**{k: v[0] for k, v in COLUMN_LABELS.items()},
+              "before": "Trước", "after": "Sau", "change": "Thay đổi",
+              "reason_before": "Lý do trước", "reason_after": "Lý do sau"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(xlsx_bytes({sheet: df.rename(columns=lambda c: labels.get(c, c))
+                                for sheet, df in diff.sheets().items()}))
+    tmp.replace(path)
+    return path
