@@ -336,3 +336,49 @@ def diff(
     target = out or Path("diffs") / f"{run_a.name}--{run_b.name}.xlsx"
     write_diff_xlsx(d, target)
     console.print(f"Differences in [bold]{target}[/bold]")
+
+
+@app.command()
+def replan(
+    run_dir: Annotated[Path, typer.Argument(help="The run to start from.")],
+    decisions: Annotated[Path, typer.Option("--decisions", help="The planner's decisions "
+                                            "(`assetplan schema decisions`).")],
+    out: Annotated[Path | None, typer.Option("--out", help="New run directory (default: "
+                                             "named like a run with these decisions).")]
+    = None,
+    maps: Annotated[bool, typer.Option(help="Draw PNG and HTML maps.")] = True,
+    force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")]
+    = False,
+) -> None:
+    """Solve a run's scenario again with the planner's decisions, starting from that run's
+    plan, into a new folder (the run itself is left as it is)."""
+    from planner.outputs import RunExistsError, write_plan
+    from planner.pipeline import output_name, run_scenario
+    from planner.scenario import Scenario
+
+    prov_file = run_dir / "provenance.json"
+    start_file = run_dir / "tables" / "dispositions.parquet"
+    if not (prov_file.exists() and start_file.exists()):
+        console.print(f"[red]{run_dir}: not a run directory (no provenance.json or "
+                      "tables/dispositions.parquet)[/red]")
+        raise typer.Exit(1)
+    base = Scenario.model_validate(json.loads(prov_file.read_text(encoding="utf-8"))[
+        "scenario"])
+    scenario = base.model_copy(update={"data": base.data.model_copy(
+        update={"decisions": str(decisions.resolve())})})
+    target = out or output_name(scenario)
+    if target.resolve() == run_dir.resolve() or (target.exists() and not force):
+        console.print(f"[red]{target} exists: give another --out, or --force to replace it "
+                      "(never the run re-planned)[/red]")
+        raise typer.Exit(1)
+    try:
+        plan = run_scenario(scenario, start=pd.read_parquet(start_file))
+        write_plan(plan, target, maps=maps, force=force)
+    except (InventoryError, ValueError, RunExistsError) as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
+    for s in plan.solves:
+        console.print(f"  {s['stage']:<12} {s['status']:<10} objective {s['objective']:,.0f}  "
+                      f"gap {s['gap']:.3%}  ({s['wall_time_s']:.1f} s)")
+    console.print(f"Re-planned {run_dir} into [bold]{target}[/bold]; `assetplan diff "
+                  f"{run_dir} {target}` shows what changed")

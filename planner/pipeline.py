@@ -204,7 +204,7 @@ def office_deficit(inputs: Inputs, cand: pd.DataFrame) -> pd.Series:
 
 
 def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = _no_progress,
-                    office: pd.DataFrame | None = None
+                    start: pd.DataFrame | None = None, office: pd.DataFrame | None = None
                     ) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
     """Give every surplus property a use (a building up to ``max_uses_per_building`` public
     uses sharing its floor), serving needs within the radius of each use.
@@ -263,7 +263,8 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
         max_uses_per_property=pol.max_uses_per_building)
     model.build()
     model.solve(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
-                threads=sc.solver.threads, seed=sc.solver.seed)
+                threads=sc.solver.threads, seed=sc.solver.seed,
+                start=None if start is None else start[["property_id", "use", "shared_uses"]])
     model.check_solution()
     a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
     sv = model.service.rename(columns={"commune": "commune_code"})
@@ -445,8 +446,11 @@ def output_name(scenario: Scenario) -> Path:
 
 
 def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
-                 dataset_path: str | Path | None = None) -> Plan:
-    """Run every stage of ``scenario`` and return the plan (tables, KPIs, provenance)."""
+                 dataset_path: str | Path | None = None,
+                 start: pd.DataFrame | None = None) -> Plan:
+    """Run every stage of ``scenario`` and return the plan (tables, KPIs, provenance).
+    ``start``: an earlier run's dispositions, the disposition's first incumbent (a
+    re-plan)."""
     from planner.kpis import compute_kpis
 
     timings: dict[str, float] = {}
@@ -463,7 +467,7 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
     progress("disposition", 0.0, f"giving {len(seat_tables['surplus']):,} surplus properties "
              "one use each")
     with _timed(timings, "disposition"):
-        disp_tables, recs = run_disposition(inputs, seat_tables["surplus"], progress,
+        disp_tables, recs = run_disposition(inputs, seat_tables["surplus"], progress, start,
                                             seat_tables["office"])
     tables |= disp_tables
     solves += recs

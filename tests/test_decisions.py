@@ -219,3 +219,30 @@ def test_diff_shows_what_the_decisions_changed_and_why(baseline, decided, tmp_pa
     assert "Điều chuyển thay đổi" in sheets
     bad = CliRunner().invoke(app, ["diff", str(a), str(tmp_path)])
     assert bad.exit_code == 1 and "not a run" in bad.output and "directory" in bad.output
+
+
+def test_replan_from_a_run_into_a_new_folder(baseline, tmp_path):
+    from test_pipeline import digest
+
+    from planner.outputs import write_plan
+
+    a = write_plan(baseline, tmp_path / "a", maps=False)
+    before = digest(a)
+    d = baseline["dispositions"]
+    sold = d.loc[d["use"] == "sale", "property_id"].iloc[0]
+    path = tmp_path / "d.csv"
+    pd.DataFrame([{"property_id": sold, "rule": "require", "use": "hold",
+                   "note": "chờ quy hoạch"}]).to_csv(path, index=False)
+    same = CliRunner().invoke(app, ["replan", str(a), "--decisions", str(path), "--out",
+                                    str(a), "--force", "--no-maps"])
+    assert same.exit_code == 1 and "never the run re-planned" in same.output
+    res = CliRunner().invoke(app, ["replan", str(a), "--decisions", str(path), "--out",
+                                   str(tmp_path / "b"), "--no-maps"])
+    assert res.exit_code == 0, res.output
+    assert digest(a) == before
+    b = pd.read_parquet(tmp_path / "b" / "tables" / "dispositions.parquet").set_index(
+        "property_id")
+    assert b.at[sold, "use"] == "hold" and "chờ quy hoạch" in b.at[sold, "reason"]
+    again = CliRunner().invoke(app, ["replan", str(a), "--decisions", str(path), "--out",
+                                     str(tmp_path / "b"), "--no-maps"])
+    assert again.exit_code == 1 and "exists" in again.output

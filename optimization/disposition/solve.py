@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Self
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import connected_components
@@ -15,7 +16,9 @@ from optimization.disposition.check import _Check
 from optimization.disposition.common import (
     GROUP_NNZ,
     MONEY_SCALE,
+    N_SERVICE,
     OPTIMAL_GAP,
+    USES,
     CandidatePlan,
     pack_bins,
 )
@@ -35,8 +38,13 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
     """Bounds, incumbent and polish in the time given."""
 
     def solve(self, time_limit_s: float | None = 60.0, mip_gap: float | None = 0.01,
-              threads: int | None = None, seed: int | None = 0) -> Self:
+              threads: int | None = None, seed: int | None = 0,
+              start: pd.DataFrame | None = None) -> Self:
         """LP bound per block, local-search incumbent, HiGHS polish in the time left.
+
+        ``start`` (property_id, use, optional shared_uses: an earlier plan, a re-plan's)
+        becomes a first incumbent where its uses are still options, repaired to the budgets;
+        the search goes on from the better of it and the LP's rounding.
 
         ``threads`` groups are solved side by side (HiGHS releases the GIL); each HiGHS run is
         serial. ``mip_gap`` is the relative gap at which a group is left alone; 0 asks for
@@ -44,6 +52,7 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         """
         if not self._built:
             self.build()
+        start_plan = start
         t0 = time.perf_counter()
         deadline = math.inf if time_limit_s is None else t0 + time_limit_s
         gap_goal = 0.0 if mip_gap is None else mip_gap
@@ -67,6 +76,10 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         start = self._repair_budget(self.evaluate(rounded, "lp rounding", extra=rounded_extra))
         hold = self._repair_budget(self.evaluate(self._cheapest_free(), "no renovation"))
         plan = start if start.objective <= hold.objective else hold
+        if start_plan is not None:
+            choice, area, extra = self._from_frame(start_plan)
+            given = self._repair_budget(self.evaluate(choice, "start", area, extra))
+            plan = given if given.objective < plan.objective else plan
         # The local search gets at most 25 % of the time left, the neighbourhood search half of
         # what remains, branch-and-bound on whole groups (mostly for the bound) the rest.
         left = deadline - time.perf_counter()
@@ -327,6 +340,31 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
                                  self.integer[cols] & integer, time_limit_s=time_limit_s,
                                  mip_gap=mip_gap, seed=seed, hint=hint,
                                  absolute_gap=0.5 * MONEY_SCALE if integer else None)
+
+    def _from_frame(self, start: pd.DataFrame
+                    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+        """(choice, area, extra) of a plan given as a frame; a property whose use is
+        no longer an option (or that is not named) takes its cheapest free option."""
+        choice = self._cheapest_free()
+        key = pd.MultiIndex.from_arrays([self.opt_p, self.opt_u])
+        p = pd.Index(self.properties["property_id"]).get_indexer(start["property_id"])
+        u = pd.Index(USES).get_indexer(start["use"])
+        o = key.get_indexer(pd.MultiIndex.from_arrays([p, u]))
+        ok = (p >= 0) & (o >= 0)
+        free = self.fixed_opt[p[ok]] < 0
+        choice[p[ok][free]] = o[ok][free]
+        extra = np.zeros(self.n_o, dtype=bool)
+        if "shared_uses" in start:
+            for pi, text in zip(p, start["shared_uses"].fillna("").astype(str), strict=True):
+                if pi < 0 or not text or self.fixed_opt[pi] >= 0 or \
+                        self.opt_u[choice[pi]] >= N_SERVICE:
+                    continue
+                names = text.split("+")[:max(int(self.prop_uses[pi]) - 1, 0)]
+                more = key.get_indexer(pd.MultiIndex.from_arrays(
+                    [np.full(len(names), pi), pd.Index(USES).get_indexer(names)]))
+                extra[more[(more >= 0) & (more != choice[pi])]] = True
+        # The floors decide what the shared uses take; the flow shares them out.
+        return choice, self.opt_cap.copy(), extra
 
     def run(self, **solve_kwargs: Any) -> Self:
         """Build, solve and check in one call."""
