@@ -53,6 +53,11 @@ def run_dir(data_dir: Path, run_id: str) -> Path:
     return data_dir / "runs" / run_id
 
 
+def decisions_file(data_dir: Path, run_id: str) -> Path:
+    """Where a run's decisions are kept (outside its outputs, so a re-run finds them)."""
+    return data_dir / "decisions" / f"{run_id}.csv"
+
+
 def remove_outputs(data_dir: Path, run_id: str) -> None:
     """Delete a run's outputs and any half-written temporary folder of write_plan."""
     runs = data_dir / "runs"
@@ -266,7 +271,11 @@ class RunManager:
                 return
             dataset_path = str(Path(ds.path).resolve())
         # The scenario keeps the dataset's id: plans and provenance show no server path.
-        job = {"scenario": dict(run.resolved), "dataset_path": dataset_path,
+        scenario = dict(run.resolved)
+        pinned = decisions_file(self.data_dir, run_id)
+        if pinned.exists():
+            scenario["data"] = {**scenario.get("data", {}), "decisions": str(pinned.resolve())}
+        job = {"scenario": scenario, "dataset_path": dataset_path,
                "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
                "write_maps": self.settings.write_maps}
         w = self._free_worker()

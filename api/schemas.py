@@ -143,6 +143,27 @@ class ScenarioPublic(_Public):
 # -------------------------------------------------------------------------------------- runs
 
 
+Short = Annotated[CleanStr, Field(max_length=200, pattern=NO_NUL)]
+
+
+class DecisionIn(BaseModel):
+    """One of the planner's decisions, as a row of the decisions table
+    (`assetplan schema decisions`)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"property_id": "DIS-536-01", "rule": "forbid", "use": "sale",
+         "note": "giữ cho địa phương"}]})
+
+    property_id: Short | None = None
+    holder_code: Short | None = None
+    category: Short | None = None
+    quantity: int | None = Field(None, ge=1, le=100_000)
+    commune_code: Short | None = None
+    rule: Short
+    use: Short | None = None
+    note: Annotated[CleanStr, Field(max_length=2000, pattern=NO_NUL)] | None = None
+
+
 class RunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"scenario_id": "national-baseline", "overrides": ["quick"]}]})
@@ -153,6 +174,11 @@ class RunCreate(BaseModel):
         default_factory=list, max_length=20,
                                  description="named overrides of the scenario to apply, in "
                                  "order, on top of those applied at creation")
+    decisions: list[DecisionIn] = Field(
+        default_factory=list, max_length=10_000, description="the planner's own decisions "
+        "(uses required or forbidden, buildings kept or released, lots sent or kept, units "
+        "served first), validated like an uploaded table: every problem with its row (the "
+        "first row is 2, as in a file)")
 
 
 class RunPublic(_Public):

@@ -405,7 +405,7 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
                timings: dict[str, float]) -> dict[str, Any]:
     ds = inputs.dataset
     return {
-        "scenario": json.loads(inputs.scenario.model_dump_json()),
+        "scenario": _shown_scenario(inputs.scenario),
         "scenario_hash": scenario_hash(inputs.scenario),
         "dataset": {"source": ds.source or "demo", "content_hash": ds.content_hash,
                     "synthetic": ds.synthetic, "label": ds.meta.get("label", "")},
@@ -420,6 +420,14 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
         "units": len(inputs.units),
         "provinces": sorted(inputs.units["province_code"].unique().tolist()),
     }
+
+
+def _shown_scenario(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as the plan shows it: the decisions file by its name, not its path."""
+    out: dict[str, Any] = json.loads(scenario.model_dump_json())
+    if out["data"].get("decisions"):
+        out["data"]["decisions"] = Path(out["data"]["decisions"]).name
+    return out
 
 
 def coverage(scenario: Scenario) -> str:

@@ -2,15 +2,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import geodata
 from api.deps import ManagerDep, Offset, SessionDep
-from api.errors import ApiError, conflict, invalid, not_found, responses, rules_beyond_the_schema
+from api.errors import (
+    ApiError,
+    Problem,
+    conflict,
+    invalid,
+    not_found,
+    responses,
+    rules_beyond_the_schema,
+)
+from api.jobs import decisions_file
 from api.models import (
     ACTIVE_STATES,
     CANCELLED,
@@ -27,6 +39,8 @@ from api.resolve import scope_of, validate
 from api.routers.scenarios import find as find_scenario
 from api.schemas import NO_NUL, Page, RunCreate, RunPublic
 from api.security import Planner, Principal, Viewer, check_scope, must_see, new_id
+from planner.demo import load_demo
+from planner.inventory import load_dataset
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 422))
 RERUNNABLE = (FAILED, CANCELLED, INTERRUPTED)
@@ -106,6 +120,7 @@ def create_run(body: RunCreate, session: SessionDep, manager: ManagerDep, planne
     scenario, dataset = validate(session, sc.spec, overrides, source=f"scenario {sc.name}")
     scope = scope_of(scenario)
     check_scope(planner, scope, "a run that does not plan exactly that province")
+    table = _decisions_table(session, body, dataset, planner)
     row = RunRow(id=new_id(), scenario_id=sc.id, scenario_name=sc.name, overrides=overrides,
                  resolved=scenario.model_dump(mode="json"), dataset_id=dataset.id,
                  provinces=list(scenario.data.provinces), province_code=scope,
@@ -114,7 +129,53 @@ def create_run(body: RunCreate, session: SessionDep, manager: ManagerDep, planne
                  created_at=utcnow(), started_at=None, finished_at=None,
                  created_by=planner.key_id, idempotency_key=idempotency_key,
                  request_hash=request_hash if idempotency_key is not None else None)
+    if table is not None:
+        _keep_decisions(manager.data_dir, row.id, table)
     return _queue(session, manager, planner, response, row, idempotency_key)
+
+
+def _decisions_table(session: Session, body: RunCreate, dataset: DatasetRow,
+                     planner: Principal) -> pd.DataFrame | None:
+    """The body's decisions as a table, validated against the run's dataset (422 with every
+    problem and its row) and, for a scoped key, inside its province (403)."""
+    if not body.decisions:
+        return None
+    from planner.decisions import DecisionError, decisions_from_frame
+
+    table = pd.DataFrame([d.model_dump() for d in body.decisions])
+    data = load_demo() if dataset.id == "demo" else load_dataset(str(dataset.path))
+    try:
+        decided = decisions_from_frame(table, data, name="decisions")
+    except DecisionError as err:
+        raise invalid("invalid_decisions", f"{len(err.problems)} problem(s) in the decisions; "
+                      "nothing was started", [Problem(**p.to_dict()) for p in err.problems]
+                      ) from None
+    if planner.province_code is not None:
+        prov = pd.concat([
+            data.properties.set_index("property_id")["commune_code"].reindex(
+                decided.properties["property_id"]).set_axis(decided.properties["row"]),
+            decided.lots.set_index("row")["holder_code"],
+            decided.lots.set_index("row")["commune_code"].dropna(),
+            decided.properties.set_index("row")["commune_code"].dropna(),
+            decided.units.set_index("row")["commune_code"]])
+        codes = geodata.load_communes().set_index("code")["province_code"]
+        outside = sorted({int(r) for r, c in prov.items()
+                          if codes.get(c) != planner.province_code})
+        if outside:
+            raise ApiError(403, "out_of_scope", f"this key is scoped to province "
+                           f"{planner.province_code}; decision row(s) "
+                           f"{', '.join(map(str, outside))} name units outside it",
+                           [Problem(file="decisions", row=r, column=None,
+                                    rule="outside the key's province") for r in outside])
+    return table
+
+
+def _keep_decisions(data_dir: Path, run_id: str, table: pd.DataFrame) -> None:
+    path = decisions_file(data_dir, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
 
 
 @router.get("", response_model=Page[RunPublic], operation_id="list_runs",
@@ -198,4 +259,8 @@ def rerun_run(run_id: str, session: SessionDep, manager: ManagerDep, planner: Pl
                  worker_pid=None, retry_of=old.id, created_at=utcnow(), started_at=None,
                  finished_at=None, created_by=planner.key_id, idempotency_key=idempotency_key,
                  request_hash=request_hash if idempotency_key is not None else None)
+    kept = decisions_file(manager.data_dir, old.id)
+    if kept.exists():
+        _keep_decisions(manager.data_dir, row.id, pd.read_csv(kept, dtype=str,
+                                                             keep_default_na=False))
     return _queue(session, manager, planner, response, row, idempotency_key)

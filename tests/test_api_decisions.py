@@ -1,0 +1,89 @@
+"""The planner's decisions through the API: JSON rows in POST /runs, validated with the usual
+problem body, held to the key's province, honoured by the run and kept for a re-run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from api_fixtures import *  # noqa: F403 (fixtures)
+from api_fixtures import LAM_DONG_QUICK, auth, make_keys, make_settings, wait_for
+from conftest import province_subset
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.jobs import decisions_file
+
+
+@pytest.fixture
+def solver(store_url, tmp_path):  # type: ignore[no-untyped-def]
+    s = make_settings(store_url, tmp_path / "data", run_workers=1)
+    with TestClient(create_app(s)) as c:
+        yield c, make_keys(c.app.state.store), s
+
+
+def lam_dong_building(demo) -> str:  # type: ignore[no-untyped-def]
+    p = province_subset(demo, "68").properties
+    free = p[~p["in_use_as_seat"] & (p["kind"] == "building")]
+    return str(free["property_id"].sort_values().iloc[0])
+
+
+def test_decisions_in_a_run(solver, demo):
+    client, keys, settings = solver
+    planner = auth(keys["planner68"])
+    sc = client.post("/scenarios", json=LAM_DONG_QUICK, headers=planner).json()
+    pid = lam_dong_building(demo)
+    rows = [{"property_id": pid, "rule": "require", "use": "hold", "note": "chờ quy hoạch"}]
+    r = client.post("/runs", json={"scenario_id": sc["id"], "decisions": rows}, headers=planner)
+    assert r.status_code == 202, r.text
+    run = wait_for(client, r.json()["id"], keys["viewer"])
+    assert run["status"] == "succeeded", run
+    out = settings.data_dir / "runs" / run["id"]
+    d = pd.read_parquet(out / "tables" / "dispositions.parquet").set_index("property_id")
+    assert d.at[pid, "use"] == "hold" and d.at[pid, "decided_by"] == "planner"
+    assert "chờ quy hoạch" in d.at[pid, "reason"]
+    prov = client.get(f"/runs/{run['id']}/provenance", headers=auth(keys["viewer"])).json()
+    assert prov["decisions"]["properties"] == 1
+    assert prov["scenario"]["data"]["decisions"] == f"{run['id']}.csv"  # no server path
+    assert str(settings.data_dir) not in str(prov)
+
+
+def test_bad_decisions_get_every_problem_with_its_row(solver, demo):
+    client, keys, _ = solver
+    planner = auth(keys["planner"])
+    sc = client.post("/scenarios", json=LAM_DONG_QUICK, headers=planner).json()
+    rows = [{"property_id": "NOPE", "rule": "require", "use": "health"},
+            {"commune_code": "99999", "rule": "require"},
+            {"property_id": lam_dong_building(demo), "rule": "forbid", "use": "hold"}]
+    r = client.post("/runs", json={"scenario_id": sc["id"], "decisions": rows}, headers=planner)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] == "invalid_decisions"
+    where = {(p["row"], p["column"]) for p in body["problems"]}
+    assert {(2, "property_id"), (3, "commune_code"), (4, "use")} <= where
+    assert client.get("/runs", headers=planner).json()["total"] == 0
+    shape = client.post("/runs", json={"scenario_id": sc["id"], "decisions": [{"use": "x"}]},
+                        headers=planner)
+    assert shape.status_code == 422  # rule is required by the schema
+
+
+def test_a_scoped_key_decides_only_in_its_province(solver, demo):
+    client, keys, settings = solver
+    planner68 = auth(keys["planner68"])
+    sc = client.post("/scenarios", json=LAM_DONG_QUICK, headers=planner68).json()
+    elsewhere = str(province_subset(demo, "01").properties["property_id"].iloc[0])
+    rows = [{"property_id": lam_dong_building(demo), "rule": "forbid", "use": "sale"},
+            {"property_id": elsewhere, "rule": "forbid", "use": "sale"}]
+    r = client.post("/runs", json={"scenario_id": sc["id"], "decisions": rows},
+                    headers=planner68)
+    assert r.status_code == 403 and r.json()["code"] == "out_of_scope"
+    assert [p["row"] for p in r.json()["problems"]] == [3]
+    ok = client.post("/runs", json={"scenario_id": sc["id"], "decisions": rows[:1]},
+                     headers=planner68)
+    assert ok.status_code == 202
+    rid = ok.json()["id"]
+    client.post(f"/runs/{rid}/cancel", headers=planner68)
+    again = client.post(f"/runs/{rid}/rerun", headers=planner68)
+    assert again.status_code == 202
+    kept = decisions_file(settings.data_dir, again.json()["id"])
+    assert kept.exists() and lam_dong_building(demo) in kept.read_text(encoding="utf-8")
+    client.post(f"/runs/{again.json()['id']}/cancel", headers=planner68)
