@@ -349,6 +349,9 @@ def replan(
     maps: Annotated[bool, typer.Option(help="Draw PNG and HTML maps.")] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace --out if it exists.")]
     = False,
+    time_limit: Annotated[float | None, typer.Option(
+        "--time-limit", min=1, help="Solver time limit (s) instead of the scenario's: a "
+        "re-plan starts from a plan, so less time may do.")] = None,
 ) -> None:
     """Solve a run's scenario again with the planner's decisions, starting from that run's
     plan, into a new folder (the run itself is left as it is)."""
@@ -366,6 +369,9 @@ def replan(
         "scenario"])
     scenario = base.model_copy(update={"data": base.data.model_copy(
         update={"decisions": str(decisions.resolve())})})
+    if time_limit is not None:
+        scenario = scenario.model_copy(update={"solver": scenario.solver.model_copy(
+            update={"time_limit_s": time_limit})})
     target = out or output_name(scenario)
     if target.resolve() == run_dir.resolve() or (target.exists() and not force):
         console.print(f"[red]{target} exists: give another --out, or --force to replace it "

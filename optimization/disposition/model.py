@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from optimization._frames import checked_frame, require_unique
+from optimization.disposition.arcs import _Arcs
 from optimization.disposition.common import (
     N_SERVICE,
     SERVICE_USES,
@@ -45,6 +46,7 @@ from optimization.disposition.common import (
     PerUse,
     per_use,
 )
+from optimization.disposition.fixed import _Fixed
 from optimization.disposition.flow import ServiceFlows
 from optimization.disposition.frames import normalise_options, options_from_wide
 from optimization.disposition.order import DISPOSAL_ORDERS, in_money_units, money_unit_vnd
@@ -52,12 +54,11 @@ from optimization.disposition.priority import lifted_penalties
 from optimization.disposition.sharing import _Sharing
 from optimization.disposition.solve import _Solve
 from optimization.result import (
-    InfeasibleInputError,
     SolveInfo,
 )
 
 
-class DispositionModel(_Solve, _Sharing):
+class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
     r"""Give every surplus property a use, serving communes' needs at least cost.
 
     **Sets**: properties :math:`p`; uses :math:`u \in` {health, education, office,
@@ -325,78 +326,6 @@ class DispositionModel(_Solve, _Sharing):
         self.arc_travel = in_money_units(self.arc_cost_vnd, unit)
         # Per unit served: travel and the renovation of the area it takes (the flows' cost).
         self.arc_cost = self.arc_travel + self.opt_area_cost[self.arc_o]
-
-    def define_fixed(self) -> None:
-        fixed = self.properties["fixed_use"].to_numpy()
-        fu = pd.Index(USES).get_indexer(np.where(fixed == "", "hold", fixed))
-        is_fixed = fixed != ""
-        key = pd.MultiIndex.from_arrays([self.opt_p, self.opt_u])
-        want = pd.MultiIndex.from_arrays([np.arange(self.n_p), fu])
-        pos = key.get_indexer(want)
-        bad = is_fixed & (pos < 0)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InfeasibleInputError(
-                f"{int(bad.sum())} property(ies) have a fixed use they are not eligible for, "
-                f"e.g. {self.properties['property_id'].iloc[i]!r} fixed to {fixed[i]!r}")
-        self.fixed_opt = np.where(is_fixed, pos, -1).astype(np.int64)
-
-    def define_arcs(self) -> None:
-        """Service arcs option -> need for pairs within the use's radius (and province)."""
-        props = self.properties
-        svc = np.flatnonzero((self.opt_u < N_SERVICE) & (self.opt_cap > 0))
-        p_of = pd.DataFrame({"property_id": props["property_id"].to_numpy()[self.opt_p[svc]],
-                             "o": svc, "u": self.opt_u[svc]})
-        needs = pd.DataFrame({"commune": self.needs["commune"].to_numpy(),
-                              "u": self.need_u, "n": np.arange(self.n_n)})
-        arcs = p_of.merge(self.pairs, on="property_id").merge(needs, on=["commune", "u"])
-        o_a = arcs["o"].to_numpy(dtype=np.int64)
-        n_a = arcs["n"].to_numpy(dtype=np.int64)
-        km = arcs["distance_km"].to_numpy(dtype=float)
-        u_a = self.opt_u[o_a]
-        keep = km <= self.radius_km[u_a]
-        cross = self._across(self.opt_p[o_a], n_a)
-        if self.same_province:
-            keep &= ~cross
-        order = np.lexsort((n_a[keep], o_a[keep]))
-        self.arc_o = o_a[keep][order]
-        self.arc_n = n_a[keep][order]
-        self.arc_km = km[keep][order]
-        self.arc_lim = np.minimum(self.opt_cap[self.arc_o], self.need_q[self.arc_n])
-        self.arc_cost_vnd = self._unit_cost_vnd(self.arc_km, self.opt_u[self.arc_o],
-                                            cross[keep][order])
-        self.n_a = len(self.arc_o)
-
-    def _across(self, prop: NDArray[np.int64], need: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """Whether property ``prop`` and need ``need`` lie in different provinces."""
-        if not (self.same_province or self.cross_province_penalty_vnd > 0):
-            return np.zeros(len(prop), dtype=bool)
-        return np.asarray(self.properties["province"].to_numpy()[prop]
-                          != self.needs["province"].to_numpy()[need], dtype=bool)
-
-    def _unit_cost_vnd(self, km: NDArray[np.float64], use: NDArray[np.int64],
-                       cross: NDArray[np.bool_]) -> NDArray[np.int64]:
-        """Whole VND per unit served: round(t_u km) + round(kappa) across a border."""
-        travel = np.rint(km * np.nan_to_num(self.travel_cost_vnd_per_unit_km[use]))
-        return (travel.astype(np.int64)
-                + np.where(cross, int(round(self.cross_province_penalty_vnd)), 0))
-
-    # ------------------------------------------------------------------ checks before solving
-    def check_inputs(self) -> None:
-        """Raise :class:`InfeasibleInputError` when fixed uses alone break a budget."""
-        fixed = self.fixed_opt >= 0
-        spent = self.opt_reno[self.fixed_opt[fixed]]
-        if self.budget_vnd is not None and spent.sum() > self.budget_vnd:
-            raise InfeasibleInputError(
-                f"fixed uses need renovation of {int(spent.sum()):,} VND, above the national "
-                f"budget of {self.budget_vnd:,} VND")
-        prov = self.properties["province"].to_numpy()[fixed]
-        by_prov = pd.Series(spent).groupby(prov).sum()
-        for k, b in self.province_budget_vnd.items():
-            if by_prov.get(k, 0) > b:
-                raise InfeasibleInputError(
-                    f"province {k!r}: fixed uses need renovation of {int(by_prov[k]):,} VND, "
-                    f"above its budget of {b:,} VND")
 
     # ------------------------------------------------------------------ MIP
     def build(self) -> DispositionModel:
