@@ -355,6 +355,7 @@ def replan(
 ) -> None:
     """Solve a run's scenario again with the planner's decisions, starting from that run's
     plan, into a new folder (the run itself is left as it is)."""
+    from planner.diff import start_plan
     from planner.outputs import RunExistsError, write_plan
     from planner.pipeline import output_name, run_scenario
     from planner.scenario import Scenario
@@ -378,7 +379,7 @@ def replan(
                       "(never the run re-planned)[/red]")
         raise typer.Exit(1)
     try:
-        plan = run_scenario(scenario, start=pd.read_parquet(start_file))
+        plan = run_scenario(scenario, start=start_plan(run_dir))
         write_plan(plan, target, maps=maps, force=force)
     except (InventoryError, ValueError, RunExistsError) as err:
         console.print(f"[red]{err}[/red]")

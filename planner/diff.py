@@ -1,10 +1,12 @@
-"""What changed between two runs: each property's decision (use, or kept as a seat) with its
-old and new reason, each transfer, and the KPIs."""
+"""Reading run folders: what changed between two runs (each property's decision, use or
+kept as a seat, with its old and new reason; each transfer; the KPIs), and a run's plan as
+the start of a re-plan."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from planner.labels import COLUMN_LABELS
@@ -43,6 +45,26 @@ def _states(run: Path) -> pd.DataFrame:
                           "state": "seat:" + s["role"], "reason": "",
                           "decided_by": s.get("decided_by", pd.Series("model", index=s.index))})
     return pd.concat([out, seats], ignore_index=True).set_index("property_id")
+
+
+def start_plan(run_dir: Path) -> pd.DataFrame:
+    """A run's open options as a disposition start (see ``start_rows``)."""
+    return start_rows(_table(run_dir, "dispositions"), _table(run_dir, "service"))
+
+
+def start_rows(uses: pd.DataFrame, service: pd.DataFrame) -> pd.DataFrame:
+    """(property_id, use, area) per open option of a plan (``uses``: property_id, use,
+    shared_uses; ``service``: property_id, use, quantity): each property's own use first,
+    then the uses it shares, with the area each serves."""
+    shared = uses["shared_uses"].fillna("").astype(str).str.split("+")
+    rows = pd.concat([uses[["property_id", "use"]].assign(rank=0), pd.DataFrame(
+        {"property_id": uses["property_id"].repeat(shared.str.len()),
+         "use": [u for us in shared for u in us]}).query("use != ''").assign(rank=1)])
+    area = service.groupby(["property_id", "use"])["quantity"].sum()
+    rows["area"] = area.reindex(pd.MultiIndex.from_frame(rows[["property_id", "use"]])
+                                ).fillna(0).to_numpy(dtype=np.int64)
+    return rows.sort_values(["property_id", "rank"], kind="stable")[
+        ["property_id", "use", "area"]].reset_index(drop=True)
 
 
 def diff_runs(run_a: Path, run_b: Path) -> RunDiff:

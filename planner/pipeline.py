@@ -264,7 +264,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     model.build()
     model.solve(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                 threads=sc.solver.threads, seed=sc.solver.seed,
-                start=None if start is None else start[["property_id", "use", "shared_uses"]])
+                start=start)
     model.check_solution()
     a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
     sv = model.service.rename(columns={"commune": "commune_code"})

@@ -10,6 +10,7 @@ from disposition_oracle import M, brute_force, order_violations, random_instance
 
 from optimization.disposition import DispositionModel
 from optimization.result import InfeasibleInputError, SolutionCheckError, SolveStatus
+from planner.diff import start_rows
 
 
 def uses_of(m: DispositionModel) -> list[str]:
@@ -128,3 +129,24 @@ def test_checker_rejects_shared_uses_beyond_the_rules() -> None:
 def test_an_option_larger_than_the_shared_floor_is_refused() -> None:
     with pytest.raises(InfeasibleInputError, match="occupies"):
         district_compound(2, floor_m2=100).build()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_start_plan_reproduces_the_plan_it_was_read_from(seed: int) -> None:
+    # A re-plan starts from an earlier plan's open options and the areas they serve: read
+    # back, they give exactly that plan.
+    rng = np.random.default_rng(60_000 + seed)
+    inst = random_instance(rng, n_p=int(rng.integers(1, 4)), n_c=int(rng.integers(1, 3)),
+                           disposal_order="public_first" if seed % 2 else "value",
+                           shared=True)
+    try:
+        m = DispositionModel.from_frames(**inst).run(mip_gap=0.0, time_limit_s=None)
+    except InfeasibleInputError:
+        return
+    rows = start_rows(m.assignment, m.service)
+    again = DispositionModel.from_frames(**inst).build()
+    choice, area, extra = again._from_frame(rows)
+    plan = again.evaluate(choice, "start", area, extra)
+    assert plan.objective == m.info.objective_value
+    warm = again.solve(mip_gap=0.0, time_limit_s=None, start=rows).check_solution()
+    assert warm.info.objective_value == m.info.objective_value

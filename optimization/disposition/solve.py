@@ -42,9 +42,9 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
               start: pd.DataFrame | None = None) -> Self:
         """LP bound per block, local-search incumbent, HiGHS polish in the time left.
 
-        ``start`` (property_id, use, optional shared_uses: an earlier plan, a re-plan's)
-        becomes a first incumbent where its uses are still options, repaired to the budgets;
-        the search goes on from the better of it and the LP's rounding.
+        ``start`` (property_id, use, optional area: an earlier plan's open options, a
+        re-plan's) becomes a first incumbent where its uses are still options, repaired to
+        the budgets; the search goes on from the better of it and the LP's rounding.
 
         ``threads`` groups are solved side by side (HiGHS releases the GIL); each HiGHS run is
         serial. ``mip_gap`` is the relative gap at which a group is left alone; 0 asks for
@@ -343,28 +343,35 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
 
     def _from_frame(self, start: pd.DataFrame
                     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
-        """(choice, area, extra) of a plan given as a frame; a property whose use is
-        no longer an option (or that is not named) takes its cheapest free option."""
+        """(choice, area, extra) of a plan given as rows (property_id, use, optional area):
+        a property's first row is its use, the others are open beside it where it may share;
+        a property whose use is no longer an option (or that is not named) takes its
+        cheapest free option; without ``area`` an option may serve its capacity."""
         choice = self._cheapest_free()
         key = pd.MultiIndex.from_arrays([self.opt_p, self.opt_u])
         p = pd.Index(self.properties["property_id"]).get_indexer(start["property_id"])
-        u = pd.Index(USES).get_indexer(start["use"])
-        o = key.get_indexer(pd.MultiIndex.from_arrays([p, u]))
-        ok = (p >= 0) & (o >= 0)
-        free = self.fixed_opt[p[ok]] < 0
-        choice[p[ok][free]] = o[ok][free]
+        o = key.get_indexer(pd.MultiIndex.from_arrays([p, pd.Index(USES).get_indexer(
+            start["use"])]))
+        area = self.opt_cap.copy()
+        if "area" in start:
+            given = start["area"].to_numpy(dtype=np.int64)
+            area[o[o >= 0]] = np.minimum(given[o >= 0], self.opt_cap[o[o >= 0]])
+        ok = (o >= 0) & (self.fixed_opt[np.maximum(p, 0)] < 0)
+        first = ok & ~pd.Series(p).where(ok).duplicated().to_numpy()
+        choice[p[first]] = o[first]
         extra = np.zeros(self.n_o, dtype=bool)
-        if "shared_uses" in start:
-            for pi, text in zip(p, start["shared_uses"].fillna("").astype(str), strict=True):
-                if pi < 0 or not text or self.fixed_opt[pi] >= 0 or \
-                        self.opt_u[choice[pi]] >= N_SERVICE:
-                    continue
-                names = text.split("+")[:max(int(self.prop_uses[pi]) - 1, 0)]
-                more = key.get_indexer(pd.MultiIndex.from_arrays(
-                    [np.full(len(names), pi), pd.Index(USES).get_indexer(names)]))
-                extra[more[(more >= 0) & (more != choice[pi])]] = True
-        # The floors decide what the shared uses take; the flow shares them out.
-        return choice, self.opt_cap.copy(), extra
+        beside = np.flatnonzero(ok & ~first)
+        public = self.opt_u[choice[p[beside]]] < N_SERVICE
+        extra[o[beside][public & (self.opt_u[o[beside]] < N_SERVICE)
+                        & (self.prop_floor[p[beside]] > 0)]] = True
+        extra[choice] = False
+        # At most the property's number of uses: the first ones given.
+        count = np.bincount(self.opt_p[extra], minlength=self.n_p)
+        over = np.flatnonzero(count > self.prop_uses - 1)
+        for q in over:
+            opts = np.flatnonzero(extra & (self.opt_p == q))
+            extra[opts[int(self.prop_uses[q]) - 1:]] = False
+        return choice, area, extra
 
     def run(self, **solve_kwargs: Any) -> Self:
         """Build, solve and check in one call."""
