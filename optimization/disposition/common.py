@@ -1,7 +1,7 @@
 """Uses, constants and the small pieces every part of the disposition model shares."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,3 +92,16 @@ class CandidatePlan:
         return out
 
 
+def halving_batch(plan: CandidatePlan, moves: list[Any],
+                  apply: Callable[[list[Any]], CandidatePlan],
+                  better: Callable[[CandidatePlan], bool], failure: str) -> CandidatePlan:
+    """The plan after the batch of ``moves``, halved until ``better`` accepts it; a single
+    move must be accepted (``failure`` is raised otherwise: the end passes prove it)."""
+    while True:
+        trial = apply(moves)
+        if better(trial):
+            trial.history = [*plan.history, trial.objective]
+            return trial
+        if len(moves) == 1:
+            raise RuntimeError(failure)
+        moves = moves[:len(moves) // 2]

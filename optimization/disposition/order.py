@@ -16,7 +16,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from optimization.disposition.common import HOLD, N_SERVICE, CandidatePlan, first_of_groups
+from optimization.disposition.common import (
+    HOLD,
+    N_SERVICE,
+    CandidatePlan,
+    first_of_groups,
+    halving_batch,
+)
 from optimization.disposition.state import DispositionState
 
 Ints = NDArray[np.int64]
@@ -108,23 +114,24 @@ class _Order(DispositionState):
                     - masks[:, old] * self.opt_reno[old]
                 taken_p[p] = taken_n[n] = True
                 moves.append((p, o, units))
-            while True:
-                idx = np.array(moves, dtype=np.int64)
-                choice = plan.choice.copy()
+            def switch(batch: list[tuple[int, int, int]], p: CandidatePlan = plan
+                       ) -> CandidatePlan:
+                idx = np.array(batch, dtype=np.int64)
+                choice = p.choice.copy()
                 choice[idx[:, 0]] = idx[:, 1]
-                trial = self.evaluate(choice, plan.source, extra=plan.extra)
+                trial = self.evaluate(choice, p.source, extra=p.extra)
                 if not self._within_budget(trial):
-                    area = plan.area.copy()
+                    area = p.area.copy()
                     area[idx[:, 1]] = idx[:, 2]
-                    trial = self.evaluate(choice, plan.source, area, plan.extra)
-                if trial.objective < plan.objective and self._within_budget(trial):
-                    trial.history = [*plan.history, trial.objective]
-                    plan = trial
-                    break
-                if len(moves) == 1:
-                    raise RuntimeError("a switch to a public use did not improve the plan; "
-                                       "the money unit of the order of reuse is wrong")
-                moves = moves[:len(moves) // 2]
+                    trial = self.evaluate(choice, p.source, area, p.extra)
+                return trial
+
+            def improves(t: CandidatePlan, objective: int = plan.objective) -> bool:
+                return t.objective < objective and self._within_budget(t)
+
+            plan = halving_batch(plan, moves, switch, improves, "a switch to a public use did "
+                                 "not improve the plan; the money unit of the order of reuse "
+                                 "is wrong")
 
     def _best_non_public(self) -> Ints:
         """Per property its non-public option that earns most without renovation, hold on

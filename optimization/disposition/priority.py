@@ -26,10 +26,12 @@ units served rises with every accepted round, so the pass ends.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
-from optimization.disposition.common import USES, CandidatePlan
+from optimization.disposition.common import USES, CandidatePlan, halving_batch
 from optimization.disposition.state import DispositionState
 from optimization.result import SolutionCheckError
 
@@ -138,17 +140,16 @@ class _Priority(DispositionState):
             if len(cases) == 0:
                 return plan
             moves = self._first_moves(plan, sf, cases, fixed, rate, switch)
-            before = int(plan.unmet[first_n].sum())
-            while True:
-                trial = self._apply_first_moves(plan, moves)
-                if int(trial.unmet[first_n].sum()) < before and self._within_budget(trial):
-                    trial.history = [*plan.history, trial.objective]
-                    plan = trial
-                    break
-                if len(moves) == 1:
-                    raise RuntimeError("a move for a served-first need did not serve it; the "
-                                       "lifted penalties are wrong")
-                moves = moves[:len(moves) // 2]
+
+            def apply(batch: list[Any], p: CandidatePlan = plan) -> CandidatePlan:
+                return self._apply_first_moves(p, batch)
+
+            def serves_more(t: CandidatePlan, before: int = int(plan.unmet[first_n].sum())
+                            ) -> bool:
+                return int(t.unmet[first_n].sum()) < before and self._within_budget(t)
+
+            plan = halving_batch(plan, moves, apply, serves_more, "a move for a served-first "
+                                 "need did not serve it; the lifted penalties are wrong")
 
     def _first_moves(self, plan: CandidatePlan, sf: Bools, cases: Ints, fixed: Ints,
                      rate: Ints, switch: Bools) -> list[tuple[int, int, bool, list[int]]]:
