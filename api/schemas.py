@@ -254,6 +254,19 @@ class PlanPage(BaseModel):
                                         "of tables/<table>.csv in the run's outputs")
 
 
+class DecisionChange(BaseModel):
+    """A property whose decision differs between the two runs compared."""
+
+    property_id: str
+    name: str
+    before: str = Field(description="use (with '+' the uses it shares), or seat:<role>; "
+                        "empty where the run does not plan the property")
+    after: str
+    decided_by: str = Field(description="'planner' where the later run's decisions set it")
+    reason_before: str
+    reason_after: str
+
+
 class CompareRun(BaseModel):
     id: str
     scenario_name: str
@@ -285,6 +298,11 @@ class ComparePublic(BaseModel):
 
     runs: list[CompareRun]
     items: list[CompareRow]
+    decisions_changed: list[DecisionChange] = Field(
+        default_factory=list, description="with exactly two runs: the properties whose "
+        "decision differs, the later run's planner decisions first, at most "
+        "1,000 (decisions_changed_total counts them all)")
+    decisions_changed_total: int = 0
 
 
 # --------------------------------------------------------------------------------- geography

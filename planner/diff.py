@@ -3,6 +3,7 @@ kept as a seat, with its old and new reason; each transfer; the KPIs), and a run
 the start of a re-plan."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,16 +32,19 @@ def _table(run: Path, name: str) -> pd.DataFrame:
     return pd.read_parquet(f)
 
 
-def _states(run: Path) -> pd.DataFrame:
+Tables = Callable[[str], pd.DataFrame]
+
+
+def _states(table: Tables) -> pd.DataFrame:
     """Per property what the run decided: its use (with the uses it shares) or its seat
     role, the reason and who decided."""
-    d = _table(run, "dispositions")
+    d = table("dispositions")
     shared = d["shared_uses"].fillna("").astype(str)
     use = d["use"].where(shared == "", d["use"] + "+" + shared)
     out = pd.DataFrame({"property_id": d["property_id"], "name": d["name"], "state": use,
                         "reason": d["reason"],
                         "decided_by": d.get("decided_by", pd.Series("model", index=d.index))})
-    s = _table(run, "seats")
+    s = table("seats")
     seats = pd.DataFrame({"property_id": s["property_id"], "name": s["name"],
                           "state": "seat:" + s["role"], "reason": "",
                           "decided_by": s.get("decided_by", pd.Series("model", index=s.index))})
@@ -68,7 +72,12 @@ def start_rows(uses: pd.DataFrame, service: pd.DataFrame) -> pd.DataFrame:
 
 
 def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
-    a, b = _states(run_a), _states(run_b)
+    return diff_tables(lambda name: _table(run_a, name), lambda name: _table(run_b, name))
+
+
+def diff_tables(table_a: Tables, table_b: Tables) -> RunDiff:
+    """The differences between two runs whose tables ``table_x(name)`` reads."""
+    a, b = _states(table_a), _states(table_b)
     both = a.add_suffix("_a").join(b.add_suffix("_b"), how="outer")
     changed = both[both["state_a"].fillna("") != both["state_b"].fillna("")]
     props = pd.DataFrame({
@@ -81,11 +90,11 @@ def diff_runs(run_a: Path, run_b: Path) -> RunDiff:
     props = props.sort_values(["decided_by", "property_id"], ascending=[False, True],
                               kind="stable").reset_index(drop=True)
     key = ["holder_code", "commune_code", "category"]
-    ta = _table(run_a, "transfers").groupby(key)["quantity"].sum().rename("before")
-    tb = _table(run_b, "transfers").groupby(key)["quantity"].sum().rename("after")
+    ta = table_a("transfers").groupby(key)["quantity"].sum().rename("before")
+    tb = table_b("transfers").groupby(key)["quantity"].sum().rename("after")
     tr = pd.concat([ta, tb], axis=1).fillna(0).astype(int)
     tr = tr[tr["before"] != tr["after"]].reset_index()
-    ka, kb = (_table(r, "kpis") for r in (run_a, run_b))
+    ka, kb = table_a("kpis"), table_b("kpis")
     nat = ["scope", "scope_id", "kpi"]
     k = ka[ka["scope"] == "national"][[*nat, "kpi_vi", "unit", "after"]].rename(
         columns={"after": "before"}).merge(

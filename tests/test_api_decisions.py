@@ -45,6 +45,21 @@ def test_decisions_in_a_run(solver, demo):
     assert prov["decisions"]["properties"] == 1
     assert prov["scenario"]["data"]["decisions"] == f"{run['id']}.csv"  # no server path
     assert str(settings.data_dir) not in str(prov)
+    # /compare with the same scenario without decisions lists what they changed, and why.
+    base = client.post("/runs", json={"scenario_id": sc["id"]}, headers=planner).json()
+    assert wait_for(client, base["id"], keys["viewer"])["status"] == "succeeded"
+    cmp = client.get("/compare", params={"runs": f"{base['id']},{run['id']}"},
+                     headers=auth(keys["viewer"])).json()
+    changed = {c["property_id"]: c for c in cmp["decisions_changed"]}
+    assert cmp["decisions_changed_total"] == len(changed)
+    if d.at[pid, "use"] != pd.read_parquet(settings.data_dir / "runs" / base["id"] / "tables"
+                                           / "dispositions.parquet").set_index(
+            "property_id").at[pid, "use"]:
+        first = cmp["decisions_changed"][0]
+        assert first["property_id"] == pid and first["decided_by"] == "planner"
+        assert "chờ quy hoạch" in first["reason_after"]
+    else:
+        assert pid not in changed
 
 
 def test_bad_decisions_get_every_problem_with_its_row(solver, demo):

@@ -10,12 +10,14 @@ from pydantic import StringConstraints
 from api.deps import ResultsDep, SessionDep
 from api.errors import invalid, not_found, responses, rules_beyond_the_schema
 from api.routers.results import finished
-from api.schemas import NO_NUL, ComparePublic, CompareRow, CompareRun
+from api.schemas import NO_NUL, ComparePublic, CompareRow, CompareRun, DecisionChange
 from api.security import Viewer
+from planner.diff import diff_tables
 from planner.safecells import csv_text
 
 router = APIRouter(tags=["results"], responses=responses(401, 403, 404, 409, 422))
 MAX_RUNS = 10
+MAX_CHANGES = 1_000
 RUN_IDS = r"^\s*[^,\s\x00]+(\s*,\s*[^,\s\x00]+)*\s*$"  # ids, commas between, none empty
 KEYS = ["scope", "scope_id", "scope_name", "kpi", "kpi_vi", "unit"]
 
@@ -25,7 +27,8 @@ def _value(v: object) -> float | None:
 
 
 @router.get("/compare", response_model=ComparePublic, operation_id="compare_runs",
-            summary="KPIs of several succeeded runs side by side",
+            summary="KPIs of several succeeded runs side by side (with two runs, the "
+            "property decisions that changed and why)",
             openapi_extra=rules_beyond_the_schema(
                 f"1 to {MAX_RUNS} distinct run ids in all, repeated or comma-separated"),
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}})
@@ -72,7 +75,18 @@ def compare_runs(
         after={i: _value(lookup.get(k, {}).get("after"))
                for i, lookup in zip(ids, lookups, strict=True)})
         for k in keys]
+    changed: list[DecisionChange] = []
+    total = 0
+    if len(rows) == 2:
+        try:
+            d = diff_tables(lambda name: results.table(rows[0].id, name),
+                            lambda name: results.table(rows[1].id, name))
+        except FileNotFoundError:
+            raise not_found("output table", f"{rows[0].id} or {rows[1].id}") from None
+        total = len(d.properties)
+        changed = [DecisionChange(**{k: str(v) for k, v in r.items()})
+                   for r in d.properties.head(MAX_CHANGES).to_dict("records")]
     return ComparePublic(
         runs=[CompareRun(id=r.id, scenario_name=r.scenario_name, overrides=list(r.overrides),
                          synthetic=r.synthetic) for r in rows],
-        items=items)
+        items=items, decisions_changed=changed, decisions_changed_total=total)
