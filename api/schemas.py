@@ -175,10 +175,10 @@ class RunCreate(BaseModel):
                                  description="named overrides of the scenario to apply, in "
                                  "order, on top of those applied at creation")
     decisions: list[DecisionIn] = Field(
-        default_factory=list, max_length=10_000, description="the planner's own decisions "
+        default_factory=list, max_length=1_000, description="the planner's own decisions "
         "(uses required or forbidden, buildings kept or released, lots sent or kept, units "
         "served first), validated like an uploaded table: every problem with its row (the "
-        "first row is 2, as in a file)")
+        "first row is 2, as in a file); at most 1,000 rows")
 
 
 class RunPublic(_Public):

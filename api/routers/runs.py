@@ -101,7 +101,7 @@ def _queue(session: Session, manager: ManagerDep, principal: Principal, response
 
 
 @router.post("", response_model=RunPublic, status_code=status.HTTP_202_ACCEPTED,
-             operation_id="create_run", responses={**responses(403, 404, 409, 422),
+             operation_id="create_run", responses={**responses(403, 404, 409, 413, 422),
                                                    202: _ACCEPTED},
              summary="Start a run of a scenario (planner); answers 202 at once",
              openapi_extra=rules_beyond_the_schema(
