@@ -18,6 +18,13 @@ ROLES = ("main_seat", "annex", "service_point")
 ANNEX_MIN_FLOOR_AREA_M2 = 500.0
 
 
+def seat_roles(is_main: np.ndarray, floor_area_m2: np.ndarray,
+               annex_min_floor_area_m2: float = ANNEX_MIN_FLOOR_AREA_M2) -> np.ndarray:
+    """The role of a kept building: its unit's main seat, an annex, or a service point."""
+    return np.where(is_main, "main_seat", np.where(
+        floor_area_m2 >= annex_min_floor_area_m2, "annex", "service_point"))
+
+
 class SeatsModel(LocationModel):
     r"""Keep the buildings that bring every former commune within reach and house the staff,
     at the least cost.
@@ -266,8 +273,7 @@ class SeatsModel(LocationModel):
         b = self.buildings
         floor = (b["floor_area_m2"].to_numpy(dtype=float) if "floor_area_m2" in b
                  else np.zeros(len(b)))
-        role = np.where(self.main, "main_seat",
-                        np.where(floor >= self.annex_min_floor_area_m2, "annex", "service_point"))
+        role = seat_roles(self.main, floor, self.annex_min_floor_area_m2)
         self.kept = pd.DataFrame({"building_id": b["building_id"].to_numpy()[keep],
                                   "commune": b["commune"].to_numpy()[keep],
                                   "role": role[keep]})

@@ -28,12 +28,11 @@ import pandas as pd
 
 from planner.inventory import Dataset, InventoryError, _check_columns, _coerce
 from planner.readers import Problem, RawTable, ReadLimits, _read_csv, _read_parquet, _read_sheets
-from planner.schema import MAX_QUANTITY, USES, Column, Table
+from planner.scenario import TRANSFER_CATEGORIES
+from planner.schema import MAX_QUANTITY, SERVICE_USES, USES, Column, Table
 
-TRANSFER_CATEGORIES = ("car", "computer", "printer", "photocopier", "scanner", "projector")
 KEEP = "keep"
 SERVED_FIRST = "served_first"
-SERVICE = ("health", "education", "office", "service_point", "housing", "culture")
 
 DECISIONS = Table(
     "decisions",
@@ -86,17 +85,6 @@ class Decisions:
                    pd.DataFrame(columns=["row", "holder_code", "category", "rule", "quantity",
                                          "commune_code", "note"]),
                    pd.DataFrame(columns=["row", "commune_code", "note"]), "", "")
-
-    def __len__(self) -> int:
-        return len(self.properties) + len(self.lots) + len(self.units)
-
-    def required_uses(self) -> pd.DataFrame:
-        p = self.properties
-        return p[(p["rule"] == "require") & (p["use"] != KEEP)]
-
-    def forbidden_uses(self) -> pd.DataFrame:
-        p = self.properties
-        return p[(p["rule"] == "forbid") & (p["use"] != KEEP)]
 
     def kept(self) -> pd.DataFrame:
         p = self.properties
@@ -211,7 +199,7 @@ def _check_rows(d: pd.DataFrame, dataset: Dataset, file: str, problems: list[Pro
             if r.use is None or r.use == SERVED_FIRST:
                 bad(r.row, "use", "a property decision needs a use (a disposition use or keep)")
                 continue
-            if r.commune_code is not None and not (r.rule == "require" and r.use in SERVICE):
+            if r.commune_code is not None and not (r.rule == "require" and r.use in SERVICE_USES):
                 bad(r.row, "commune_code", "only a required service use names the unit it "
                     "serves")
             if r.rule == "forbid" and r.use == "hold":

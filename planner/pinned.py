@@ -86,21 +86,22 @@ def _unreachable(targeted: pd.DataFrame, info: pd.DataFrame, units: pd.DataFrame
     if targeted.empty:
         return out
     u = units.set_index("commune_code")
-    for r in targeted.itertuples(index=False):
+    prop = info.loc[targeted["property_id"]]
+    hq = u.reindex(targeted["commune_code"])
+    dist = geodata.haversine_km(prop["lon"].to_numpy(), prop["lat"].to_numpy(),
+                                hq["lon"].to_numpy(), hq["lat"].to_numpy())
+    for r, km, p_unit in zip(targeted.itertuples(index=False), dist, prop["commune_code"],
+                             strict=True):
         if r.commune_code not in u.index:
             out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is not planned "
                         "in this run"))
             continue
-        p = info.loc[r.property_id]
-        km = float(geodata.haversine_km(np.array([p["lon"]]), np.array([p["lat"]]),
-                                        np.array([u.at[r.commune_code, "lon"]]),
-                                        np.array([u.at[r.commune_code, "lat"]]))[0])
         radius = policy.service_radius_km[r.use]
         if km > radius:
             out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is {km:.1f} km "
                         f"from {r.property_id!r}, beyond the {r.use} radius of {radius:g} km"))
         elif policy.same_province_only and u.at[r.commune_code, "province_code"] != u.at[
-                p["commune_code"], "province_code"]:
+                p_unit, "province_code"]:
             out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} lies in another "
                         "province and the scenario serves only the property's own"))
     return out

@@ -24,7 +24,7 @@ import pandas as pd
 import geodata
 from optimization.disposition import DispositionModel
 from optimization.result import SolveInfo
-from optimization.seats import ANNEX_MIN_FLOOR_AREA_M2, SeatsModel
+from optimization.seats import SeatsModel, seat_roles
 from optimization.transfer import TransferModel
 from planner import pinned, prepare, reasons
 from planner.decisions import Decisions, load_decisions
@@ -137,9 +137,8 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     if radius is None:
         # Buildings the planner keeps are kept here too, as the seats model would name them.
         held = cand[cand["is_main_seat"] | cand["keep_required"]]
-        kept = held[["building_id", "commune_code"]].assign(role=np.where(
-            held["is_main_seat"], "main_seat", np.where(
-                held["floor_area_m2"] >= ANNEX_MIN_FLOOR_AREA_M2, "annex", "service_point")))
+        kept = held[["building_id", "commune_code"]].assign(role=seat_roles(
+            held["is_main_seat"].to_numpy(), held["floor_area_m2"].to_numpy()))
     else:
         pairs = prepare.same_unit_pairs(areas, cand, "area_id", "building_id", radius)
         model = SeatsModel.from_frames(
@@ -225,11 +224,10 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     all_pairs = prepare.service_pairs(surplus, units, pol)
     pairs, near = prepare.candidate_arcs(options, needs, all_pairs, pol)
     # A required use stays even where it reaches no need; one required for a unit serves it.
-    want = pd.MultiIndex.from_frame(required[["property_id", "use"]])
-    options = pd.concat([near, options[pd.MultiIndex.from_frame(
-        options[["property_id", "use"]]).isin(want) & ~pd.MultiIndex.from_frame(
-        options[["property_id", "use"]]).isin(pd.MultiIndex.from_frame(
-            near[["property_id", "use"]]))]], ignore_index=True)
+    key = pd.MultiIndex.from_frame(options[["property_id", "use"]])
+    dropped = key.isin(pd.MultiIndex.from_frame(required[["property_id", "use"]])) & ~key.isin(
+        pd.MultiIndex.from_frame(near[["property_id", "use"]]))
+    options = pd.concat([near, options[dropped]], ignore_index=True)
     pairs = pinned.restrict_targets(pairs, all_pairs, required).rename(
         columns={"commune_code": "commune"})
     penalty = {u: float(v) for u, v in pol.unmet_penalty_vnd_per_m2.items()}

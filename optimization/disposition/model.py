@@ -478,8 +478,12 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
 
     def _property_spend(self, plan: CandidatePlan) -> NDArray[np.int64]:
         """Renovation per property (VND): every open option's fixed part and area."""
-        return np.bincount(self.opt_p, weights=plan.open_options() * (
-            self.opt_reno + self.opt_rate * plan.area), minlength=self.n_p).astype(np.int64)
+        return self._spend_per_property(plan.open_options(), plan.area)
+
+    def _spend_per_property(self, open_opt: NDArray[np.bool_],
+                            area: NDArray[np.int64]) -> NDArray[np.int64]:
+        return np.bincount(self.opt_p, weights=open_opt * (self.opt_reno + self.opt_rate * area),
+                           minlength=self.n_p).astype(np.int64)
 
     def _budget_caps(self) -> NDArray[np.int64]:
         return np.array([b for _, _, b, _ in self.budget_rows], dtype=np.int64)

@@ -83,8 +83,8 @@ class _Priority(DispositionState):
         fixed = np.where(is_open[o[cand]], 0, self.opt_reno[o[cand]])
         rate = self.opt_rate[o[cand]]
         if len(cand) and self.budget_rows:
-            avail = self._first_budget(choice, extra, area, serves_first)
             own = self._releasable_spend(choice, extra, area, serves_first)
+            avail = self._first_budget(choice, extra, area, own)
             scope = self.budget_masks[:, self.prop_first]
             pc = p[cand]
             room = avail[:, None] - np.where(switch[cand], 0, scope[:, pc] * own[pc])
@@ -112,16 +112,14 @@ class _Priority(DispositionState):
                           serves_first: Bools) -> Ints:
         """Per property the renovation it could give back: all of it for a property not fixed
         that serves no served-first need, else 0."""
-        per_opt = self.opt_rate * area
-        per_opt[choice] += self.opt_reno[choice]
-        per_opt[extra] += self.opt_reno[extra]
-        spend = np.bincount(self.opt_p, weights=per_opt, minlength=self.n_p).astype(np.int64)
+        is_open = extra.copy()
+        is_open[choice] = True
+        spend = self._spend_per_property(is_open, area)
         return np.where(~serves_first & (self.fixed_opt < 0), spend, 0)
 
-    def _first_budget(self, choice: Ints, extra: Bools, area: Ints,
-                      serves_first: Bools) -> Ints:
-        """Per budget row: its slack plus what the releasable properties in it spend."""
-        rel = self._releasable_spend(choice, extra, area, serves_first)
+    def _first_budget(self, choice: Ints, extra: Bools, area: Ints, rel: Ints) -> Ints:
+        """Per budget row: its slack plus what the releasable properties (``rel``: their
+        spend) in it spend."""
         scope = self.budget_masks[:, self.prop_first].astype(np.int64)
         return self._budget_caps() - self._spending(choice, area, extra) + scope @ rel
 

@@ -129,6 +129,9 @@ class DispositionState:
     def _property_spend(self, plan: CandidatePlan) -> Ints:
         raise NotImplementedError
 
+    def _spend_per_property(self, open_opt: Bools, area: Ints) -> Ints:
+        raise NotImplementedError
+
     def _budget_caps(self) -> Ints:
         raise NotImplementedError
 
