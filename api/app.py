@@ -23,7 +23,7 @@ from api.dashboard import mount_dashboard
 from api.jobs import RunManager
 from api.results import ResultCache
 from api.routers import compare, datasets, geography, health, keys, results, runs, scenarios
-from api.schemas import GeoJSONFeatureCollection, ScenarioSpec
+from api.schemas import GeoJSONFeatureCollection, RunCreate, ScenarioSpec
 from api.security import KeyCache
 from api.settings import Settings
 from api.store import Store
@@ -156,9 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.openapi_schema is None:
             doc = get_openapi(title=app.title, version=app.version,
                               description=app.description, routes=app.routes)
-            # Schemas that routes reference by hand (scenario bodies, GeoJSON answers).
+            # Schemas that routes reference by hand (scenario and run bodies, GeoJSON answers).
             _, extra = models_json_schema(
-                [(ScenarioSpec, "validation"), (GeoJSONFeatureCollection, "validation")],
+                [(ScenarioSpec, "validation"), (GeoJSONFeatureCollection, "validation"),
+                 (RunCreate, "validation")],
                 ref_template="#/components/schemas/{model}")
             doc.setdefault("components", {}).setdefault("schemas", {}).update(
                 extra.get("$defs", {}))

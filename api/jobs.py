@@ -58,6 +58,11 @@ def decisions_file(data_dir: Path, run_id: str) -> Path:
     return data_dir / "decisions" / f"{run_id}.csv"
 
 
+def start_file(data_dir: Path, run_id: str) -> Path:
+    """Where a re-plan keeps the plan it starts from (a copy: the old run may be deleted)."""
+    return data_dir / "starts" / f"{run_id}.parquet"
+
+
 def remove_outputs(data_dir: Path, run_id: str) -> None:
     """Delete a run's outputs and any half-written temporary folder of write_plan."""
     runs = data_dir / "runs"
@@ -275,7 +280,9 @@ class RunManager:
         pinned = decisions_file(self.data_dir, run_id)
         if pinned.exists():
             scenario["data"] = {**scenario.get("data", {}), "decisions": str(pinned.resolve())}
+        start = start_file(self.data_dir, run_id)
         job = {"scenario": scenario, "dataset_path": dataset_path,
+               "start": str(start.resolve()) if start.exists() else None,
                "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
                "write_maps": self.settings.write_maps}
         w = self._free_worker()

@@ -181,6 +181,29 @@ class RunCreate(BaseModel):
         "first row is 2, as in a file); at most 1,000 rows")
 
 
+class ReplanCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"decisions": [{"property_id": "DIS-536-01", "rule": "require", "use": "health"}]}]})
+
+    decisions: list[DecisionIn] = Field(
+        default_factory=list, max_length=1_000, description="every decision of the new run "
+        "(GET /runs/{id}/decisions gives the run's own, to keep or change), validated as in "
+        "POST /runs")
+    time_limit_s: float | None = Field(None, ge=1, le=86_400, description="solver time limit "
+                                       "instead of the scenario's: a re-plan starts from a "
+                                       "plan, so less time may do")
+
+
+class DecisionRow(DecisionIn):
+    row: int = Field(description="the row of the decisions table (the first is 2)")
+
+
+class DecisionsPublic(BaseModel):
+    run_id: str
+    total: int
+    items: list[DecisionRow]
+
+
 class RunPublic(_Public):
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
         "id": "3f9a0c1b2d4e5f60", "scenario_id": "a1b2c3d4e5f60718",
@@ -206,6 +229,8 @@ class RunPublic(_Public):
     message: str
     error: str | None
     retry_of: str | None = Field(description="the run this one re-runs")
+    replan_of: str | None = Field(None, description="the run whose plan this one started "
+                                  "from (POST /runs/{id}/replan)")
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None

@@ -15,11 +15,14 @@ import threading
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.errors import ApiError, Problem, invalid
 from api.settings import Settings
 from api.worker import exit_with_parent, without_paths
+
+if TYPE_CHECKING:
+    from planner.readers import RawTable
 
 
 def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
@@ -37,6 +40,20 @@ def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
                   "tables": {k: len(v) for k, v in dataset.tables.items()}}
 
 
+def read_decisions_one(file: str, limits: dict[str, Any]) -> tuple[str, Any]:
+    """In the worker: ("ok", the decisions table as read), or ("invalid", problems)."""
+    from planner.decisions import read_raw_decisions
+    from planner.inventory import InventoryError, ReadLimits
+
+    try:
+        raw = read_raw_decisions(file, ReadLimits(**limits))
+    except InventoryError as err:
+        shown_as = {str(Path(file).parent): "the upload"}
+        return "invalid", [{**p.to_dict(), "rule": without_paths(p.rule, shown_as),
+                            "file": without_paths(p.file, shown_as)} for p in err.problems]
+    return "ok", raw
+
+
 def validator_main(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides, not the keyboard
     exit_with_parent()
@@ -49,7 +66,10 @@ def validator_main(conn: Connection) -> None:
             if job is None:
                 return
             try:
-                conn.send(validate_one(job["folder"], job["limits"]))
+                if job.get("kind") == "decisions":
+                    conn.send(read_decisions_one(job["file"], job["limits"]))
+                else:
+                    conn.send(validate_one(job["folder"], job["limits"]))
             except Exception as err:  # a bug, not the upload's fault: no trace to the client
                 conn.send(("failed", type(err).__name__))
     except (EOFError, OSError):
@@ -87,6 +107,15 @@ class UploadValidator:
     def validate(self, folder: Path) -> dict[str, Any]:
         """The summary of a valid upload (content_hash, synthetic, tables); else an ApiError
         (422) with its problems, the first few of each rule one by one and the rest counted."""
+        return self._ask({"folder": str(folder.resolve())}, "invalid_inventory", "inventory")
+
+    def read_decisions(self, file: Path) -> RawTable:
+        """An uploaded decisions file as read (not yet checked against a dataset); else an
+        ApiError (422) with its problems."""
+        return self._ask({"kind": "decisions", "file": str(file.resolve())},
+                         "invalid_decisions", "decisions")
+
+    def _ask(self, job: dict[str, Any], code: str, what: str) -> Any:
         s = self.settings
         limits = {"max_unpacked_bytes": s.upload_max_unpacked_bytes,
                   "max_rows": s.upload_max_rows,
@@ -94,22 +123,22 @@ class UploadValidator:
         with self._slots:
             process, conn = self._take()
             try:
-                conn.send({"folder": str(folder.resolve()), "limits": limits})
+                conn.send({**job, "limits": limits})
                 # Start-up (imports) counts against the limit too: it is seconds, not minutes.
                 if not conn.poll(s.upload_timeout_s):
                     self._kill(process, conn)
-                    raise invalid("invalid_inventory", "the upload took longer than "
+                    raise invalid(code, "the upload took longer than "
                                   f"{s.upload_timeout_s:g} s to validate; nothing was stored",
                                   [Problem(file="files", rule="validation stopped at the time "
                                            f"limit of {s.upload_timeout_s:g} s: split the "
-                                           "inventory or remove unused sheets and rows")])
+                                           f"{what} or remove unused sheets and rows")])
                 kind, payload = conn.recv()
             except (EOFError, OSError, BrokenPipeError):
-                code = process.exitcode
+                code_ = process.exitcode
                 self._kill(process, conn)
-                raise invalid("invalid_inventory", "the upload could not be validated; nothing "
+                raise invalid(code, "the upload could not be validated; nothing "
                               "was stored", [Problem(file="files", rule="the validator stopped "
-                                                     f"while reading it (exit code {code})")]) \
+                                                     f"while reading it (exit code {code_})")]) \
                     from None
             with self._lock:
                 self._idle.append((process, conn))
@@ -118,7 +147,7 @@ class UploadValidator:
         if kind == "invalid":
             problems = [Problem(**p) for p in payload]
             listed = sum(not p.rule.startswith("... and ") for p in problems)
-            raise invalid("invalid_inventory", f"{listed} problem(s) in the inventory"
+            raise invalid(code, f"{listed} problem(s) in the {what}"
                           f"{' (and more, counted)' if listed < len(problems) else ''}; "
                           "nothing was stored", problems)
         raise ApiError(500, "internal_error", "the validator failed with an internal error "

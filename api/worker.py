@@ -54,6 +54,8 @@ def client_message(err: BaseException, shown_as: Mapping[str, str] | None = None
 
 
 def run_job(conn: Connection, job: dict[str, Any]) -> None:
+    import pandas as pd
+
     from planner.outputs import write_plan
     from planner.pipeline import STAGES, run_scenario
     from planner.scenario import Scenario
@@ -67,7 +69,8 @@ def run_job(conn: Connection, job: dict[str, Any]) -> None:
 
     try:
         scenario = Scenario.model_validate(job["scenario"])
-        plan = run_scenario(scenario, progress, job.get("dataset_path"))
+        start = pd.read_parquet(job["start"]) if job.get("start") else None
+        plan = run_scenario(scenario, progress, job.get("dataset_path"), start=start)
         progress("write", 0.0, "writing the tables, workbook, GeoPackage, maps and report")
         write_plan(plan, job["out_dir"], maps=bool(job["write_maps"]), force=True)
         conn.send(("done", {"synthetic": bool(plan.synthetic)}))

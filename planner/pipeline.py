@@ -407,10 +407,7 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
         "scenario_hash": scenario_hash(inputs.scenario),
         "dataset": {"source": ds.source or "demo", "content_hash": ds.content_hash,
                     "synthetic": ds.synthetic, "label": ds.meta.get("label", "")},
-        "decisions": {"file": Path(inputs.decisions.file).name,
-                      "content_hash": inputs.decisions.content_hash,
-                      "properties": len(inputs.decisions.properties),
-                      "lots": len(inputs.decisions.lots), "units": len(inputs.decisions.units)},
+        "decisions": _decision_counts(inputs),
         "geography": geodata.ATTRIBUTION,
         "solves": solves,
         "timings_s": timings,
@@ -418,6 +415,20 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
         "units": len(inputs.units),
         "provinces": sorted(inputs.units["province_code"].unique().tolist()),
     }
+
+
+def _decision_counts(inputs: Inputs) -> dict[str, Any]:
+    """The decisions file and its rows that apply to this run's units, by kind; rows on
+    other provinces are counted apart (they wait for a run that plans them)."""
+    dec = inputs.decisions
+    planned = set(inputs.units["commune_code"])
+    home = inputs.dataset.properties.set_index("property_id")["commune_code"]
+    applies = {"properties": dec.properties["property_id"].map(home).isin(planned),
+               "lots": dec.lots["holder_code"].isin(planned),
+               "units": dec.units["commune_code"].isin(planned)}
+    return {"file": Path(dec.file).name, "content_hash": dec.content_hash,
+            **{k: int(v.sum()) for k, v in applies.items()},
+            "outside_provinces": int(sum((~v).sum() for v in applies.values()))}
 
 
 def _shown_scenario(scenario: Scenario) -> dict[str, Any]:

@@ -30,6 +30,8 @@ OPERATION_IDS = {
     ("post", "/runs"): "create_run", ("get", "/runs"): "list_runs",
     ("get", "/runs/{run_id}"): "get_run", ("post", "/runs/{run_id}/cancel"): "cancel_run",
     ("post", "/runs/{run_id}/rerun"): "rerun_run",
+    ("post", "/runs/{run_id}/replan"): "replan_run",
+    ("get", "/runs/{run_id}/decisions"): "get_run_decisions",
     ("get", "/runs/{run_id}/kpis"): "get_run_kpis",
     ("get", "/runs/{run_id}/plan"): "get_run_plan",
     ("get", "/runs/{run_id}/report"): "get_run_report",

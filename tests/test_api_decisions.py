@@ -1,5 +1,6 @@
-"""The planner's decisions through the API: JSON rows in POST /runs, validated with the usual
-problem body, held to the key's province, honoured by the run and kept for a re-run."""
+"""The planner's decisions through the API: JSON rows or an uploaded file in POST /runs,
+validated with the usual problem body, held to the key's province, honoured by the run, kept
+for a re-run, read back, and a re-plan from a run's plan."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from conftest import province_subset
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.jobs import decisions_file
+from api.jobs import decisions_file, start_file
 
 
 @pytest.fixture
@@ -60,6 +61,71 @@ def test_decisions_in_a_run(solver, demo):
         assert "chờ quy hoạch" in first["reason_after"]
     else:
         assert pid not in changed
+
+    # Re-plan from the run: its decisions read back, one more added, its plan as the start.
+    got = client.get(f"/runs/{run['id']}/decisions", headers=auth(keys["viewer"])).json()
+    assert got["total"] == 1 and got["items"][0] == {**rows[0], "row": 2, "holder_code": None,
+                                                     "category": None, "quantity": None,
+                                                     "commune_code": None}
+    other = str(d.index[(d["use"] == "sale") & (d.index != pid)][0])
+    more = [{k: v for k, v in r.items() if k != "row" and v is not None}
+            for r in got["items"]] + [{"property_id": other, "rule": "forbid", "use": "sale"}]
+    r = client.post(f"/runs/{run['id']}/replan", json={"decisions": more, "time_limit_s": 5},
+                    headers=planner)
+    assert r.status_code == 202, r.text
+    assert r.json()["replan_of"] == run["id"]
+    assert start_file(settings.data_dir, r.json()["id"]).exists()
+    again = wait_for(client, r.json()["id"], keys["viewer"])
+    assert again["status"] == "succeeded", again
+    d2 = pd.read_parquet(settings.data_dir / "runs" / again["id"] / "tables"
+                         / "dispositions.parquet").set_index("property_id")
+    assert d2.at[pid, "use"] == "hold" and d2.at[other, "use"] != "sale"
+    assert d2.at[other, "decided_by"] == "planner"
+    prov = client.get(f"/runs/{again['id']}/provenance", headers=auth(keys["viewer"])).json()
+    assert prov["scenario"]["solver"]["time_limit_s"] == 5
+    assert client.get(f"/runs/{again['id']}/decisions", headers=planner).json()["total"] == 2
+    bad = client.post(f"/runs/{run['id']}/replan", headers=planner,
+                      json={"decisions": [{"property_id": "NOPE", "rule": "forbid",
+                                           "use": "sale"}]})
+    assert bad.status_code == 422 and bad.json()["problems"][0]["row"] == 2
+
+
+def test_decisions_as_an_uploaded_file(solver, demo, tmp_path):
+    client, keys, settings = solver
+    planner = auth(keys["planner"])
+    sc = client.post("/scenarios", json=LAM_DONG_QUICK, headers=planner).json()
+    pid = lam_dong_building(demo)
+    rows = pd.DataFrame([{"property_id": pid, "rule": "forbid", "use": "sale",
+                          "note": "giữ lại"}])
+    xlsx = tmp_path / "quyet-dinh.xlsx"
+    rows.to_excel(xlsx, sheet_name="decisions", index=False)
+    form = {"scenario_id": sc["id"], "overrides": []}
+    r = client.post("/runs", data=form, headers=planner,
+                    files={"decisions_file": (xlsx.name, xlsx.read_bytes())})
+    assert r.status_code == 202, r.text
+    rid = r.json()["id"]
+    assert client.get(f"/runs/{rid}/decisions", headers=planner).json()["items"][0][
+        "note"] == "giữ lại"
+    client.post(f"/runs/{rid}/cancel", headers=planner)
+    # A bad file: every problem names the file and the row; nothing is started.
+    bad = "property_id,rule,use\nNOPE,require,health\n" + f"{pid},forbid,spa\n"
+    r = client.post("/runs", data=form, headers=planner,
+                    files={"decisions_file": ("bad.csv", bad.encode())})
+    assert r.status_code == 422, r.text
+    where = {(p["file"], p["row"], p["column"]) for p in r.json()["problems"]}
+    assert {("bad.csv", 2, "property_id"), ("bad.csv", 3, "use")} <= where
+    for files, code in (({"other_file": ("d.csv", b"a")}, "invalid_decisions"),
+                        (None, "unsupported_media_type"),  # a form without a file
+                        ({"decisions_file": ("d.txt", b"x")}, "invalid_decisions"),
+                        ({"decisions_file": ("d.xlsx", b"not a workbook")},
+                         "invalid_decisions")):
+        r = client.post("/runs", data=form, headers=planner, files=files)
+        assert r.status_code in (415, 422) and r.json()["code"] == code, r.text
+    r = client.post("/runs", content=b"scenario_id: x", headers={
+        **planner, "Content-Type": "text/plain"})
+    assert r.status_code == 415
+    assert client.get("/runs", headers=planner).json()["total"] == 1
+    assert not list((settings.data_dir / "uploads").glob(".decisions-*"))
 
 
 def test_bad_decisions_get_every_problem_with_its_row(solver, demo):

@@ -361,3 +361,64 @@ def test_dashboard_in_a_browser(live, browser):
     assert set(origins) <= {live.url}, origins
     errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], errors
+
+
+def test_dashboard_pins_a_use_forbids_a_sale_and_replans(live, browser):
+    """From the properties' popups a planner forbids one sale and pins another property to
+    hold, re-plans, and the page moves to the new run: both decisions are the planner's in its
+    tables, marked on the map and listed again from the new run."""
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    d = browser
+    run_b = live.runs[1]
+    d.get(live.url + "/")
+    d.execute_script("localStorage.setItem('assetplan.apiKey', arguments[0])",
+                     live.keys["planner"])
+    d.get(live.url + f"/#run={run_b}")
+    d.refresh()
+    _wait_ready(d, run_b)
+    d.get_log("browser")
+    disp = live.table(run_b, "dispositions").sort_values("property_id")
+    sold = disp.loc[disp["use"] == "sale", "property_id"].tolist()
+    assert len(sold) >= 2, "the tight run sells at least two properties"
+    kept_from_sale, held = sold[0], sold[1]
+
+    def popup(pid: str) -> Any:
+        """The open popup of a property (its marker clicked)."""
+        assert _state(d, f"(s.propertyMarkers[{json.dumps(pid)}].fire('click'), true)")
+        where = f'.leaflet-popup .decide[data-property="{pid}"]'
+        WebDriverWait(d, 10).until(lambda d: d.find_elements("css selector", where))
+        return d.find_element("css selector", where)
+
+    box = popup(kept_from_sale)
+    box.find_element("css selector", ".decide-note").send_keys("giữ cho trạm y tế")
+    box.find_element("css selector", ".decide-forbid-sale").click()
+    box = popup(held)
+    Select(box.find_element("css selector", ".decide-use")).select_by_value("hold")
+    box.find_element("css selector", ".decide-require").click()
+    rows = d.find_elements("css selector", "#decision-list li")
+    assert [(r.get_attribute("data-property"), r.get_attribute("data-rule"),
+             r.get_attribute("data-use")) for r in rows] == [
+        (kept_from_sale, "forbid", "sale"), (held, "require", "hold")]
+
+    d.find_element("id", "replan-button").click()
+    WebDriverWait(d, 300, poll_frequency=0.25).until(lambda d: d.find_element(
+        "id", "replan-status").get_attribute("data-state") in ("done", "error"))
+    status = d.find_element("id", "replan-status")
+    assert status.get_attribute("data-state") == "done", status.text
+    new_run = status.get_attribute("data-run")
+    _wait_ready(d, new_run)
+    run = httpx.get(f"{live.url}/runs/{new_run}", headers={"X-API-Key": live.keys["viewer"]})
+    assert run.json()["replan_of"] == run_b
+    after = live.table(new_run, "dispositions").set_index("property_id")
+    assert after.at[kept_from_sale, "use"] != "sale"
+    assert after.at[held, "use"] == "hold"
+    assert (after.loc[[kept_from_sale, held], "decided_by"] == "planner").all()
+    assert "giữ cho trạm y tế" in after.at[kept_from_sale, "reason"]
+    planned = int((after["decided_by"] == "planner").sum())
+    legend = d.find_element("css selector", '#legend-uses [data-key="use-planner"]')
+    assert int(legend.get_attribute("data-count")) == planned == 2
+    assert len(d.find_elements("css selector", "#decision-list li")) == 2  # the new run's own
+    d.save_screenshot(str(ARTIFACTS / "dashboard-replan.png"))
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors

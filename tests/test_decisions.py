@@ -37,7 +37,7 @@ def baseline():
 
 
 @pytest.fixture(scope="module")
-def decided(baseline, tmp_path_factory):
+def decided(baseline, demo, tmp_path_factory):
     d = baseline["dispositions"]
     sold = d.loc[d["use"] == "sale", "property_id"].tolist()
     seats = baseline["seats"]
@@ -57,6 +57,9 @@ def decided(baseline, tmp_path_factory):
          "quantity": int(lot["quantity"]), "commune_code": lot["commune_code"]},
         {"holder_code": other["holder_code"], "category": other["category"], "rule": "forbid"},
         {"commune_code": d["commune_code"].iloc[0], "rule": "require", "use": "served_first"},
+        # Another province's: it waits for a run that plans it.
+        {"property_id": demo.properties.loc[demo.properties["commune_code"].str.startswith(
+            "00"), "property_id"].iloc[0], "rule": "forbid", "use": "sale"},
     ]
     scenario = with_decisions(rows, tmp_path_factory.mktemp("dec") / "decisions.csv")
     return rows, run_scenario(scenario)
@@ -136,7 +139,9 @@ def test_decisions_are_honoured_and_marked(decided, baseline):
               & (tr["category"] == other["category"])].empty
     needs = plan["needs"]
     assert needs.loc[needs["commune_code"] == rows[6]["commune_code"], "served_first"].all()
-    assert plan.provenance["decisions"]["properties"] == 4
+    counts = plan.provenance["decisions"]
+    assert (counts["properties"], counts["lots"], counts["units"]) == (4, 2, 1)
+    assert counts["outside_provinces"] == 1
     # The seats may re-optimise around the kept and released buildings; none is lost.
     assert len(plan["dispositions"]) + len(plan["seats"]) == len(
         baseline["dispositions"]) + len(baseline["seats"])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,18 +12,23 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import geodata
+from api.decisions import (
+    RUN_BODY_DOC,
+    RunRequestDep,
+    checked_decisions,
+    keep_decisions,
+    kept_decisions,
+)
 from api.deps import ManagerDep, Offset, SessionDep
 from api.errors import (
     ApiError,
-    Problem,
     conflict,
     invalid,
     not_found,
     responses,
     rules_beyond_the_schema,
 )
-from api.jobs import decisions_file
+from api.jobs import decisions_file, run_dir, start_file
 from api.models import (
     ACTIVE_STATES,
     CANCELLED,
@@ -30,6 +36,7 @@ from api.models import (
     INTERRUPTED,
     QUEUED,
     RUN_STATES,
+    SUCCEEDED,
     DatasetRow,
     RunRow,
     ScenarioRow,
@@ -37,10 +44,10 @@ from api.models import (
 )
 from api.resolve import scope_of, validate
 from api.routers.scenarios import find as find_scenario
-from api.schemas import NO_NUL, Page, RunCreate, RunPublic
+from api.schemas import NO_NUL, DecisionRow, DecisionsPublic, Page, ReplanCreate, RunPublic
 from api.security import Planner, Principal, Viewer, check_scope, must_see, new_id
-from planner.demo import load_demo
-from planner.inventory import load_dataset
+from planner.diff import start_plan
+from planner.readers import RawTable, stringify
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 422))
 RERUNNABLE = (FAILED, CANCELLED, INTERRUPTED)
@@ -101,81 +108,54 @@ def _queue(session: Session, manager: ManagerDep, principal: Principal, response
 
 
 @router.post("", response_model=RunPublic, status_code=status.HTTP_202_ACCEPTED,
-             operation_id="create_run", responses={**responses(403, 404, 409, 413, 422),
+             operation_id="create_run", responses={**responses(403, 404, 409, 413, 415, 422),
                                                    202: _ACCEPTED},
              summary="Start a run of a scenario (planner); answers 202 at once",
-             openapi_extra=rules_beyond_the_schema(
+             description="JSON (`RunCreate`, the planner's decisions as `decisions` rows), or "
+             "multipart form data with the same fields and the decisions table as "
+             "`decisions_file` (CSV, Excel or Parquet, read like an inventory upload). Every "
+             "problem of the decisions comes back at once with its file, row and column.",
+             openapi_extra={**RUN_BODY_DOC, **rules_beyond_the_schema(
                  "every override named is defined in the scenario, and the overrides stacked "
                  "set no key twice",
-                 "the scenario with its overrides passes the scenario schema"))
-def create_run(body: RunCreate, session: SessionDep, manager: ManagerDep, planner: Planner,
+                 "the scenario with its overrides passes the scenario schema",
+                 "the decisions pass `assetplan schema decisions` against the run's dataset, "
+                 "and a scoped key's decisions name units of its province only")})
+def create_run(req: RunRequestDep, session: SessionDep, manager: ManagerDep, planner: Planner,
                response: Response, idempotency_key: IdempotencyKey = None) -> RunRow:
-    request_hash = _request_hash("create", body.model_dump(mode="json"))
+    request_hash = _request_hash("create", req.digest)
     if idempotency_key is not None:
         replayed = _replay(session, planner, idempotency_key, request_hash, response)
         if replayed is not None:
             return replayed
+    body = req.body
     sc = find_scenario(session, body.scenario_id, planner)
     overrides = [*sc.overrides, *body.overrides]
     scenario, dataset = validate(session, sc.spec, overrides, source=f"scenario {sc.name}")
     scope = scope_of(scenario)
     check_scope(planner, scope, "a run that does not plan exactly that province")
-    table = _decisions_table(session, body, dataset, planner)
-    row = RunRow(id=new_id(), scenario_id=sc.id, scenario_name=sc.name, overrides=overrides,
-                 resolved=scenario.model_dump(mode="json"), dataset_id=dataset.id,
-                 provinces=list(scenario.data.provinces), province_code=scope,
-                 synthetic=dataset.synthetic, status=QUEUED, stage="queued", progress=0.0,
-                 message="waiting for a worker", error=None, worker_pid=None, retry_of=None,
-                 created_at=utcnow(), started_at=None, finished_at=None,
-                 created_by=planner.key_id, idempotency_key=idempotency_key,
-                 request_hash=request_hash if idempotency_key is not None else None)
-    if table is not None:
-        _keep_decisions(manager.data_dir, row.id, table)
+    table = None if req.decisions is None else checked_decisions(req.decisions, dataset,
+                                                                 planner)
+    row = _new_run(sc.id, sc.name, overrides, scenario.model_dump(mode="json"), dataset.id,
+                   list(scenario.data.provinces), scope, dataset.synthetic, planner,
+                   idempotency_key, request_hash)
+    if table is not None and len(table):
+        keep_decisions(manager.data_dir, row.id, table)
     return _queue(session, manager, planner, response, row, idempotency_key)
 
 
-def _decisions_table(session: Session, body: RunCreate, dataset: DatasetRow,
-                     planner: Principal) -> pd.DataFrame | None:
-    """The body's decisions as a table, validated against the run's dataset (422 with every
-    problem and its row) and, for a scoped key, inside its province (403)."""
-    if not body.decisions:
-        return None
-    from planner.decisions import DecisionError, decisions_from_frame
-
-    table = pd.DataFrame([d.model_dump() for d in body.decisions])
-    data = load_demo() if dataset.id == "demo" else load_dataset(str(dataset.path))
-    try:
-        decided = decisions_from_frame(table, data, name="decisions")
-    except DecisionError as err:
-        raise invalid("invalid_decisions", f"{len(err.problems)} problem(s) in the decisions; "
-                      "nothing was started", [Problem(**p.to_dict()) for p in err.problems]
-                      ) from None
-    if planner.province_code is not None:
-        prov = pd.concat([
-            data.properties.set_index("property_id")["commune_code"].reindex(
-                decided.properties["property_id"]).set_axis(decided.properties["row"]),
-            decided.lots.set_index("row")["holder_code"],
-            decided.lots.set_index("row")["commune_code"].dropna(),
-            decided.properties.set_index("row")["commune_code"].dropna(),
-            decided.units.set_index("row")["commune_code"]])
-        codes = geodata.load_communes().set_index("code")["province_code"]
-        outside = sorted({int(r) for r, c in prov.items()
-                          if codes.get(c) != planner.province_code})
-        if outside:
-            raise ApiError(403, "out_of_scope", f"this key is scoped to province "
-                           f"{planner.province_code}; decision row(s) "
-                           f"{', '.join(map(str, outside))} name units outside it",
-                           [Problem(file="decisions", row=r, column=None,
-                                    rule="outside the key's province") for r in outside])
-    return table
-
-
-def _keep_decisions(data_dir: Path, run_id: str, table: pd.DataFrame) -> None:
-    path = decisions_file(data_dir, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(path)
+def _new_run(scenario_id: str | None, scenario_name: str, overrides: list[str],
+             resolved: dict[str, Any], dataset_id: str, provinces: list[str],
+             scope: str | None, synthetic: bool, planner: Principal, key: str | None,
+             request_hash: str, **links: str) -> RunRow:
+    return RunRow(id=new_id(), scenario_id=scenario_id, scenario_name=scenario_name,
+                  overrides=overrides, resolved=resolved, dataset_id=dataset_id,
+                  provinces=provinces, province_code=scope, synthetic=synthetic,
+                  status=QUEUED, stage="queued", progress=0.0, message="waiting for a worker",
+                  error=None, worker_pid=None, created_at=utcnow(), started_at=None,
+                  finished_at=None, created_by=planner.key_id, idempotency_key=key,
+                  request_hash=request_hash if key is not None else None,
+                  retry_of=links.get("retry_of"), replan_of=links.get("replan_of"))
 
 
 @router.get("", response_model=Page[RunPublic], operation_id="list_runs",
@@ -251,16 +231,81 @@ def rerun_run(run_id: str, session: SessionDep, manager: ManagerDep, planner: Pl
         old.scenario_id = None
     if old.dataset_id != "demo" and session.get(DatasetRow, old.dataset_id) is None:
         raise ApiError(409, "conflict", f"dataset {old.dataset_id!r} of this run was deleted")
-    row = RunRow(id=new_id(), scenario_id=old.scenario_id, scenario_name=old.scenario_name,
-                 overrides=list(old.overrides), resolved=old.resolved,
-                 dataset_id=old.dataset_id, provinces=list(old.provinces),
-                 province_code=old.province_code, synthetic=old.synthetic, status=QUEUED,
-                 stage="queued", progress=0.0, message="waiting for a worker", error=None,
-                 worker_pid=None, retry_of=old.id, created_at=utcnow(), started_at=None,
-                 finished_at=None, created_by=planner.key_id, idempotency_key=idempotency_key,
-                 request_hash=request_hash if idempotency_key is not None else None)
-    kept = decisions_file(manager.data_dir, old.id)
-    if kept.exists():
-        _keep_decisions(manager.data_dir, row.id, pd.read_csv(kept, dtype=str,
-                                                             keep_default_na=False))
+    row = _new_run(old.scenario_id, old.scenario_name, list(old.overrides), old.resolved,
+                   old.dataset_id, list(old.provinces), old.province_code, old.synthetic,
+                   planner, idempotency_key, request_hash, retry_of=old.id,
+                   **({"replan_of": old.replan_of} if old.replan_of else {}))
+    _copy_inputs(manager.data_dir, old.id, row.id)
+    return _queue(session, manager, planner, response, row, idempotency_key)
+
+
+def _copy_inputs(data_dir: Path, old_id: str, new_id_: str) -> None:
+    """A re-run's decisions and start plan are those of the run it re-runs."""
+    for where in (decisions_file, start_file):
+        src = where(data_dir, old_id)
+        if src.exists():
+            dst = where(data_dir, new_id_)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dst.with_name(f".{dst.name}.tmp")
+            shutil.copyfile(src, tmp)
+            tmp.replace(dst)
+
+
+@router.get("/{run_id}/decisions", response_model=DecisionsPublic,
+            operation_id="get_run_decisions", responses=responses(403, 404),
+            summary="The planner's decisions a run was made with (none: an empty list)")
+def get_run_decisions(run_id: str, session: SessionDep, manager: ManagerDep,
+                      viewer: Viewer) -> DecisionsPublic:
+    find(session, run_id, viewer)
+    table = kept_decisions(manager.data_dir, run_id)
+    items = [DecisionRow(row=i + 2, **{k: v for k, v in rec.items() if v != ""})
+             for i, rec in enumerate(table.to_dict("records"))]
+    return DecisionsPublic(run_id=run_id, total=len(items), items=items)
+
+
+@router.post("/{run_id}/replan", response_model=RunPublic,
+             status_code=status.HTTP_202_ACCEPTED, operation_id="replan_run",
+             responses={**responses(403, 404, 409, 422), 202: _ACCEPTED},
+             summary="Solve a succeeded run again with the planner's decisions, starting from "
+             "its plan (planner)",
+             description="A new run (`replan_of` points back) of the same scenario, overrides "
+             "and provinces, with `decisions` as its whole decisions table and the old run's "
+             "plan as the solvers' first solution, as `assetplan replan` does. The old run "
+             "stays as it is; GET /compare?run_ids=OLD,NEW shows what changed and why.",
+             openapi_extra=rules_beyond_the_schema(
+                 "the decisions pass `assetplan schema decisions` against the run's dataset, "
+                 "and a scoped key's decisions name units of its province only"))
+def replan_run(run_id: str, body: ReplanCreate, session: SessionDep, manager: ManagerDep,
+               planner: Planner, response: Response,
+               idempotency_key: IdempotencyKey = None) -> RunRow:
+    request_hash = _request_hash("replan", [run_id, body.model_dump(mode="json")])
+    if idempotency_key is not None:
+        replayed = _replay(session, planner, idempotency_key, request_hash, response)
+        if replayed is not None:
+            return replayed
+    old = find(session, run_id, planner)
+    tables = run_dir(manager.data_dir, old.id) / "tables"
+    if old.status != SUCCEEDED or not (tables / "dispositions.parquet").exists():
+        raise conflict(f"run {run_id!r} is {old.status}; only a succeeded run's plan can be "
+                       "re-planned")
+    dataset = session.get(DatasetRow, old.dataset_id)
+    if dataset is None:
+        raise ApiError(409, "conflict", f"dataset {old.dataset_id!r} of this run was deleted")
+    table = None
+    if body.decisions:
+        frame = pd.DataFrame([d.model_dump() for d in body.decisions])
+        table = checked_decisions(RawTable(stringify(frame), "decisions"), dataset, planner)
+    resolved = dict(old.resolved)
+    if body.time_limit_s is not None:
+        resolved["solver"] = {**resolved.get("solver", {}), "time_limit_s": body.time_limit_s}
+    if old.scenario_id is not None and session.get(ScenarioRow, old.scenario_id) is None:
+        old.scenario_id = None
+    row = _new_run(old.scenario_id, old.scenario_name, list(old.overrides), resolved,
+                   old.dataset_id, list(old.provinces), old.province_code, old.synthetic,
+                   planner, idempotency_key, request_hash, replan_of=old.id)
+    start = start_file(manager.data_dir, row.id)
+    start.parent.mkdir(parents=True, exist_ok=True)
+    start_plan(run_dir(manager.data_dir, old.id)).to_parquet(start, index=False)
+    if table is not None:
+        keep_decisions(manager.data_dir, row.id, table)
     return _queue(session, manager, planner, response, row, idempotency_key)

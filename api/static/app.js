@@ -1,7 +1,9 @@
 /* assetplan dashboard: one run of the planner on a map, with its KPIs.
  *
  * Reads only this server's own API (relative URLs): /health, /runs, /provinces, /communes,
- * /runs/{id}/kpis and /runs/{id}/plan?table=...&format=json|geojson&province=...
+ * /runs/{id}/kpis, /runs/{id}/plan?table=...&format=json|geojson&province=... and
+ * /runs/{id}/decisions; a planner's key pins a property's use or forbids its sale from the
+ * property's popup and re-plans with POST /runs/{id}/replan.
  * The API key travels in the X-API-Key header; it is kept in localStorage when the user asks.
  * Leaflet is vendored under static/vendor/; map tiles are optional (none by default): the map is
  * drawn from the GeoJSON answers alone.
@@ -55,7 +57,9 @@
   var state = {
     key: null, runs: [], provinces: new Map(), run: null, province: "", kpis: [],
     map: null, renderer: null, layers: {}, layerControl: null, tiles: null, backdrop: null,
-    counts: {}, ready: false, seq: 0
+    counts: {}, ready: false, seq: 0,
+    // The planner's decisions for the next re-plan: the run's own, then those added here.
+    decisions: [], decisionsOf: null, propertyMarkers: {}, replanning: null
   };
   window.assetplanDashboard = state;
 
@@ -111,7 +115,7 @@
   }
   ApiError.prototype = Object.create(Error.prototype);
 
-  async function api(path, params) {
+  async function api(path, params, body) {
     var url = new URL(path, document.baseURI);
     Object.keys(params || {}).forEach(function (k) {
       var v = params[k];
@@ -119,20 +123,28 @@
     });
     var headers = { Accept: "application/json, application/geo+json" };
     if (state.key) headers["X-API-Key"] = state.key;
+    var init = { headers: headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      init.method = "POST";
+      init.body = JSON.stringify(body);
+      headers["Content-Type"] = "application/json";
+    }
     var resp;
     try {
-      resp = await fetch(url, { headers: headers, credentials: "same-origin" });
+      resp = await fetch(url, init);
     } catch (e) {
       throw new ApiError(0, "network", "Không kết nối được máy chủ / cannot reach the server");
     }
     var text = await resp.text();
-    var body = null;
-    try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+    var answer = null;
+    try { answer = text ? JSON.parse(text) : null; } catch (e) { answer = null; }
     if (!resp.ok) {
-      var msg = body && body.message ? body.message : resp.status + " " + resp.statusText;
-      throw new ApiError(resp.status, (body && body.code) || "http", msg);
+      var msg = answer && answer.message ? answer.message : resp.status + " " + resp.statusText;
+      var err = new ApiError(resp.status, (answer && answer.code) || "http", msg);
+      err.problems = (answer && answer.problems) || [];
+      throw err;
     }
-    return body;
+    return answer;
   }
 
   async function download(path, params, filename) {
@@ -175,7 +187,7 @@
       say("Cần khoá API hợp lệ / a valid API key is needed: " + err.message, "error");
       openKeyDialog("Máy chủ yêu cầu khoá API / the server asks for an API key: " + err.message);
     } else if (err instanceof ApiError && err.status === 403) {
-      say("Khoá này không được xem / this key may not see this: " + err.message, "error");
+      say("Khoá này không được phép / this key may not do this: " + err.message, "error");
     } else {
       say((err && err.message) || String(err), "error");
       if (!(err instanceof ApiError) && window.console) console.error(err);
@@ -314,6 +326,7 @@
 
   function drawRun(data) {
     clearLayers();
+    state.propertyMarkers = {};
     var map = state.map;
     var r = state.renderer;
     var agg = unitNeeds(data.needs, data.equipment);
@@ -353,10 +366,16 @@
       if (!f.geometry) return;
       var p = f.properties;
       byUse[p.use] = (byUse[p.use] || 0) + 1;
-      L.circleMarker(latlng(f.geometry.coordinates), { renderer: r, radius: 3.2, stroke: false,
+      var planner = p.decided_by === "planner";
+      if (planner) byUse.planner = (byUse.planner || 0) + 1;
+      var m = L.circleMarker(latlng(f.geometry.coordinates), { renderer: r,
+        radius: planner ? 4.2 : 3.2, stroke: planner, color: "#111", weight: 1.6,
         fillColor: USE_COLOURS[p.use] || "#000", fillOpacity: 0.85 })
         .bindTooltip(function () { return propertyTip(p); }, { sticky: true })
-        .addTo(props);
+        .on("click", function (ev) { openDecision(p, ev.target.getLatLng()); });
+      m.property = p;
+      state.propertyMarkers[p.property_id] = m;
+      m.addTo(props);
     });
 
     var units = L.featureGroup();
@@ -450,6 +469,10 @@
     Object.keys(USE_LABELS).forEach(function (k) {
       if (byUse[k]) s.appendChild(legendRow("", USE_COLOURS[k], USE_LABELS[k], byUse[k], "use-" + k));
     });
+    if (byUse.planner) {
+      s.appendChild(legendRow("ring", "#111", "Viền đen: theo quyết định của người lập kế hoạch / " +
+        "black ring: as the planner decided", byUse.planner, "use-planner"));
+    }
     var l = $("legend-lines");
     l.replaceChildren();
     h = document.createElement("h3");
@@ -468,6 +491,183 @@
       " ĐVHC, " + nf0.format(state.counts.properties) + " nhà đất, " +
       nf0.format(state.counts.conversions) + " chuyển đổi, " + nf0.format(state.counts.transfers) +
       " điều chuyển.";
+  }
+
+
+  // ---------------------------------------------------------------- planner's decisions
+
+  var PINNABLE = ["health", "education", "office", "service_point", "housing", "culture",
+    "transfer", "hold", "sale"];
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "className") e.className = attrs[k];
+      else e.setAttribute(k, attrs[k]);
+    });
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  function decisionText(d) {
+    var what = d.rule === "forbid" ? (d.use === "sale" ? "Cấm bán / sale forbidden"
+      : "Cấm / forbid " + (USE_LABELS[d.use] || d.use))
+      : "Yêu cầu / require " + (USE_LABELS[d.use] || d.use || "");
+    var who = d.property_id ? d.property_id : d.holder_code ? d.holder_code + " · " +
+      (CATEGORY_LABELS[d.category] || d.category) : d.commune_code;
+    return who + ": " + what + (d.commune_code && d.property_id ? " → " + d.commune_code : "") +
+      (d.quantity ? " × " + d.quantity : "") + (d.note ? " (" + d.note + ")" : "");
+  }
+
+  // A new decision on a property replaces the ones the list holds for it.
+  function decide(row) {
+    state.decisions = state.decisions.filter(function (d) {
+      return d.property_id !== row.property_id;
+    });
+    state.decisions.push(row);
+    drawDecisions();
+    state.map.closePopup();
+  }
+
+  function decisionPopup(p) {
+    var box = el("div", { className: "decide", "data-property": p.property_id });
+    var title = el("div", { className: "tip-title" }, p.name + " (" + p.property_id + ")");
+    box.appendChild(title);
+    box.appendChild(el("div", {}, "Phương án hiện tại / current use: " +
+      (USE_LABELS[p.use] || p.use) + (p.decided_by === "planner"
+        ? " — theo quyết định của người lập kế hoạch / as the planner decided" : "")));
+    var sel = el("select", { className: "decide-use", "aria-label": "phương án / use" });
+    PINNABLE.forEach(function (u) {
+      var o = el("option", { value: u }, USE_LABELS[u] || u);
+      if (u === p.use) o.selected = true;
+      sel.appendChild(o);
+    });
+    var note = el("input", { className: "decide-note", type: "text", maxlength: "200",
+      placeholder: "lý do / why (tuỳ chọn / optional)" });
+    var pin = el("button", { type: "button", className: "decide-require" },
+      "Ghim phương án / pin this use");
+    pin.addEventListener("click", function () {
+      var row = { property_id: p.property_id, rule: "require", use: sel.value };
+      if (note.value.trim()) row.note = note.value.trim();
+      decide(row);
+    });
+    var forbid = el("button", { type: "button", className: "decide-forbid-sale" },
+      "Cấm bán / forbid its sale");
+    forbid.addEventListener("click", function () {
+      var row = { property_id: p.property_id, rule: "forbid", use: "sale" };
+      if (note.value.trim()) row.note = note.value.trim();
+      decide(row);
+    });
+    var row1 = el("div", { className: "decide-row" });
+    row1.appendChild(sel);
+    row1.appendChild(pin);
+    box.appendChild(row1);
+    box.appendChild(note);
+    box.appendChild(forbid);
+    var mine = state.decisions.filter(function (d) { return d.property_id === p.property_id; });
+    mine.forEach(function (d) {
+      box.appendChild(el("div", { className: "note" }, "Đã quyết định / decided: " + decisionText(d)));
+    });
+    L.DomEvent.disableClickPropagation(box);
+    return box;
+  }
+
+  // The popup is panned clear of the layer list, which covers the map's top right corner.
+  function openDecision(p, ll) {
+    var pad = L.point(20, 20);
+    var right = pad;
+    var top = pad;
+    if (state.layerControl) {
+      var c = state.layerControl.getContainer();
+      right = L.point(c.offsetWidth + 20, 20);
+      top = L.point(20, c.offsetHeight + 20);
+    }
+    L.popup({ maxWidth: 340, autoPanPaddingTopLeft: top, autoPanPaddingBottomRight: right })
+      .setLatLng(ll).setContent(decisionPopup(p)).openOn(state.map);
+  }
+
+  function drawDecisions() {
+    var list = $("decision-list");
+    list.replaceChildren();
+    state.decisions.forEach(function (d, i) {
+      var li = el("li", { "data-property": d.property_id || "", "data-rule": d.rule,
+        "data-use": d.use || "" }, decisionText(d) + " ");
+      var rm = el("button", { type: "button", className: "decision-remove",
+        title: "bỏ quyết định này / drop this decision" }, "×");
+      rm.addEventListener("click", function () {
+        state.decisions.splice(i, 1);
+        drawDecisions();
+      });
+      li.appendChild(rm);
+      list.appendChild(li);
+    });
+    $("decision-count").textContent = nf0.format(state.decisions.length);
+    $("replan-button").disabled = !state.run || !!state.replanning;
+  }
+
+  async function loadDecisions(run) {
+    if (state.decisionsOf === run.id) return;
+    var got = await api("runs/" + encodeURIComponent(run.id) + "/decisions");
+    state.decisions = got.items.map(function (d) {
+      var row = {};
+      Object.keys(d).forEach(function (k) {
+        if (k !== "row" && d[k] !== null && d[k] !== undefined && d[k] !== "") row[k] = d[k];
+      });
+      return row;
+    });
+    state.decisionsOf = run.id;
+    drawDecisions();
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  async function replan() {
+    var from = state.run;
+    if (!from || state.replanning) return;
+    var status = $("replan-status");
+    status.replaceChildren();
+    status.dataset.state = "running";
+    try {
+      var run = await api("runs/" + encodeURIComponent(from.id) + "/replan", {},
+        { decisions: state.decisions });
+      state.replanning = run.id;
+      drawDecisions();
+      while (run.status === "queued" || run.status === "running") {
+        status.textContent = "Đang lập lại kế hoạch / re-planning " + run.id.slice(0, 8) + ": " +
+          (run.stage || "") + " " + nf0.format(Math.round((run.progress || 0) * 100)) + " %";
+        await sleep(1000);
+        run = await api("runs/" + encodeURIComponent(run.id));
+      }
+      if (run.status !== "succeeded") {
+        throw new ApiError(0, run.status, "Lập lại kế hoạch thất bại / the re-plan " +
+          run.status + ": " + (run.error || run.message || ""));
+      }
+      status.textContent = "Đã lập lại kế hoạch / re-planned: " + run.id.slice(0, 8) +
+        " (từ / from " + from.id.slice(0, 8) + ")";
+      status.dataset.state = "done";
+      status.dataset.run = run.id;
+      await loadRuns();
+      state.run = state.runs.find(function (r) { return r.id === run.id; }) || run;
+      $("run-select").value = state.run.id;
+      fillProvinceSelect(state.run);
+      state.replanning = null;
+      await loadRun();
+    } catch (err) {
+      status.dataset.state = "error";
+      status.textContent = (err && err.message) || String(err);
+      if (err instanceof ApiError && err.problems && err.problems.length) {
+        var ul = el("ul", { className: "problems" });
+        err.problems.forEach(function (pr) {
+          ul.appendChild(el("li", {}, (pr.row ? "dòng / row " + pr.row + ", " : "") +
+            (pr.column ? pr.column + ": " : "") + pr.rule));
+        });
+        status.appendChild(ul);
+      }
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) handle(err);
+    } finally {
+      state.replanning = null;
+      drawDecisions();
+    }
   }
 
   // ---------------------------------------------------------------------------------- KPIs
@@ -640,7 +840,8 @@
         planTable(run.id, "equipment", "json", province),
         planTable(run.id, "dispositions", "geojson", province),
         planTable(run.id, "service", "geojson", province),
-        planTable(run.id, "transfers", "geojson", province)
+        planTable(run.id, "transfers", "geojson", province),
+        loadDecisions(run)
       ]);
       if (seq !== state.seq) return; // a newer selection won
       drawKpis(got[0].items, province ? "· " + provName + " (" + province + ")"
@@ -779,6 +980,7 @@
       fillProvinceSelect(state.run);
       loadRun();
     });
+    $("replan-button").addEventListener("click", replan);
     $("province-select").addEventListener("change", function (ev) {
       state.province = ev.target.value;
       loadRun();
