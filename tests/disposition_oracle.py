@@ -136,22 +136,29 @@ def choices(inst: dict) -> list[list[tuple[str, int, int, int, int]]]:
     return out
 
 
+def all_choices(inst: dict) -> list[list[tuple[str, int, int, int, int]]]:
+    """``choices`` as if no use were fixed."""
+    props = inst["properties"]
+    return choices({**inst, "properties": props.drop(columns="fixed_use", errors="ignore")})
+
+
 def configurations(inst: dict) -> list[list[tuple[tuple, ...]]]:
     """Per property every set of options it may take at once: one option, or on a shared
-    floor 2 to ``max_uses_per_property`` public ones (never beside a fixed use)."""
+    floor 2 to ``max_uses_per_property`` public ones (a fixed use among them)."""
     props = inst["properties"]
     n_max = inst.get("max_uses_per_property", 1)
     floor = (props["shared_floor_m2"] if "shared_floor_m2" in props
              else pd.Series([0] * len(props)))
     fixed = props["fixed_use"] if "fixed_use" in props else pd.Series([None] * len(props))
     out = []
-    for i, opts in enumerate(choices(inst)):
+    for i, opts in enumerate(all_choices(inst)):
         cfgs: list[tuple[tuple, ...]] = [(o,) for o in opts]
         public = [o for o in opts if o[0] in PUBLIC]
-        if n_max > 1 and floor.iloc[i] > 0 and pd.isna(fixed.iloc[i]):
+        if n_max > 1 and floor.iloc[i] > 0:
             for k in range(2, n_max + 1):
                 cfgs += list(itertools.combinations(public, k))
-        out.append(cfgs)
+        f = fixed.iloc[i]
+        out.append(cfgs if pd.isna(f) else [c for c in cfgs if f in (o[0] for o in c)])
     return out
 
 

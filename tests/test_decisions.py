@@ -251,3 +251,44 @@ def test_replan_from_a_run_into_a_new_folder(baseline, tmp_path):
     again = CliRunner().invoke(app, ["replan", str(a), "--decisions", str(path), "--out",
                                      str(tmp_path / "b"), "--no-maps"])
     assert again.exit_code == 1 and "exists" in again.output
+
+
+def test_decisions_change_exactly_what_they_say(tmp_path):
+    """One use per building (so a property's use is its whole state). Every property pinned
+    to the use a run gave it: the re-plan from that run is the run (nothing in the diff). The
+    same pins with one sale turned into a hold: the diff holds that property alone, as the
+    planner's, and the KPIs move by its revenue."""
+    from planner.diff import diff_tables, start_rows
+
+    def scenario(rows: pd.DataFrame | None, name: str):  # type: ignore[no-untyped-def]
+        s = province_scenario("04", time_limit_s=10)
+        if rows is not None:
+            s = with_decisions(rows.to_dict("records"), tmp_path / f"{name}.csv")
+        return s.model_copy(update={"policy": s.policy.model_copy(update={
+            "max_uses_per_building": 1})})
+
+    def tables(plan):  # type: ignore[no-untyped-def]
+        return lambda t: plan.kpis if t == "kpis" else plan[t]
+
+    base = run_scenario(scenario(None, "base"))
+    d = base["dispositions"]
+    assert (d["shared_uses"].fillna("") == "").all()
+    start = start_rows(d, base["service"])
+    pins = pd.DataFrame({"property_id": d["property_id"], "rule": "require", "use": d["use"]})
+    same = run_scenario(scenario(pins, "same"), start=start)
+    diff = diff_tables(tables(base), tables(same))
+    assert diff.properties.empty, diff.properties
+    assert diff.transfers.empty
+    assert (diff.kpis["change"].fillna(0) == 0).all(), diff.kpis[diff.kpis["change"] != 0]
+    assert (same["dispositions"]["decided_by"] == "planner").all()
+
+    sold = str(d.loc[d["use"] == "sale", "property_id"].iloc[0])
+    one = pins.assign(use=pins["use"].where(pins["property_id"] != sold, "hold"))
+    moved = run_scenario(scenario(one, "one"), start=start)
+    diff = diff_tables(tables(base), tables(moved))
+    assert diff.properties[["property_id", "before", "after", "decided_by"]].values.tolist() \
+        == [[sold, "sale", "hold", "planner"]]
+    k = diff.kpis.set_index("kpi")["change"]
+    assert k["sale_revenue_vnd"] == pytest.approx(-d.set_index("property_id").at[
+        sold, "revenue_vnd"])
+    assert k["properties_hold"] == 1

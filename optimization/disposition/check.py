@@ -203,10 +203,10 @@ class _Check(DispositionState):
                 [np.full(len(names), p), pd.Index(USES).get_indexer(names)]))
             if ((opts < 0).any() or is_open[opts].any() or len(set(names)) < len(names)
                     or (self.opt_u[opts] >= N_SERVICE).any()
-                    or self.opt_u[choice[p]] >= N_SERVICE or self.fixed_opt[p] >= 0):
+                    or self.opt_u[choice[p]] >= N_SERVICE):
                 raise SolutionCheckError(f"property {ids.iloc[p]!r}: shared uses {text!r} "
                                          "must be other public uses it is eligible for, "
-                                         "beside a public use that is not fixed")
+                                         "beside a public use")
             is_open[opts] = True
         return is_open
 

@@ -369,9 +369,13 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         self.lb = np.zeros(self.n_var)
         self.ub = np.concatenate([np.ones(n_o), self.area_ub.astype(float),
                                   self.arc_lim.astype(float), self.need_q.astype(float)])
+        # A fixed public use may share its floor with other public uses (the one-use rows
+        # bound how many); a fixed sale, hold or transfer takes the property alone.
         fixed_p = self.fixed_opt >= 0
-        on_fixed_p = fixed_p[self.opt_p]
-        self.ub[:n_o][on_fixed_p] = 0.0
+        fixed_public = np.zeros(self.n_p, dtype=bool)
+        fixed_public[fixed_p] = self.opt_u[self.fixed_opt[fixed_p]] < N_SERVICE
+        shut = fixed_p[self.opt_p] & ((self.opt_u >= N_SERVICE) | ~fixed_public[self.opt_p])
+        self.ub[:n_o][shut] = 0.0
         self.lb[self.fixed_opt[fixed_p]] = 1.0
         self.ub[self.fixed_opt[fixed_p]] = 1.0
         # Whole units of area keep the service of fixed uses and areas integral (a flow).

@@ -32,7 +32,7 @@ class _Search(DispositionState):
         choice[fixed] = self.fixed_opt[fixed]
         p = self.opt_p
         extra = ((x > 0.5) & (self.opt_u < N_SERVICE) & (self.prop_floor[p] > 0)
-                 & (self.opt_u[choice[p]] < N_SERVICE) & ~fixed[p])
+                 & (self.opt_u[choice[p]] < N_SERVICE))
         extra[choice] = False
         return choice, extra
 

@@ -9,7 +9,8 @@ takes one m2 of F per unit it serves (its capacity is in m2 of that floor). So
     sum_{o on the floor} z_o + sum_{o fixed floor} f_o x_o <= F    (areas within the floor)
 
 with N = ``max_uses_per_property`` on a shared property and 1 elsewhere (the usual one-use
-row). Sale, transfer and hold still take the whole property.
+row). Sale, transfer and hold still take the whole property. A fixed public use (a planner's
+decision) is open and is the property's choice; other public uses may share its floor.
 """
 from __future__ import annotations
 
@@ -85,6 +86,18 @@ class _Sharing(DispositionState):
         choice[self.opt_p[first]] = first
         extra[on] = True
         extra[first] = False
+        return self._fixed_first(choice, extra)
+
+    def _fixed_first(self, choice: Ints, extra: Bools) -> tuple[Ints, Bools]:
+        """A property's fixed use is its choice; the public uses it shares are extra."""
+        p = np.flatnonzero((self.fixed_opt >= 0) & (choice != self.fixed_opt))
+        p = p[extra[self.fixed_opt[p]]]
+        if len(p) == 0:
+            return choice, extra
+        choice, extra = choice.copy(), extra.copy()
+        extra[choice[p]] = True
+        extra[self.fixed_opt[p]] = False
+        choice[p] = self.fixed_opt[p]
         return choice, extra
 
     def _addable(self, plan: CandidatePlan) -> Bools:
@@ -100,11 +113,11 @@ class _Sharing(DispositionState):
         p = self.opt_p
         return ((self.opt_u < N_SERVICE) & ~is_open & (self.prop_floor[p] > 0)
                 & (self.opt_u[choice[p]] < N_SERVICE) & (count[p] < self.prop_uses[p])
-                & (left[p] >= np.maximum(self.opt_floor_fixed, 1)) & (self.fixed_opt[p] < 0))
+                & (left[p] >= np.maximum(self.opt_floor_fixed, 1)))
 
     def _canonical(self, plan: CandidatePlan) -> CandidatePlan:
         """The same plan with each shared property's choice the open option that serves
-        most (ties: the first use), the others extra."""
+        most (ties: the first use) or its fixed use, the others extra."""
         if not plan.extra.any():
             return plan
         is_open = plan.open_options()
@@ -115,5 +128,6 @@ class _Sharing(DispositionState):
         choice[self.opt_p[first]] = first
         extra = is_open.copy()
         extra[choice] = False
+        choice, extra = self._fixed_first(choice, extra)
         return CandidatePlan(choice, plan.area, plan.y, plan.unmet, plan.objective, extra,
                              plan.source, plan.history)

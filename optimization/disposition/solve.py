@@ -356,11 +356,13 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         if "area" in start:
             given = start["area"].to_numpy(dtype=np.int64)
             area[o[o >= 0]] = np.minimum(given[o >= 0], self.opt_cap[o[o >= 0]])
-        ok = (o >= 0) & (self.fixed_opt[np.maximum(p, 0)] < 0)
+        fixed = self.fixed_opt[np.maximum(p, 0)]
+        ok = (o >= 0) & (fixed < 0)
         first = ok & ~pd.Series(p).where(ok).duplicated().to_numpy()
         choice[p[first]] = o[first]
         extra = np.zeros(self.n_o, dtype=bool)
-        beside = np.flatnonzero(ok & ~first)
+        # A fixed use stays the choice; the start's other uses of it may share its floor.
+        beside = np.flatnonzero((ok & ~first) | ((o >= 0) & (fixed >= 0) & (o != fixed)))
         public = self.opt_u[choice[p[beside]]] < N_SERVICE
         extra[o[beside][public & (self.opt_u[o[beside]] < N_SERVICE)
                         & (self.prop_floor[p[beside]] > 0)]] = True
