@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +22,7 @@ from api.deps import SettingsDep, ValidatorDep
 from api.errors import ApiError, Problem, invalid
 from api.jobs import decisions_file
 from api.models import DatasetRow
-from api.schemas import NO_NUL, RunCreate
+from api.schemas import NO_NUL, DecisionIn, RunCreate
 from api.security import Principal, new_id
 from planner.decisions import DECISIONS, DecisionError, validate_decisions
 from planner.demo import load_demo
@@ -58,6 +59,13 @@ RUN_BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": _MULTIPART_SCHEMA}}}}
 
 
+def rows_table(rows: Sequence[DecisionIn]) -> RawTable | None:
+    """Decision rows sent as JSON, as the table a file would give (the first row is 2)."""
+    if not rows:
+        return None
+    return RawTable(stringify(pd.DataFrame([d.model_dump() for d in rows])), "decisions")
+
+
 def _body_errors(err: ValidationError) -> RequestValidationError:
     return RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors()])
 
@@ -73,11 +81,7 @@ async def run_request(request: Request, validator: ValidatorDep,
             body = RunCreate.model_validate_json(raw)
         except ValidationError as err:
             raise _body_errors(err) from None
-        table = None
-        if body.decisions:
-            frame = pd.DataFrame([d.model_dump() for d in body.decisions])
-            table = RawTable(stringify(frame), "decisions")
-        return RunRequest(body, table, hashlib.sha256(raw).hexdigest())
+        return RunRequest(body, rows_table(body.decisions), hashlib.sha256(raw).hexdigest())
     if media.lower() != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", "send the run as application/json, or "
                        "as multipart/form-data with a decisions_file")

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, Header, Query, Response, status
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -18,6 +17,7 @@ from api.decisions import (
     checked_decisions,
     keep_decisions,
     kept_decisions,
+    rows_table,
 )
 from api.deps import ManagerDep, Offset, SessionDep
 from api.errors import (
@@ -47,7 +47,6 @@ from api.routers.scenarios import find as find_scenario
 from api.schemas import NO_NUL, DecisionRow, DecisionsPublic, Page, ReplanCreate, RunPublic
 from api.security import Planner, Principal, Viewer, check_scope, must_see, new_id
 from planner.diff import start_plan
-from planner.readers import RawTable, stringify
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 422))
 RERUNNABLE = (FAILED, CANCELLED, INTERRUPTED)
@@ -291,10 +290,8 @@ def replan_run(run_id: str, body: ReplanCreate, session: SessionDep, manager: Ma
     dataset = session.get(DatasetRow, old.dataset_id)
     if dataset is None:
         raise ApiError(409, "conflict", f"dataset {old.dataset_id!r} of this run was deleted")
-    table = None
-    if body.decisions:
-        frame = pd.DataFrame([d.model_dump() for d in body.decisions])
-        table = checked_decisions(RawTable(stringify(frame), "decisions"), dataset, planner)
+    raw = rows_table(body.decisions)
+    table = None if raw is None else checked_decisions(raw, dataset, planner)
     resolved = dict(old.resolved)
     if body.time_limit_s is not None:
         resolved["solver"] = {**resolved.get("solver", {}), "time_limit_s": body.time_limit_s}
