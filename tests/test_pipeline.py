@@ -177,9 +177,14 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "timings.json"}
 
 
-def test_same_inputs_same_bytes(tmp_path, run_dir):
-    again = write_plan(run_scenario(province_scenario()), tmp_path / "again")
-    assert digest(again) == digest(run_dir)
+def test_same_inputs_same_bytes(tmp_path):
+    # A gap the search reaches before any phase's deadline: a time-limited search ends where
+    # the machine's load lets it, and its plan may differ by a few properties from run to run.
+    scenario = province_scenario(mip_gap=0.05)
+    plans = [run_scenario(scenario) for _ in range(2)]
+    assert all(s["wall_time_s"] < 0.5 * (s["time_limit_s"] or np.inf) for s in plans[0].solves)
+    runs = [write_plan(p, tmp_path / str(i)) for i, p in enumerate(plans)]
+    assert digest(runs[0]) == digest(runs[1])
 
 
 def test_a_run_folder_is_never_replaced_without_force(tmp_path, plan, run_dir):

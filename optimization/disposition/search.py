@@ -18,6 +18,7 @@ from optimization.disposition.common import (
 )
 from optimization.disposition.milp import solve_sparse_milp
 from optimization.disposition.state import DispositionState
+from optimization.result import relative_gap
 
 
 class _Search(DispositionState):
@@ -328,8 +329,10 @@ class _Search(DispositionState):
         return plan
 
     def _lns(self, plan: CandidatePlan, deadline: float, seed: int | None, max_stall: int,
-             workers: int = 1) -> tuple[CandidatePlan, int]:
-        """Sub-MIPs on neighbourhoods of properties while they improve the plan.
+             workers: int = 1, bound: float = -math.inf, gap_goal: float = 0.0,
+             ) -> tuple[CandidatePlan, int]:
+        """Sub-MIPs on neighbourhoods of properties while they improve the plan and its gap to
+        ``bound`` is above ``gap_goal``.
 
         ``workers`` neighbourhoods (made disjoint) are solved side by side against the same
         plan; their changes are applied together when that improves, else the best single
@@ -350,7 +353,8 @@ class _Search(DispositionState):
         size, stall, iters = 20, 0, 0
         self._lns_gap = 1e-4
         with ThreadPoolExecutor(workers) as pool:
-            while stall < max_stall and time.perf_counter() < deadline:
+            while stall < max_stall and time.perf_counter() < deadline \
+                    and relative_gap(plan.objective, bound) > gap_goal:
                 iters += 1
                 taken = ~movable
                 frees = []

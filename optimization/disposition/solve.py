@@ -91,7 +91,8 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         lns_iters = 0
         if relative_gap(plan.objective, bound.sum() / MONEY_SCALE) > goal:
             plan, lns_iters = self._lns(plan, t + 0.5 * (deadline - t), seed,
-                                        max_stall=max(20, self.n_p // 20), workers=workers)
+                                        max_stall=max(20, self.n_p // 20), workers=workers,
+                                        bound=float(bound.sum() / MONEY_SCALE), gap_goal=goal)
         lns_time = time.perf_counter() - t
         lns_obj = plan.objective
         # 3. Branch-and-bound on every group not yet within the gap, from the plan.
