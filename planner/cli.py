@@ -132,22 +132,24 @@ def validate(
 def schema(
     what: Annotated[str, typer.Argument(help="'scenario' (JSON Schema of a scenario file), "
                                         "'inventory' (the inventory tables, as Markdown) or "
-                                        "'decisions' (the decisions table).")]
+                                        "'decisions' (the decisions table) or 'od' (the "
+                                        "travel table).")]
     = "scenario",
 ) -> None:
-    """Print the scenario JSON Schema, or the inventory schema."""
+    """Print the scenario JSON Schema, or the schema of an input table."""
+    from planner.decisions import DECISIONS
+    from planner.schema import table_markdown
+    from planner.travel import OD
+
     if what == "scenario":
         print(json.dumps(json_schema(), ensure_ascii=False, indent=2))
     elif what == "inventory":
         print(schema_markdown())
-    elif what == "decisions":
-        from planner.decisions import DECISIONS
-        from planner.schema import table_markdown
-
-        print(table_markdown(DECISIONS))
+    elif what in ("decisions", "od"):
+        print(table_markdown(DECISIONS if what == "decisions" else OD))
     else:
-        console.print(f"[red]unknown schema {what!r}: use 'scenario', 'inventory' or "
-                      "'decisions'[/red]")
+        console.print(f"[red]unknown schema {what!r}: use 'scenario', 'inventory', "
+                      "'decisions' or 'od'[/red]")
         raise typer.Exit(2)
 
 
@@ -210,6 +212,9 @@ def run(
     decisions: Annotated[Path | None, typer.Option(
         "--decisions", help="The planner's own decisions (CSV, .xlsx or .parquet; "
         "`assetplan schema decisions`).")] = None,
+    od: Annotated[Path | None, typer.Option(
+        "--od", help="Travel table replacing the computed distances of the pairs it covers "
+        "(CSV or .parquet; `assetplan schema od`).")] = None,
 ) -> None:
     """Run a scenario: seats, disposition of surplus houses and land, transfer of cars and
     equipment. Writes tables, an Excel workbook, GeoPackage/GeoJSON, maps and a report into
@@ -229,9 +234,10 @@ def run(
     if province:
         scenario = scenario.model_copy(update={
             "data": scenario.data.model_copy(update={"provinces": tuple(province)})})
-    if decisions is not None:
-        scenario = scenario.model_copy(update={
-            "data": scenario.data.model_copy(update={"decisions": str(decisions.resolve())})})
+    files = {k: str(v.resolve()) for k, v in (("decisions", decisions), ("od_table", od))
+             if v is not None}
+    if files:
+        scenario = scenario.model_copy(update={"data": scenario.data.model_copy(update=files)})
     target = out or output_name(scenario)
     if not force and target.exists():
         console.print(f"[red]{target} exists: another run wrote it; give another --out, or "

@@ -32,6 +32,7 @@ from planner.demo import load_demo
 from planner.inventory import Dataset, load_dataset
 from planner.scenario import Scenario
 from planner.schema import REPORT_CATEGORY_OF_USE, SERVICE_USES
+from planner.travel import TravelTable, load_travel
 
 # Progress callback: (stage, fraction done in [0, 1], message).
 Progress = Callable[[str, float, str], None]
@@ -51,6 +52,7 @@ class Inputs:
     units: pd.DataFrame
     legacy: pd.DataFrame
     decisions: Decisions = dataclasses.field(default_factory=Decisions.empty)
+    travel: TravelTable = dataclasses.field(default_factory=TravelTable.empty)
 
 
 @dataclass
@@ -92,15 +94,20 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
         dataset = load_dataset(dataset_path or d.dataset, communes)
         label = d.dataset if dataset_path is not None else Path(d.dataset).name
         dataset = dataclasses.replace(dataset, source=label)
+    all_codes = communes["code"].to_numpy()
     if d.provinces:
         unknown = sorted(set(d.provinces) - set(communes["province_code"]))
         if unknown:
             raise ValueError(f"data.provinces: unknown province code(s) {unknown}")
         communes = communes[communes["province_code"].isin(d.provinces)]
+    legacy = geodata.load_legacy_units()
+    travel = (load_travel(d.od_table, pd.Index(dataset.properties["property_id"]),
+                          pd.Index(all_codes), pd.Index(legacy["legacy_code"]))
+              if d.od_table else TravelTable.empty())
     units = prepare.unit_table(communes, scenario.policy).reset_index(drop=True)
     decisions = (load_decisions(d.decisions, dataset) if d.decisions
                  else Decisions.empty())
-    return Inputs(scenario, dataset, units, geodata.load_legacy_units(), decisions)
+    return Inputs(scenario, dataset, units, legacy, decisions, travel)
 
 
 def _solve_record(stage: str, part: str, info: SolveInfo) -> dict[str, Any]:
@@ -129,8 +136,8 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     radius = sp.max_service_km
     main = cand[cand["is_main_seat"]].set_index("commune_code")
     main_at = main.reindex(areas["commune_code"])
-    areas["main_seat_km"] = geodata.haversine_km(areas["lon"], areas["lat"], main_at["lon"],
-                                                 main_at["lat"])
+    main_km = prepare.main_seat_km(areas, main_at, inputs.travel)
+    areas[main_km.columns] = main_km.to_numpy()
     deficit = office_deficit(inputs, cand)
     shortfall = deficit  # without the seats model only the main seat is kept
     records: list[dict[str, Any]] = []
@@ -140,10 +147,11 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
         kept = held[["building_id", "commune_code"]].assign(role=seat_roles(
             held["is_main_seat"].to_numpy(), held["floor_area_m2"].to_numpy()))
     else:
-        pairs = prepare.same_unit_pairs(areas, cand, "area_id", "building_id", radius)
+        pairs = prepare.seat_pairs(areas, cand, "building_id", radius, inputs.travel)
         model = SeatsModel.from_frames(
             cand.drop(columns=["lon", "lat"]), areas[["area_id", "commune_code", "population"]],
-            pairs, max_service_km=radius, penalty_vnd_per_person=sp.penalty_vnd_per_person,
+            pairs.drop(columns="distance_source"), max_service_km=radius,
+            penalty_vnd_per_person=sp.penalty_vnd_per_person,
             office_deficit_m2=deficit,
             office_rent_vnd_per_m2_year=sp.office_rent_vnd_per_m2_year)
         model.run(time_limit=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
@@ -162,17 +170,19 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
         set(inputs.decisions.kept()["property_id"])), "planner", "model")
     # Nearest kept site of every former commune: the main seat, or a kept site of the same
     # unit within the service radius if one is closer.
-    areas["nearest_kept_km"] = areas["main_seat_km"]
+    areas["nearest_kept_km"] = areas["main_seat_km"].astype(float)
     areas["nearest_kept_id"] = main_at["building_id"].to_numpy()
+    areas["nearest_kept_km_source"] = areas["main_seat_km_source"]
     if radius is not None:
-        near = prepare.same_unit_pairs(areas, seats.reset_index(drop=True), "area_id",
-                                       "property_id", radius)
+        near = prepare.seat_pairs(areas, seats.reset_index(drop=True), "property_id", radius,
+                                  inputs.travel)
         near = near.sort_values(["area_id", "distance_km"], kind="stable").drop_duplicates(
             "area_id").set_index("area_id")
         pos = pd.Index(areas["area_id"]).get_indexer(near.index)
         closer = near["distance_km"].to_numpy() < areas["main_seat_km"].to_numpy()[pos]
-        areas.loc[pos[closer], "nearest_kept_km"] = near["distance_km"].to_numpy()[closer]
-        areas.loc[pos[closer], "nearest_kept_id"] = near["property_id"].to_numpy()[closer]
+        for col, src in (("nearest_kept_km", "distance_km"), ("nearest_kept_id", "property_id"),
+                         ("nearest_kept_km_source", "distance_source")):
+            areas.loc[pos[closer], col] = near[src].to_numpy()[closer]
     areas["within_service_km"] = (areas["nearest_kept_km"] <= radius if radius is not None
                                   else True)
     in_scope = props["commune_code"].isin(units["commune_code"])
@@ -221,7 +231,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     options["capacity"] = np.floor(options["capacity"]).astype(np.int64)
     needs = pinned.served_first(prepare.service_needs(inputs.dataset, units, pol, office),
                                 inputs.decisions)
-    all_pairs = prepare.service_pairs(surplus, units, pol)
+    all_pairs = prepare.service_pairs(surplus, units, pol, inputs.travel)
     pairs, near = prepare.candidate_arcs(options, needs, all_pairs, pol)
     # A required use stays even where it reaches no need; one required for a unit serves it.
     key = pd.MultiIndex.from_frame(options[["property_id", "use"]])
@@ -265,7 +275,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                 start=start)
     model.check_solution()
     a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
-    sv = model.service.rename(columns={"commune": "commune_code"})
+    sv = model.service.merge(pairs[["property_id", "commune", "distance_source"]],
+                             on=["property_id", "commune"], how="left").rename(
+        columns={"commune": "commune_code"})
     # What the property's (first) use serves, and the unit it serves most.
     own = sv.merge(a[["property_id", "use"]], on=["property_id", "use"])
     main = own.sort_values(["property_id", "quantity", "commune_code"],
@@ -322,7 +334,8 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
     """
     sc = inputs.scenario
     tp = sc.policy.transfer
-    supplies, demands, pairs, short = prepare.transfer_inputs(inputs.dataset, inputs.units, sc)
+    supplies, demands, pairs, short = prepare.transfer_inputs(inputs.dataset, inputs.units, sc,
+                                                              inputs.travel)
     supplies, fixed = pinned.pin_transfer(supplies, demands, pairs, inputs.units, sc.policy,
                                           inputs.decisions)
     model = TransferModel.from_frames(
@@ -331,7 +344,9 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
         same_province=sc.policy.same_province_only,
         cross_province_penalty_vnd=sc.policy.cross_province_penalty_vnd, fixed_flows=fixed,
     ).run()
-    flows = model.flows.rename(columns={"holder": "holder_code", "commune": "commune_code"})
+    flows = model.flows.merge(pairs[["holder", "commune", "distance_source"]],
+                              on=["holder", "commune"], how="left").rename(
+        columns={"holder": "holder_code", "commune": "commune_code"})
     received = flows.groupby(["commune_code", "category"])["quantity"].sum().rename("received")
     eq = short.join(received, on=["commune_code", "category"])
     eq["received"] = eq["received"].fillna(0).astype(np.int64)
@@ -432,10 +447,12 @@ def _decision_counts(inputs: Inputs) -> dict[str, Any]:
 
 
 def _shown_scenario(scenario: Scenario) -> dict[str, Any]:
-    """The scenario as the plan shows it: the decisions file by its name, not its path."""
+    """The scenario as the plan shows it: the decisions and OD files by their names, not
+    their paths."""
     out: dict[str, Any] = json.loads(scenario.model_dump_json())
-    if out["data"].get("decisions"):
-        out["data"]["decisions"] = Path(out["data"]["decisions"]).name
+    for key in ("decisions", "od_table"):
+        if out["data"].get(key):
+            out["data"][key] = Path(out["data"][key]).name
     return out
 
 
@@ -447,18 +464,19 @@ def coverage(scenario: Scenario) -> str:
 
 def output_name(scenario: Scenario) -> Path:
     """The default run folder: the scenario's name, its overrides and its provinces (a short
-    hash of them when there are more than four), so that no two kinds of run share one."""
+    hash of them when there are more than four), and short hashes of its decisions and OD
+    files, so that no two kinds of run share one."""
     name = scenario.name + "".join(f"+{o}" for o in scenario.applied_overrides)
     codes = sorted(scenario.data.provinces)
     if codes:
         tag = "-".join(codes) if len(codes) <= 4 else hashlib.sha256(
             ",".join(codes).encode()).hexdigest()[:8]
         name += f"@p{tag}"
-    file = scenario.data.decisions
-    if file:
-        digest = (hashlib.sha256(Path(file).read_bytes()).hexdigest() if Path(file).is_file()
-                  else hashlib.sha256(file.encode()).hexdigest())
-        name += f"@d{digest[:8]}"
+    for tag, file in (("d", scenario.data.decisions), ("t", scenario.data.od_table)):
+        if file:
+            digest = (hashlib.sha256(Path(file).read_bytes()).hexdigest()
+                      if Path(file).is_file() else hashlib.sha256(file.encode()).hexdigest())
+            name += f"@{tag}{digest[:8]}"
     return Path("runs") / name
 
 
@@ -503,5 +521,10 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
     ordered = {k: tables[k] for k in ("units", "seats", "areas", "dispositions", "service",
                                       "needs", "transfers", "equipment", "solves")}
     progress("kpis", 1.0, "done")
-    return Plan(scenario, ordered, kpis, provenance(inputs, solves, timings),
+    prov = provenance(inputs, solves, timings)
+    prov["travel"] = inputs.travel.coverage({
+        "areas": tables["areas"]["nearest_kept_km_source"],
+        "service": tables["service"]["distance_source"],
+        "transfers": tables["transfers"]["distance_source"]})
+    return Plan(scenario, ordered, kpis, prov,
                 synthetic=inputs.dataset.synthetic)

@@ -13,6 +13,7 @@ from planner import holdings
 from planner.inventory import Dataset, need_table
 from planner.scenario import Policy, Scenario
 from planner.schema import SERVICE_USES
+from planner.travel import FORMER, TravelTable
 
 
 def unit_table(communes: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -70,6 +71,31 @@ def same_unit_pairs(left: pd.DataFrame, right: pd.DataFrame, left_id: str, right
                          "distance_km": pairs["distance_km"].to_numpy()[same]})
 
 
+def seat_pairs(areas: pd.DataFrame, buildings: pd.DataFrame, building_id: str, radius_km: float,
+               travel: TravelTable) -> pd.DataFrame:
+    """(area_id, building_id, distance_km, distance_source) of the same unit within
+    ``radius_km``: how far a former commune's people travel to a building, from the OD table
+    (building -> former commune) where it has the pair."""
+    pairs = same_unit_pairs(areas, buildings, "area_id", building_id, radius_km)
+    pairs["legacy_code"] = areas.set_index("area_id")["legacy_code"].reindex(
+        pairs["area_id"]).to_numpy()
+    pairs = travel.apply(pairs, building_id, "legacy_code", FORMER)
+    return pairs[pairs["distance_km"] <= radius_km].drop(columns="legacy_code").reset_index(
+        drop=True)
+
+
+def main_seat_km(areas: pd.DataFrame, main_at: pd.DataFrame, travel: TravelTable
+                 ) -> pd.DataFrame:
+    """Each area's distance to its unit's main seat (main_seat_km, main_seat_km_source)."""
+    pairs = pd.DataFrame({"building_id": main_at["building_id"].to_numpy(),
+                          "legacy_code": areas["legacy_code"].to_numpy(),
+                          "distance_km": geodata.haversine_km(
+                              areas["lon"], areas["lat"], main_at["lon"], main_at["lat"])})
+    pairs = travel.apply(pairs, "building_id", "legacy_code", FORMER)
+    return pd.DataFrame({"main_seat_km": pairs["distance_km"].to_numpy(),
+                         "main_seat_km_source": pairs["distance_source"].to_numpy()})
+
+
 def seat_candidates(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     """Buildings a unit may keep: its main seat and every usable building inside it."""
     p = dataset.properties
@@ -88,10 +114,11 @@ def seat_candidates(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd
     }).reset_index(drop=True)
 
 
-def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario
+def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario,
+                    travel: TravelTable
                     ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Supplies, demands, sparse pairs (holder unit -> unit within max_km) and the shortfall
-    table before the transfer."""
+    """Supplies, demands, sparse pairs (holder unit -> unit within max_km, distance_source)
+    and the shortfall table before the transfer."""
     pol = scenario.policy
     u = units.set_index("commune_code")
     short = holdings.shortfall(dataset)
@@ -120,6 +147,8 @@ def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario
     pairs = pd.DataFrame({"holder": holders.index.to_numpy()[pairs["origin"].to_numpy()],
                           "commune": takers.index.to_numpy()[pairs["destination"].to_numpy()],
                           "distance_km": pairs["distance_km"].to_numpy()})
+    pairs = travel.apply(pairs, "holder", "commune")
+    pairs = pairs[pairs["distance_km"] <= pol.transfer.max_km].reset_index(drop=True)
     return supplies, demands, pairs, short
 
 
@@ -265,9 +294,11 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     return out
 
 
-def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy,
+                  travel: TravelTable) -> pd.DataFrame:
     """Property -> unit HQ pairs within the largest service radius (property_id, commune_code,
-    distance_km, cross_province); across provinces only when the policy allows it."""
+    distance_km, distance_source, cross_province); across provinces only when the policy
+    allows it. Each use's own radius is applied to these distances later."""
     radius = max(policy.service_radius_km.values())
     pairs = geodata.pairs_within_radius(surplus[["lon", "lat"]].to_numpy(),
                                         units[["lon", "lat"]].to_numpy(), radius)
@@ -281,8 +312,10 @@ def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy) ->
         "distance_km": pairs["distance_km"].to_numpy(),
         "cross_province": cross,
     })
+    out = travel.apply(out, "property_id", "commune_code")
+    out = out[out["distance_km"] <= radius]
     if policy.same_province_only:
-        out = out[~cross]
+        out = out[~out["cross_province"]]
     return out.reset_index(drop=True)
 
 

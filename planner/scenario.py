@@ -67,8 +67,10 @@ class DataSection(_Frozen):
         (), description="2-digit province codes to plan; empty plans the whole country")
     population_overrides: str | None = Field(None, description="CSV code,population")
     terrain_overrides: str | None = Field(None, description="CSV code,terrain")
-    od_table: str | None = Field(None, description="CSV origin,destination,distance_km"
-                                 "[,minutes] replacing great-circle distances (unit codes)")
+    od_table: str | None = Field(None, description="travel table (CSV or .parquet; "
+                                 "`assetplan schema od`): origin, destination, distance_km"
+                                 "[, minutes] replacing the great-circle distance of every "
+                                 "candidate pair it covers")
     decisions: str | None = Field(None, description="the planner's own decisions (CSV, "
                                   ".xlsx or .parquet; `assetplan schema decisions`): uses "
                                   "required or forbidden, buildings kept or released, lots "

@@ -1,0 +1,134 @@
+"""The OD table: validated row by row, honoured by seats, disposition and transfer, recorded in
+provenance."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_pipeline import province_scenario
+
+import geodata
+from planner.demo import load_demo
+from planner.pipeline import run_scenario
+from planner.travel import OD_TABLE, TravelError, load_travel
+
+
+def quick(od_table=None):
+    # A gap the search reaches before any deadline: both runs end the same on any machine.
+    s = province_scenario(mip_gap=0.05)
+    return s.model_copy(update={"data": s.data.model_copy(update={"od_table": od_table})})
+
+
+@pytest.fixture(scope="module")
+def computed():
+    return run_scenario(quick())
+
+
+def codes():
+    communes = geodata.load_communes()
+    return (pd.Index(load_demo().properties["property_id"]), pd.Index(communes["code"]),
+            pd.Index(geodata.load_legacy_units()["legacy_code"]))
+
+
+def test_bad_od_tables_are_rejected_with_every_row(tmp_path):
+    path = tmp_path / "od.csv"
+    path.write_text(
+        "origin,destination,distance_km,minutes\n"
+        "OHQ-00001,00004,1.5,\n"          # row 2: fine
+        "NOPE-1,00004,2,\n"               # row 3: unknown origin
+        "OHQ-00001,99999,2,\n"            # row 4: unknown unit
+        "OHQ-00001,00004,3,\n"            # row 5: repeats row 2
+        "4,00004,-1,\n"                   # row 6: negative (origin 00004 is a unit)
+        "OHQ-00001,00008,,5\n"            # row 7: distance missing
+        "OHQ-00001,00025,abc,-2\n",       # row 8: not a number, negative minutes
+        encoding="utf-8")
+    with pytest.raises(TravelError) as err:
+        load_travel(path, *codes())
+    got = {(p.row, p.column) for p in err.value.problems}
+    assert got == {(3, "origin"), (4, "destination"), (5, "origin"), (6, "distance_km"),
+                   (7, "distance_km"), (8, "distance_km"), (8, "minutes")}
+    text = str(err.value)
+    assert "od.csv" in text and "repeats the pair of row 2" in text and "NOPE-1" in text
+
+
+def test_an_unknown_former_commune_and_a_missing_column(tmp_path):
+    path = tmp_path / "od.csv"
+    path.write_text("origin,destination,destination_type,distance_km\n"
+                    "OHQ-00001,00001,former_commune,1\n"
+                    "OHQ-00001,00002,former_commune,1\n"
+                    "OHQ-00001,00001,town,1\n", encoding="utf-8")
+    with pytest.raises(TravelError) as err:
+        load_travel(path, *codes())
+    assert {(p.row, p.column) for p in err.value.problems} == {(3, "destination"),
+                                                                (4, "destination_type")}
+    path.write_text("origin,km\nOHQ-00001,1\n", encoding="utf-8")
+    with pytest.raises(TravelError, match="missing column"):
+        load_travel(path, *codes())
+
+
+def test_a_run_takes_its_distances_from_the_od_table(tmp_path, computed):
+    sv, tr, areas = computed["service"], computed["transfers"], computed["areas"]
+    assert (sv["distance_source"] == "computed").all() and len(tr) > 0
+    assert computed.provenance["travel"] == {"source": "computed"}
+    # Every second service pair and transfer a little longer by road; one service pair beyond
+    # every radius (it must drop out); every former commune's distance to its nearest site.
+    s = sv.drop_duplicates(["property_id", "commune_code"]).iloc[::2]
+    far = s.iloc[0]
+    t = tr.drop_duplicates(["holder_code", "commune_code"])
+    kept = areas[areas["nearest_kept_km"] > 0]
+    od = pd.concat([
+        pd.DataFrame({"origin": s["property_id"], "destination": s["commune_code"],
+                      "distance_km": np.where(s["property_id"] == far["property_id"], 2999.0,
+                                              s["distance_km"] * 1.01)}),
+        pd.DataFrame({"origin": t["holder_code"], "destination": t["commune_code"],
+                      "distance_km": t["distance_km"] * 1.5}),
+        pd.DataFrame({"origin": kept["nearest_kept_id"], "destination": kept["legacy_code"],
+                      "destination_type": "former_commune",
+                      "distance_km": kept["nearest_kept_km"] * 1.01})], ignore_index=True)
+    path = tmp_path / "od.parquet"
+    od.to_parquet(path)
+    plan = run_scenario(quick(str(path)))
+    key = ["origin", "destination"]
+    got = plan["service"].merge(od[od["destination_type"].isna()].rename(columns={
+        "distance_km": "table_km"}), left_on=["property_id", "commune_code"], right_on=key,
+        how="left")
+    from_table = got["table_km"].notna().to_numpy()
+    assert np.array_equal(got["distance_source"] == OD_TABLE, from_table)
+    assert np.allclose(got.loc[from_table, "distance_km"], got.loc[from_table, "table_km"])
+    assert from_table.any() and not from_table.all()
+    assert not ((plan["service"]["property_id"] == far["property_id"])
+                & (plan["service"]["commune_code"] == far["commune_code"])).any()
+    got = plan["transfers"].merge(od.rename(columns={"distance_km": "table_km"}),
+                                  left_on=["holder_code", "commune_code"], right_on=key,
+                                  how="left")
+    from_table = got["table_km"].notna().to_numpy()
+    assert np.array_equal(got["distance_source"] == OD_TABLE, from_table)
+    assert np.allclose(got.loc[from_table, "distance_km"], got.loc[from_table, "table_km"])
+    assert from_table.any()
+    a = plan["areas"]
+    assert (a["nearest_kept_km_source"] == OD_TABLE).any()
+    prov = plan.provenance["travel"]
+    assert prov["file"] == "od.parquet" and prov["rows"] == len(od)
+    assert prov["plan_rows"]["service"]["from_table"] == int(
+        (plan["service"]["distance_source"] == OD_TABLE).sum())
+    assert plan.provenance["scenario"]["data"]["od_table"] == "od.parquet"
+
+
+def test_the_cli_reports_a_bad_od_table_and_writes_nothing(tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    bad = tmp_path / "od.csv"
+    bad.write_text("origin,destination,distance_km\nOHQ-00001,00004,-3\nX,00004,1\n",
+                   encoding="utf-8")
+    out = tmp_path / "run"
+    scen = Path(__file__).resolve().parents[1] / "scenarios" / "national-baseline.yaml"
+    res = CliRunner().invoke(app, ["run", str(scen), "--province", "04", "--override", "quick",
+                                   "--od", str(bad), "--out", str(out), "--no-maps"])
+    assert res.exit_code != 0
+    assert "row 2" in res.output and "row 3" in res.output and "must not be negative" in \
+        res.output
+    assert not out.exists()
