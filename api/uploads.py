@@ -27,17 +27,34 @@ if TYPE_CHECKING:
 
 def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
     """In the worker: ("ok", summary), or ("invalid", problems as dicts)."""
+    import hashlib
+
+    import pandas as pd
+
+    import geodata
     from api import geo
     from planner.inventory import InventoryError, ReadLimits, load_dataset
+    from planner.travel import load_travel, travel_file
 
+    communes = geo.full_communes()
     try:
-        dataset = load_dataset(folder, geo.full_communes(), ReadLimits(**limits))
+        dataset = load_dataset(folder, communes, ReadLimits(**limits))
+        od = travel_file(folder)  # the dataset's own OD table, checked against it
+        travel = None if od is None else load_travel(
+            od, pd.Index(dataset.properties["property_id"]), pd.Index(communes["code"]),
+            pd.Index(geodata.load_legacy_units()["legacy_code"]), ReadLimits(**limits))
     except InventoryError as err:
         shown_as = {folder: "the upload"}  # a library's message may name the staging folder
         return "invalid", [{**p.to_dict(), "rule": without_paths(p.rule, shown_as),
                             "file": without_paths(p.file, shown_as)} for p in err.problems]
-    return "ok", {"content_hash": dataset.content_hash, "synthetic": dataset.synthetic,
-                  "tables": {k: len(v) for k, v in dataset.tables.items()}}
+    tables = {k: len(v) for k, v in dataset.tables.items()}
+    content_hash = dataset.content_hash
+    if travel is not None:  # the same inventory with other distances is another dataset
+        tables["od"] = len(travel.pairs)
+        content_hash = hashlib.sha256(f"{content_hash}+{travel.content_hash}".encode()
+                                      ).hexdigest()
+    return "ok", {"content_hash": content_hash, "synthetic": dataset.synthetic,
+                  "tables": tables}
 
 
 def read_decisions_one(file: str, limits: dict[str, Any]) -> tuple[str, Any]:

@@ -32,7 +32,7 @@ from planner.demo import load_demo
 from planner.inventory import Dataset, load_dataset
 from planner.scenario import Scenario
 from planner.schema import REPORT_CATEGORY_OF_USE, SERVICE_USES
-from planner.travel import TravelTable, load_travel
+from planner.travel import TravelTable, load_travel, travel_file
 
 # Progress callback: (stage, fraction done in [0, 1], message).
 Progress = Callable[[str, float, str], None]
@@ -101,9 +101,11 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
             raise ValueError(f"data.provinces: unknown province code(s) {unknown}")
         communes = communes[communes["province_code"].isin(d.provinces)]
     legacy = geodata.load_legacy_units()
-    travel = (load_travel(d.od_table, pd.Index(dataset.properties["property_id"]),
+    od_file = d.od_table or travel_file(
+        dataset_path or (None if d.dataset == "demo" else d.dataset))
+    travel = (load_travel(od_file, pd.Index(dataset.properties["property_id"]),
                           pd.Index(all_codes), pd.Index(legacy["legacy_code"]))
-              if d.od_table else TravelTable.empty())
+              if od_file else TravelTable.empty())
     units = prepare.unit_table(communes, scenario.policy).reset_index(drop=True)
     decisions = (load_decisions(d.decisions, dataset) if d.decisions
                  else Decisions.empty())

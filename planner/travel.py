@@ -5,10 +5,12 @@ An OD table (CSV or Parquet; `assetplan schema od`) has one row per pair: ``orig
 id or a unit code (the holder of cars and equipment), ``destination`` a unit code (its
 headquarters) or, with ``destination_type`` ``former_commune``, a former commune's code (the
 point the seats stage measures a former commune's people from), ``distance_km`` and optionally
-``minutes``. Candidate pairs are still found by great-circle radius (a road is never shorter);
-the table replaces the distance of every pair it covers, and a pair whose table distance is
-beyond the radius drops out. Every plan row that carries a distance says where it came from
-(``distance_source``: ``od_table`` or ``computed``).
+``minutes``. A dataset folder may hold its own (``od.csv`` or ``od.parquet``: how the API
+ties an uploaded table to a dataset); ``data.od_table`` takes precedence. Candidate pairs are
+still found by great-circle radius (a road is never shorter); the table replaces the distance
+of every pair it covers, and a pair whose table distance is beyond the radius drops out. Every
+plan row that carries a distance says where it came from (``distance_source``: ``od_table`` or
+``computed``).
 """
 from __future__ import annotations
 
@@ -101,6 +103,14 @@ class TravelTable:
                 "content_hash": self.content_hash, "rows": len(self.pairs),
                 "plan_rows": {name: {"rows": len(s), "from_table": int((s == OD_TABLE).sum())}
                               for name, s in sources.items()}}
+
+
+def travel_file(dataset: str | Path | None) -> Path | None:
+    """A dataset folder's own OD table (``od.csv`` or ``od.parquet``), if it has one."""
+    if dataset is None or not Path(dataset).is_dir():
+        return None
+    found = [Path(dataset) / f"od{ext}" for ext in (".csv", ".parquet")]
+    return next((f for f in found if f.is_file()), None)
 
 
 def load_travel(path: str | Path, property_ids: pd.Index, unit_codes: pd.Index,

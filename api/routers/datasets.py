@@ -78,10 +78,10 @@ def _target_name(filename: str) -> tuple[str | None, str | None]:
     if lower == META_FILE:
         return META_FILE, None
     if suffix in ("csv", "parquet"):
-        if stem in TABLES:
+        if stem in (*TABLES, "od"):
             return f"{stem}.{suffix}", None
         return None, (f"a {suffix} file must be named after its table: "
-                      + ", ".join(f"{t}.{suffix}" for t in TABLES))
+                      + ", ".join(f"{t}.{suffix}" for t in (*TABLES, "od")))
     if f".{suffix}" in SINGLE_FILE_SUFFIXES:
         return (base if SAFE_NAME.match(base) else f"dataset.{suffix}"), None
     return None, ("not an inventory file: send <table>.csv or <table>.parquet per table, or "
@@ -97,8 +97,10 @@ def _target_name(filename: str) -> tuple[str | None, str | None]:
     description="Multipart upload: one file per table (`properties.csv`, `vehicles.csv`, "
     "`equipment.csv`, `communes.csv`, `norms.csv`; or `.parquet`), or a single `.xlsx` "
     "workbook / `.gpkg` GeoPackage with a sheet or layer per table (see `assetplan schema "
-    "inventory`). Every problem is returned at once as a 422 with file, row, column and "
-    "rule, and nothing is stored on failure.",
+    "inventory`); optionally the dataset's travel table `od.csv` or `od.parquet` (`assetplan "
+    "schema od`), checked against the inventory and used by every run on the dataset in "
+    "place of the computed distances of the pairs it covers. Every problem is returned at "
+    "once as a 422 with file, row, column and rule, and nothing is stored on failure.",
     openapi_extra=rules_beyond_the_schema(
         "the files are an inventory that passes `assetplan schema inventory`, within the "
         "server's limits on unpacked size, rows and validation time"))
