@@ -102,7 +102,9 @@ class TransferModel:
     :math:`u_{ck}`              shortfall left unmet                                  items
     :math:`\delta_{hc}`         distance from h to c (``pairs.distance_km``)          km
     :math:`a_{hck}`             round(:math:`\delta_{hc}` x cost_per_km_vnd[k] +      VND
-                                handling_vnd[k] + cross-province penalty)
+                                handling_vnd[k] + cross-province penalty); on a
+                                sea leg (``pairs.sea_leg``) sea_leg_vnd[k] in place
+                                of the km cost
     :math:`p_{ck}`              round(priority_weight[c] x unmet_penalty_vnd[k])      VND
     ==========================  ====================================================  ======
 
@@ -117,7 +119,7 @@ class TransferModel:
     category, carry no arc. Without ``pairs`` every holder is paired with every commune of the
     same category, with great-circle distance from ``lon``/``lat`` columns (small cases).
 
-    Results: ``flows`` (holder, commune, category, quantity, distance_km, cost_vnd),
+    Results: ``flows`` (holder, commune, category, quantity, distance_km, sea_leg, cost_vnd),
     ``unmet`` (commune, category, shortfall, received, unmet, penalty_vnd) and ``remaining``
     (holder, category, surplus, shipped, remaining).
     """
@@ -128,7 +130,8 @@ class TransferModel:
                  pairs: pd.DataFrame | None, *, cost_per_km_vnd: CostArg,
                  handling_vnd: CostArg = 0, unmet_penalty_vnd: CostArg,
                  same_province: bool = False, cross_province_penalty_vnd: float = 0,
-                 allow_unmet: bool = True, fixed_flows: pd.DataFrame | None = None) -> None:
+                 allow_unmet: bool = True, fixed_flows: pd.DataFrame | None = None,
+                 sea_leg_vnd: CostArg = 0) -> None:
         self.supplies = supplies
         self.fixed_flows = (fixed_flows if fixed_flows is not None else pd.DataFrame(
             {"holder": [], "commune": [], "category": [], "quantity": []}))
@@ -147,6 +150,7 @@ class TransferModel:
         self.categories = np.asarray(cats)
         self.cost_per_km_vnd = _per_category(cost_per_km_vnd, cats, both, "cost_per_km_vnd")
         self.handling_vnd = _per_category(handling_vnd, cats, both, "handling_vnd")
+        self.sea_leg_vnd = _per_category(sea_leg_vnd, cats, both, "sea_leg_vnd")
         self.unmet_penalty_vnd = _per_category(unmet_penalty_vnd, cats,
                                                np.asarray(d_cats) if allow_unmet else both,
                                                "unmet_penalty_vnd")
@@ -162,18 +166,20 @@ class TransferModel:
                     pairs: pd.DataFrame | None = None, *, cost_per_km_vnd: CostArg,
                     handling_vnd: CostArg = 0, unmet_penalty_vnd: CostArg,
                     same_province: bool = False, cross_province_penalty_vnd: float = 0,
-                    allow_unmet: bool = True,
-                    fixed_flows: pd.DataFrame | None = None) -> TransferModel:
+                    allow_unmet: bool = True, fixed_flows: pd.DataFrame | None = None,
+                    sea_leg_vnd: CostArg = 0) -> TransferModel:
         """Validate the frames and return an unbuilt model.
 
         ``supplies``: holder, category, surplus (int >= 0), province (needed for the
         province rules), lon/lat (only without ``pairs``). ``demands``: commune, category,
         shortfall (int >= 0), province, priority_weight (default 1), lon/lat (only without
-        ``pairs``). ``pairs``: holder, commune, distance_km. Key columns may also be index
-        levels. ``cost_per_km_vnd``, ``handling_vnd`` and ``unmet_penalty_vnd`` are scalars
-        or mappings category -> VND. ``fixed_flows`` (holder, commune, category, quantity):
-        items that must move (a planner's decision), each on an allowed arc, within the
-        holder's surplus and the commune's shortfall.
+        ``pairs``). ``pairs``: holder, commune, distance_km, optionally sea_leg (bool: the
+        pair crosses the sea, costed per item by ``sea_leg_vnd`` instead of per km). Key
+        columns may also be index levels. ``cost_per_km_vnd``, ``handling_vnd``,
+        ``unmet_penalty_vnd`` and ``sea_leg_vnd`` are scalars or mappings category -> VND.
+        ``fixed_flows`` (holder, commune, category, quantity): items that must move (a
+        planner's decision), each on an allowed arc, within the holder's surplus and the
+        commune's shortfall.
         """
         need_prov = same_province or cross_province_penalty_vnd > 0
         need_ll = pairs is None
@@ -204,7 +210,7 @@ class TransferModel:
         pr: pd.DataFrame | None = None
         if pairs is not None:
             pr = checked_frame(pairs, "pairs", {"holder": "id", "commune": "id",
-                                         "distance_km": "float"})
+                                         "distance_km": "float"}, {"sea_leg": "bool"})
             if (pr["distance_km"] < 0).any():
                 raise ValueError("pairs.distance_km must be >= 0")
             dup = pr.duplicated(["holder", "commune"])
@@ -226,16 +232,18 @@ class TransferModel:
         return cls(sup, dem, pr, cost_per_km_vnd=cost_per_km_vnd, handling_vnd=handling_vnd,
                    unmet_penalty_vnd=unmet_penalty_vnd, same_province=same_province,
                    cross_province_penalty_vnd=cross_province_penalty_vnd,
-                   allow_unmet=allow_unmet, fixed_flows=fixed)
+                   allow_unmet=allow_unmet, fixed_flows=fixed, sea_leg_vnd=sea_leg_vnd)
 
     # ------------------------------------------------------------------ arcs and costs
     def _per_cat_array(self, table: Mapping[Any, float]) -> NDArray[np.float64]:
         return np.array([table.get(k, np.nan) for k in self.categories], dtype=float)
 
     def _unit_cost_vnd(self, km: NDArray[np.float64], k: NDArray[np.int64],
-                       cross: NDArray[np.bool_]) -> NDArray[np.int64]:
-        """round(km x cost_per_km_vnd[k] + handling_vnd[k] + cross-province penalty), VND."""
-        unit = (km * self._per_cat_array(self.cost_per_km_vnd)[k]
+                       cross: NDArray[np.bool_], sea: NDArray[np.bool_]) -> NDArray[np.int64]:
+        """round(km x cost_per_km_vnd[k] (sea_leg_vnd[k] on a sea leg) + handling_vnd[k] +
+        cross-province penalty), VND."""
+        unit = (np.where(sea, self._per_cat_array(self.sea_leg_vnd)[k],
+                         km * self._per_cat_array(self.cost_per_km_vnd)[k])
                 + self._per_cat_array(self.handling_vnd)[k]
                 + np.where(cross, self.cross_province_penalty_vnd, 0.0))
         return np.asarray(np.rint(unit), dtype=np.int64)
@@ -271,10 +279,21 @@ class TransferModel:
             s = arcs["s"].to_numpy(dtype=np.int64)
             d = arcs["d"].to_numpy(dtype=np.int64)
             km = arcs["distance_km"].to_numpy(dtype=float)
+        sea = self.sea_legs(len(s)) if self.pairs is None else self.sea_legs(arcs)
         cross = self._cross(s, d)
         keep = ~cross if self.same_province else np.ones(len(s), dtype=bool)
         return pd.DataFrame({"s": s[keep], "d": d[keep], "distance_km": km[keep],
-                             "unit_cost_vnd": self._unit_cost_vnd(km, k_s[s], cross)[keep]})
+                             "sea_leg": sea[keep], "unit_cost_vnd": self._unit_cost_vnd(
+                                 km, k_s[s], cross, sea)[keep]})
+
+    @staticmethod
+    def sea_legs(rows: pd.DataFrame | int) -> NDArray[np.bool_]:
+        """Which of these pair rows cross the sea (none without a ``sea_leg`` column)."""
+        if isinstance(rows, int):
+            return np.zeros(rows, dtype=bool)
+        if "sea_leg" not in rows:
+            return np.zeros(len(rows), dtype=bool)
+        return rows["sea_leg"].to_numpy(dtype=bool)
 
     def _category_codes(self) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         cats = pd.Index(self.categories)
@@ -443,6 +462,7 @@ class TransferModel:
             "category": self.supplies["category"].to_numpy()[s],
             "quantity": qty[used],
             "distance_km": arcs["distance_km"].to_numpy()[used],
+            "sea_leg": arcs["sea_leg"].to_numpy()[used],
             "cost_vnd": qty[used] * arcs["unit_cost_vnd"].to_numpy()[used],
         })
         n_s, n_d = len(self.supplies), len(self.demands)

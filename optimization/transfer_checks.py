@@ -88,6 +88,10 @@ def check_solution(self: TransferModel) -> None:
             bad = f[p < 0].iloc[0]
             raise SolutionCheckError(f"flow on a pair that is not given: {dict(bad)}")
         km = self.pairs["distance_km"].to_numpy()[p]
+    sea = (self.sea_legs(len(f)) if self.pairs is None
+           else self.sea_legs(self.pairs)[p])
+    if not np.array_equal(f["sea_leg"].to_numpy(dtype=bool), sea):
+        raise SolutionCheckError("flows.sea_leg differs from the pair's")
     cross = self._cross(s, d)
     if self.same_province and cross.any():
         raise SolutionCheckError("flow across provinces although same_province=True")
@@ -97,7 +101,7 @@ def check_solution(self: TransferModel) -> None:
     if not np.allclose(f["distance_km"].to_numpy(dtype=float), km):
         raise SolutionCheckError("flows.distance_km differs from the pair distance")
     want_cost = q.astype(np.int64) * self._unit_cost_vnd(km, self._category_codes()[0][s],
-                                                         cross)
+                                                         cross, sea)
     if not np.array_equal(f["cost_vnd"].to_numpy(), want_cost):
         raise SolutionCheckError("flows.cost_vnd differs from quantity x unit cost")
     shipped = np.bincount(s, weights=q, minlength=len(self.supplies))

@@ -47,6 +47,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "reason_code": ("Mã lý do", "Reason code"),
     "decided_by": ("Người quyết định", "Decided by"),
     "distance_source": ("Nguồn khoảng cách", "Distance from"),
+    "sea_leg": ("Qua biển (tàu, phà)", "Sea leg (ferry)"),
     "main_seat_km_source": ("Nguồn khoảng cách đến trụ sở chính", "Main-seat distance from"),
     "nearest_kept_km_source": ("Nguồn khoảng cách đến điểm gần nhất",
                                "Nearest-site distance from"),

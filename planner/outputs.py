@@ -348,12 +348,21 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
 
         fig, ax = new_map()
         lines = layers["transfer_lines"]
+        sea = lines["sea_leg"].to_numpy(dtype=bool)
         for cat, colour in CATEGORY_COLOURS.items():
-            sel = lines[lines["category"] == cat]
-            if len(sel):
-                segs = [np.asarray(g.coords) for g in sel.geometry]
-                ax.add_collection(LineCollection(segs, colors=colour, linewidths=0.6,
-                                                 label=f"{cat} ({int(sel['quantity'].sum()):,})"))
+            is_cat = (lines["category"] == cat).to_numpy()
+            for by_sea in (False, True):  # a sea leg is dashed: a ferry, not a road
+                sel = lines[is_cat & (sea == by_sea)]
+                if len(sel):
+                    segs = [np.asarray(g.coords) for g in sel.geometry]
+                    n = int(lines.loc[is_cat, "quantity"].sum())
+                    ax.add_collection(LineCollection(
+                        segs, colors=colour, linewidths=0.6,
+                        linestyles="dashed" if by_sea else "solid",
+                        label=None if by_sea and (is_cat & ~sea).any() else f"{cat} ({n:,})"))
+        if sea.any():
+            ax.plot([], [], color="#555", linestyle="dashed", linewidth=0.6,
+                    label=f"sea leg / qua biển ({int(lines.loc[sea, 'quantity'].sum()):,})")
         save(fig, ax, "Transfers of surplus cars and equipment", "transfers.png", fontsize=7)
     return names
 
@@ -383,7 +392,8 @@ DATA.properties.forEach(p => L.circleMarker([p[2], p[1]], {renderer: canvas, rad
   .bindTooltip(p[0] + ": " + DATA.use_labels[p[3]])
   .addTo(layer("Surplus properties / Nhà đất dôi dư")));
 DATA.transfers.forEach(t => L.polyline([[t[1], t[0]], [t[3], t[2]]], {renderer: canvas,
-  weight: 1, color: DATA.colours[t[4]] || "#555"}).bindTooltip(t[5] + " " + t[4])
+  weight: 1, color: DATA.colours[t[4]] || "#555", dashArray: t[6] ? "6 4" : null})
+  .bindTooltip(t[5] + " " + t[4] + (t[6] ? " (qua biển / sea leg)" : ""))
   .addTo(layer("Transfers / Điều chuyển")));
 DATA.service.forEach(t => L.polyline([[t[1], t[0]], [t[3], t[2]]], {renderer: canvas,
   weight: 1, color: DATA.colours[t[4]] || "#555", dashArray: "3"})
@@ -434,6 +444,9 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
         ends = np.round(np.stack([np.asarray(g.coords) for g in lines.geometry]), r6)
         data[key] = [[a, b, c, e, lab, q] for (a, b), (c, e), lab, q in zip(
             ends[:, 0], ends[:, 1], lines[label], lines["quantity"].round(0), strict=True)]
+        if key == "transfers":  # a sea leg is drawn dashed
+            for row, by_sea in zip(data[key], lines["sea_leg"].astype(bool), strict=True):
+                row.append(bool(by_sea))
     banner = (f'<div class="banner">{html.escape(SYNTHETIC_BANNER)}</div>'
               if plan.synthetic else "")
     page = (MAP_TEMPLATE.replace("__LEAFLET_CSS__", (VENDOR_DIR / "leaflet.css").read_text(

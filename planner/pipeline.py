@@ -345,7 +345,7 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
         handling_vnd=dict(tp.handling_vnd), unmet_penalty_vnd=dict(tp.unmet_penalty_vnd),
         same_province=sc.policy.same_province_only,
         cross_province_penalty_vnd=sc.policy.cross_province_penalty_vnd, fixed_flows=fixed,
-    ).run()
+        sea_leg_vnd=dict(tp.sea_leg_vnd)).run()
     flows = model.flows.merge(pairs[["holder", "commune", "distance_source"]],
                               on=["holder", "commune"], how="left").rename(
         columns={"holder": "holder_code", "commune": "commune_code"})

@@ -13,7 +13,7 @@ from planner import holdings
 from planner.inventory import Dataset, need_table
 from planner.scenario import Policy, Scenario
 from planner.schema import SERVICE_USES
-from planner.travel import FORMER, TravelTable
+from planner.travel import COMPUTED, FORMER, TravelTable
 
 
 def unit_table(communes: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -149,7 +149,20 @@ def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario,
                           "distance_km": pairs["distance_km"].to_numpy()})
     pairs = travel.apply(pairs, "holder", "commune")
     pairs = pairs[pairs["distance_km"] <= pol.transfer.max_km].reset_index(drop=True)
+    pairs["sea_leg"] = sea_legs(pairs["holder"], pairs["commune"], units, pol) & (
+        pairs["distance_source"] == COMPUTED).to_numpy()
     return supplies, demands, pairs, short
+
+
+def sea_legs(origin: pd.Series, destination: pd.Series, units: pd.DataFrame,
+             policy: Policy) -> np.ndarray:
+    """Pairs of units that cross the sea: an island unit and another unit, unless the island
+    is linked to the mainland by road (``policy.transfer.road_linked_islands``)."""
+    island = units.set_index("commune_code")["terrain"].eq("island")
+    island[list(set(policy.transfer.road_linked_islands) & set(island.index))] = False
+    by_sea = (island.reindex(origin).fillna(False).to_numpy(dtype=bool)
+              | island.reindex(destination).fillna(False).to_numpy(dtype=bool))
+    return by_sea & (origin.to_numpy() != destination.to_numpy())
 
 
 def service_needs(dataset: Dataset, units: pd.DataFrame, policy: Policy,

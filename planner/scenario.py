@@ -155,8 +155,18 @@ class TransferPolicy(_Frozen):
                                  "scanner": 8_000_000, "projector": 12_000_000},
         description="cost of leaving one item of need unmet, before the priority weight")
     max_km: PositiveKm = Field(300.0, description="no transfer farther than this")
+    sea_leg_vnd: Mapping[str, VndLump] = Field(
+        default_factory=lambda: {"car": 4_000_000, "computer": 80_000, "printer": 80_000,
+                                 "photocopier": 400_000, "scanner": 50_000,
+                                 "projector": 50_000},
+        description="cost per item of a transfer that crosses the sea (an island unit and "
+        "another unit, without a travel table for the pair): the ferry, in place of the km "
+        "cost")
+    road_linked_islands: tuple[Annotated[str, Field(pattern=r"^\d{5}$")], ...] = Field(
+        ("06994", "11914"), description="island units a road bridge links to the mainland "
+        "(Vân Đồn, Cát Hải): their transfers go by road")
 
-    @field_validator("cost_per_km_vnd", "handling_vnd", "unmet_penalty_vnd")
+    @field_validator("cost_per_km_vnd", "handling_vnd", "unmet_penalty_vnd", "sea_leg_vnd")
     @classmethod
     def _categories_complete(cls, v: Mapping[str, int]) -> Mapping[str, int]:
         missing = set(TRANSFER_CATEGORIES) - set(v)

@@ -93,10 +93,12 @@ def random_instance(rng: np.random.Generator, n_h: int, n_c: int, n_k: int, max_
     # A holder or commune has one province whatever the category.
     sup["province"] = sup.groupby("holder")["province"].transform("first")
     dem["province"] = dem.groupby("commune")["province"].transform("first")
-    pairs = pd.DataFrame([(f"h{i}", f"c{j}", float(rng.integers(0, 60)) + 0.25)
+    pairs = pd.DataFrame([(f"h{i}", f"c{j}", float(rng.integers(0, 60)) + 0.25,
+                           bool(rng.random() < 0.25))
                           for i in range(n_h) for j in range(n_c) if rng.random() < p_pair],
-                         columns=["holder", "commune", "distance_km"])
+                         columns=["holder", "commune", "distance_km", "sea_leg"])
     params = {
+        "sea_leg_vnd": {k: int(rng.integers(0, 200_000)) for k in cats},
         "cost_per_km_vnd": {k: int(rng.integers(500, 5000)) for k in cats},
         "handling_vnd": {k: int(rng.integers(0, 20_000)) for k in cats},
         "unmet_penalty_vnd": {k: int(rng.integers(10_000, 300_000)) for k in cats},
@@ -112,7 +114,8 @@ def brute_force(sup: pd.DataFrame, dem: pd.DataFrame, pairs: pd.DataFrame,
     (holder, commune, category) -> least items on that arc."""
     fixed = fixed or {}
     total = 0
-    dist = {(h, c): km for h, c, km in pairs.itertuples(index=False)}
+    dist = {(h, c): km for h, c, km, _ in pairs.itertuples(index=False)}
+    sea = {(h, c): by_sea for h, c, _, by_sea in pairs.itertuples(index=False)}
     for k in sorted(set(dem["category"])):
         s = {h: q for h, kk, q, _ in sup.itertuples(index=False) if kk == k and q > 0}
         d = {c: (q, w) for c, kk, q, _, w in dem.itertuples(index=False) if kk == k and q > 0}
@@ -127,8 +130,9 @@ def brute_force(sup: pd.DataFrame, dem: pd.DataFrame, pairs: pd.DataFrame,
                 if cross and params["same_province"]:
                     continue
                 arcs.append((h, c))
-                unit.append(round(dist[h, c] * params["cost_per_km_vnd"][k]
-                                  + params["handling_vnd"][k]
+                leg = (params["sea_leg_vnd"][k] if sea[h, c]
+                       else dist[h, c] * params["cost_per_km_vnd"][k])
+                unit.append(round(leg + params["handling_vnd"][k]
                                   + (params["cross_province_penalty_vnd"] if cross else 0)))
         pen = {c: round(w * params["unmet_penalty_vnd"][k]) for c, (_, w) in d.items()}
         ranges = [range(fixed.get((h, c, k), 0), min(s[h], d[c][0]) + 1) for h, c in arcs]
@@ -166,7 +170,7 @@ def random_fixed(rng: np.random.Generator, sup: pd.DataFrame, dem: pd.DataFrame,
     sp = dict(zip(sup["holder"], sup["province"], strict=True))
     dp = dict(zip(dem["commune"], dem["province"], strict=True))
     rows = []
-    for h, c, _ in pairs.itertuples(index=False):
+    for h, c, _, _ in pairs.itertuples(index=False):
         for k in sorted({k for hh, k in left_s if hh == h}):
             room = min(left_s[h, k], left_d.get((c, k), 0))
             if room < 1 or rng.random() > 0.35 or (params["same_province"] and sp[h] != dp[c]):

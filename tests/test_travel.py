@@ -132,3 +132,36 @@ def test_the_cli_reports_a_bad_od_table_and_writes_nothing(tmp_path):
     assert "row 2" in res.output and "row 3" in res.output and "must not be negative" in \
         res.output
     assert not out.exists()
+
+
+def test_transfers_across_the_sea_are_costed_as_ferry_legs(tmp_path):
+    from planner.pipeline import load_inputs, run_transfer
+
+    scenario = quick().model_copy(update={"data": quick().data.model_copy(update={
+        "provinces": ("91",)})})  # An Giang: Phú Quốc, Thổ Châu, Kiên Hải
+    tp = scenario.policy.transfer
+    tr = run_transfer(load_inputs(scenario))[0]["transfers"]
+    island = set(geodata.load_communes().query("terrain == 'island'")["code"])
+    by_sea = ((tr["holder_code"].isin(island) | tr["commune_code"].isin(island))
+              & (tr["holder_code"] != tr["commune_code"])).to_numpy()
+    assert by_sea.any() and np.array_equal(tr["sea_leg"].to_numpy(), by_sea)
+    sea = tr[by_sea]
+    assert np.array_equal(sea["cost_vnd"], sea["quantity"] * (
+        sea["category"].map(tp.sea_leg_vnd) + sea["category"].map(tp.handling_vnd)))
+    road = tr[~by_sea]
+    assert np.allclose(road["cost_vnd"], road["quantity"] * np.rint(
+        road["distance_km"] * road["category"].map(tp.cost_per_km_vnd)
+        + road["category"].map(tp.handling_vnd)))
+    # A travel table that has the pair (a road and ferry route measured) replaces the leg.
+    first = sea.iloc[0]
+    path = tmp_path / "od.csv"
+    pd.DataFrame({"origin": [first["holder_code"]], "destination": [first["commune_code"]],
+                  "distance_km": [150.0]}).to_csv(path, index=False)
+    with_table = scenario.model_copy(update={"data": scenario.data.model_copy(update={
+        "od_table": str(path)})})
+    again = run_transfer(load_inputs(with_table))[0]["transfers"]
+    row = again[(again["holder_code"] == first["holder_code"])
+                & (again["commune_code"] == first["commune_code"])]
+    if len(row):  # the measured route may make another holder the cheaper one
+        assert not row["sea_leg"].any() and (row["distance_km"] == 150.0).all()
+        assert (row["distance_source"] == "od_table").all()
