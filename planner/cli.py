@@ -395,3 +395,82 @@ def replan(
                       f"gap {s['gap']:.3%}  ({s['wall_time_s']:.1f} s)")
     console.print(f"Re-planned {run_dir} into [bold]{target}[/bold]; `assetplan diff "
                   f"{run_dir} {target}` shows what changed")
+
+
+@app.command("travel-times")
+def travel_times_cmd(
+    osm: Annotated[Path, typer.Option("--osm", help="OpenStreetMap extract (.osm.pbf), e.g. "
+                                      "Geofabrik's vietnam-latest.osm.pbf.")],
+    out: Annotated[Path, typer.Option("--out", help="OD table to write (.parquet or .csv).")],
+    scenario_file: Annotated[Path, typer.Option("--scenario", help="Scenario whose candidate "
+                                                "pairs are measured.")]
+    = Path("scenarios/national-baseline.yaml"),
+    province: Annotated[list[str] | None, typer.Option(
+        "--province", help="Only this province code (repeat for several).")] = None,
+    max_km: Annotated[float | None, typer.Option(
+        "--max-km", min=0, help="Stop every search at this road distance (km); longer pairs "
+        "get no row. Default: the scenario's largest radius, then the longer pairs again.")]
+    = None,
+    max_snap_km: Annotated[float, typer.Option(
+        "--max-snap-km", min=0, help="A point farther than this from any road is off the "
+        "network: its pairs get no row.")] = 5.0,
+) -> None:
+    """Road distances and minutes of every candidate pair a scenario needs (seats,
+    disposition, transfer), from an OpenStreetMap extract: the OD table `assetplan run --od`
+    reads. Pairs with no route are listed with their reason in <out>.unreachable.csv."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from geodata.roads import read_road_graph
+    from planner.pipeline import load_inputs
+    from planner.scenario import ScenarioError, load_scenario
+    from planner.travel_times import travel_times, write_travel_times
+
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        console.print(f"[red]--out {out}: an OD table is a .parquet or .csv file[/red]")
+        raise typer.Exit(2)
+    try:
+        scenario = load_scenario(scenario_file)
+    except ScenarioError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    if province:
+        scenario = scenario.model_copy(update={
+            "data": scenario.data.model_copy(update={"provinces": tuple(province)})})
+    if not osm.is_file():
+        console.print(f"[red]--osm {osm}: no such file[/red]")
+        raise typer.Exit(2)
+    try:
+        inputs = load_inputs(scenario)
+        with console.status(f"reading roads and ferries from {osm.name}"):
+            graph = read_road_graph(osm)
+    except (InventoryError, ValueError, RuntimeError) as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"{osm.name}: {graph.n_nodes:,} road nodes, {graph.n_edges:,} edges")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"shortest paths, {stage}", total=total)
+            bar.update(tasks[stage], completed=done)
+
+        result = travel_times(inputs, graph, max_km=max_km, max_snap_km=max_snap_km,
+                              progress=progress)
+    side = write_travel_times(result, out)
+    n = len(result.pairs)
+    console.print(f"[bold]{out}[/bold]: {len(result.od):,} of {n:,} candidate pairs "
+                  f"({len(result.od) / max(n, 1):.1%})")
+    if side is not None:
+        counts = result.unreachable["reason"].value_counts()
+        console.print(f"[yellow]{len(result.unreachable):,} pairs got no row ("
+                      + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+                      + f"): a run keeps their computed distance; see {side}[/yellow]")
