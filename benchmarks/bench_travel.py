@@ -23,13 +23,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import geodata
-from geodata.roads import RoadGraph, pair_travel, snap
-from planner.demo import load_demo
+from geodata.distances import DEFAULT_DETOUR_FACTOR
+from geodata.roads import RoadGraph
+from planner.pipeline import load_inputs
+from planner.scenario import load_scenario
+from planner.travel_times import travel_times
 
+ROOT = Path(__file__).resolve().parents[1]
 LON_MIN, LON_MAX, LAT_MIN, LAT_MAX = 102.1, 109.5, 8.5, 23.4
 KM_PER_DEG_LAT = 111.2
 
@@ -70,73 +75,54 @@ def synthetic_graph(spacing_km: float, seed: int = 0) -> RoadGraph:
                                 60.0 * km_all / v_all)
 
 
-def run_pairs(graph: RoadGraph, name: str, origins: np.ndarray, dests: np.ndarray,
-              radius_km: float, max_km: float, max_snap_km: float) -> dict[str, float | str]:
-    pairs = geodata.pairs_within_radius(origins, dests, radius_km)
-    t0 = time.perf_counter()
-    o_node, o_snap, o_far = snap(graph, origins[:, 0], origins[:, 1], max_snap_km)
-    d_node, d_snap, d_far = snap(graph, dests[:, 0], dests[:, 1], max_snap_km)
-    t_snap = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    out = pair_travel(graph, np.where(o_far, -1, o_node), np.where(d_far, -1, d_node),
-                      o_snap, d_snap, pairs["origin"].to_numpy(), pairs["destination"].to_numpy(),
-                      max_km=max_km)
-    t_travel = time.perf_counter() - t1
-    gc = pairs["distance_km"].to_numpy()
-    ok = out["reachable"].to_numpy() & (gc > 0)
-    ratio = out["distance_km"].to_numpy()[ok] / gc[ok]
-    far2 = gc[ok] >= 2.0
-    return {
-        "pairs": name, "n_pairs": len(pairs), "reachable": int(out["reachable"].sum()),
-        "points_too_far": int(o_far.sum() + d_far.sum()),
-        "sources": int(min(np.unique(o_node).size, np.unique(d_node).size)),
-        "snap_s": t_snap, "travel_s": t_travel,
-        "share_gt_1.35": float((ratio > 1.35).mean()) if ratio.size else float("nan"),
-        "share_gt_1.35_gc2km": float((ratio[far2] > 1.35).mean()) if far2.any() else float("nan"),
-        "median_ratio": float(np.median(ratio)) if ratio.size else float("nan"),
-        "peak_mb": peak_mb(),
-    }
-
-
-def fmt(col: str, value: float | int | str) -> str:
-    if isinstance(value, float):
-        return f"{value:.3f}" if col.startswith(("share", "median")) else f"{value:,.1f}"
-    return f"{value:,}" if isinstance(value, int) else value
+def origin_terrain(inputs, pairs) -> np.ndarray:
+    """Terrain class of each pair's origin (a property's unit, or the holder unit itself)."""
+    terrain = inputs.units.set_index("commune_code")["terrain"]
+    unit_of = inputs.dataset.properties.set_index("property_id")["commune_code"]
+    code = unit_of.reindex(pairs["origin"]).to_numpy()
+    code = np.where(pd.isna(code), pairs["origin"].to_numpy(), code)
+    return terrain.reindex(code).to_numpy()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 km grid (146 k nodes)")
-    parser.add_argument("--service-max-km", type=float, default=60.0,
-                        help="road distance cap of property -> commune pairs (25 km radius)")
-    parser.add_argument("--transfer-max-km", type=float, default=400.0,
-                        help="road distance cap of commune -> commune pairs (300 km radius)")
     parser.add_argument("--max-snap-km", type=float, default=5.0)
-    parser.add_argument("--transfer-every", type=int, default=1,
-                        help="transfer origins: every n-th commune (time scales with 1/n)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
     graph = synthetic_graph(3.0 if args.quick else 0.96)
     t_graph = time.perf_counter() - t0
-    communes = geodata.load_communes()[["lon", "lat"]].to_numpy()
-    properties = load_demo().properties[["lon", "lat"]].to_numpy()
-    print(f"graph: {graph.n_nodes:,} nodes, {graph.n_edges:,} directed edges, "
-          f"built in {t_graph:.1f} s; {len(properties):,} properties, {len(communes):,} communes")
-    rows = [
-        run_pairs(graph, "property->commune 25 km", properties, communes, 25.0,
-                  args.service_max_km, args.max_snap_km),
-        run_pairs(graph, f"commune[::{args.transfer_every}]->commune 300 km",
-                  communes[::args.transfer_every], communes, 300.0, args.transfer_max_km,
-                  args.max_snap_km),
-    ]
-    cols = ["pairs", "n_pairs", "reachable", "points_too_far", "sources", "snap_s", "travel_s",
-            "share_gt_1.35", "share_gt_1.35_gc2km", "median_ratio", "peak_mb"]
-    print("| " + " | ".join(cols) + " |")
-    print("|" + "---|" * len(cols))
-    for r in rows:
-        print("| " + " | ".join(fmt(c, r[c]) for c in cols) + " |")
-    print(f"total wall {time.perf_counter() - t0:.1f} s, peak memory {peak_mb():,.0f} MB")
+    inputs = load_inputs(load_scenario(ROOT / "scenarios" / "national-baseline.yaml"))
+    print(f"graph: {graph.n_nodes:,} nodes, {graph.n_edges:,} directed edges, built in "
+          f"{t_graph:.1f} s; peak {peak_mb():,.0f} MB before the search")
+    seen: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        seen.setdefault(stage, time.perf_counter())
+        if done == total:
+            print(f"  {stage}: {total} batches, {time.perf_counter() - seen[stage]:.1f} s")
+
+    t1 = time.perf_counter()
+    result = travel_times(inputs, graph, max_snap_km=args.max_snap_km, progress=progress)
+    t_travel = time.perf_counter() - t1
+    pairs = result.pairs.merge(result.od, on=["origin", "destination", "destination_type"])
+    factor = pd.Series(DEFAULT_DETOUR_FACTOR).reindex(origin_terrain(inputs, pairs)).to_numpy()
+    gc = pairs["great_circle_km"].to_numpy()
+    ok = gc >= 2.0  # below that the snap legs dominate the ratio
+    ratio = pairs["distance_km"].to_numpy()[ok] / gc[ok]
+    print("| stage | candidate pairs | rows | no row | sources |")
+    print("|---|---|---|---|---|")
+    for stage, grp in result.pairs.groupby("stage"):
+        rows = pairs["stage"].eq(stage).sum()
+        print(f"| {stage} | {len(grp):,} | {rows:,} | {len(grp) - rows:,} | "
+              f"{grp['origin'].nunique():,} origins, {grp['destination'].nunique():,} "
+              "destinations |")
+    print(f"travel_times {t_travel:.1f} s for {len(result.pairs):,} pairs "
+          f"({len(result.od):,} rows); share of pairs (>= 2 km) whose road distance exceeds "
+          f"the terrain detour factor x great circle: {(ratio > factor[ok]).mean():.1%} "
+          f"(median ratio {np.median(ratio):.2f}); total wall {time.perf_counter() - t0:.1f} s, "
+          f"peak memory {peak_mb():,.0f} MB")
 
 
 if __name__ == "__main__":

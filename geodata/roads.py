@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy.sparse import csr_array
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from geodata.distances import _chord_to_km, _unit_xyz, haversine_km
@@ -167,6 +167,15 @@ class RoadGraph:
     def _reversed(self) -> tuple[csr_array, csr_array]:
         # Searching from destinations on the reversed graph gives the same pair costs.
         return csr_array(self.length_km.T.tocsr()), csr_array(self.minutes.T.tocsr())
+
+    def parts(self) -> NDArray[np.int64]:
+        """Weakly connected part of each node: no route joins nodes of different parts."""
+        return self._parts
+
+    @cached_property
+    def _parts(self) -> NDArray[np.int64]:
+        return np.asarray(connected_components(self.length_km, directed=True,
+                                               connection="weak")[1], dtype=np.int64)
 
     @cached_property
     def median_speed_kmh(self) -> float:

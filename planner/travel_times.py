@@ -88,23 +88,24 @@ def candidate_pairs(inputs: Inputs) -> pd.DataFrame:
     return pairs
 
 
-def search_limit_km(inputs: Inputs) -> float:
-    """The largest radius any stage uses: no pair of this length or less is cut short."""
+def first_limits_km(inputs: Inputs) -> dict[str, float]:
+    """Each stage's radius: the first search limit of its pairs."""
     pol = inputs.scenario.policy
-    radii = [max(pol.service_radius_km.values()), pol.transfer.max_km]
-    if pol.seats.max_service_km is not None:
-        radii.append(pol.seats.max_service_km)
-    return float(max(radii))
+    return {"seats": float(pol.seats.max_service_km or max(pol.service_radius_km.values())),
+            "disposition": float(max(pol.service_radius_km.values())),
+            "transfer": float(pol.transfer.max_km)}
 
 
 def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = None,
                  max_snap_km: float = 5.0, progress: Progress | None = None) -> TravelTimes:
     """Road distance and time of every candidate pair of ``inputs``.
 
-    Without ``max_km`` the searches stop at the largest radius of the scenario
-    (:func:`search_limit_km`) and the pairs longer than that by road are searched again up to
-    the longest distance an OD table holds, so every connected pair gets its row. With
-    ``max_km`` a pair farther than that by road gets no row (reason ``beyond_max_km``).
+    Pairs in different connected parts of the network are not searched. The others are
+    searched stage by stage, first up to the stage's radius (:func:`first_limits_km`), then
+    the pairs still unsettled again with the limit doubled, up to ``max_km`` or the longest
+    distance an OD table holds: every connected pair gets its exact row, and short stages
+    never pay for the long searches of the transfer. A pair farther than ``max_km`` by road
+    gets no row (reason ``beyond_max_km``).
     """
     pairs = candidate_pairs(inputs)
     points = pd.concat([pairs[["o_lon", "o_lat"]].set_axis(["lon", "lat"], axis=1),
@@ -117,22 +118,29 @@ def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = Non
     o_pt, d_pt = inv[:n], inv[n:]
     pairs["origin_snap_km"], pairs["destination_snap_km"] = snap_km[o_pt], snap_km[d_pt]
     off = too_far[o_pt] | too_far[d_pt]
+    part = graph.parts()
+    apart = ~off & (part[node[o_pt]] != part[node[d_pt]])
     km, minutes = np.full(n, np.nan), np.full(n, np.nan)
-    todo = np.flatnonzero(~off)
-    rounds = [max_km] if max_km is not None else [search_limit_km(inputs), MAX_DISTANCE_KM]
-    for i, limit in enumerate(rounds):
-        if todo.size == 0:
-            break
-        label = f"km ≤ {limit:,.0f}" if i == 0 else f"longer pairs (≤ {limit:,.0f} km)"
-        report = None if progress is None else _stage_progress(progress, label)
-        out = pair_travel(graph, node, node, snap_km, snap_km, o_pt[todo], d_pt[todo],
-                          max_km=limit, progress=report)
-        got = out["reachable"].to_numpy()
-        km[todo[got]] = out["distance_km"].to_numpy()[got]
-        minutes[todo[got]] = out["minutes"].to_numpy()[got]
-        todo = todo[~got]
+    cap = MAX_DISTANCE_KM if max_km is None else float(max_km)
+    stage = pairs["stage"].to_numpy()
+    for name, first in first_limits_km(inputs).items():
+        todo = np.flatnonzero(~off & ~apart & (stage == name))
+        limit = min(first, cap)
+        while todo.size:
+            label = f"{name}, km ≤ {limit:,.0f}"
+            report = None if progress is None else _stage_progress(progress, label)
+            out = pair_travel(graph, node, node, snap_km, snap_km, o_pt[todo], d_pt[todo],
+                              max_km=limit, progress=report)
+            got = out["reachable"].to_numpy()
+            km[todo[got]] = out["distance_km"].to_numpy()[got]
+            minutes[todo[got]] = out["minutes"].to_numpy()[got]
+            todo = todo[~got]
+            if limit >= cap:
+                break
+            limit = min(2 * limit, cap)
     reason = np.full(n, "", dtype=object)
-    reason[todo] = BEYOND if max_km is not None else NOT_CONNECTED
+    reason[np.isnan(km)] = BEYOND if max_km is not None else NOT_CONNECTED
+    reason[apart] = NOT_CONNECTED
     reason[off] = OFF_ROAD
     found = reason == ""
     od = pd.DataFrame({"origin": pairs["origin"].to_numpy()[found],
