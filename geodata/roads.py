@@ -30,7 +30,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
-from geodata.distances import _chord_to_km, _unit_xyz, haversine_km
+from geodata.distances import EARTH_RADIUS_KM, _chord_to_km, _unit_xyz, haversine_km
 
 _BASE_SPEED_KMH = {
     "motorway": 80.0, "trunk": 60.0, "primary": 50.0, "secondary": 40.0, "tertiary": 35.0,
@@ -167,6 +167,42 @@ class RoadGraph:
     def _reversed(self) -> tuple[csr_array, csr_array]:
         # Searching from destinations on the reversed graph gives the same pair costs.
         return csr_array(self.length_km.T.tocsr()), csr_array(self.minutes.T.tocsr())
+
+    @cached_property
+    def _bounds(self) -> tuple[bool, float]:
+        """Whether no edge is shorter than the great circle between its ends, and the fastest
+        edge speed (km/h of great circle per minute): what makes a search local."""
+        coo = self.length_km.tocoo()
+        gc = haversine_km(self.node_lon[coo.row], self.node_lat[coo.row],
+                          self.node_lon[coo.col], self.node_lat[coo.col])
+        no_shortcut = bool((coo.data >= gc * (1 - 1e-9) - 1e-9).all())
+        t = self.minutes.tocoo()
+        gc_t = haversine_km(self.node_lon[t.row], self.node_lat[t.row],
+                            self.node_lon[t.col], self.node_lat[t.col])
+        if (gc_t[t.data <= 0] > 0).any():
+            return no_shortcut, np.inf
+        moving = t.data > 0
+        vmax = float((60.0 * gc_t[moving] / t.data[moving]).max()) if moving.any() else 0.0
+        return no_shortcut, vmax
+
+    def within(self, sources: NDArray[np.int64], radius_km: float) -> NDArray[np.int64] | None:
+        """Sorted routable nodes within ``radius_km`` (great circle) of some source, or None
+        when the ball is most of the graph (search it whole). A search bounded by a road
+        distance of ``radius_km`` from those sources never leaves this set."""
+        if not np.isfinite(radius_km) or sources.size == 0:
+            return None
+        tree, candidates = self._snap_tree
+        xyz = _unit_xyz(self.node_lon[sources], self.node_lat[sources])
+        centre = xyz.mean(axis=0)
+        centre /= max(float(np.linalg.norm(centre)), 1e-12)
+        spread = float(np.linalg.norm(xyz - centre, axis=1).max())
+        chord = 2 * np.sin(min(radius_km / (2 * EARTH_RADIUS_KM), np.pi / 2))
+        if spread + chord >= 2.0:
+            return None
+        found = np.asarray(tree.query_ball_point(centre, spread + chord), dtype=np.int64)
+        if found.size > self.n_nodes // 2:
+            return None
+        return np.sort(np.r_[candidates[found], sources]) if found.size else np.unique(sources)
 
     def parts(self) -> NDArray[np.int64]:
         """Weakly connected part of each node: no route joins nodes of different parts."""
@@ -357,24 +393,45 @@ def _search(graph: RoadGraph, length: csr_array, minutes: csr_array, src: NDArra
     max(km) x 60 / median speed and is repeated, with the limit doubled, for the sources whose
     pairs are still unsettled: a pair found within a limit has its exact fastest time, and one
     with a finite distance is connected, so every such pair is settled after a few rounds.
+
+    Sources are grouped by cells of the search radius, and a group searches only the nodes
+    within great-circle reach of it (``RoadGraph.within``: the distance limit, or the time
+    limit at the fastest edge speed), when no edge is shorter than its great circle: the same
+    answer as on the whole graph, for the cost of the neighbourhood.
     """
     km = np.full(src.size, np.inf)
     mins = np.full(src.size, np.inf)
     act = np.flatnonzero(active)
+    if act.size == 0:
+        return km, mins
     uniq, inv_act = np.unique(src[act], return_inverse=True)
-    inv = np.full(src.size, -1, dtype=np.int64)
-    inv[act] = inv_act  # pair -> row of its source in uniq
-    by_row = act[np.argsort(inv_act, kind="stable")]
-    rows = max(1, int(batch_bytes // (8 * max(graph.n_nodes, 1))))
-    n_batch = -(-uniq.size // rows)
-    cuts = np.searchsorted(inv[by_row], np.arange(n_batch + 1) * rows)
+    local, vmax = graph._bounds
     km_limit = np.inf if max_km is None else float(max_km)
-    for b in range(n_batch):
+    # Spatial order of the sources: cells about the size of the search radius.
+    cell_km = km_limit if local and np.isfinite(km_limit) else 1e9
+    lat = graph.node_lat[uniq]
+    cy = np.floor(lat * 111.2 / cell_km)
+    cx = np.floor(graph.node_lon[uniq] * 111.2 * np.cos(np.radians(lat)) / cell_km)
+    order = np.lexsort((uniq, cx, cy))
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    inv = np.full(src.size, -1, dtype=np.int64)
+    inv[act] = rank[inv_act]  # pair -> row of its source in uniq[order]
+    uniq = uniq[order]
+    by_row = act[np.argsort(inv[act], kind="stable")]
+    cell = (cy * 4_000_003 + cx)[order]
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    plan: list[tuple[int, int, NDArray[np.int64] | None]] = []
+    for first, end in zip(starts.tolist(), np.r_[starts[1:], uniq.size].tolist(),
+                          strict=True):
+        nodes = graph.within(uniq[first:end], km_limit) if local else None
+        size = graph.n_nodes if nodes is None else nodes.size
+        rows = max(1, int(batch_bytes // (8 * max(size, 1))))
+        plan += [(b, min(b + rows, end), nodes) for b in range(first, end, rows)]
+    cuts = np.searchsorted(inv[by_row], [p[0] for p in plan] + [uniq.size])
+    for b, (lo, hi, nodes) in enumerate(plan):
         sel = by_row[cuts[b]:cuts[b + 1]]
-        lo = b * rows
-        dist = dijkstra(length, directed=True, indices=uniq[lo:lo + rows], limit=km_limit)
-        km[sel] = dist[inv[sel] - lo, tgt[sel]]
-        del dist  # free the dense block before the time search allocates its own
+        km[sel] = _bounded(length, nodes, uniq[lo:hi], inv[sel] - lo, tgt[sel], km_limit)
         need = sel[np.isfinite(km[sel])]
         if max_km is not None:
             need = need[km[need] + snap_km[need] <= max_km]
@@ -382,9 +439,15 @@ def _search(graph: RoadGraph, length: csr_array, minutes: csr_array, src: NDArra
             float(km[need].max()) * 60.0 / graph.median_speed_kmh, 1e-6)
         while need.size:
             row_ids = np.unique(inv[need])
-            t = dijkstra(minutes, directed=True, indices=uniq[row_ids], limit=limit)
-            val = t[np.searchsorted(row_ids, inv[need]), tgt[need]]
-            del t
+            t_nodes = graph.within(uniq[row_ids], limit * vmax / 60.0) if local else None
+            size = graph.n_nodes if t_nodes is None else t_nodes.size
+            step = max(1, int(batch_bytes // (8 * max(size, 1))))
+            val = np.full(need.size, np.inf)
+            row_of = np.searchsorted(row_ids, inv[need])
+            for c in range(0, row_ids.size, step):
+                part = (row_of >= c) & (row_of < c + step)
+                val[part] = _bounded(minutes, t_nodes, uniq[row_ids[c:c + step]],
+                                     row_of[part] - c, tgt[need[part]], limit)
             got = np.isfinite(val)
             mins[need[got]] = val[got]
             need = need[~got]
@@ -392,5 +455,20 @@ def _search(graph: RoadGraph, length: csr_array, minutes: csr_array, src: NDArra
                 raise RuntimeError("time search did not settle pairs that have a road distance")
             limit = limit * 2 if limit * 2 < _MAX_LIMIT else np.inf
         if progress is not None:
-            progress(b + 1, n_batch)
+            progress(b + 1, len(plan))
     return km, mins
+
+
+def _bounded(matrix: csr_array, nodes: NDArray[np.int64] | None, sources: NDArray[np.int64],
+             row: NDArray[np.int64], target: NDArray[np.int64], limit: float
+             ) -> NDArray[np.float64]:
+    """Bounded Dijkstra from ``sources`` on ``matrix`` (restricted to ``nodes`` when given);
+    the cost to ``target[i]`` from source ``row[i]``, inf beyond the limit."""
+    if nodes is None:
+        dist = dijkstra(matrix, directed=True, indices=sources, limit=limit)
+        return np.asarray(dist[row, target])
+    sub = matrix[nodes][:, nodes]
+    dist = dijkstra(sub, directed=True, indices=np.searchsorted(nodes, sources), limit=limit)
+    pos = np.minimum(np.searchsorted(nodes, target), nodes.size - 1)
+    inside = nodes[pos] == target
+    return np.where(inside, dist[row, pos], np.inf)

@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 
 def checked_frame(df: pd.DataFrame, name: str, required: Mapping[str, str],
                   optional: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Columns (or index levels) by kind ``id``/``int``/``float``/``bool``; NaN is an error."""
+    """Columns (or index levels) by kind ``id``/``int``/``float``/``bool``; NaN is an error
+    except in ``float?``."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, not {type(df).__name__}")
     optional = optional or {}
@@ -31,6 +32,11 @@ def checked_frame(df: pd.DataFrame, name: str, required: Mapping[str, str],
 
 
 def checked_column(s: pd.Series, what: str, kind: str) -> NDArray[Any]:
+    """``kind``: id, bool, int or float; ``float?`` is a float that may be missing (NaN)."""
+    if kind == "float?":
+        given = s[s.notna()]
+        checked_column(given, what, "float")
+        return s.to_numpy(dtype=float)
     n_na = int(s.isna().sum())
     if n_na:
         first = int(np.flatnonzero(s.isna().to_numpy())[0])

@@ -106,6 +106,10 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
     travel = (load_travel(od_file, pd.Index(dataset.properties["property_id"]),
                           pd.Index(all_codes), pd.Index(legacy["legacy_code"]))
               if od_file else TravelTable.empty())
+    if scenario.policy.service_radius_min and not travel.has_minutes:
+        raise ValueError("policy.service_radius_min: travel times need an OD table with "
+                         "minutes (data.od_table, run --od, or the dataset's od file; "
+                         "`assetplan travel-times` makes one)")
     units = prepare.unit_table(communes, scenario.policy).reset_index(drop=True)
     decisions = (load_decisions(d.decisions, dataset) if d.decisions
                  else Decisions.empty())
@@ -263,8 +267,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
         columns={"commune_code": "commune"})
     model = DispositionModel.from_frames(
         props, needs[["commune", "use", "need", "priority_weight", "served_first", "province"]],
-        pairs[["property_id", "commune", "distance_km"]], options=options,
-        radius_km=dict(pol.service_radius_km), unmet_penalty_vnd=penalty,
+        pairs[["property_id", "commune", "distance_km", "minutes"]], options=options,
+        radius_km=dict(pol.service_radius_km), radius_min=dict(pol.service_radius_min),
+        unmet_penalty_vnd=penalty,
         budget_vnd=budget.national_vnd, province_budget_vnd=per_province,
         same_province=pol.same_province_only,
         cross_province_penalty_vnd=0 if pol.same_province_only

@@ -148,7 +148,12 @@ def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario,
                           "commune": takers.index.to_numpy()[pairs["destination"].to_numpy()],
                           "distance_km": pairs["distance_km"].to_numpy()})
     pairs = travel.apply(pairs, "holder", "commune")
-    pairs = pairs[pairs["distance_km"] <= pol.transfer.max_km].reset_index(drop=True)
+    keep = pairs["distance_km"].to_numpy() <= pol.transfer.max_km
+    if pol.same_province_only:  # the model drops the others: no need to measure them
+        prov = u["province_code"]
+        keep &= (prov.reindex(pairs["holder"]).to_numpy()
+                 == prov.reindex(pairs["commune"]).to_numpy())
+    pairs = pairs[keep].reset_index(drop=True)
     pairs["sea_leg"] = sea_legs(pairs["holder"], pairs["commune"], units, pol) & (
         pairs["distance_source"] == COMPUTED).to_numpy()
     return supplies, demands, pairs, short
@@ -333,12 +338,19 @@ def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy,
 
 
 def _service_arcs(options: pd.DataFrame, needs: pd.DataFrame, pairs: pd.DataFrame,
-                  radius_km: pd.Series) -> pd.DataFrame:
-    """(property_id, commune_code, use, distance_km): a pair, an eligible use and a need for
-    it at the other end, within the use's radius (as the disposition model joins them)."""
+                  policy: Policy) -> pd.DataFrame:
+    """(property_id, commune_code, use, distance_km, minutes): a pair, an eligible use and a
+    need for it at the other end, within the use's radius and, where the use has one, its
+    travel time (as the disposition model joins them)."""
     arcs = pairs.merge(options[["property_id", "use"]], on="property_id").merge(
         needs[["commune_code", "use"]], on=["commune_code", "use"])
-    return arcs[arcs["distance_km"].to_numpy() <= radius_km.reindex(arcs["use"]).to_numpy()]
+    use = arcs["use"]
+    keep = arcs["distance_km"].to_numpy() <= pd.Series(dict(policy.service_radius_km)).reindex(
+        use).to_numpy()
+    limit = pd.Series(dict(policy.service_radius_min), dtype=float).reindex(use).to_numpy()
+    if "minutes" in arcs:
+        keep &= np.isnan(limit) | (arcs["minutes"].to_numpy(dtype=float) <= limit)
+    return arcs[keep]
 
 
 def candidate_arcs(options: pd.DataFrame, needs: pd.DataFrame, pairs: pd.DataFrame,
@@ -346,14 +358,13 @@ def candidate_arcs(options: pd.DataFrame, needs: pd.DataFrame, pairs: pd.DataFra
     """Restrict service to each need's ``candidates_per_need`` nearest eligible properties
     within the use's radius. Returns the pairs those arcs use, and the options without the
     service options that serve no need (they could only cost money)."""
-    radius = pd.Series(dict(policy.service_radius_km))
-    arcs = _service_arcs(options, needs, pairs, radius)
+    arcs = _service_arcs(options, needs, pairs, policy)
     nearest = arcs.sort_values(["commune_code", "use", "distance_km", "property_id"],
                                kind="stable").groupby(["commune_code", "use"]).head(
         policy.candidates_per_need)
     kept = pairs.merge(nearest[["property_id", "commune_code"]].drop_duplicates(),
                        on=["property_id", "commune_code"]).reset_index(drop=True)
-    linked = _service_arcs(options, needs, kept, radius)[["property_id", "use"]]
+    linked = _service_arcs(options, needs, kept, policy)[["property_id", "use"]]
     useful = pd.MultiIndex.from_frame(options[["property_id", "use"]]).isin(
         pd.MultiIndex.from_frame(linked))
     service = options["use"].isin(SERVICE_USES).to_numpy()

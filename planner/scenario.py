@@ -34,6 +34,7 @@ UNIT_TYPES = ("Xã", "Phường", "Đặc khu")
 TRANSFER_CATEGORIES = ("car", *EQUIPMENT_CATEGORIES)
 ScenarioKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 PositiveKm = Annotated[float, Field(gt=0, le=500)]
+PositiveMin = Annotated[float, Field(gt=0, le=24 * 60)]
 # Money bounds, each far above any real figure, chosen so that every product the models form
 # (a rate times the largest floor area, population or distance the inventory allows, times the
 # largest priority weight) stays exact in int64 and inside the range of OR-Tools' min-cost
@@ -83,6 +84,9 @@ class SeatsPolicy(_Frozen):
     max_service_km: PositiveKm | None = Field(
         None, description="every predecessor area should be within this distance of a kept "
         "site; null means unlimited (only the main seat is kept)")
+    report_within_min: PositiveMin = Field(
+        30.0, description="the KPIs count the people within this travel time (minutes) of "
+        "the main seat and of the nearest kept site, when the OD table gives minutes")
     upkeep_vnd_per_m2_year: VndRate = Field(
         120_000, description="yearly upkeep of a kept building per m2 of floor area")
     penalty_vnd_per_person: VndRate = Field(
@@ -224,8 +228,13 @@ class Policy(_Frozen):
     service_radius_km: Mapping[str, PositiveKm] = Field(
         default_factory=lambda: {"health": 15.0, "education": 10.0, "office": 20.0,
                                  "service_point": 15.0, "housing": 25.0, "culture": 15.0},
-        description="a property serves a unit's need for a use within this great-circle "
-        "distance (km) of the unit's HQ")
+        description="a property serves a unit's need for a use within this distance (km) of "
+        "the unit's HQ: by road where the OD table has the pair, great circle elsewhere")
+    service_radius_min: Mapping[str, PositiveMin] = Field(
+        default_factory=dict, description="for the uses named, also within this travel time "
+        "(minutes) of the unit's HQ, from the OD table (which must give minutes); a pair the "
+        "table gives no time is out of reach. The km radius still bounds the search: for a "
+        "radius in minutes only, set it to the farthest such a trip goes")
     candidates_per_need: Annotated[int, Field(ge=1, le=1000)] = Field(
         8, description="each unit's need for a use may be served by its k nearest eligible "
         "properties within the radius (sparse candidate pairs; needs are small next to a "
@@ -284,8 +293,8 @@ class Policy(_Frozen):
     seats: SeatsPolicy = Field(default_factory=SeatsPolicy)
     transfer: TransferPolicy = Field(default_factory=TransferPolicy)
 
-    @field_validator("service_radius_km", "unmet_penalty_vnd_per_m2", "renovation_fixed_vnd",
-                     "land_uses")
+    @field_validator("service_radius_km", "service_radius_min", "unmet_penalty_vnd_per_m2",
+                     "renovation_fixed_vnd", "land_uses")
     @classmethod
     def _service_uses(cls, v: Mapping[str, Any]) -> Mapping[str, Any]:
         unknown = set(v) - set(SERVICE_USES)

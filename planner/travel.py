@@ -82,7 +82,8 @@ class TravelTable:
     def apply(self, pairs: pd.DataFrame, origin: str, destination: str,
               destination_type: str = UNIT) -> pd.DataFrame:
         """``pairs`` with ``distance_km`` replaced where the table has the pair (``origin``,
-        ``destination`` columns) and ``distance_source`` added."""
+        ``destination`` columns), and ``distance_source`` and ``minutes`` (the table's travel
+        time, NaN where it has none) added."""
         t = self.pairs[self.pairs["destination_type"] == destination_type]
         key = pd.MultiIndex.from_arrays([pairs[origin].astype(str).to_numpy(),
                                          pairs[destination].astype(str).to_numpy()])
@@ -91,8 +92,15 @@ class TravelTable:
         hit = pos >= 0
         km = pairs["distance_km"].to_numpy(dtype=float).copy()
         km[hit] = t["distance_km"].to_numpy(dtype=float)[pos[hit]]
-        return pairs.assign(distance_km=km,
-                            distance_source=np.where(hit, OD_TABLE, COMPUTED))
+        minutes = np.full(len(pairs), np.nan)
+        minutes[hit] = t["minutes"].to_numpy(dtype=float)[pos[hit]]
+        return pairs.assign(distance_km=km, distance_source=np.where(hit, OD_TABLE, COMPUTED),
+                            minutes=minutes)
+
+    @property
+    def has_minutes(self) -> bool:
+        """Whether the table gives travel times (the ``minutes`` column, on some row)."""
+        return bool(self.pairs["minutes"].notna().any())
 
     def coverage(self, sources: dict[str, pd.Series]) -> dict[str, object]:
         """What provenance records: the table's file name, hash and rows, and per plan table

@@ -26,6 +26,7 @@ from planner.pipeline import Inputs
 from planner.travel import FORMER, MAX_DISTANCE_KM, UNIT, TravelTable
 
 OFF_ROAD, NOT_CONNECTED, BEYOND = "off_road", "not_connected", "beyond_max_km"
+LIMITS_KM = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0)
 # (stage, done batches, total batches) after each batch of shortest-path searches.
 Progress = Callable[[str, int, int], None]
 
@@ -88,24 +89,16 @@ def candidate_pairs(inputs: Inputs) -> pd.DataFrame:
     return pairs
 
 
-def first_limits_km(inputs: Inputs) -> dict[str, float]:
-    """Each stage's radius: the first search limit of its pairs."""
-    pol = inputs.scenario.policy
-    return {"seats": float(pol.seats.max_service_km or max(pol.service_radius_km.values())),
-            "disposition": float(max(pol.service_radius_km.values())),
-            "transfer": float(pol.transfer.max_km)}
-
-
 def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = None,
                  max_snap_km: float = 5.0, progress: Progress | None = None) -> TravelTimes:
     """Road distance and time of every candidate pair of ``inputs``.
 
     Pairs in different connected parts of the network are not searched. The others are
-    searched stage by stage, first up to the stage's radius (:func:`first_limits_km`), then
-    the pairs still unsettled again with the limit doubled, up to ``max_km`` or the longest
-    distance an OD table holds: every connected pair gets its exact row, and short stages
-    never pay for the long searches of the transfer. A pair farther than ``max_km`` by road
-    gets no row (reason ``beyond_max_km``).
+    searched on a ladder of distance limits (:data:`LIMITS_KM`): each pair first at the
+    lowest limit above 1.5 times its great-circle distance plus its snaps, then, while
+    unsettled, at the next, up to ``max_km`` or the longest distance an OD table holds. Every
+    connected pair gets its exact row, and a short pair never pays for a long search. A pair
+    farther than ``max_km`` by road gets no row (reason ``beyond_max_km``).
     """
     pairs = candidate_pairs(inputs)
     points = pd.concat([pairs[["o_lon", "o_lat"]].set_axis(["lon", "lat"], axis=1),
@@ -122,22 +115,20 @@ def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = Non
     apart = ~off & (part[node[o_pt]] != part[node[d_pt]])
     km, minutes = np.full(n, np.nan), np.full(n, np.nan)
     cap = MAX_DISTANCE_KM if max_km is None else float(max_km)
-    stage = pairs["stage"].to_numpy()
-    for name, first in first_limits_km(inputs).items():
-        todo = np.flatnonzero(~off & ~apart & (stage == name))
-        limit = min(first, cap)
-        while todo.size:
-            label = f"{name}, km ≤ {limit:,.0f}"
-            report = None if progress is None else _stage_progress(progress, label)
-            out = pair_travel(graph, node, node, snap_km, snap_km, o_pt[todo], d_pt[todo],
-                              max_km=limit, progress=report)
-            got = out["reachable"].to_numpy()
-            km[todo[got]] = out["distance_km"].to_numpy()[got]
-            minutes[todo[got]] = out["minutes"].to_numpy()[got]
-            todo = todo[~got]
-            if limit >= cap:
-                break
-            limit = min(2 * limit, cap)
+    ladder = np.unique(np.minimum(np.r_[LIMITS_KM, cap], cap))
+    guess = 1.5 * pairs["great_circle_km"].to_numpy() + snap_km[o_pt] + snap_km[d_pt]
+    first = np.minimum(np.searchsorted(ladder, guess), ladder.size - 1)
+    open_ = ~off & ~apart
+    for rung, limit in enumerate(ladder):
+        todo = np.flatnonzero(open_ & (first <= rung) & np.isnan(km))
+        if todo.size == 0:
+            continue
+        report = None if progress is None else _stage_progress(progress, f"km ≤ {limit:,.0f}")
+        out = pair_travel(graph, node, node, snap_km, snap_km, o_pt[todo], d_pt[todo],
+                          max_km=float(limit), progress=report)
+        got = out["reachable"].to_numpy()
+        km[todo[got]] = out["distance_km"].to_numpy()[got]
+        minutes[todo[got]] = out["minutes"].to_numpy()[got]
     reason = np.full(n, "", dtype=object)
     reason[np.isnan(km)] = BEYOND if max_km is not None else NOT_CONNECTED
     reason[apart] = NOT_CONNECTED

@@ -76,6 +76,11 @@ def random_instance(rng: np.random.Generator, n_p: int, n_c: int,
         kw["cross_province_penalty_vnd"] = int(rng.integers(1, 40)) * M // 4
     if shared:
         kw["max_uses_per_property"] = int(rng.choice([2, 3]))
+    if rng.random() < 0.3:
+        # Travel times from an OD table: some uses reach by minutes too, some pairs have none.
+        mins = rng.integers(0, 40, len(pairs)).astype(float)
+        pairs["minutes"] = np.where(rng.random(len(pairs)) < 0.1, np.nan, mins)
+        kw["radius_min"] = {u: float(rng.integers(5, 40)) for u in uses if rng.random() < 0.6}
     return {"properties": props, "needs": needs, "pairs": pairs, "options": options, **kw}
 
 
@@ -92,20 +97,36 @@ class BestPlan:
     served: np.ndarray  # per property
 
 
+def reach_km(inst: dict) -> dict[tuple, float]:
+    """(property, commune, use) -> km of every pair within the use's radius and, where the
+    use has one, its time (a pair without minutes is out of a time's reach)."""
+    limit = inst.get("radius_min", {})
+    pairs = inst["pairs"].reindex(columns=["property_id", "commune", "distance_km", "minutes"])
+    radius = inst["radius_km"]
+    if not isinstance(radius, dict):
+        radius = dict.fromkeys(set(inst["needs"]["use"]), radius)
+    out = {}
+    for p, c, km, mins in pairs.itertuples(index=False):
+        for u, r in radius.items():
+            if km <= r and (u not in limit or mins <= limit[u]):
+                out[p, c, u] = km
+    return out
+
+
 def _arcs(inst: dict, combo: tuple, unit: int,
           owner: list[int] | None = None) -> list[tuple[int, int, int]]:
     """(part, need row, unit cost in money units) for the chosen uses; part i is an option
     of property ``owner[i]`` (default: property i)."""
     props, needs = inst["properties"], inst["needs"]
-    radius, travel = inst["radius_km"], inst["travel_cost_vnd_per_unit_km"]
-    dist = {(p, c): km for p, c, km in inst["pairs"].itertuples(index=False)}
+    travel = inst["travel_cost_vnd_per_unit_km"]
+    reach = reach_km(inst)
     out = []
     for k, (u, cap, _, _, _) in enumerate(combo):
         i = k if owner is None else owner[k]
         pid, pprov = props["property_id"].iloc[i], props["province"].iloc[i]
         for j, (c, nu, _, _, nprov) in enumerate(needs.itertuples(index=False)):
-            km = dist.get((pid, c))
-            if nu != u or km is None or km > radius[u] or cap <= 0:
+            km = reach.get((pid, c, u))
+            if nu != u or km is None or cap <= 0:
                 continue
             across = pprov != nprov
             if inst["same_province"] and across:

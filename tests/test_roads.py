@@ -250,3 +250,46 @@ def test_from_edges_keeps_min_of_parallel_edges_and_snaps_to_routable_nodes():
                                           ("none", np.nan), ("VN:urban", np.nan), (None, np.nan)])
 def test_parse_maxspeed(tag, kmh):
     assert np.isclose(parse_maxspeed_kmh(tag), kmh, equal_nan=True)
+
+
+def _random_road_graph(rng: np.random.Generator, n_side: int, shortcut: bool) -> RoadGraph:
+    lon = 105 + 0.01 * (np.arange(n_side * n_side) % n_side) + rng.uniform(-0.003, 0.003,
+                                                                          n_side * n_side)
+    lat = 10 + 0.01 * (np.arange(n_side * n_side) // n_side) + rng.uniform(-0.003, 0.003,
+                                                                           n_side * n_side)
+    idx = np.arange(n_side * n_side).reshape(n_side, n_side)
+    tail = np.r_[idx[:, :-1].ravel(), idx[:-1, :].ravel()]
+    head = np.r_[idx[:, 1:].ravel(), idx[1:, :].ravel()]
+    keep = rng.random(tail.size) < 0.85
+    tail, head = tail[keep], head[keep]
+    one_way = rng.random(tail.size) < 0.1
+    t, h = np.r_[tail, head[~one_way]], np.r_[head, tail[~one_way]]
+    km_ = haversine_km(lon[t], lat[t], lon[h], lat[h])
+    if shortcut:  # a few edges shorter than their great circle: no local search then
+        km_ = km_ * np.where(rng.random(km_.size) < 0.05, 0.3, 1.0)
+    speed = rng.choice([15.0, 25.0, 50.0, 80.0], km_.size)
+    return RoadGraph.from_edges(lon, lat, t, h, km_, 60 * km_ / speed)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_local_searches_agree_with_whole_graph_dijkstra(seed):
+    from scipy.sparse.csgraph import dijkstra
+
+    rng = np.random.default_rng(seed)
+    g = _random_road_graph(rng, 30, shortcut=seed % 3 == 2)
+    assert g._bounds[0] == (seed % 3 != 2)  # local searches on, except with shortcuts
+    n_pts = 60
+    node = rng.integers(0, g.n_nodes, n_pts)
+    snap_km = np.zeros(n_pts)
+    o, d = rng.integers(0, n_pts, 400), rng.integers(0, n_pts, 400)
+    full_km = dijkstra(g.length_km, directed=True, indices=node)
+    full_min = dijkstra(g.minutes, directed=True, indices=node)
+    want_km, want_min = full_km[o, node[d]], full_min[o, node[d]]
+    for max_km in (None, 2.0, 6.0):
+        # A small batch forces many groups and chunks; the answer must not change.
+        out = pair_travel(g, node, node, snap_km, snap_km, o, d, max_km=max_km,
+                          batch_bytes=8 * g.n_nodes * 3)
+        ok = np.isfinite(want_km) & (want_km <= (np.inf if max_km is None else max_km))
+        assert out["reachable"].tolist() == ok.tolist()
+        np.testing.assert_allclose(out["distance_km"].to_numpy()[ok], want_km[ok])
+        np.testing.assert_allclose(out["minutes"].to_numpy()[ok], want_min[ok])

@@ -7,7 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from disposition_oracle import M, brute_force, choices, floor_fixed, in_units, random_instance
+from disposition_oracle import (
+    M,
+    brute_force,
+    choices,
+    floor_fixed,
+    in_units,
+    random_instance,
+    reach_km,
+)
 
 from optimization.disposition import DispositionModel
 from optimization.result import InfeasibleInputError, SolutionCheckError
@@ -45,15 +53,15 @@ def served_first_cases(inst: dict, first: np.ndarray, m: DispositionModel) -> li
         rows.append((set(pid), inst["budget_vnd"]))
     for k, b in inst.get("province_budget_vnd", {}).items():
         rows.append(({p for p, s in zip(pid, props["province"], strict=True) if s == k}, b))
-    dist = {(p, c): km for p, c, km in inst["pairs"].itertuples(index=False)}
+    reach = reach_km(inst)
     out = []
     for j in np.flatnonzero(first & (unmet > 0)):
         c, u, nprov = needs["commune"].iloc[j], needs["use"].iloc[j], needs["province"].iloc[j]
         for i, p in enumerate(pid):
             if not pd.isna(fixed[i]):
                 continue
-            km = dist.get((p, c))
-            if km is None or km > inst["radius_km"][u]:
+            km = reach.get((p, c, u))
+            if km is None:
                 continue
             across = props["province"].iloc[i] != nprov
             if inst["same_province"] and across:

@@ -26,7 +26,7 @@ class _Arcs(DispositionState):
         n_a = arcs["n"].to_numpy(dtype=np.int64)
         km = arcs["distance_km"].to_numpy(dtype=float)
         u_a = self.opt_u[o_a]
-        keep = km <= self.radius_km[u_a]
+        keep = self.in_reach(km, arcs.get("minutes"), u_a)
         cross = self._across(self.opt_p[o_a], n_a)
         if self.same_province:
             keep &= ~cross
@@ -38,6 +38,17 @@ class _Arcs(DispositionState):
         self.arc_cost_vnd = self._unit_cost_vnd(self.arc_km, self.opt_u[self.arc_o],
                                             cross[keep][order])
         self.n_a = len(self.arc_o)
+
+    def in_reach(self, km: NDArray[np.float64], minutes: pd.Series | None,
+                 use: NDArray[np.int64]) -> NDArray[np.bool_]:
+        """Pairs within the use's radius and, where the use has one, its travel time."""
+        keep = km <= self.radius_km[use]
+        timed = ~np.isnan(self.radius_min[use])
+        if timed.any():
+            mins = (np.full(len(km), np.nan) if minutes is None
+                    else minutes.to_numpy(dtype=float))
+            keep &= ~timed | (mins <= self.radius_min[use])
+        return np.asarray(keep, dtype=bool)
 
     def _across(self, prop: NDArray[np.int64], need: NDArray[np.int64]) -> NDArray[np.bool_]:
         """Whether property ``prop`` and need ``need`` lie in different provinces."""

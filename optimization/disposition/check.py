@@ -110,8 +110,9 @@ class _Check(DispositionState):
         km = self.pairs["distance_km"].to_numpy()[pr]
         if not np.allclose(s["distance_km"].to_numpy(dtype=float), km):
             raise SolutionCheckError("service.distance_km differs from the pair distance")
-        if (km > self.radius_km[su]).any():
-            raise SolutionCheckError("service beyond the use's radius")
+        minutes = self.pairs["minutes"].iloc[pr] if "minutes" in self.pairs else None
+        if not self.in_reach(km, minutes, su).all():
+            raise SolutionCheckError("service beyond the use's radius or travel time")
         across = self._across(sp_, n)
         if self.same_province and across.any():
             raise SolutionCheckError("service across provinces although same_province=True")

@@ -65,8 +65,9 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
     service_point, housing, culture} (service uses) :math:`\cup` {transfer, sale, hold};
     options :math:`o = (p, u)` where p is eligible for u (hold is always eligible, at zero cost);
     needs :math:`n = (c, u)`; service arcs :math:`a = (o, n)` for the given pairs (p, c) with
-    :math:`\delta_{pc} \le` ``radius_km[u]`` (and, with ``same_province``, p and c in one
-    province).
+    :math:`\delta_{pc} \le` ``radius_km[u]``, and for a use with a ``radius_min`` also a
+    travel time :math:`\tau_{pc} \le` ``radius_min[u]`` (a pair without a time is out of its
+    reach); with ``same_province``, p and c in one province.
 
     **Variables**: :math:`x_o \in \{0, 1\}`; :math:`z_o \in \mathbb{Z}_{\ge 0}` (the area o
     renovates: what it serves); :math:`y_a \ge 0`; :math:`m_n \ge 0` (unmet).
@@ -148,6 +149,7 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
 
     def __init__(self, properties: pd.DataFrame, options: pd.DataFrame, needs: pd.DataFrame,
                  pairs: pd.DataFrame, *, radius_km: NDArray[np.float64],
+                 radius_min: NDArray[np.float64] | None = None,
                  unmet_penalty_vnd: NDArray[np.float64],
                  travel_cost_vnd_per_unit_km: NDArray[np.float64], budget_vnd: int | None,
                  province_budget_vnd: dict[Any, int], same_province: bool,
@@ -158,6 +160,7 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         self.needs = needs
         self.pairs = pairs
         self.radius_km = radius_km
+        self.radius_min = np.full(radius_km.shape, np.nan) if radius_min is None else radius_min
         self.unmet_penalty_vnd = unmet_penalty_vnd
         self.travel_cost_vnd_per_unit_km = travel_cost_vnd_per_unit_km
         self.budget_vnd = budget_vnd
@@ -176,6 +179,7 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
     @classmethod
     def from_frames(cls, properties: pd.DataFrame, needs: pd.DataFrame, pairs: pd.DataFrame,
                     *, options: pd.DataFrame | None = None, radius_km: PerUse,
+                    radius_min: PerUse | None = None,
                     unmet_penalty_vnd: PerUse, travel_cost_vnd_per_unit_km: PerUse = 0,
                     budget_vnd: int | None = None,
                     province_budget_vnd: Mapping[Any, int] | pd.Series | None = None,
@@ -197,7 +201,9 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         default false: needs served before all others, see ``priority``), province (needed with
         ``same_province`` or a ``cross_province_penalty_vnd``, VND per unit served across a
         province border).
-        ``pairs``: property_id, commune, distance_km (sparse). ``allowed_uses`` restricts the
+        ``pairs``: property_id, commune, distance_km (sparse), optional minutes (needed by
+        ``radius_min``: per use, a travel time a pair must be within besides its radius, for
+        the uses it names; NaN minutes are out of reach). ``allowed_uses`` restricts the
         uses a scenario permits (hold is always allowed). ``disposal_order``: ``public_first``
         (the order of reuse of Dispatch 213, see ``order``) or ``value`` (money traded against
         weighted need). ``max_uses_per_property`` > 1 lets a property with a
@@ -263,10 +269,13 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
                                  "province")
         nd = nd[nd["need"] > 0].reset_index(drop=True)
         pr = checked_frame(pairs, "pairs", {"property_id": "id", "commune": "id",
-                                     "distance_km": "float"})
+                                     "distance_km": "float"}, {"minutes": "float?"})
         require_unique(pr, ["property_id", "commune"], "pairs")
         used = sorted(set(nd["use"]))
         radius = per_use(radius_km, "radius_km", used)
+        rmin = None if radius_min is None else per_use(radius_min, "radius_min", [])
+        if rmin is not None and not np.isnan(rmin).all() and "minutes" not in pr:
+            raise ValueError("radius_min needs the pairs' minutes")
         penalty = per_use(unmet_penalty_vnd, "unmet_penalty_vnd", used)
         travel = per_use(travel_cost_vnd_per_unit_km, "travel_cost_vnd_per_unit_km", used)
         if budget_vnd is not None and not (budget_vnd >= 0 and math.isfinite(budget_vnd)):
@@ -276,7 +285,8 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         for k, b in prov_budget.items():
             if b is None or not (b >= 0 and math.isfinite(b)):
                 raise ValueError(f"province_budget_vnd[{k!r}] must be a finite number >= 0")
-        return cls(props, opts, nd, pr, radius_km=radius, unmet_penalty_vnd=penalty,
+        return cls(props, opts, nd, pr, radius_km=radius, radius_min=rmin,
+                   unmet_penalty_vnd=penalty,
                    travel_cost_vnd_per_unit_km=travel,
                    budget_vnd=None if budget_vnd is None else int(budget_vnd),
                    province_budget_vnd={k: int(b) for k, b in prov_budget.items()},

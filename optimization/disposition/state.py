@@ -26,6 +26,7 @@ class DispositionState:
     needs: pd.DataFrame
     pairs: pd.DataFrame
     radius_km: Floats
+    radius_min: Floats  # NaN: the use has no time limit
     unmet_penalty_vnd: Floats
     travel_cost_vnd_per_unit_km: Floats
     budget_vnd: int | None
@@ -136,6 +137,9 @@ class DispositionState:
         raise NotImplementedError
 
     def _across(self, prop: Ints, need: Ints) -> Bools:
+        raise NotImplementedError
+
+    def in_reach(self, km: Floats, minutes: pd.Series | None, use: Ints) -> Bools:
         raise NotImplementedError
 
     def _unit_cost_vnd(self, km: Floats, use: Ints, cross: Bools) -> Ints:
