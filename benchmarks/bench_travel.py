@@ -1,17 +1,19 @@
-"""Benchmark: road travel of national candidate pairs on a synthetic national-size road graph.
+"""Benchmark: road travel of every candidate pair of the national baseline on a synthetic
+national-size road graph.
 
 The graph is a jittered grid over Vietnam's bounding box (lon 102.1-109.5, lat 8.5-23.4), about
 0.96 km apart (1.42 M nodes, ~8 M directed edges; ``--quick``: 3 km, 146 k nodes): streets in
 both axes with some missing (detours), diagonals in half the cells, a primary road every 20th
-line and a trunk every 80th, some one-way streets. Points are the demo's properties and the 3,321
-communes; pairs are properties -> communes within 25 km (service) and communes -> communes
-within 300 km (transfers). Times snap + :func:`geodata.roads.pair_travel` for each pair set.
-``sources`` is the number of Dijkstra sources (unique snapped nodes of the smaller side).
+line and a trunk every 80th, some one-way streets. The pairs are those
+``assetplan travel-times`` measures for ``scenarios/national-baseline.yaml`` on the demo
+inventory (seats, disposition, transfer: :func:`planner.travel_times.candidate_pairs`); the
+run is :func:`planner.travel_times.travel_times`, as the CLI runs it. Reported: time per
+limit of the ladder, pairs per stage, total time and peak memory, and the share of pairs
+(2 km or more apart) whose road distance exceeds the terrain detour factor
+(``geodata.distances.DEFAULT_DETOUR_FACTOR``) times the great circle: on this synthetic grid,
+not on Vietnam's roads.
 
-    .venv/bin/python benchmarks/bench_travel.py [--quick] [--transfer-every N]
-
-Each source costs two bounded searches (distance, then time), so the transfer set (a 300 km
-radius, ~400 km by road) dominates; ``--transfer-every 10`` times a tenth of its origins.
+    .venv/bin/python benchmarks/bench_travel.py [--quick] [--workers N]
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 km grid (146 k nodes)")
     parser.add_argument("--max-snap-km", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes searching side by side (the CLI's default: cores)")
     args = parser.parse_args()
 
     t0 = time.perf_counter()
@@ -104,7 +108,8 @@ def main() -> None:
             print(f"  {stage}: {total} batches, {time.perf_counter() - seen[stage]:.1f} s")
 
     t1 = time.perf_counter()
-    result = travel_times(inputs, graph, max_snap_km=args.max_snap_km, progress=progress)
+    result = travel_times(inputs, graph, max_snap_km=args.max_snap_km, progress=progress,
+                          workers=args.workers)
     t_travel = time.perf_counter() - t1
     pairs = result.pairs.merge(result.od, on=["origin", "destination", "destination_type"])
     factor = pd.Series(DEFAULT_DETOUR_FACTOR).reindex(origin_terrain(inputs, pairs)).to_numpy()
@@ -122,7 +127,9 @@ def main() -> None:
           f"({len(result.od):,} rows); share of pairs (>= 2 km) whose road distance exceeds "
           f"the terrain detour factor x great circle: {(ratio > factor[ok]).mean():.1%} "
           f"(median ratio {np.median(ratio):.2f}); total wall {time.perf_counter() - t0:.1f} s, "
-          f"peak memory {peak_mb():,.0f} MB")
+          f"peak memory {peak_mb():,.0f} MB (largest worker process "
+          f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:,.0f} MB, pages "
+          "shared with the main process counted in both)")
 
 
 if __name__ == "__main__":

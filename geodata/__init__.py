@@ -5,7 +5,6 @@ Imports neither ``planner`` nor ``optimization``.
 
 from geodata.distances import (
     apply_detour,
-    apply_od_table,
     haversine_km,
     k_nearest_pairs,
     pairs_within_radius,
@@ -28,7 +27,6 @@ __all__ = [
     "TERRAIN_CLASSES",
     "GeodataInputError",
     "apply_detour",
-    "apply_od_table",
     "clamp_into_bbox",
     "data_quality_report",
     "haversine_km",

@@ -111,36 +111,3 @@ def apply_detour(pairs: pd.DataFrame, origin_terrain: ArrayLike,
         raise ValueError(f"no detour factor for terrain class(es) {sorted(unknown)}")
     factor = pd.Series(factors).reindex(terrain[pairs["origin"].to_numpy()]).to_numpy()
     return pairs.assign(travel_km=pairs["distance_km"].to_numpy() * factor)
-
-
-def apply_od_table(pairs: pd.DataFrame, origin_ids: ArrayLike, dest_ids: ArrayLike,
-                   od: pd.DataFrame) -> pd.DataFrame:
-    """Replace great-circle (or detoured) values with a user OD table where it has them.
-
-    ``od`` has columns origin, destination (ids, as in ``origin_ids``/``dest_ids``) and
-    ``distance_km`` and/or ``minutes``. ``travel_km`` (added from distance_km if absent) takes
-    the OD distance; ``minutes`` is added (NaN where the table is silent); ``od_source`` says
-    which pairs came from the table.
-    """
-    if not {"origin", "destination"} <= set(od.columns) or not (
-            {"distance_km", "minutes"} & set(od.columns)):
-        raise ValueError("OD table needs columns origin, destination and distance_km and/or "
-                         "minutes")
-    out = pairs.copy()
-    if "travel_km" not in out:
-        out["travel_km"] = out["distance_km"]
-    o_ids = np.asarray(origin_ids, dtype=str)[out["origin"].to_numpy()]
-    d_ids = np.asarray(dest_ids, dtype=str)[out["destination"].to_numpy()]
-    key = pd.MultiIndex.from_arrays([o_ids, d_ids])
-    od_idx = od.set_index([od["origin"].astype(str), od["destination"].astype(str)])
-    if od_idx.index.has_duplicates:
-        raise ValueError("OD table has duplicate (origin, destination) rows")
-    hit = key.isin(od_idx.index)
-    if "distance_km" in od_idx:
-        km = od_idx["distance_km"].reindex(key).to_numpy(dtype=float)
-        use = hit & np.isfinite(km)
-        out.loc[use, "travel_km"] = km[use]
-    out["minutes"] = (od_idx["minutes"].reindex(key).to_numpy(dtype=float)
-                      if "minutes" in od_idx else np.nan)
-    out["od_source"] = np.where(hit, "od_table", "computed")
-    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -414,6 +415,9 @@ def travel_times_cmd(
     max_snap_km: Annotated[float, typer.Option(
         "--max-snap-km", min=0, help="A point farther than this from any road is off the "
         "network: its pairs get no row.")] = 5.0,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, help="Processes searching side by side (default: the machine's "
+        "cores); each holds about 0.5 GB of search results besides the graph.")] = None,
 ) -> None:
     """Road distances and minutes of every candidate pair a scenario needs (seats,
     disposition, transfer), from an OpenStreetMap extract: the OD table `assetplan run --od`
@@ -464,7 +468,7 @@ def travel_times_cmd(
             bar.update(tasks[stage], completed=done)
 
         result = travel_times(inputs, graph, max_km=max_km, max_snap_km=max_snap_km,
-                              progress=progress)
+                              progress=progress, workers=workers or os.cpu_count() or 1)
     side = write_travel_times(result, out)
     n = len(result.pairs)
     console.print(f"[bold]{out}[/bold]: {len(result.od):,} of {n:,} candidate pairs "

@@ -31,6 +31,8 @@ KPI_DEFS: dict[str, tuple[str, str]] = {
                           "chính ở trên)", "properties"),
     "population_within_service_km": ("Dân số trong bán kính phục vụ của trụ sở, điểm phục vụ",
                                      "people"),
+    "population_within_service_min": ("Dân số trong thời gian đi đường phục vụ đến trụ sở, "
+                                      "điểm phục vụ", "people"),
     **{f"need_{u}": (f"Nhu cầu {u} (trước: nhu cầu, sau: chưa đáp ứng)",
                      "points" if u == "service_point" else "m2") for u in SERVICE_USES},
     "renovation_spend_vnd": ("Chi phí cải tạo", "VND"),
@@ -87,6 +89,14 @@ def _per_unit(tables: Mapping[str, pd.DataFrame], scenario: Scenario) -> pd.Data
         after = areas.loc[areas["nearest_kept_km"] <= radius].groupby("commune_code")[
             "population"].sum()
         put("population_within_service_km", before, after)
+    if "nearest_kept_min" in areas:  # the OD table gives times
+        seats = scenario.policy.seats
+        limit = seats.max_service_min or seats.report_within_min
+        put("population_within_service_min",
+            areas.loc[areas["main_seat_min"] <= limit].groupby("commune_code")[
+                "population"].sum(),
+            areas.loc[areas["nearest_kept_min"] <= limit].groupby("commune_code")[
+                "population"].sum())
     needs = tables["needs"]
     for use in SERVICE_USES:
         n = needs[needs["use"] == use].groupby("commune_code")

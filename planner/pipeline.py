@@ -32,7 +32,7 @@ from planner.demo import load_demo
 from planner.inventory import Dataset, load_dataset
 from planner.scenario import Scenario
 from planner.schema import REPORT_CATEGORY_OF_USE, SERVICE_USES
-from planner.travel import TravelTable, load_travel, travel_file
+from planner.travel import TravelTable, load_travel, require_minutes, travel_file
 
 # Progress callback: (stage, fraction done in [0, 1], message).
 Progress = Callable[[str, float, str], None]
@@ -106,10 +106,7 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
     travel = (load_travel(od_file, pd.Index(dataset.properties["property_id"]),
                           pd.Index(all_codes), pd.Index(legacy["legacy_code"]))
               if od_file else TravelTable.empty())
-    if scenario.policy.service_radius_min and not travel.has_minutes:
-        raise ValueError("policy.service_radius_min: travel times need an OD table with "
-                         "minutes (data.od_table, run --od, or the dataset's od file; "
-                         "`assetplan travel-times` makes one)")
+    require_minutes(scenario.policy, travel)
     units = prepare.unit_table(communes, scenario.policy).reset_index(drop=True)
     decisions = (load_decisions(d.decisions, dataset) if d.decisions
                  else Decisions.empty())
@@ -143,7 +140,8 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     main = cand[cand["is_main_seat"]].set_index("commune_code")
     main_at = main.reindex(areas["commune_code"])
     main_km = prepare.main_seat_km(areas, main_at, inputs.travel)
-    areas[main_km.columns] = main_km.to_numpy()
+    for col in main_km:
+        areas[col] = main_km[col].to_numpy()
     deficit = office_deficit(inputs, cand)
     shortfall = deficit  # without the seats model only the main seat is kept
     records: list[dict[str, Any]] = []
@@ -154,6 +152,8 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
             held["is_main_seat"].to_numpy(), held["floor_area_m2"].to_numpy()))
     else:
         pairs = prepare.seat_pairs(areas, cand, "building_id", radius, inputs.travel)
+        if sp.max_service_min is not None:  # the pairs the model gets are those within reach
+            pairs = pairs[pairs["minutes"].to_numpy(dtype=float) <= sp.max_service_min]
         model = SeatsModel.from_frames(
             cand.drop(columns=["lon", "lat"]), areas[["area_id", "commune_code", "population"]],
             pairs.drop(columns="distance_source"), max_service_km=radius,
@@ -174,23 +174,14 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     seats = seats.sort_values(["commune_code", "role", "property_id"], kind="stable")
     seats["decided_by"] = np.where(seats["property_id"].isin(
         set(inputs.decisions.kept()["property_id"])), "planner", "model")
-    # Nearest kept site of every former commune: the main seat, or a kept site of the same
-    # unit within the service radius if one is closer.
-    areas["nearest_kept_km"] = areas["main_seat_km"].astype(float)
-    areas["nearest_kept_id"] = main_at["building_id"].to_numpy()
-    areas["nearest_kept_km_source"] = areas["main_seat_km_source"]
-    if radius is not None:
-        near = prepare.seat_pairs(areas, seats.reset_index(drop=True), "property_id", radius,
-                                  inputs.travel)
-        near = near.sort_values(["area_id", "distance_km"], kind="stable").drop_duplicates(
-            "area_id").set_index("area_id")
-        pos = pd.Index(areas["area_id"]).get_indexer(near.index)
-        closer = near["distance_km"].to_numpy() < areas["main_seat_km"].to_numpy()[pos]
-        for col, src in (("nearest_kept_km", "distance_km"), ("nearest_kept_id", "property_id"),
-                         ("nearest_kept_km_source", "distance_source")):
-            areas.loc[pos[closer], col] = near[src].to_numpy()[closer]
+    near = prepare.nearest_kept(areas, main_at["building_id"].to_numpy(),
+                                seats.reset_index(drop=True), radius, inputs.travel)
+    for col in near:
+        areas[col] = near[col].to_numpy()
     areas["within_service_km"] = (areas["nearest_kept_km"] <= radius if radius is not None
                                   else True)
+    if sp.max_service_min is not None:
+        areas["within_service_min"] = areas["nearest_kept_min"] <= sp.max_service_min
     in_scope = props["commune_code"].isin(units["commune_code"])
     surplus = props[in_scope & ~props.index.isin(seats["property_id"])
                     & ~props["in_use_as_seat"]].reset_index()
@@ -282,7 +273,8 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                 start=start)
     model.check_solution()
     a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
-    sv = model.service.merge(pairs[["property_id", "commune", "distance_source"]],
+    timed = ["minutes"] if inputs.travel.has_minutes else []
+    sv = model.service.merge(pairs[["property_id", "commune", "distance_source", *timed]],
                              on=["property_id", "commune"], how="left").rename(
         columns={"commune": "commune_code"})
     # What the property's (first) use serves, and the unit it serves most.

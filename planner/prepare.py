@@ -86,14 +86,48 @@ def seat_pairs(areas: pd.DataFrame, buildings: pd.DataFrame, building_id: str, r
 
 def main_seat_km(areas: pd.DataFrame, main_at: pd.DataFrame, travel: TravelTable
                  ) -> pd.DataFrame:
-    """Each area's distance to its unit's main seat (main_seat_km, main_seat_km_source)."""
+    """Each area's distance to its unit's main seat (main_seat_km, main_seat_km_source, and
+    main_seat_min when the OD table gives times)."""
     pairs = pd.DataFrame({"building_id": main_at["building_id"].to_numpy(),
                           "legacy_code": areas["legacy_code"].to_numpy(),
                           "distance_km": geodata.haversine_km(
                               areas["lon"], areas["lat"], main_at["lon"], main_at["lat"])})
     pairs = travel.apply(pairs, "building_id", "legacy_code", FORMER)
-    return pd.DataFrame({"main_seat_km": pairs["distance_km"].to_numpy(),
-                         "main_seat_km_source": pairs["distance_source"].to_numpy()})
+    out = pd.DataFrame({"main_seat_km": pairs["distance_km"].to_numpy(),
+                        "main_seat_km_source": pairs["distance_source"].to_numpy()})
+    if travel.has_minutes:
+        out["main_seat_min"] = pairs["minutes"].to_numpy()
+    return out
+
+
+def nearest_kept(areas: pd.DataFrame, main_id: np.ndarray, seats: pd.DataFrame,
+                 radius_km: float | None, travel: TravelTable) -> pd.DataFrame:
+    """Each area's nearest kept site: the main seat, or a kept site (``seats``: property_id,
+    commune_code, lon, lat) of the same unit within the service radius if one is closer
+    (nearest_kept_km, nearest_kept_id, nearest_kept_km_source); with times in the OD table
+    also the shortest time to any of them (nearest_kept_min)."""
+    out = pd.DataFrame({"nearest_kept_km": areas["main_seat_km"].astype(float).to_numpy(),
+                        "nearest_kept_id": main_id,
+                        "nearest_kept_km_source": areas["main_seat_km_source"].to_numpy()})
+    timed = travel.has_minutes
+    if timed:
+        out["nearest_kept_min"] = areas["main_seat_min"].to_numpy(dtype=float)
+    if radius_km is None:
+        return out
+    near = seat_pairs(areas, seats, "property_id", radius_km, travel)
+    pos_all = pd.Index(areas["area_id"]).get_indexer(near["area_id"])
+    if timed:
+        fastest = near.assign(pos=pos_all).groupby("pos")["minutes"].min()
+        both = np.fmin(out["nearest_kept_min"].to_numpy()[fastest.index], fastest.to_numpy())
+        out.loc[fastest.index, "nearest_kept_min"] = both
+    near = near.sort_values(["area_id", "distance_km"], kind="stable").drop_duplicates(
+        "area_id")
+    pos = pd.Index(areas["area_id"]).get_indexer(near["area_id"])
+    closer = near["distance_km"].to_numpy() < areas["main_seat_km"].to_numpy()[pos]
+    for col, src in (("nearest_kept_km", "distance_km"), ("nearest_kept_id", "property_id"),
+                     ("nearest_kept_km_source", "distance_source")):
+        out.loc[pos[closer], col] = near[src].to_numpy()[closer]
+    return out
 
 
 def seat_candidates(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd.DataFrame:
@@ -315,8 +349,9 @@ def eligibility(surplus: pd.DataFrame, policy: Policy) -> pd.DataFrame:
 def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy,
                   travel: TravelTable) -> pd.DataFrame:
     """Property -> unit HQ pairs within the largest service radius (property_id, commune_code,
-    distance_km, distance_source, cross_province); across provinces only when the policy
-    allows it. Each use's own radius is applied to these distances later."""
+    distance_km, distance_source, minutes, cross_province); across provinces and, by straight
+    line, across the sea only when the policy allows it. Each use's own radius is applied to
+    these distances later."""
     radius = max(policy.service_radius_km.values())
     pairs = geodata.pairs_within_radius(surplus[["lon", "lat"]].to_numpy(),
                                         units[["lon", "lat"]].to_numpy(), radius)
@@ -331,6 +366,11 @@ def service_pairs(surplus: pd.DataFrame, units: pd.DataFrame, policy: Policy,
         "cross_province": cross,
     })
     out = travel.apply(out, "property_id", "commune_code")
+    if not policy.service_across_sea:  # a straight line over the sea is no way to a service
+        unit = surplus.set_index("property_id")["commune_code"]
+        out = out[~(sea_legs(pd.Series(unit.reindex(out["property_id"]).to_numpy()),
+                             out["commune_code"], units, policy)
+                    & (out["distance_source"] == COMPUTED).to_numpy())]
     out = out[out["distance_km"] <= radius]
     if policy.same_province_only:
         out = out[~out["cross_province"]]

@@ -152,8 +152,10 @@ def need_texts(codes: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> np.n
     for c in codes.itertuples(index=False):
         code = c.reason_code
         if code == "no_candidate":
+            limit = policy.service_radius_min.get(c.use)
+            within = "" if limit is None else f" và {limit:g} phút đi đường"
             out.append(f"Không có tài sản đủ điều kiện{scope} trong bán kính "
-                       f"{policy.service_radius_km.get(c.use, 0):g} km")
+                       f"{policy.service_radius_km.get(c.use, 0):g} km{within}")
             continue
         who = f"{c.property_id} ({_km(c.distance_km)})"
         serves = ", ".join(f"{names.get(k, k)} {v}" for k, v in

@@ -84,9 +84,14 @@ class SeatsPolicy(_Frozen):
     max_service_km: PositiveKm | None = Field(
         None, description="every predecessor area should be within this distance of a kept "
         "site; null means unlimited (only the main seat is kept)")
+    max_service_min: PositiveMin | None = Field(
+        None, description="with max_service_km: a former commune counts as within reach of "
+        "a kept building only within this travel time too (minutes, from the OD table, which "
+        "must give them; a pair without a time is out of reach)")
     report_within_min: PositiveMin = Field(
         30.0, description="the KPIs count the people within this travel time (minutes) of "
-        "the main seat and of the nearest kept site, when the OD table gives minutes")
+        "the main seat and of the fastest kept site, when the OD table gives minutes "
+        "(max_service_min instead, when set)")
     upkeep_vnd_per_m2_year: VndRate = Field(
         120_000, description="yearly upkeep of a kept building per m2 of floor area")
     penalty_vnd_per_person: VndRate = Field(
@@ -101,6 +106,12 @@ class SeatsPolicy(_Frozen):
     office_rent_vnd_per_m2_year: VndRate = Field(
         1_200_000, description="yearly cost of a m2 of office a unit lacks (rent of a "
         "replacement), weighed against the upkeep of a building kept to house it")
+
+    @model_validator(mode="after")
+    def _minutes_need_km(self) -> SeatsPolicy:
+        if self.max_service_min is not None and self.max_service_km is None:
+            raise ValueError("max_service_min needs max_service_km (the search radius)")
+        return self
 
 
 class EligibilityPolicy(_Frozen):
@@ -241,6 +252,10 @@ class Policy(_Frozen):
         "building, so a few candidates suffice)")
     same_province_only: bool = Field(True, description="properties and surplus items serve "
                                      "only their own province")
+    service_across_sea: bool = Field(
+        False, description="a property may serve a unit across the sea (an island unit and "
+        "another, not linked by road: policy.transfer.road_linked_islands) by its straight-line "
+        "distance; false: only where the OD table measures the route (road and ferry)")
     cross_province_penalty_vnd: VndRate = Field(
         0, description="added per item or m2 served across a province border when "
         "same_province_only is false")

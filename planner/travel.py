@@ -23,6 +23,7 @@ import pandas as pd
 
 from planner.inventory import InventoryError, _check_columns, _coerce
 from planner.readers import Problem, RawTable, ReadLimits, _read_csv, _read_parquet
+from planner.scenario import Policy
 from planner.schema import Column, Table
 
 OD_TABLE = "od_table"
@@ -111,6 +112,17 @@ class TravelTable:
                 "content_hash": self.content_hash, "rows": len(self.pairs),
                 "plan_rows": {name: {"rows": len(s), "from_table": int((s == OD_TABLE).sum())}
                               for name, s in sources.items()}}
+
+
+def require_minutes(policy: Policy, travel: TravelTable) -> None:
+    """Radii in minutes need a table that gives them."""
+    timed = [k for k, v in (("policy.service_radius_min", policy.service_radius_min),
+                            ("policy.seats.max_service_min", policy.seats.max_service_min))
+             if v]
+    if timed and not travel.has_minutes:
+        raise ValueError(f"{', '.join(timed)}: travel times need an OD table with minutes "
+                         "(data.od_table, run --od, or the dataset's od file; "
+                         "`assetplan travel-times` makes one)")
 
 
 def travel_file(dataset: str | Path | None) -> Path | None:

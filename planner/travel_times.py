@@ -4,7 +4,9 @@ Candidate pairs are found as the stages find them, by great circle, with no trav
 seats (each usable building -> the former communes of its unit within ``max_service_km``,
 and every former commune -> its unit's main seat), disposition (every property in scope -> the
 units within the largest service radius) and transfer (each holder of surplus cars and
-equipment -> the units short of them within ``transfer.max_km``). Every property is paired,
+equipment -> the units short of them within ``transfer.max_km``, in the same province when
+the scenario keeps transfers there). Service pairs over the sea are measured too (a ferry
+route in the table lets them serve). Every property is paired,
 not only the ones a run leaves surplus: a table built once serves every scenario on the same
 radii. Each pair gets its shortest road (and ferry) distance and fastest time, the snap
 distances of both ends included. A pair whose road distance exceeds its radius is still
@@ -20,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 import geodata
-from geodata.roads import RoadGraph, pair_travel, snap
+from geodata.road_search import pair_travel
+from geodata.roads import RoadGraph, snap
 from planner import prepare
 from planner.pipeline import Inputs
 from planner.travel import FORMER, MAX_DISTANCE_KM, UNIT, TravelTable
@@ -63,7 +66,9 @@ def candidate_pairs(inputs: Inputs) -> pd.DataFrame:
             "origin": near["building_id"].to_numpy(),
             "destination": legacy_of.reindex(near["area_id"]).to_numpy()})])
     frames.append(seat.assign(stage="seats", destination_type=FORMER))
-    service = prepare.service_pairs(props, units, pol, empty)
+    # Measured, a route over the sea (a ferry) may serve: the table decides, not the policy.
+    service = prepare.service_pairs(props, units, pol.model_copy(
+        update={"service_across_sea": True}), empty)
     frames.append(pd.DataFrame({"stage": "disposition", "origin": service["property_id"],
                                 "destination": service["commune_code"],
                                 "destination_type": UNIT}))
@@ -90,15 +95,17 @@ def candidate_pairs(inputs: Inputs) -> pd.DataFrame:
 
 
 def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = None,
-                 max_snap_km: float = 5.0, progress: Progress | None = None) -> TravelTimes:
+                 max_snap_km: float = 5.0, progress: Progress | None = None,
+                 workers: int = 1) -> TravelTimes:
     """Road distance and time of every candidate pair of ``inputs``.
 
     Pairs in different connected parts of the network are not searched. The others are
     searched on a ladder of distance limits (:data:`LIMITS_KM`): each pair first at the
-    lowest limit above 1.5 times its great-circle distance plus its snaps, then, while
+    lowest limit above 1.25 times its great-circle distance plus its snaps, then, while
     unsettled, at the next, up to ``max_km`` or the longest distance an OD table holds. Every
     connected pair gets its exact row, and a short pair never pays for a long search. A pair
-    farther than ``max_km`` by road gets no row (reason ``beyond_max_km``).
+    farther than ``max_km`` by road gets no row (reason ``beyond_max_km``). ``workers``:
+    processes searching side by side (:func:`geodata.road_search.pair_travel`).
     """
     pairs = candidate_pairs(inputs)
     points = pd.concat([pairs[["o_lon", "o_lat"]].set_axis(["lon", "lat"], axis=1),
@@ -116,7 +123,7 @@ def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = Non
     km, minutes = np.full(n, np.nan), np.full(n, np.nan)
     cap = MAX_DISTANCE_KM if max_km is None else float(max_km)
     ladder = np.unique(np.minimum(np.r_[LIMITS_KM, cap], cap))
-    guess = 1.5 * pairs["great_circle_km"].to_numpy() + snap_km[o_pt] + snap_km[d_pt]
+    guess = 1.25 * pairs["great_circle_km"].to_numpy() + snap_km[o_pt] + snap_km[d_pt]
     first = np.minimum(np.searchsorted(ladder, guess), ladder.size - 1)
     open_ = ~off & ~apart
     for rung, limit in enumerate(ladder):
@@ -125,7 +132,7 @@ def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = Non
             continue
         report = None if progress is None else _stage_progress(progress, f"km ≤ {limit:,.0f}")
         out = pair_travel(graph, node, node, snap_km, snap_km, o_pt[todo], d_pt[todo],
-                          max_km=float(limit), progress=report)
+                          max_km=float(limit), progress=report, workers=workers)
         got = out["reachable"].to_numpy()
         km[todo[got]] = out["distance_km"].to_numpy()[got]
         minutes[todo[got]] = out["minutes"].to_numpy()[got]

@@ -194,7 +194,7 @@ def test_k_nearest_equal_brute_force(communes, legacy):
     assert len(capped) == int((expected <= 3.0).sum())
 
 
-def test_detour_and_od_table():
+def test_detour():
     o = np.array([[105.8, 21.0], [106.0, 21.0]])
     d = np.array([[105.81, 21.0], [106.02, 21.0]])
     pairs = geodata.pairs_within_radius(o, d, 50.0)
@@ -202,12 +202,5 @@ def test_detour_and_od_table():
     f = detoured["travel_km"] / detoured["distance_km"]
     assert np.allclose(f[detoured["origin"] == 0], 1.25)
     assert np.allclose(f[detoured["origin"] == 1], 1.6)
-    od = pd.DataFrame({"origin": ["A"], "destination": ["Y"], "distance_km": [33.0],
-                       "minutes": [41.0]})
-    out = geodata.apply_od_table(detoured, ["A", "B"], ["X", "Y"], od)
-    row = out[(out["origin"] == 0) & (out["destination"] == 1)].iloc[0]
-    assert row["travel_km"] == 33.0 and row["minutes"] == 41.0 and row["od_source"] == "od_table"
-    other = out[(out["origin"] == 1)]
-    assert (other["od_source"] == "computed").all() and other["minutes"].isna().all()
     with pytest.raises(ValueError, match="no detour factor"):
         geodata.apply_detour(pairs, ["lowland", "desert"])

@@ -25,12 +25,12 @@ import pytest
 from osmium.osm.mutable import Node, Way
 
 from geodata.distances import haversine_km
+from geodata.road_search import pair_travel
 from geodata.roads import (
     ACCESS_SPEED_KMH,
     FERRY_SPEED_KMH,
     FERRY_WAIT_MIN,
     RoadGraph,
-    pair_travel,
     parse_maxspeed_kmh,
     read_road_graph,
     snap,
@@ -293,3 +293,6 @@ def test_local_searches_agree_with_whole_graph_dijkstra(seed):
         assert out["reachable"].tolist() == ok.tolist()
         np.testing.assert_allclose(out["distance_km"].to_numpy()[ok], want_km[ok])
         np.testing.assert_allclose(out["minutes"].to_numpy()[ok], want_min[ok])
+        side_by_side = pair_travel(g, node, node, snap_km, snap_km, o, d, max_km=max_km,
+                                   batch_bytes=8 * g.n_nodes * 3, workers=2)
+        pd.testing.assert_frame_equal(side_by_side, out)

@@ -165,3 +165,78 @@ def test_transfers_across_the_sea_are_costed_as_ferry_legs(tmp_path):
     if len(row):  # the measured route may make another holder the cheaper one
         assert not row["sea_leg"].any() and (row["distance_km"] == 150.0).all()
         assert (row["distance_source"] == "od_table").all()
+
+
+def test_radii_in_minutes_and_people_within_minutes(tmp_path, computed):
+    from planner.pipeline import load_inputs
+    from planner.travel_times import candidate_pairs
+
+    base = quick()
+    pairs = candidate_pairs(load_inputs(base))
+    # Every candidate pair measured at 30 km/h: 2 minutes per km.
+    od = pairs[["origin", "destination", "destination_type"]].assign(
+        distance_km=pairs["great_circle_km"], minutes=2 * pairs["great_circle_km"])
+    path = tmp_path / "od.parquet"
+    od.to_parquet(path)
+    limit = {"health": 12.0, "education": 8.0}  # 6 and 4 km at that speed
+    seats = base.policy.seats.model_copy(update={"max_service_min": 20.0})  # 10 km
+    pol = base.policy.model_copy(update={"service_radius_min": limit, "seats": seats})
+    timed = quick(str(path)).model_copy(update={"policy": pol})
+    plan = run_scenario(timed)
+    sv = plan["service"]
+    before = computed["service"]
+    for use, mins in limit.items():
+        assert (before.loc[before["use"] == use, "distance_km"] > mins / 2).any()  # it binds
+        mine = sv[sv["use"] == use]
+        assert len(mine) and (mine["minutes"] <= mins + 1e-9).all()
+        assert (mine["distance_source"] == OD_TABLE).all()
+    assert (sv.loc[~sv["use"].isin(list(limit)), "minutes"] > 12).any()  # other uses by km
+    no_candidate = plan["needs"].query("use == 'health' and reason_code == 'no_candidate'")
+    assert len(no_candidate) and no_candidate["reason"].str.contains("12 phút").all()
+    # People within the report's minutes of the main seat and of the fastest kept site.
+    a = plan["areas"]
+    assert np.allclose(a["main_seat_min"], 2 * a["main_seat_km"])
+    assert (a["nearest_kept_min"] <= a["main_seat_min"] + 1e-9).all()
+    assert (a["within_service_min"] == (a["nearest_kept_min"] <= 20)).all()
+    assert (~a["within_service_min"] & a["within_service_km"]).any()  # minutes bind
+    tight, loose = (next(r for r in p_.solves if r["stage"] == "seats")
+                    for p_ in (plan, computed))
+    assert tight["objective"] >= loose["best_bound"] - 1e-6
+    k = plan.kpis.query("scope == 'national' and kpi == 'population_within_service_min'")
+    within = 20.0  # max_service_min, not report_within_min
+    assert k["before"].iloc[0] == a.loc[a["main_seat_min"] <= within, "population"].sum()
+    assert k["after"].iloc[0] == a.loc[a["nearest_kept_min"] <= within, "population"].sum()
+    # Without a table that gives times, minutes cannot be asked for.
+    with pytest.raises(ValueError, match="service_radius_min, policy.seats.max_service_min"):
+        load_inputs(base.model_copy(update={"policy": pol}))
+
+
+def test_no_service_by_straight_line_over_the_sea(tmp_path):
+    from planner import prepare
+    from planner.pipeline import load_inputs
+    from planner.travel import TravelTable
+
+    scenario = quick().model_copy(update={"data": quick().data.model_copy(update={
+        "provinces": ("91",)})})
+    inputs = load_inputs(scenario)
+    props = inputs.dataset.properties
+    props = props[props["commune_code"].isin(inputs.units["commune_code"])]
+    pol = scenario.policy
+    free = prepare.service_pairs(props, inputs.units, pol.model_copy(
+        update={"service_across_sea": True}), TravelTable.empty())
+    kept = prepare.service_pairs(props, inputs.units, pol, TravelTable.empty())
+    island = set(inputs.units.query("terrain == 'island'")["commune_code"])
+    unit_of = props.set_index("property_id")["commune_code"]
+    home = unit_of.reindex(free["property_id"]).to_numpy()
+    by_sea = (pd.Series(home).isin(island).to_numpy() | free["commune_code"].isin(island)
+              ) & (home != free["commune_code"].to_numpy())
+    assert by_sea.any()
+    assert len(kept) == int((~by_sea).sum())
+    # A measured route (a ferry in the OD table) serves again.
+    first = free[by_sea].iloc[0]
+    path = tmp_path / "od.csv"
+    pd.DataFrame({"origin": [first["property_id"]], "destination": [first["commune_code"]],
+                  "distance_km": [first["distance_km"]]}).to_csv(path, index=False)
+    table = load_travel(path, *codes())
+    again = prepare.service_pairs(props, inputs.units, pol, table)
+    assert len(again) == len(kept) + 1
