@@ -1,6 +1,7 @@
 # assetplan: two commands on a fresh machine.
 #   make run   - create .venv, install, run the national baseline on the shipped demo data
 #   make test  - install with dev extras, run ruff, mypy and the whole test suite
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -8,26 +9,36 @@ BIN    := $(VENV)/bin
 .PHONY: run test lint bench serve notebooks vendor clean
 
 $(BIN)/python:
+	@echo "==> Creating the Python environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	@echo "==> Installing assetplan and its dependencies (OR-Tools, GeoPandas, ...) from PyPI:"
+	@echo "    2 to 3 minutes the first time; each package is listed as it comes"
+	set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check \
+		--progress-bar off -e . | { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> Installing assetplan with its test tools from PyPI:"
+	@echo "    2 to 3 minutes the first time; each package is listed as it comes"
+	set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check \
+		--progress-bar off -e '.[dev]' | { grep --line-buffered -E '^(Collecting|Successfully)' || true; }
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
+	@echo "==> The national geography, then the national baseline on the SYNTHETIC demo inventory"
 	$(BIN)/assetplan summary
 	$(BIN)/assetplan run scenarios/national-baseline.yaml --force
 
 lint: $(VENV)/.installed-dev
+	@echo "==> Lint (ruff) and types (mypy)"
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: lint
+	@echo "==> The test suite (about 25 minutes on 2 cores)"
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev

@@ -61,10 +61,13 @@ def summary() -> None:
 
 @app.command("data-report")
 def data_report(
-    full: Annotated[bool, typer.Option("--full", help="List every repaired unit, not just "
-                                       "counts.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Also write every repaired unit to a "
+                                       "CSV file (--out).")] = False,
+    out: Annotated[Path, typer.Option("--out", help="The file --full writes.")]
+    = Path("data-report.csv"),
 ) -> None:
-    """Show what was repaired in the shipped geography and why."""
+    """Show what was repaired in the shipped geography and why (counts; --full writes every
+    repair to a file)."""
     report = geodata.data_quality_report()
     counts = report.assign(action=report["action"].str.split(":").str[0]).groupby(
         ["field", "issue", "action"]).size().rename("units").reset_index()
@@ -75,12 +78,8 @@ def data_report(
         table.add_row(*(str(v) for v in row))
     console.print(table)
     if full:
-        detail = Table(title="Every repair")
-        for col in report.columns:
-            detail.add_column(col)
-        for row in report.itertuples(index=False):
-            detail.add_row(*("" if v is None else str(v) for v in row))
-        console.print(detail)
+        report.to_csv(out, index=False, encoding="utf-8-sig")  # with a BOM: Excel reads UTF-8
+        console.print(f"{len(report):,} repairs, one per row, written to [bold]{out}[/bold]")
 
 
 @app.command("demo-data")
@@ -154,30 +153,41 @@ def schema(
         raise typer.Exit(2)
 
 
-def _kpi_table(title: str, kpis: dict[str, pd.DataFrame], scope: str, scope_id: str) -> Table:
+def kpi_frame(kpis: dict[str, pd.DataFrame], scope: str, scope_id: str) -> pd.DataFrame:
+    """The KPIs of one scope side by side: kpi, kpi_vi, unit, before (one run only), a column
+    per run and, against the first run (or, for one run, before), a difference column each."""
     names = list(kpis)
-    table = Table(title=title)
-    table.add_column("KPI", overflow="fold")
-    table.add_column("unit")
     first = kpis[names[0]]
     sel = first[(first["scope"] == scope) & (first["scope_id"] == scope_id)]
-    show_before = len(names) == 1
-    if show_before:
-        table.add_column("before", justify="right")
+    out = sel[["kpi", "kpi_vi", "unit"]].reset_index(drop=True)
+    if len(names) == 1:
+        out["before"] = sel["before"].to_numpy(dtype=float)
     for n in names:
-        table.add_column(n if not show_before else "after", justify="right")
-    for row in sel.itertuples(index=False):
-        cells = [row.kpi, row.unit]
-        if show_before:
-            cells.append(fmt_number(row.before))
-        values = []
-        for n in names:
-            k = kpis[n]
-            hit = k[(k["scope"] == scope) & (k["scope_id"] == scope_id) & (k["kpi"] == row.kpi)]
-            values.append(float(hit["after"].iloc[0]) if len(hit) else float("nan"))
-        for j, v in enumerate(values):
-            text = fmt_number(v)
-            if j > 0 and not _same(v, values[0]):
+        k = kpis[n]
+        k = k[(k["scope"] == scope) & (k["scope_id"] == scope_id)].set_index("kpi")
+        out[n if len(names) > 1 else "after"] = k["after"].reindex(out["kpi"]).to_numpy(
+            dtype=float)
+    if len(names) == 1:
+        out["change"] = out["after"] - out["before"]
+    for n in names[1:]:
+        out[f"change {n}"] = out[n] - out[names[0]]
+    return out
+
+
+def _kpi_table(title: str, kpis: dict[str, pd.DataFrame], scope: str, scope_id: str) -> Table:
+    """The KPIs as a terminal table that folds (never cuts) its labels to the width."""
+    frame = kpi_frame(kpis, scope, scope_id)
+    table = Table(title=title, title_justify="left")
+    table.add_column("KPI", overflow="fold", ratio=3, min_width=16)
+    table.add_column("unit", overflow="fold", max_width=8)
+    values = [c for c in frame.columns if c not in ("kpi", "kpi_vi", "unit")]
+    for c in values:
+        table.add_column(c, justify="right", overflow="fold", ratio=1)
+    for row in frame.itertuples(index=False):
+        cells = [str(row.kpi_vi), str(row.unit)]
+        for c, v in zip(values, row[3:], strict=True):
+            text = fmt_number(float(v))
+            if c.startswith("change") and text not in ("", "0"):
                 text = f"[bold yellow]{text}[/bold yellow]"
             cells.append(text)
         table.add_row(*cells)
@@ -284,9 +294,11 @@ def compare(
     scope: Annotated[str, typer.Option(help="national, province or terrain")] = "national",
     scope_id: Annotated[str | None, typer.Option(
         "--id", help="Province code or terrain class when --scope is not national.")] = None,
+    csv: Annotated[Path | None, typer.Option(
+        "--csv", help="Also write the table (with the KPI codes) to this CSV file.")] = None,
 ) -> None:
-    """Show the KPIs of several runs side by side; values that differ from the first run are
-    highlighted."""
+    """Show the KPIs of several runs side by side, with each run's difference from the first
+    (highlighted where it is not zero)."""
     if len(run_dirs) < 2:
         console.print("[red]give at least two run directories[/red]")
         raise typer.Exit(2)
@@ -304,6 +316,9 @@ def compare(
         console.print("[red]--id is required with --scope province or terrain[/red]")
         raise typer.Exit(2)
     console.print(_kpi_table(f"KPIs after the plan ({scope} {sid})", kpis, scope, sid))
+    if csv is not None:
+        kpi_frame(kpis, scope, sid).to_csv(csv, index=False, encoding="utf-8-sig")
+        console.print(f"Written to [bold]{csv}[/bold]")
 
 
 @app.command()

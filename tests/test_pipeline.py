@@ -222,7 +222,7 @@ def test_cli_run_and_compare(tmp_path):
     a = runner.invoke(app, ["run", str(SCEN / "national-baseline.yaml"), "--province", "04",
                             "--override", "quick", "--out", str(tmp_path / "a"), "--no-maps"])
     assert a.exit_code == 0, a.output
-    assert "units_without_car" in a.output and "SYNTHETIC" in a.output
+    assert "Số ĐVHC" in a.output and "SYNTHETIC" in a.output  # KPIs by their Vietnamese label
     assert "Cao Bằng" in a.output and "national" not in a.output
     kept = digest(tmp_path / "a")
     again = runner.invoke(app, ["run", str(SCEN / "national-baseline.yaml"), "--province",
@@ -232,9 +232,16 @@ def test_cli_run_and_compare(tmp_path):
     b = runner.invoke(app, ["run", str(SCEN / "tight-budget.yaml"), "--province", "04",
                             "--override", "quick", "--out", str(tmp_path / "b"), "--no-maps"])
     assert b.exit_code == 0, b.output
-    c = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b")])
+    c = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--csv",
+                            str(tmp_path / "kpis.csv")])
     assert c.exit_code == 0, c.output
-    assert "national-baseline" in c.output and "tight-budget" in c.output
+    side = pd.read_csv(tmp_path / "kpis.csv", encoding="utf-8-sig")
+    assert {"national-baseline", "tight-budget", "change tight-budget"} <= set(side.columns)
+    both = [pd.read_parquet(tmp_path / r / "tables" / "kpis.parquet").query(
+        "scope == 'national'").set_index("kpi")["after"] for r in ("a", "b")]
+    got = side.set_index("kpi")
+    assert list(got.index) == list(both[0].index)
+    np.testing.assert_allclose(got["change tight-budget"], both[1] - both[0])
     bad = runner.invoke(app, ["compare", str(tmp_path / "a"), str(tmp_path)])
     assert bad.exit_code == 1 and "not a run directory" in bad.output
 
@@ -279,3 +286,32 @@ def test_national_baseline(tmp_path):
     assert (ly_son["unmet"] == 0).all()
     assert kpi_value(k, "renovation_budget_vnd") - kpi_value(k, "renovation_spend_vnd") < 1e9
     write_plan(plan, tmp_path / "national", maps=False)
+
+
+def test_kpi_tables_fold_to_80_columns_and_say_each_difference(plan):
+    from rich.console import Console
+
+    from planner.cli import _kpi_table, kpi_frame
+
+    other = plan.kpis.assign(after=plan.kpis["after"] * 2)
+    runs = {"national-baseline-with-a-long-name": plan.kpis, "the-other-scenario": other}
+    frame = kpi_frame(runs, "province", "04")
+    np.testing.assert_allclose(frame["change the-other-scenario"],
+                               frame["national-baseline-with-a-long-name"])
+    for kpis in (runs, {"one": plan.kpis}):
+        console = Console(width=80, record=True, color_system=None)
+        console.print(_kpi_table("KPIs", kpis, "province", "04"))
+        text = console.export_text()
+        assert "…" not in text  # folded, never cut
+        assert max(len(line) for line in text.splitlines()) <= 80
+    one = kpi_frame({"one": plan.kpis}, "province", "04")
+    np.testing.assert_allclose(one["change"], one["after"] - one["before"], equal_nan=True)
+
+
+def test_data_report_full_writes_a_file(tmp_path):
+    out = tmp_path / "repairs.csv"
+    res = CliRunner().invoke(app, ["data-report", "--full", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    report = pd.read_csv(out, encoding="utf-8-sig")
+    assert len(report) > 100 and f"{len(report):,} repairs" in res.output
+    assert len(res.output.splitlines()) < 60
