@@ -121,17 +121,53 @@ def _json_default(v: Any) -> Any:
 # ------------------------------------------------------------------------------------------ XLSX
 
 
-def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None:
-    """One sheet per table, Vietnamese and English header rows, number formats, frozen
-    headers and filters, and an 'About' sheet with provenance (and the synthetic label).
-    Written in openpyxl's streaming mode: a national plan has about a million cells."""
+# Code columns and the name written beside each in plan.xlsx.
+NAME_BESIDE = {"commune_code": "commune_name", "holder_code": "holder_name",
+               "served_commune_code": "served_commune_name",
+               "alt_commune_code": "alt_commune_name", "property_id": "property_name",
+               "candidate_property_id": "candidate_property_name"}
+MAX_SHEET_NAME = 31  # Excel's limit
+
+
+def sheet_name(label: str) -> str:
+    """A sheet name within Excel's 31 characters, cut at a word, never inside one."""
+    if len(label) <= MAX_SHEET_NAME:
+        return label
+    cut = label[:MAX_SHEET_NAME + 1].rsplit(" ", 1)[0]
+    return cut if cut else label[:MAX_SHEET_NAME]
+
+
+def with_names(table: str, df: pd.DataFrame, names: dict[str, pd.Series]) -> pd.DataFrame:
+    """``df`` with the name of each unit and property beside its code (``NAME_BESIDE``),
+    where the table does not already carry it."""
+    out = df.copy()
+    for code, name in NAME_BESIDE.items():
+        if code not in out or name in out:
+            continue
+        if (table == "units" and code == "commune_code") or (
+                code == "property_id" and table in ("seats", "dispositions")):
+            continue  # their own name column is that name
+        kind = "property" if code.endswith("property_id") else "unit"
+        out.insert(out.columns.get_loc(code) + 1, name,
+                   names[kind].reindex(out[code].astype(str)).to_numpy())
+    return out
+
+
+def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path,
+                lang: str = "vi") -> None:
+    """One sheet per table with one header row in ``lang`` (``vi`` or ``en``: pivot tables
+    and filters work), the name beside every unit and property code, number formats, frozen
+    headers and filters; a dictionary sheet (every column's code and its Vietnamese and
+    English label) and an 'About' sheet with provenance (and the synthetic label). Written in
+    openpyxl's streaming mode: a national plan has about a million cells."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    li = 0 if lang == "vi" else 1
     wb = Workbook(write_only=True)
-    about = wb.create_sheet("Thông tin - About")
+    about = wb.create_sheet(("Thông tin", "About")[li])
     rows: list[tuple[str, str]] = [
         ("Kịch bản / Scenario", plan.scenario.name),
         ("Mô tả / Description", plan.scenario.description.strip()),
@@ -158,24 +194,30 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     bold = Font(bold=True)
     wrap = Alignment(wrap_text=True, vertical="top")
-    for name, df in tables.items():
-        vi, en = TABLE_LABELS.get(name, (name, name))
-        ws = wb.create_sheet(f"{vi} - {en}"[:31])
+    names = {"unit": tables["units"].set_index("commune_code")["name"],
+             "property": pd.concat([t.set_index("property_id")["name"] for t in
+                                    (tables["dispositions"], tables["seats"])])}
+    names["property"] = names["property"][~names["property"].index.duplicated()]
+    dictionary: list[tuple[str, str, str, str]] = []
+    for table, raw in tables.items():
+        df = with_names(table, raw, names)
+        label = sheet_name(TABLE_LABELS.get(table, (table, table))[li])
+        ws = wb.create_sheet(label)
+        dictionary += [(label, col, *column_label(col)) for col in df.columns]
         for j, col in enumerate(df.columns, start=1):
-            width = max([len(str(column_label(col)[0])), len(col)]
+            width = max([len(str(column_label(col)[li]))]
                         + [len(str(v)) for v in df[col].head(200)]) + 2
             ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
-        ws.freeze_panes = "A3"
+        ws.freeze_panes = "A2"
         if len(df.columns):
-            ws.auto_filter.ref = f"A2:{get_column_letter(len(df.columns))}{max(len(df) + 2, 2)}"
-        for lang in (0, 1):
-            header = []
-            for col in df.columns:
-                cell = WriteOnlyCell(ws, column_label(col)[lang])
-                cell.font, cell.fill, cell.alignment = bold, header_fill, wrap
-                header.append(cell)
-            ws.append(header)
-        # One styled cell per formatted column, refilled for every row: openpyxl's streaming
+            ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df) + 1, 1)}"
+        header = []
+        for col in df.columns:
+            cell = WriteOnlyCell(ws, column_label(col)[li])
+            cell.font, cell.fill, cell.alignment = bold, header_fill, wrap
+            header.append(cell)
+        ws.append(header)
+    # One styled cell per formatted column, refilled for every row: openpyxl's streaming
         # writer serialises a row as soon as it is appended, so the cell can be reused.
         styled: list[Any] = []
         for col in df.columns:
@@ -199,6 +241,12 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None
                         cell.data_type = "s"
                     out[j] = cell
             ws.append(out)
+    words = wb.create_sheet(("Từ điển", "Dictionary")[li])
+    heads = (("Trang", "Sheet"), ("Mã cột", "Column code"), ("Tiếng Việt", "Vietnamese"),
+             ("Tiếng Anh", "English"))
+    words.append([WriteOnlyCell(words, pair[li]) for pair in heads])
+    for entry in dictionary:
+        words.append(list(entry))
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
     wb.properties.creator = "assetplan"
@@ -503,7 +551,8 @@ def write_report(plan: Plan, d: Path, figures: list[str]) -> None:
         for r in terrain.itertuples(index=False):
             parts.append(f"| {r.scope_id} | {r.kpi} | {_fmt(r.before)} | {_fmt(r.after)} |")
     parts += ["", "## Files", "",
-              "- `plan.xlsx`: every table, Vietnamese and English headers",
+              "- `plan.xlsx`: every table, one header row in Vietnamese (a dictionary sheet gives "
+              "the English), names beside codes",
               "- `tables/*.parquet|csv`: the plan tables", "- `plan.gpkg`, `geojson/`: layers",
               "- `map.html`: interactive map, self-contained (works offline)",
               "- `provenance.json`: scenario, dataset hash, solver statuses, versions",

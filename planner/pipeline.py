@@ -89,7 +89,7 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
     communes = geodata.load_communes(population_overrides=d.population_overrides,
                                      terrain_overrides=d.terrain_overrides)
     if d.dataset == "demo" and dataset_path is None:
-        dataset = load_demo()
+        dataset = dataclasses.replace(load_demo(), source="demo")  # a name, never a path
     else:
         dataset = load_dataset(dataset_path or d.dataset, communes)
         label = d.dataset if dataset_path is not None else Path(d.dataset).name

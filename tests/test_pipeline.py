@@ -156,13 +156,11 @@ def test_needs_served_within_radius_and_capacity(plan):
 def test_outputs_reread(run_dir, plan):
     wb = load_workbook(run_dir / "plan.xlsx", read_only=True)
     names = wb.sheetnames
-    assert names[0] == "Thông tin - About"
-    assert any(n.startswith("Phương án xử lý nhà đất") for n in names)
+    assert names[0] == "Thông tin" and names[-1] == "Từ điển"
     about = [r for r in wb[names[0]].iter_rows(values_only=True)]
     assert any("SYNTHETIC" in str(v) for row in about for v in row)
-    disp_sheet = wb[next(n for n in names if n.startswith("Phương án xử lý nhà đất"))]
-    rows = list(disp_sheet.iter_rows(values_only=True))
-    assert rows[1][0] == "Property id" and len(rows) - 2 == len(plan["dispositions"])
+    rows = list(wb["Phương án xử lý nhà đất"].iter_rows(values_only=True))
+    assert rows[0][0] == "Mã nhà đất" and len(rows) - 1 == len(plan["dispositions"])
     layers = gpd.list_layers(run_dir / "plan.gpkg")["name"].tolist()
     assert {"units", "properties", "seats"} <= set(layers)
     props = gpd.read_file(run_dir / "plan.gpkg", layer="properties")
@@ -315,3 +313,40 @@ def test_data_report_full_writes_a_file(tmp_path):
     report = pd.read_csv(out, encoding="utf-8-sig")
     assert len(report) > 100 and f"{len(report):,} repairs" in res.output
     assert len(res.output.splitlines()) < 60
+
+
+def test_workbook_reads_like_a_planner_expects(tmp_path, plan):
+    from planner.labels import TABLE_LABELS
+    from planner.outputs import MAX_SHEET_NAME, sheet_name, write_excel
+
+    assert sheet_name("Xe và thiết bị theo định mức của đơn vị") == "Xe và thiết bị theo định mức"
+    for lang, li in (("vi", 0), ("en", 1)):
+        path = tmp_path / f"plan-{lang}.xlsx"
+        write_excel(plan, plan.tables, path, lang=lang)
+        wb = load_workbook(path, read_only=True)
+        for table in plan.tables:
+            label = TABLE_LABELS[table][li]
+            name = sheet_name(label)
+            assert len(name) <= MAX_SHEET_NAME and label.startswith(name)
+            assert name in wb.sheetnames
+        # One header row, the unit's name beside its code (needs had codes only).
+        needs = pd.DataFrame(list(wb[sheet_name(TABLE_LABELS["needs"][li])].iter_rows(
+            values_only=True)))
+        header = needs.iloc[0].tolist()
+        code_col = header.index(("Mã ĐVHC", "Unit code")[li])
+        assert header[code_col + 1] == ("Tên ĐVHC", "Unit name")[li]
+        names = plan["units"].set_index("commune_code")["name"]
+        body = needs.iloc[1:]
+        assert len(body) == len(plan["needs"])
+        assert (body[code_col + 1].to_numpy() == names.reindex(
+            body[code_col]).to_numpy()).all()
+        transfers = list(wb[sheet_name(TABLE_LABELS["transfers"][li])].iter_rows(
+            values_only=True))
+        assert ("Tên ĐVHC", "Unit name")[li] in transfers[0]
+        words = pd.DataFrame(list(wb[("Từ điển", "Dictionary")[li]].iter_rows(
+            values_only=True))[1:], columns=["sheet", "code", "vi", "en"])
+        assert {"commune_code", "commune_name", "property_id"} <= set(words["code"])
+        assert (words.loc[words["code"] == "commune_code", "vi"] == "Mã ĐVHC").all()
+        cells = " ".join(str(v) for ws in wb.worksheets for row in ws.iter_rows(
+            values_only=True) for v in row)
+        assert "/tmp/" not in cells and "/work/" not in cells  # no path of this machine

@@ -154,7 +154,7 @@ def _kpis_body(results: ResultCache, run: FinishedRun, scope: str | None,
     description="`format=json` (default) and `geojson` answer one page (`limit` default "
     f"{DEFAULT_PAGE}); `csv` and `xlsx` answer every matching row unless `limit` is given. "
     "`format=xlsx` without `table` and without filters is the run's full workbook "
-    "(`plan.xlsx`, every table with Vietnamese and English headers); with `province` it is "
+    "(`plan.xlsx`, every table, Vietnamese headers and a dictionary sheet); with `province` it is "
     "every table filtered to that province. GeoJSON geometry: the row's point, a line for "
     "flows (transfers, service), else the HQ of the row's unit (WGS84 lon/lat).",
     responses={422: responses(422)[422], 200: {"content": {
