@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 import geodata
+from planner.localformats import FALSE_WORDS, TRUE_WORDS, canonical_columns, to_number
 from planner.plaindata import CONTROL
 from planner.readers import META_FILE, Problem, RawTable, ReadLimits, read_raw, stringify
 from planner.schema import NEED_COLUMNS, TABLES, Column, Table
@@ -104,8 +105,7 @@ def _canonical_csv(df: pd.DataFrame) -> str:
 # Validation
 
 
-_TRUE = {"true", "1", "yes", "y", "t"}
-_FALSE = {"false", "0", "no", "n", "f"}
+_TRUE, _FALSE = TRUE_WORDS, FALSE_WORDS
 
 
 def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
@@ -124,8 +124,13 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
     if col.required:
         bad(blank.to_numpy(), "a value is required")
     if col.kind in ("int", "float"):  # a control character makes it no number
-        num = pd.to_numeric(text.where(~blank), errors="coerce")
-        bad((~blank & num.isna()).to_numpy(), lambda v: f"{v!r} is not a number")
+        num, ambiguous = to_number(text.where(~blank, ""))
+        num = num.where(~blank)
+        bad(~blank.to_numpy() & ambiguous, lambda v: f"{v!r} is ambiguous (a thousand and "
+            "more, or one and a fraction?): write the thousand without a separator (1234) and "
+            "the fraction with a point (1.234)")
+        bad((~blank & num.isna()).to_numpy() & ~ambiguous,
+            lambda v: f"{v!r} is not a number")
         bad((~blank & num.notna() & ~np.isfinite(num)).to_numpy(), "must be finite")
         if col.kind == "int":
             frac = num.notna() & np.isfinite(num) & (num != num.round())
@@ -144,7 +149,8 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
     if col.kind == "bool":
         low = text.str.lower()
         ok = low.isin(_TRUE | _FALSE)
-        bad((~blank & ~ok).to_numpy(), lambda v: f"{v!r} is not true/false")
+        words = "Có/Không, x" + ("" if col.required else " or empty for no")
+        bad((~blank & ~ok).to_numpy(), lambda v: f"{v!r} is not true/false ({words})")
         return low.isin(_TRUE)
     if col.kind == "category":
         ok = text.isin(col.choices)
@@ -287,6 +293,8 @@ def _check_codes(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.Data
 
 def _validate_table(raw: RawTable, table: Table, communes: pd.DataFrame, limits: ReadLimits,
                     problems: list[Problem]) -> pd.DataFrame | None:
+    # Headers written in Vietnamese or English (as plan.xlsx writes them) name their columns.
+    raw.frame.columns = canonical_columns(list(raw.frame.columns), table)
     if "__geometry__" in raw.frame:
         _points_from_geometry(raw, limits, problems)
     if not _check_columns(raw, table, problems):

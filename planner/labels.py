@@ -16,6 +16,26 @@ TABLE_LABELS: dict[str, tuple[str, str]] = {
 }
 
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    # Inventory columns (the template's and the validator's words).
+    "holder": ("Đơn vị quản lý", "Holder"),
+    "year_built": ("Năm xây dựng", "Year built"),
+    "market_value_vnd": ("Giá trị thị trường (đồng)", "Market value (VND)"),
+    "legal_status": ("Tình trạng pháp lý", "Legal status"),
+    "restriction": ("Hạn chế sử dụng", "Restriction"),
+    "in_use_as_seat": ("Đang làm trụ sở", "In use as seat"),
+    "vehicle_id": ("Mã xe", "Vehicle id"),
+    "vehicle_type": ("Loại xe", "Vehicle type"),
+    "year": ("Năm sản xuất", "Year"),
+    "surplus": ("Dôi dư", "Surplus"),
+    "equipment_id": ("Mã thiết bị", "Equipment id"),
+    "staff": ("Số cán bộ, công chức", "Staff"),
+    "office_floor_area_m2": ("Diện tích làm việc trụ sở chính (m²)", "Main seat office floor (m2)"),
+    "health_need_m2": ("Nhu cầu y tế (m²)", "Health need (m2)"),
+    "education_need_m2": ("Nhu cầu giáo dục (m²)", "Education need (m2)"),
+    "service_point_need": ("Nhu cầu điểm phục vụ hành chính công", "Service points needed"),
+    "housing_need_m2": ("Nhu cầu nhà ở công vụ (m²)", "Housing need (m2)"),
+    "culture_need_m2": ("Nhu cầu văn hóa, thể thao (m²)", "Culture need (m2)"),
+    "basis": ("Căn cứ định mức", "Norm basis"),
     "commune_code": ("Mã ĐVHC", "Unit code"),
     "name": ("Tên", "Name"),
     "province_code": ("Mã tỉnh", "Province code"),

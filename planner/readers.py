@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.localformats import csv_separator
 from planner.schema import TABLES
 
 META_FILE = "dataset.json"
@@ -92,10 +93,11 @@ def _decode(path: Path, problems: list[Problem]) -> str | None:
     return text
 
 
-def _ragged_rows(text: str, path: Path, limits: ReadLimits, problems: list[Problem]) -> None:
+def _ragged_rows(text: str, path: Path, limits: ReadLimits, problems: list[Problem],
+                 sep: str = ",") -> None:
     """Rows whose number of fields differs from the header's, streamed (the reason pandas
     gave up, or would have shifted every column)."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
     bad: list[tuple[int, int]] = []
     try:
         header = next(reader)
@@ -117,12 +119,13 @@ def _read_csv(path: Path, limits: ReadLimits, problems: list[Problem]) -> RawTab
     text = _decode(path, problems)
     if text is None:
         return None
+    sep = csv_separator(text)  # Excel saves ';' under Vietnamese regional settings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         try:
             # index_col=False: a longer first row must not turn the first column into an index
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
-                                index_col=False)
+                                index_col=False, sep=sep)
         except pd.errors.EmptyDataError:
             problems.append(Problem(path.name, None, None, "the file has no header row"))
             return None
@@ -130,7 +133,7 @@ def _read_csv(path: Path, limits: ReadLimits, problems: list[Problem]) -> RawTab
             frame = None
     if frame is None or any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
         before = len(problems)
-        _ragged_rows(text, path, limits, problems)
+        _ragged_rows(text, path, limits, problems, sep)
         if len(problems) == before:
             problems.append(Problem(path.name, None, None, "cannot be read as CSV"))
         return None
