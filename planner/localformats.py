@@ -29,6 +29,14 @@ def fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", str(text)).casefold().split())
 
 
+def search_key(text: str) -> str:
+    """Text as a search compares it: in either Unicode form, without diacritics (đ is d), in
+    any case and spacing: "Hàm Thạnh", "ham  thanh" and a decomposed "Hàm Thạnh" are one."""
+    plain = "".join(ch for ch in unicodedata.normalize("NFD", str(text))
+                    if not unicodedata.combining(ch))
+    return " ".join(plain.replace("đ", "d").replace("Đ", "D").casefold().split())
+
+
 def header_names(table: Table) -> dict[str, str]:
     """Every way a column of ``table`` may be headed (its code, its Vietnamese and English
     labels), folded, to the column's code."""

@@ -560,6 +560,14 @@ def test_communes_filters_and_geojson(client, keys):
     wards = client.get("/communes", params={"unit_type": "Phường", "q": "ba đình"},
                        headers=v).json()
     assert [c["code"] for c in wards["items"]] == ["00004"]
+    # The same search typed without diacritics, or sent in decomposed Unicode (NFD).
+    import unicodedata
+    for typed in ("ba dinh", "BA  DINH", unicodedata.normalize("NFD", "Ba Đình")):
+        again = client.get("/communes", params={"unit_type": "Phường", "q": typed},
+                           headers=v).json()
+        assert [c["code"] for c in again["items"]] == ["00004"], typed
+    ham = client.get("/communes", params={"q": "ham thanh"}, headers=v).json()
+    assert ham["total"] >= 1 and all("Hàm Thạnh" in c["name"] for c in ham["items"])
     gj = client.get("/communes", params={"province": "68", "format": "geojson",
                                          "limit": 3}, headers=v)
     assert gj.headers["content-type"].startswith("application/geo+json")

@@ -15,6 +15,7 @@ from api.errors import not_found, responses
 from api.results import records_json
 from api.schemas import NO_NUL, CommunePublic, Page, ProvincePublic
 from api.security import Principal, Viewer, check_scope
+from planner.localformats import search_key
 
 # One router per resource; they share the helpers below.
 communes_router = APIRouter(prefix="/communes", tags=["communes"],
@@ -56,7 +57,8 @@ def list_communes(
     unit_type: Annotated[str | None, Query(pattern="^(Xã|Phường|Đặc khu)$")] = None,
     terrain: Annotated[str | None, Query(pattern="^(lowland|midland|mountain|island)$")] = None,
     q: Annotated[str | None, Query(max_length=100, pattern=NO_NUL,
-                                   description="part of the name")] = None,
+                                   description="part of the name, with or without "
+                                   "diacritics")] = None,
     format: Annotated[GeoFormat, Query()] = GeoFormat.json,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
     offset: Offset = 0,
@@ -71,7 +73,9 @@ def list_communes(
     if terrain is not None:
         mask &= df["terrain"] == terrain
     if q:
-        mask &= df["name"].str.casefold().str.contains(q.casefold(), regex=False)
+        # With or without diacritics, in either Unicode form (what a keyboard sends varies).
+        keys = df["name"].map(search_key)
+        mask &= keys.str.contains(search_key(q), regex=False)
     hits = df[mask.to_numpy()]
     page = hits.iloc[offset:offset + limit]
     meta = {"total": len(hits), "limit": limit, "offset": offset}
