@@ -19,8 +19,10 @@ not on Vietnam's roads.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,6 +41,36 @@ from planner.travel_times import travel_times
 ROOT = Path(__file__).resolve().parents[1]
 LON_MIN, LON_MAX, LAT_MIN, LAT_MAX = 102.1, 109.5, 8.5, 23.4
 KM_PER_DEG_LAT = 111.2
+
+
+class PssSampler(threading.Thread):
+    """Peak proportional set size (PSS) of this process and its children, sampled twice a
+    second from /proc: shared pages (the graph the forked workers share) counted once."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = 0.0
+        self.stop = threading.Event()
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        try:
+            kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            return [pid]
+        return [pid] + [p for k in kids for p in PssSampler._tree(int(k))]
+
+    def run(self) -> None:
+        while not self.stop.wait(0.5):
+            total = 0
+            for pid in self._tree(os.getpid()):
+                try:
+                    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+                except OSError:
+                    continue
+                total += next((int(line.split()[1]) for line in rollup.splitlines()
+                               if line.startswith("Pss:")), 0)
+            self.peak_mb = max(self.peak_mb, total / 1024)
 
 
 def peak_mb() -> float:
@@ -107,6 +139,8 @@ def main() -> None:
         if done == total:
             print(f"  {stage}: {total} batches, {time.perf_counter() - seen[stage]:.1f} s")
 
+    sampler = PssSampler()
+    sampler.start()
     t1 = time.perf_counter()
     result = travel_times(inputs, graph, max_snap_km=args.max_snap_km, progress=progress,
                           workers=args.workers)
@@ -128,8 +162,8 @@ def main() -> None:
           f"the terrain detour factor x great circle: {(ratio > factor[ok]).mean():.1%} "
           f"(median ratio {np.median(ratio):.2f}); total wall {time.perf_counter() - t0:.1f} s, "
           f"peak memory {peak_mb():,.0f} MB (largest worker process "
-          f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:,.0f} MB, pages "
-          "shared with the main process counted in both)")
+          f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:,.0f} MB; all "
+          f"processes together, shared pages once: {sampler.peak_mb:,.0f} MB PSS)")
 
 
 if __name__ == "__main__":
