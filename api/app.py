@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import errors, geo
 from api.dashboard import mount_dashboard
+from api.docs import mount_docs
 from api.jobs import RunManager
 from api.results import ResultCache
 from api.routers import compare, datasets, geography, health, keys, results, runs, scenarios
@@ -136,7 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     except metadata.PackageNotFoundError:
         version = "0"
     app = FastAPI(title="assetplan API", version=version, description=DESCRIPTION,
-                  lifespan=lifespan, separate_input_output_schemas=False)
+                  lifespan=lifespan, separate_input_output_schemas=False, docs_url=None,
+                  redoc_url=None)
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    results.router, compare.router, geography.communes_router,
                    geography.provinces_router):
         app.include_router(router)
+    mount_docs(app)  # /docs and /redoc with local assets (offline)
     mount_dashboard(app)  # the page at / and its assets under /static, after the API routes
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins,

@@ -86,6 +86,18 @@ def test_page_and_assets_are_served(client):
     assert client.get("/static/vendor/leaflet/images/layers.png").status_code == 200
 
 
+def test_api_docs_load_nothing_from_outside(client):
+    for path in ("/docs", "/redoc"):
+        page = client.get(path)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        refs = re.findall(r'(?:src|href|url)\s*[=:]\s*[\'"]([^\'"]+)[\'"]', page.text)
+        assert refs, path
+        for ref in refs:
+            assert not re.match(r"^[a-z]+:|^//", ref), f"{path}: {ref} loads from outside"
+            assert client.get(ref).status_code == 200, ref
+        assert "fonts.googleapis" not in page.text
+
+
 def test_api_routes_are_not_shadowed(client):
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
@@ -422,3 +434,19 @@ def test_dashboard_pins_a_use_forbids_a_sale_and_replans(live, browser):
     d.save_screenshot(str(ARTIFACTS / "dashboard-replan.png"))
     errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == [], errors
+
+
+def test_api_docs_render_in_a_browser(live, browser):
+    # The machine has no network: a page that needed a CDN would stay blank.
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    d = browser
+    d.get(live.url + "/docs")
+    WebDriverWait(d, 30).until(lambda x: "assetplan API" in x.execute_script(
+        "const t = document.querySelector('.swagger-ui .info .title');"
+        "return t ? t.textContent : '';"))
+    assert d.find_elements("css selector", ".swagger-ui .opblock")  # the operations listed
+    d.get(live.url + "/redoc")
+    WebDriverWait(d, 30).until(lambda x: "assetplan API" in x.execute_script(
+        "const h = document.querySelector('redoc h1, .api-info h1, h1');"
+        "return h ? h.textContent : '';"))
