@@ -350,3 +350,11 @@ def test_workbook_reads_like_a_planner_expects(tmp_path, plan):
         cells = " ".join(str(v) for ws in wb.worksheets for row in ws.iter_rows(
             values_only=True) for v in row)
         assert "/tmp/" not in cells and "/work/" not in cells  # no path of this machine
+
+
+def test_no_path_of_this_machine_in_any_output(run_dir):
+    root = str(Path(__file__).resolve().parents[1])
+    for f in run_dir.rglob("*"):
+        if f.suffix in (".html", ".json", ".csv", ".geojson", ".md", ".txt"):
+            text = f.read_text(encoding="utf-8", errors="replace")
+            assert root not in text and str(run_dir) not in text, f
