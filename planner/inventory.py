@@ -355,7 +355,11 @@ def load_dataset(path: str | Path, communes: pd.DataFrame | None = None,
     try:
         tables = validate_tables(raws, communes, limits)
     except InventoryError as err:
-        raise InventoryError(problems + err.problems) from None
+        # A table whose file was found but could not be read is not also "missing".
+        unread = {p.file.split(".")[0] for p in problems}
+        later = [p for p in err.problems
+                 if not (p.rule.startswith("missing table") and p.file.split(".")[0] in unread)]
+        raise InventoryError(problems + later) from None
     if problems:
         raise InventoryError(problems)
     return Dataset(tables=tables, meta=meta, source=str(path))

@@ -214,3 +214,13 @@ def test_cli_validate(small_csv_dir):
     bad = CliRunner().invoke(app, ["validate", str(small_csv_dir)])
     assert bad.exit_code == 1
     assert "ruined" in bad.output
+
+
+def test_a_row_with_extra_fields_is_one_problem(small_csv_dir):
+    path = small_csv_dir / "properties.csv"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    lines[1] += ",a,b,c"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    msgs = problems_of(small_csv_dir)
+    assert msgs == ["properties.csv, row 2: 20 fields; the header has 17 (a stray separator, "
+                    "or a value with a comma that is not in quotes)"]
