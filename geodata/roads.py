@@ -202,12 +202,9 @@ class RoadGraph:
             return None
         return np.sort(np.r_[candidates[found], sources]) if found.size else np.unique(sources)
 
+    @cached_property
     def parts(self) -> NDArray[np.int64]:
         """Weakly connected part of each node: no route joins nodes of different parts."""
-        return self._parts
-
-    @cached_property
-    def _parts(self) -> NDArray[np.int64]:
         return np.asarray(connected_components(self.length_km, directed=True,
                                                connection="weak")[1], dtype=np.int64)
 

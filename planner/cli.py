@@ -16,7 +16,7 @@ import geodata
 from planner import holdings
 from planner.demo import DEFAULT_SEED, generate_demo
 from planner.inventory import FORMATS, InventoryError, load_dataset, write_dataset
-from planner.scenario import json_schema
+from planner.scenario import Scenario, json_schema
 from planner.schema import schema_markdown
 
 app = typer.Typer(
@@ -206,6 +206,23 @@ def fmt_number(v: float) -> str:
     return f"{v:,.2f}"
 
 
+def _load_scenario(path: Path, overrides: list[str] | None, provinces: list[str] | None
+                   ) -> Scenario:
+    """The scenario file with its named overrides, limited to ``provinces`` when given; a bad
+    scenario is printed and exits with 2."""
+    from planner.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(path, overrides or [])
+    except ScenarioError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    if provinces:
+        scenario = scenario.model_copy(update={
+            "data": scenario.data.model_copy(update={"provinces": tuple(provinces)})})
+    return scenario
+
+
 @app.command()
 def run(
     scenario_file: Annotated[Path, typer.Argument(help="Scenario YAML, e.g. "
@@ -235,16 +252,8 @@ def run(
 
     from planner.outputs import RunExistsError, write_plan
     from planner.pipeline import STAGES, output_name, run_scenario
-    from planner.scenario import ScenarioError, load_scenario
 
-    try:
-        scenario = load_scenario(scenario_file, override or [])
-    except ScenarioError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(2) from None
-    if province:
-        scenario = scenario.model_copy(update={
-            "data": scenario.data.model_copy(update={"provinces": tuple(province)})})
+    scenario = _load_scenario(scenario_file, override, province)
     files = {k: str(v.resolve()) for k, v in (("decisions", decisions), ("od_table", od))
              if v is not None}
     if files:
@@ -380,7 +389,6 @@ def replan(
     from planner.diff import start_plan
     from planner.outputs import RunExistsError, write_plan
     from planner.pipeline import output_name, run_scenario
-    from planner.scenario import Scenario
 
     prov_file = run_dir / "provenance.json"
     start_file = run_dir / "tables" / "dispositions.parquet"
@@ -448,20 +456,12 @@ def travel_times_cmd(
 
     from geodata.roads import read_road_graph
     from planner.pipeline import load_inputs
-    from planner.scenario import ScenarioError, load_scenario
     from planner.travel_times import travel_times, write_travel_times
 
     if out.suffix.lower() not in (".parquet", ".csv"):
         console.print(f"[red]--out {out}: an OD table is a .parquet or .csv file[/red]")
         raise typer.Exit(2)
-    try:
-        scenario = load_scenario(scenario_file)
-    except ScenarioError as err:
-        console.print(f"[red]{err}[/red]")
-        raise typer.Exit(2) from None
-    if province:
-        scenario = scenario.model_copy(update={
-            "data": scenario.data.model_copy(update={"provinces": tuple(province)})})
+    scenario = _load_scenario(scenario_file, None, province)
     if not osm.is_file():
         console.print(f"[red]--osm {osm}: no such file[/red]")
         raise typer.Exit(2)

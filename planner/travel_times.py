@@ -30,7 +30,7 @@ from planner.travel import FORMER, MAX_DISTANCE_KM, UNIT, TravelTable
 
 OFF_ROAD, NOT_CONNECTED, BEYOND = "off_road", "not_connected", "beyond_max_km"
 LIMITS_KM = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0, 1280.0)
-# (stage, done batches, total batches) after each batch of shortest-path searches.
+# (search label, done batches, total batches) after each batch of shortest-path searches.
 Progress = Callable[[str, int, int], None]
 
 
@@ -118,7 +118,7 @@ def travel_times(inputs: Inputs, graph: RoadGraph, *, max_km: float | None = Non
     o_pt, d_pt = inv[:n], inv[n:]
     pairs["origin_snap_km"], pairs["destination_snap_km"] = snap_km[o_pt], snap_km[d_pt]
     off = too_far[o_pt] | too_far[d_pt]
-    part = graph.parts()
+    part = graph.parts
     apart = ~off & (part[node[o_pt]] != part[node[d_pt]])
     km, minutes = np.full(n, np.nan), np.full(n, np.nan)
     cap = MAX_DISTANCE_KM if max_km is None else float(max_km)
