@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint bench serve notebooks vendor clean
+.PHONY: run test lint bench serve notebooks vendor catalogue clean
 
 $(BIN)/python:
 	@echo "==> Creating the Python environment in $(VENV)"
@@ -40,6 +40,15 @@ lint: $(VENV)/.installed-dev
 test: lint
 	@echo "==> The test suite (about 25 minutes on 2 cores)"
 	$(BIN)/python -m pytest
+
+# The one catalogue of interface text: new messages into the template, merged into each
+# language's catalogue (fill in the new msgstr; a test fails while one is empty).
+catalogue: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract -F babel.cfg -k NC_:1c,2 --no-location --sort-output \
+		--project assetplan \
+		-o planner/locale/assetplan.pot geodata optimization planner api
+	$(BIN)/pybabel update -i planner/locale/assetplan.pot -d planner/locale \
+		-D assetplan --no-fuzzy-matching --ignore-obsolete
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -59,7 +59,7 @@ def default_terrain(
     mekong = legacy_prov.isin(MEKONG_DELTA_LEGACY_PROVINCES)
     terrain = np.select(
         [
-            communes["unit_type"].eq("Đặc khu"),
+            communes["unit_type"].eq("Đặc khu"),  # data
             highland & is_xa & (density < HIGHLAND_MOUNTAIN_DENSITY),
             highland,
             mekong,

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.labels import COLUMN_LABELS
+from planner.i18n import _
+from planner.labels import column_label, readable_frame
 from planner.safecells import xlsx_bytes
 
 
@@ -21,8 +22,8 @@ class RunDiff:
     kpis: pd.DataFrame  # kpi, kpi_vi, unit, before, after, change
 
     def sheets(self) -> dict[str, pd.DataFrame]:
-        return {"Nhà đất thay đổi": self.properties, "Điều chuyển thay đổi": self.transfers,
-                "Chỉ tiêu": self.kpis}
+        return {_("Changed properties"): self.properties,
+                _("Changed transfers"): self.transfers, _("KPIs"): self.kpis}
 
 
 def _table(run: Path, name: str) -> pd.DataFrame:
@@ -105,13 +106,13 @@ def diff_tables(table_a: Tables, table_b: Tables) -> RunDiff:
 
 
 def write_diff_xlsx(diff: RunDiff, path: Path) -> Path:
-    """One sheet per part, one header row of Vietnamese labels, every text cell as text."""
-    labels = {**{k: v[0] for k, v in COLUMN_LABELS.items()},
-              "before": "Trước", "after": "Sau", "change": "Thay đổi",
-              "reason_before": "Lý do trước", "reason_after": "Lý do sau"}
+    """One sheet per part, one header row in the current language, every text cell as text."""
+    labels = {"change": _("Change"), "reason_before": _("Reason before"),
+              "reason_after": _("Reason after")}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(xlsx_bytes({sheet: df.rename(columns=lambda c: labels.get(c, c))
+    tmp.write_bytes(xlsx_bytes({sheet: readable_frame(df).rename(
+                                    columns=lambda c: labels.get(c) or column_label(c))
                                 for sheet, df in diff.sheets().items()}))
     tmp.replace(path)
     return path

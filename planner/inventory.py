@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 import geodata
+from planner.i18n import _
 from planner.localformats import FALSE_WORDS, TRUE_WORDS, canonical_columns, to_number
 from planner.plaindata import CONTROL
 from planner.readers import META_FILE, Problem, RawTable, ReadLimits, read_raw, stringify
@@ -149,8 +150,11 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
     if col.kind == "bool":
         low = text.str.lower()
         ok = low.isin(_TRUE | _FALSE)
-        words = "Có/Không, x" + ("" if col.required else " or empty for no")
-        bad((~blank & ~ok).to_numpy(), lambda v: f"{v!r} is not true/false ({words})")
+        words = "Có/Không, x"  # data: the words read as yes and no
+        if not col.required:
+            words = _("{words} or empty for no", words=words)
+        bad((~blank & ~ok).to_numpy(), lambda v: _("{value!r} is not yes/no ({words})",
+                                                   value=v, words=words))
         return low.isin(_TRUE)
     if col.kind == "category":
         ok = text.isin(col.choices)
@@ -241,7 +245,8 @@ def _check_points(df: pd.DataFrame, raw: RawTable, communes: pd.DataFrame,
         if projected[i]:
             return (f"({lon[i]:g}, {lat[i]:g}) looks like projected coordinates (e.g. VN-2000 "
                     "or UTM metres): wrong CRS, expected WGS84 lon/lat (EPSG:4326)")
-        return f"({lon[i]:g}, {lat[i]:g}) is outside Vietnam (mainland, Hoàng Sa and Trường Sa)"
+        return _("({lon}, {lat}) is outside Vietnam (mainland, Hoang Sa and Truong Sa)",
+                 lon=f"{lon[i]:g}", lat=f"{lat[i]:g}")
 
     limits.report(problems, raw.file, np.flatnonzero(valid & ~inside) + raw.row_offset,
                   "lon/lat", outside)

@@ -12,37 +12,31 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from planner.labels import REPORT_CATEGORY_LABELS
+from planner.i18n import _
+from planner.labels import kpi_label
 from planner.scenario import Scenario
 from planner.schema import REPORT_CATEGORIES, REPORT_CATEGORY_OF_USE, SERVICE_USES
 
-# kpi -> (Vietnamese label, unit)
-KPI_DEFS: dict[str, tuple[str, str]] = {
-    "units": ("Số ĐVHC", "units"),
-    "population": ("Dân số", "people"),
-    "units_without_car": ("ĐVHC không có xe ô tô", "units"),
-    "units_below_equipment_norm": ("ĐVHC thiếu máy móc, thiết bị so với định mức", "units"),
-    "surplus_properties": ("Nhà, đất dôi dư", "properties"),
-    "kept_as_annex_or_service_point": ("Trụ sở cũ giữ lại làm cơ sở phụ, điểm phục vụ",
-                                       "properties"),
-    **{f"properties_{c}": (f"Nhà, đất dôi dư: {REPORT_CATEGORY_LABELS[c]}", "properties")
-       for c in REPORT_CATEGORIES},
-    "properties_shared": ("Nhà dôi dư dùng chung cho nhiều mục đích công (tính theo mục đích "
-                          "chính ở trên)", "properties"),
-    "population_within_service_km": ("Dân số trong bán kính phục vụ của trụ sở, điểm phục vụ",
-                                     "people"),
-    "population_within_service_min": ("Dân số trong thời gian đi đường phục vụ đến trụ sở, "
-                                      "điểm phục vụ", "people"),
-    **{f"need_{u}": (f"Nhu cầu {u} (trước: nhu cầu, sau: chưa đáp ứng)",
-                     "points" if u == "service_point" else "m2") for u in SERVICE_USES},
-    "renovation_spend_vnd": ("Chi phí cải tạo", "VND"),
-    "renovation_budget_vnd": ("Ngân sách cải tạo", "VND"),
-    "sale_revenue_vnd": ("Thu từ bán, chuyển nhượng", "VND"),
-    "items_transferred": ("Xe, thiết bị được điều chuyển", "items"),
-    "transfer_item_km": ("Quãng đường điều chuyển", "item-km"),
-    "transfer_cost_vnd": ("Chi phí điều chuyển", "VND"),
-    "priority_units_with_unmet_need": ("ĐVHC ưu tiên (hải đảo, miền núi) còn nhu cầu chưa đáp "
-                                       "ứng", "units"),
+# kpi -> unit (its label: planner.labels.kpi_label)
+KPI_UNITS: dict[str, str] = {
+    "units": "units",
+    "population": "people",
+    "units_without_car": "units",
+    "units_below_equipment_norm": "units",
+    "surplus_properties": "properties",
+    "kept_as_annex_or_service_point": "properties",
+    **{f"properties_{c}": "properties" for c in REPORT_CATEGORIES},
+    "properties_shared": "properties",
+    "population_within_service_km": "people",
+    "population_within_service_min": "people",
+    **{f"need_{u}": "points" if u == "service_point" else "m2" for u in SERVICE_USES},
+    "renovation_spend_vnd": "VND",
+    "renovation_budget_vnd": "VND",
+    "sale_revenue_vnd": "VND",
+    "items_transferred": "items",
+    "transfer_item_km": "item-km",
+    "transfer_cost_vnd": "VND",
+    "priority_units_with_unmet_need": "units",
 }
 PRIORITY_TERRAINS = ("island", "mountain")
 
@@ -135,7 +129,7 @@ def compute_kpis(tables: Mapping[str, pd.DataFrame], scenario: Scenario) -> pd.D
     }
     planned = units.drop_duplicates("province_code").sort_values("province_code")
     names = {"national": {"VN": ", ".join(planned["province_name"]) if scenario.data.provinces
-                          else "Việt Nam"},
+                          else _("Viet Nam")},
              "province": units.groupby("province_code")["province_name"].first().to_dict(),
              "terrain": {t: t for t in units["terrain"].unique()}}
     frames = []
@@ -157,10 +151,10 @@ def compute_kpis(tables: Mapping[str, pd.DataFrame], scenario: Scenario) -> pd.D
         row["kpi"] = "renovation_budget_vnd"
         row["before"], row["after"] = np.nan, float(budget.national_vnd)
         out = pd.concat([out, row.to_frame().T], ignore_index=True)
-    order = {k: i for i, k in enumerate(KPI_DEFS)}
+    order = {k: i for i, k in enumerate(KPI_UNITS)}
     scope_order = {"national": 0, "province": 1, "terrain": 2}
-    out["kpi_vi"] = out["kpi"].map(lambda k: KPI_DEFS[k][0])
-    out["unit"] = out["kpi"].map(lambda k: KPI_DEFS[k][1])
+    out["kpi_vi"] = out["kpi"].map(lambda k: kpi_label(k, "vi"))
+    out["unit"] = out["kpi"].map(KPI_UNITS)
     out = out.assign(_s=out["scope"].map(scope_order), _k=out["kpi"].map(order))
     out = out.sort_values(["_s", "scope_id", "_k"], kind="stable")
     cols = ["scope", "scope_id", "scope_name", "kpi", "kpi_vi", "unit", "before", "after"]

@@ -1,178 +1,335 @@
-"""Vietnamese and English labels for the plan's tables and columns (Excel, report, maps)."""
+"""The words a planner reads in place of codes: tables, columns, coded values and KPIs.
+
+Each label is an English message with a context (its family), translated through the one
+catalogue (``planner.i18n``); ``label``/``column_label`` give it in the current language or
+``lang``. Codes stay in the machine tables (Parquet, CSV, JSON); Excel, the report, the maps
+and the dashboard show these labels with the code kept in its own column.
+"""
 
 from __future__ import annotations
 
-TABLE_LABELS: dict[str, tuple[str, str]] = {
-    "units": ("Đơn vị hành chính", "Units"),
-    "seats": ("Trụ sở giữ lại", "Kept buildings"),
-    "areas": ("Địa bàn xã cũ", "Former communes"),
-    "dispositions": ("Phương án xử lý nhà đất", "Property dispositions"),
-    "service": ("Phục vụ nhu cầu", "Needs served"),
-    "needs": ("Nhu cầu và đáp ứng", "Needs met and unmet"),
-    "transfers": ("Điều chuyển tài sản", "Transfers"),
-    "equipment": ("Xe và thiết bị theo định mức", "Cars and equipment vs norm"),
-    "kpis": ("Chỉ tiêu", "KPIs"),
-    "solves": ("Lời giải", "Solves"),
+from typing import Any
+
+from planner.i18n import NC_, _, current_lang, pgettext
+
+# The plan's tables (sheet names of plan.xlsx).
+TABLES: dict[str, str] = {
+    "units": NC_("table", "Units"),
+    "seats": NC_("table", "Kept buildings"),
+    "areas": NC_("table", "Former communes"),
+    "dispositions": NC_("table", "Property dispositions"),
+    "service": NC_("table", "Needs served"),
+    "needs": NC_("table", "Needs met and unmet"),
+    "transfers": NC_("table", "Transfers"),
+    "equipment": NC_("table", "Cars and equipment vs norm"),
+    "kpis": NC_("table", "KPIs"),
+    "solves": NC_("table", "Solves"),
 }
 
-COLUMN_LABELS: dict[str, tuple[str, str]] = {
-    # Inventory columns (the template's and the validator's words).
-    "holder": ("Đơn vị quản lý", "Holder"),
-    "year_built": ("Năm xây dựng", "Year built"),
-    "market_value_vnd": ("Giá trị thị trường (đồng)", "Market value (VND)"),
-    "legal_status": ("Tình trạng pháp lý", "Legal status"),
-    "restriction": ("Hạn chế sử dụng", "Restriction"),
-    "in_use_as_seat": ("Đang làm trụ sở", "In use as seat"),
-    "vehicle_id": ("Mã xe", "Vehicle id"),
-    "vehicle_type": ("Loại xe", "Vehicle type"),
-    "year": ("Năm sản xuất", "Year"),
-    "surplus": ("Dôi dư", "Surplus"),
-    "equipment_id": ("Mã thiết bị", "Equipment id"),
-    "staff": ("Số cán bộ, công chức", "Staff"),
-    "office_floor_area_m2": ("Diện tích làm việc trụ sở chính (m²)", "Main seat office floor (m2)"),
-    "health_need_m2": ("Nhu cầu y tế (m²)", "Health need (m2)"),
-    "education_need_m2": ("Nhu cầu giáo dục (m²)", "Education need (m2)"),
-    "service_point_need": ("Nhu cầu điểm phục vụ hành chính công", "Service points needed"),
-    "housing_need_m2": ("Nhu cầu nhà ở công vụ (m²)", "Housing need (m2)"),
-    "culture_need_m2": ("Nhu cầu văn hóa, thể thao (m²)", "Culture need (m2)"),
-    "basis": ("Căn cứ định mức", "Norm basis"),
-    "commune_code": ("Mã ĐVHC", "Unit code"),
-    "name": ("Tên", "Name"),
-    "province_code": ("Mã tỉnh", "Province code"),
-    "province_name": ("Tỉnh, thành phố", "Province"),
-    "unit_type": ("Loại ĐVHC", "Unit type"),
-    "terrain": ("Địa hình", "Terrain"),
-    "population": ("Dân số (người)", "Population"),
-    "area_km2": ("Diện tích (km²)", "Area (km²)"),
-    "priority_weight": ("Hệ số ưu tiên", "Priority weight"),
-    "served_first": ("Được ưu tiên bố trí trước", "Served first"),
-    "lon": ("Kinh độ", "Longitude"),
-    "lat": ("Vĩ độ", "Latitude"),
-    "property_id": ("Mã nhà đất", "Property id"),
-    "role": ("Vai trò", "Role"),
-    "origin": ("Nguồn gốc", "Origin"),
-    "kind": ("Loại", "Kind"),
-    "floor_area_m2": ("Diện tích sàn (m²)", "Floor area (m²)"),
-    "land_area_m2": ("Diện tích đất (m²)", "Land area (m²)"),
-    "condition": ("Hiện trạng", "Condition"),
-    "upkeep_cost_vnd": ("Chi phí duy trì (đồng/năm)", "Upkeep (VND/year)"),
-    "area_id": ("Mã địa bàn", "Area id"),
-    "legacy_code": ("Mã xã cũ", "Former code"),
-    "nearest_kept_km": ("Đến điểm phục vụ gần nhất (km)", "To nearest kept site (km)"),
-    "nearest_kept_id": ("Điểm phục vụ gần nhất", "Nearest kept site"),
-    "nearest_kept_min": ("Thời gian đến điểm phục vụ nhanh nhất (phút)",
-                         "To fastest kept site (min)"),
-    "main_seat_min": ("Thời gian đến trụ sở chính (phút)", "To main seat (min)"),
-    "minutes": ("Thời gian đi đường (phút)", "Travel time (min)"),
-    "within_service_km": ("Trong bán kính phục vụ", "Within service radius"),
-    "within_service_min": ("Trong thời gian đi đường phục vụ", "Within service travel time"),
-    "use": ("Mục đích sử dụng", "Use"),
-    "use_vi": ("Mục đích (tiếng Việt)", "Use (Vietnamese)"),
-    "report_category": ("Nhóm báo cáo của Bộ Tài chính", "Ministry reporting category"),
-    "reason_code": ("Mã lý do", "Reason code"),
-    "decided_by": ("Người quyết định", "Decided by"),
-    "distance_source": ("Nguồn khoảng cách", "Distance from"),
-    "sea_leg": ("Qua biển (tàu, phà)", "Sea leg (ferry)"),
-    "main_seat_km_source": ("Nguồn khoảng cách đến trụ sở chính", "Main-seat distance from"),
-    "nearest_kept_km_source": ("Nguồn khoảng cách đến điểm gần nhất",
-                               "Nearest-site distance from"),
-    "alt_use": ("Phương án công tốt nhất", "Best public alternative"),
-    "alt_commune_code": ("ĐVHC của phương án công", "Unit of the public alternative"),
-    "alt_unmet": ("Nhu cầu còn thiếu của phương án công", "Unmet need of the alternative"),
-    "alt_distance_km": ("Khoảng cách phương án công (km)", "Distance to the alternative (km)"),
-    "alt_cost_one_unit_vnd": ("Chi phí tối thiểu (1 đơn vị) (đồng)", "Least cost, one unit (VND)"),
-    "alt_cost_vnd": ("Chi phí đáp ứng phần còn thiếu (đồng)", "Cost to serve the unmet (VND)"),
-    "budget_scope": ("Ngân sách ràng buộc", "Binding budget"),
-    "budget_left_vnd": ("Ngân sách còn lại (đồng)", "Budget left (VND)"),
-    "candidate_property_id": ("Tài sản quyết định", "Deciding property"),
-    "candidate_distance_km": ("Khoảng cách tài sản (km)", "Distance of that property (km)"),
-    "candidate_use": ("Mục đích hiện tại của tài sản", "That property's use"),
-    "cost_one_unit_vnd": ("Chi phí tối thiểu (1 đơn vị) (đồng)", "Least cost, one unit (VND)"),
-    "serves": ("Đang phục vụ", "Serves"),
-    "office_need_m2": ("Diện tích làm việc còn thiếu ở trụ sở chính (m²)",
-                       "Office area the main seat lacks (m²)"),
-    "office_housed_m2": ("Bố trí tại cơ sở giữ lại (m²)", "Housed in kept buildings (m²)"),
-    "office_shortfall_m2": ("Còn thiếu sau khi giữ cơ sở (m²)", "Still lacking (m²)"),
-    "renovation_cost_vnd": ("Chi phí cải tạo (đồng)", "Renovation (VND)"),
-    "revenue_vnd": ("Thu (đồng)", "Revenue (VND)"),
-    "served_commune_code": ("Phục vụ ĐVHC chính", "Main unit served"),
-    "served_quantity": ("Khối lượng phục vụ (mục đích chính)", "Quantity served (first use)"),
-    "shared_uses": ("Mục đích công dùng chung", "Public uses sharing the building"),
-    "reason": ("Lý do", "Reason"),
-    "quantity": ("Số lượng", "Quantity"),
-    "distance_km": ("Khoảng cách (km)", "Distance (km)"),
-    "need": ("Nhu cầu", "Need"),
-    "served": ("Đã đáp ứng", "Served"),
-    "unmet": ("Chưa đáp ứng", "Unmet"),
-    "unit": ("Đơn vị tính", "Unit"),
-    "holder_code": ("Mã ĐVHC nơi giữ", "Holder unit code"),
-    "commune_name": ("Tên ĐVHC", "Unit name"),
-    "served_commune_name": ("Tên ĐVHC được phục vụ chính", "Main unit served, name"),
-    "alt_commune_name": ("Tên ĐVHC của phương án công", "Unit of the public alternative, name"),
-    "property_name": ("Tên nhà đất", "Property name"),
-    "candidate_property_name": ("Tên tài sản quyết định", "Deciding property, name"),
-    "holder_name": ("Nơi giữ", "Holder"),
-    "category": ("Loại tài sản", "Category"),
-    "cost_vnd": ("Chi phí (đồng)", "Cost (VND)"),
-    "required": ("Định mức", "Required by norm"),
-    "held_before": ("Hiện có", "Held before"),
-    "received": ("Được điều chuyển", "Received"),
-    "held_after": ("Sau điều chuyển", "Held after"),
-    "shortfall_before": ("Thiếu trước", "Shortfall before"),
-    "shortfall_after": ("Thiếu sau", "Shortfall after"),
-    "scope": ("Phạm vi", "Scope"),
-    "scope_id": ("Mã phạm vi", "Scope id"),
-    "scope_name": ("Tên phạm vi", "Scope name"),
-    "kpi": ("Chỉ tiêu", "KPI"),
-    "kpi_vi": ("Chỉ tiêu (tiếng Việt)", "KPI (Vietnamese)"),
-    "before": ("Trước", "Before"),
-    "after": ("Sau", "After"),
-    "stage": ("Bước", "Stage"),
-    "part": ("Phần", "Part"),
-    "status": ("Trạng thái", "Status"),
-    "objective": ("Giá trị mục tiêu", "Objective"),
-    "best_bound": ("Cận tốt nhất", "Best bound"),
-    "gap": ("Khoảng cách tối ưu", "Gap"),
-    "solver": ("Bộ giải", "Solver"),
-    "time_limit_s": ("Giới hạn thời gian (s)", "Time limit (s)"),
+# Every column a planner reads: inventory, plan tables, reasons.
+COLUMNS: dict[str, str] = {
+    "holder": NC_("column", "Holder"),
+    "year_built": NC_("column", "Year built"),
+    "market_value_vnd": NC_("column", "Market value (VND)"),
+    "legal_status": NC_("column", "Legal status"),
+    "restriction": NC_("column", "Restriction"),
+    "in_use_as_seat": NC_("column", "In use as seat"),
+    "vehicle_id": NC_("column", "Vehicle id"),
+    "vehicle_type": NC_("column", "Vehicle type"),
+    "year": NC_("column", "Year"),
+    "surplus": NC_("column", "Surplus"),
+    "equipment_id": NC_("column", "Equipment id"),
+    "staff": NC_("column", "Staff"),
+    "office_floor_area_m2": NC_("column", "Main seat office floor (m2)"),
+    "health_need_m2": NC_("column", "Health need (m2)"),
+    "education_need_m2": NC_("column", "Education need (m2)"),
+    "service_point_need": NC_("column", "Service points needed"),
+    "housing_need_m2": NC_("column", "Housing need (m2)"),
+    "culture_need_m2": NC_("column", "Culture need (m2)"),
+    "basis": NC_("column", "Norm basis"),
+    "commune_code": NC_("column", "Unit code"),
+    "name": NC_("column", "Name"),
+    "province_code": NC_("column", "Province code"),
+    "province_name": NC_("column", "Province"),
+    "unit_type": NC_("column", "Unit type"),
+    "terrain": NC_("column", "Terrain"),
+    "population": NC_("column", "Population"),
+    "area_km2": NC_("column", "Area (km²)"),
+    "priority_weight": NC_("column", "Priority weight"),
+    "served_first": NC_("column", "Served first"),
+    "lon": NC_("column", "Longitude"),
+    "lat": NC_("column", "Latitude"),
+    "property_id": NC_("column", "Property id"),
+    "role": NC_("column", "Role"),
+    "origin": NC_("column", "Origin"),
+    "kind": NC_("column", "Kind"),
+    "floor_area_m2": NC_("column", "Floor area (m²)"),
+    "land_area_m2": NC_("column", "Land area (m²)"),
+    "condition": NC_("column", "Condition"),
+    "upkeep_cost_vnd": NC_("column", "Upkeep (VND/year)"),
+    "area_id": NC_("column", "Area id"),
+    "legacy_code": NC_("column", "Former code"),
+    "nearest_kept_km": NC_("column", "To nearest kept site (km)"),
+    "nearest_kept_id": NC_("column", "Nearest kept site"),
+    "nearest_kept_min": NC_("column", "To fastest kept site (min)"),
+    "main_seat_min": NC_("column", "To main seat (min)"),
+    "minutes": NC_("column", "Travel time (min)"),
+    "within_service_km": NC_("column", "Within service radius"),
+    "within_service_min": NC_("column", "Within service travel time"),
+    "use": NC_("column", "Use"),
+    "use_vi": NC_("column", "Use (Vietnamese)"),
+    "report_category": NC_("column", "Ministry reporting category"),
+    "reason_code": NC_("column", "Reason code"),
+    "decided_by": NC_("column", "Decided by"),
+    "distance_source": NC_("column", "Distance from"),
+    "sea_leg": NC_("column", "Sea leg (ferry)"),
+    "main_seat_km_source": NC_("column", "Main-seat distance from"),
+    "nearest_kept_km_source": NC_("column", "Nearest-site distance from"),
+    "alt_use": NC_("column", "Best public alternative"),
+    "alt_commune_code": NC_("column", "Unit of the public alternative"),
+    "alt_unmet": NC_("column", "Unmet need of the alternative"),
+    "alt_distance_km": NC_("column", "Distance to the alternative (km)"),
+    "alt_cost_one_unit_vnd": NC_("column", "Least cost, one unit (VND)"),
+    "alt_cost_vnd": NC_("column", "Cost to serve the unmet (VND)"),
+    "budget_scope": NC_("column", "Binding budget"),
+    "budget_left_vnd": NC_("column", "Budget left (VND)"),
+    "candidate_property_id": NC_("column", "Deciding property"),
+    "candidate_distance_km": NC_("column", "Distance of that property (km)"),
+    "candidate_use": NC_("column", "That property's use"),
+    "cost_one_unit_vnd": NC_("column", "Least cost, one unit (VND)"),
+    "serves": NC_("column", "Serves"),
+    "office_need_m2": NC_("column", "Office area the main seat lacks (m²)"),
+    "office_housed_m2": NC_("column", "Housed in kept buildings (m²)"),
+    "office_shortfall_m2": NC_("column", "Still lacking (m²)"),
+    "renovation_cost_vnd": NC_("column", "Renovation (VND)"),
+    "revenue_vnd": NC_("column", "Revenue (VND)"),
+    "served_commune_code": NC_("column", "Main unit served"),
+    "served_quantity": NC_("column", "Quantity served (first use)"),
+    "shared_uses": NC_("column", "Public uses sharing the building"),
+    "reason": NC_("column", "Reason"),
+    "quantity": NC_("column", "Quantity"),
+    "distance_km": NC_("column", "Distance (km)"),
+    "need": NC_("column", "Need"),
+    "served": NC_("column", "Served"),
+    "unmet": NC_("column", "Unmet"),
+    "unit": NC_("column", "Unit"),
+    "holder_code": NC_("column", "Holder unit code"),
+    "commune_name": NC_("column", "Unit name"),
+    "served_commune_name": NC_("column", "Main unit served, name"),
+    "alt_commune_name": NC_("column", "Unit of the public alternative, name"),
+    "property_name": NC_("column", "Property name"),
+    "candidate_property_name": NC_("column", "Deciding property, name"),
+    "holder_name": NC_("column", "Holder name"),
+    "category": NC_("column", "Category"),
+    "cost_vnd": NC_("column", "Cost (VND)"),
+    "required": NC_("column", "Required by norm"),
+    "held_before": NC_("column", "Held before"),
+    "received": NC_("column", "Received"),
+    "held_after": NC_("column", "Held after"),
+    "shortfall_before": NC_("column", "Shortfall before"),
+    "shortfall_after": NC_("column", "Shortfall after"),
+    "scope": NC_("column", "Scope"),
+    "scope_id": NC_("column", "Scope id"),
+    "scope_name": NC_("column", "Scope name"),
+    "kpi": NC_("column", "KPI"),
+    "kpi_vi": NC_("column", "KPI (Vietnamese)"),
+    "before": NC_("column", "Before"),
+    "after": NC_("column", "After"),
+    "stage": NC_("column", "Stage"),
+    "part": NC_("column", "Part"),
+    "status": NC_("column", "Status"),
+    "objective": NC_("column", "Objective"),
+    "best_bound": NC_("column", "Best bound"),
+    "gap": NC_("column", "Gap"),
+    "solver": NC_("column", "Solver"),
+    "time_limit_s": NC_("column", "Time limit (s)"),
+}
+# Coded values by family: what a planner reads in place of each code.
+VALUES: dict[str, dict[str, str]] = {
+    "use": {
+        "health": NC_("use", "Health"),
+        "education": NC_("use", "Education"),
+        "office": NC_("use", "Working office"),
+        "service_point": NC_("use", "Public-service point"),
+        "housing": NC_("use", "Official housing"),
+        "culture": NC_("use", "Culture and sport"),
+        "transfer": NC_("use", "Transfer to another body"),
+        "sale": NC_("use", "Sale or auction"),
+        "hold": NC_("use", "Held for a later decision"),
+        "keep": NC_("use", "Kept as annex or service point"),
+    },
+    "report_category": {
+        "working_office": NC_("report_category", "Working offices"),
+        "public_service_facility": NC_("report_category", "Public-service facilities"),
+        "education": NC_("report_category", "Education and training"),
+        "health": NC_("report_category", "Health"),
+        "culture_sport": NC_("report_category", "Culture and sport"),
+        "official_housing": NC_("report_category", "Official housing"),
+        "other_public": NC_("report_category", "Other public uses"),
+        "land_fund_handover": NC_("report_category",
+                                  "Handed to a land-fund body or a housing business"),
+        "sale_auction": NC_("report_category", "Sale, transfer of rights, auction"),
+        "transfer": NC_("report_category", "Transfer to other bodies"),
+        "hold": NC_("report_category", "Not yet handled, held"),
+    },
+    "role": {
+        "main_seat": NC_("role", "Main seat"),
+        "annex": NC_("role", "Annex"),
+        "service_point": NC_("role", "Service point"),
+    },
+    "origin": {
+        "old_commune_hq": NC_("origin", "Old commune HQ"),
+        "district_compound": NC_("origin", "Old district compound"),
+        "provincial_seat": NC_("origin", "Old provincial seat"),
+        "other_public": NC_("origin", "Other public building"),
+    },
+    "kind": {
+        "building": NC_("kind", "Building"),
+        "land": NC_("kind", "Land"),
+    },
+    "condition": {
+        "good": NC_("condition", "Good"),
+        "fair": NC_("condition", "Fair"),
+        "poor": NC_("condition", "Poor"),
+        "unusable": NC_("condition", "Unusable"),
+    },
+    "legal_status": {
+        "clear": NC_("legal_status", "Clear title"),
+        "pending": NC_("legal_status", "Title pending"),
+        "disputed": NC_("legal_status", "Disputed"),
+    },
+    "restriction": {
+        "none": NC_("restriction", "No restriction"),
+        "heritage": NC_("restriction", "Heritage"),
+        "no_sale": NC_("restriction", "Sale forbidden"),
+        "no_demolition": NC_("restriction", "Demolition forbidden"),
+    },
+    "vehicle_type": {
+        "car_4_5_seat": NC_("vehicle_type", "Car, 4-5 seats"),
+        "car_7_seat": NC_("vehicle_type", "Car, 7 seats"),
+        "car_16_seat": NC_("vehicle_type", "Car, 16 seats"),
+        "pickup": NC_("vehicle_type", "Pickup"),
+    },
+    "category": {
+        "car": NC_("category", "Car"),
+        "computer": NC_("category", "Computer"),
+        "printer": NC_("category", "Printer"),
+        "photocopier": NC_("category", "Photocopier"),
+        "scanner": NC_("category", "Scanner"),
+        "projector": NC_("category", "Projector"),
+    },
+    "basis": {
+        "per_unit": NC_("basis", "Per unit"),
+        "per_10_staff": NC_("basis", "Per 10 staff"),
+    },
+    "terrain": {
+        "lowland": NC_("terrain", "Lowland"),
+        "midland": NC_("terrain", "Midland"),
+        "mountain": NC_("terrain", "Mountain"),
+        "island": NC_("terrain", "Island"),
+    },
+    "unit_type": {
+        "Xã": NC_("unit_type", "Commune"),
+        "Phường": NC_("unit_type", "Ward"),  # data
+        "Đặc khu": NC_("unit_type", "Special zone"),  # data
+    },
+    "decided_by": {
+        "model": NC_("decided_by", "The model"),
+        "planner": NC_("decided_by", "The planner"),
+    },
+    "reason_code": {
+        "serves": NC_("reason_code", "Serves a need"),
+        "fixed": NC_("reason_code", "Decided before"),
+        "no_public_option": NC_("reason_code", "No public use eligible"),
+        "no_need_in_reach": NC_("reason_code", "No need in reach"),
+        "needs_met": NC_("reason_code", "Needs in reach already met"),
+        "budget": NC_("reason_code", "Budget exhausted"),
+        "value": NC_("reason_code", "Revenue worth more than the need"),
+        "no_candidate": NC_("reason_code", "No eligible property in reach"),
+        "capacity_taken": NC_("reason_code", "Capacity already taken"),
+        "other_use": NC_("reason_code", "Used for another need"),
+    },
+    "distance_source": {
+        "computed": NC_("distance_source", "Computed from coordinates"),
+        "od_table": NC_("distance_source", "Travel table"),
+    },
+    "status": {
+        "optimal": NC_("status", "Optimal"),
+        "feasible": NC_("status", "Feasible, not proven optimal"),
+        "infeasible": NC_("status", "Infeasible"),
+        "no solution found": NC_("status", "No solution found"),
+        "not solved": NC_("status", "Not solved"),
+    },
+    "stage": {
+        "seats": NC_("stage", "Seats"),
+        "disposition": NC_("stage", "Dispositions"),
+        "transfer": NC_("stage", "Transfers"),
+    },
+    "scope": {
+        "national": NC_("scope", "National"),
+        "province": NC_("scope", "Province"),
+        "terrain": NC_("scope", "Terrain"),
+    },
+    "unit": {
+        "units": NC_("unit", "units"),
+        "people": NC_("unit", "people"),
+        "properties": NC_("unit", "properties"),
+        "m2": NC_("unit", "m²"),
+        "points": NC_("unit", "points"),
+        "VND": NC_("unit", "VND"),
+        "items": NC_("unit", "items"),
+        "item-km": NC_("unit", "item-km"),
+    },
+    "bool": {
+        "True": NC_("bool", "Yes"),
+        "False": NC_("bool", "No"),
+    },
 }
 
-USE_LABELS: dict[str, str] = {
-    "health": "Y tế",
-    "education": "Giáo dục",
-    "office": "Trụ sở làm việc",
-    "service_point": "Điểm phục vụ hành chính công",
-    "housing": "Nhà ở công vụ",
-    "culture": "Văn hóa, thể thao",
-    "transfer": "Điều chuyển",
-    "sale": "Bán, chuyển nhượng",
-    "hold": "Chờ xử lý",
+# The KPIs (planner/kpis.py computes them); properties_<category> and need_<use> are
+# worded by kpi_label from their category or use.
+KPIS: dict[str, str] = {
+    "units": NC_("kpi", "Units"),
+    "population": NC_("kpi", "Population"),
+    "units_without_car": NC_("kpi", "Units without a car"),
+    "units_below_equipment_norm": NC_("kpi", "Units below the equipment norm"),
+    "surplus_properties": NC_("kpi", "Surplus houses and land"),
+    "kept_as_annex_or_service_point": NC_("kpi", "Old HQs kept as annex or service point"),
+    "properties_shared": NC_(
+        "kpi", "Surplus buildings shared by several public uses (counted above by their "
+        "first use)"),
+    "population_within_service_km": NC_(
+        "kpi", "Population within the service radius of a seat or service point"),
+    "population_within_service_min": NC_(
+        "kpi", "Population within the service travel time of a seat or service point"),
+    "renovation_spend_vnd": NC_("kpi", "Renovation spend"),
+    "renovation_budget_vnd": NC_("kpi", "Renovation budget"),
+    "sale_revenue_vnd": NC_("kpi", "Sale revenue"),
+    "items_transferred": NC_("kpi", "Cars and equipment transferred"),
+    "transfer_item_km": NC_("kpi", "Transfer distance"),
+    "transfer_cost_vnd": NC_("kpi", "Transfer cost"),
+    "priority_units_with_unmet_need": NC_(
+        "kpi", "Priority units (island, mountain) with unmet need"),
 }
-
-REPORT_CATEGORY_LABELS: dict[str, str] = {
-    "working_office": "Trụ sở làm việc",
-    "public_service_facility": "Cơ sở hoạt động sự nghiệp",
-    "education": "Giáo dục, đào tạo",
-    "health": "Y tế",
-    "culture_sport": "Văn hóa, thể thao",
-    "official_housing": "Nhà ở công vụ",
-    "other_public": "Mục đích công cộng khác",
-    "land_fund_handover": "Bàn giao tổ chức phát triển quỹ đất, doanh nghiệp kinh doanh nhà",
-    "sale_auction": "Bán, chuyển nhượng, đấu giá",
-    "transfer": "Điều chuyển cho cơ quan, đơn vị khác",
-    "hold": "Chưa xử lý, tạm quản lý",
+# The coded columns of the plan and inventory tables, and the family of their values.
+VALUE_FAMILY_OF_COLUMN: dict[str, str] = {
+    "use": "use", "alt_use": "use", "candidate_use": "use", "shared_uses": "use",
+    "report_category": "report_category", "role": "role", "origin": "origin", "kind": "kind",
+    "condition": "condition", "legal_status": "legal_status", "restriction": "restriction",
+    "vehicle_type": "vehicle_type", "category": "category", "basis": "basis",
+    "terrain": "terrain", "unit_type": "unit_type", "decided_by": "decided_by",
+    "reason_code": "reason_code", "distance_source": "distance_source",
+    "main_seat_km_source": "distance_source", "nearest_kept_km_source": "distance_source",
+    "status": "status", "stage": "stage", "scope": "scope", "unit": "unit",
+    "budget_scope": "budget_scope",
 }
-
-ROLE_LABELS: dict[str, str] = {
-    "main_seat": "Trụ sở chính",
-    "annex": "Cơ sở làm việc phụ",
-    "service_point": "Điểm phục vụ",
-}
+LIST_SEPARATOR = "+"  # shared_uses joins its uses with it
 
 # Number formats by column name suffix (Excel).
 NUMBER_FORMATS: tuple[tuple[str, str], ...] = (
     ("_vnd", "#,##0"),
     ("_km", "#,##0.0"),
+    ("_min", "#,##0"),
     ("_m2", "#,##0"),
     ("_km2", "#,##0.00"),
     ("population", "#,##0"),
@@ -181,8 +338,81 @@ NUMBER_FORMATS: tuple[tuple[str, str], ...] = (
 )
 
 
-def column_label(col: str) -> tuple[str, str]:
-    return COLUMN_LABELS.get(col, (col, col))
+def label(family: str, code: Any, lang: str | None = None) -> str:
+    """The label of ``code`` in ``family`` (``use``, ``terrain``, ...); an unknown code is
+    shown as it is."""
+    if family == "budget_scope":
+        return budget_scope_label(str(code), lang)
+    if family == "bool" or isinstance(code, bool):
+        code = str(bool(code)) if isinstance(code, bool) else str(code)
+        family = "bool"
+    msg = VALUES.get(family, {}).get(str(code))
+    return str(code) if msg is None else pgettext(family, msg, lang=lang)
+
+
+def labels(family: str, lang: str | None = None) -> dict[str, str]:
+    """{code: label} of a family in the current language (or ``lang``)."""
+    return {code: pgettext(family, msg, lang=lang) for code, msg in VALUES[family].items()}
+
+
+def value_label(column: str, value: Any, lang: str | None = None) -> Any:
+    """A cell of ``column`` as a planner reads it: its label for a coded column (each part of
+    a ``+`` list), Có/Không for a boolean; other values unchanged."""
+    if isinstance(value, bool):
+        return label("bool", value, lang)
+    family = VALUE_FAMILY_OF_COLUMN.get(column)
+    if family is None or not isinstance(value, str) or value == "":
+        return value
+    if column == "shared_uses":
+        return " + ".join(label(family, v, lang) for v in value.split(LIST_SEPARATOR) if v)
+    return label(family, value, lang)
+
+
+def budget_scope_label(scope: str, lang: str | None = None) -> str:
+    """``national`` or ``province NN`` as the budget it names."""
+    if scope == "national":
+        return _("national renovation budget", lang=lang)
+    if scope.startswith("province "):
+        return _("renovation budget of province {code}", lang=lang,
+                 code=scope.removeprefix("province "))
+    return scope
+
+
+def table_label(table: str, lang: str | None = None) -> str:
+    msg = TABLES.get(table)
+    return table if msg is None else pgettext("table", msg, lang=lang)
+
+
+def column_label(col: str, lang: str | None = None) -> str:
+    """The header of ``col``; a column beside a coded one keeps its code: ``use_code``."""
+    msg = COLUMNS.get(col)
+    if msg is not None:
+        return pgettext("column", msg, lang=lang)
+    if col.endswith("_code") and (col.removesuffix("_code") in VALUE_FAMILY_OF_COLUMN
+                                  or col == "kpi_code"):
+        return _("{label} (code)", lang=lang, label=column_label(col.removesuffix("_code"),
+                                                                  lang))
+    return col
+
+
+def column_labels_all(col: str) -> tuple[str, ...]:
+    """Every header ``col`` may be written with: its code and its label in each language."""
+    from planner.i18n import LANGS
+
+    return (col, *(column_label(col, lang) for lang in LANGS))
+
+
+def kpi_label(kpi: str, lang: str | None = None) -> str:
+    lang = lang or current_lang()
+    if kpi.startswith("properties_") and kpi.removeprefix("properties_") in VALUES[
+            "report_category"]:
+        return _("Surplus houses and land: {category}", lang=lang,
+                 category=label("report_category", kpi.removeprefix("properties_"), lang))
+    if kpi.startswith("need_") and kpi.removeprefix("need_") in VALUES["use"]:
+        return _("Need: {use} (before: the need, after: what is unmet)", lang=lang,
+                 use=label("use", kpi.removeprefix("need_"), lang).lower())
+    msg = KPIS.get(kpi)
+    return kpi if msg is None else pgettext("kpi", msg, lang=lang)
 
 
 def number_format(col: str) -> str | None:
@@ -190,3 +420,32 @@ def number_format(col: str) -> str | None:
         if col.endswith(suffix):
             return fmt
     return None
+
+
+def readable_frame(df: Any, lang: str | None = None) -> Any:
+    """``df`` as a planner reads it: every coded column shown by its labels, its codes kept
+    beside it in ``<column>_code`` (left out where they read the same), booleans as Có/Không,
+    a KPI's code beside its label; ``kpi_vi`` gives way to the label in ``lang``."""
+    lang = lang or current_lang()
+    out = df.drop(columns=[c for c in ("kpi_vi",) if c in df.columns])
+    for col in list(out.columns):
+        values = out[col]
+        if col == "kpi":
+            shown = values.map(lambda k: kpi_label(str(k), lang))
+        elif col == "scope_name" and "scope" in out.columns:
+            shown = values.where(out["scope"] != "terrain",
+                                 values.map(lambda v: label("terrain", v, lang)))
+            out[col] = shown
+            continue
+        elif values.dtype == bool:
+            out[col] = values.map(lambda v: label("bool", v, lang))
+            continue
+        elif col in VALUE_FAMILY_OF_COLUMN:
+            shown = values.map(lambda v, c=col: value_label(c, v, lang))
+        else:
+            continue
+        if shown.equals(values):
+            continue
+        out[col] = shown
+        out.insert(out.columns.get_loc(col) + 1, f"{col}_code", values.to_numpy())
+    return out

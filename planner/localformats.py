@@ -9,7 +9,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-from planner.labels import column_label
+from planner.labels import column_labels_all
 from planner.schema import Table
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t", "có", "co", "x", "đúng", "✓"})
@@ -42,7 +42,7 @@ def header_names(table: Table) -> dict[str, str]:
     labels), folded, to the column's code."""
     out: dict[str, str] = {}
     for col in table.column_names:
-        for word in (col, *column_label(col)):
+        for word in column_labels_all(col):
             out.setdefault(fold(word), col)
     return out
 

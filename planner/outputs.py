@@ -21,11 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from planner.i18n import _, number, percent, use_lang
 from planner.labels import (
-    TABLE_LABELS,
-    USE_LABELS,
+    VALUES,
     column_label,
+    label,
+    labels,
     number_format,
+    readable_frame,
+    table_label,
 )
 from planner.safecells import as_text, cell_value, csv_text, formula_rows
 
@@ -33,8 +37,12 @@ if TYPE_CHECKING:
     from planner.pipeline import Plan
 
 FIXED_TIME = dt.datetime(2025, 7, 1, 0, 0, 0)
-SYNTHETIC_BANNER = ("DỮ LIỆU GIẢ LẬP / SYNTHETIC DATA: the inventory is a synthetic demo "
-                    "calibrated to published totals, not real asset data")
+
+
+def synthetic_banner() -> str:
+    return _("SYNTHETIC DATA: the inventory is a synthetic demo calibrated to published "
+             "totals, not real asset data")
+
 USE_COLOURS = {"health": "#d62728", "education": "#1f77b4", "office": "#8c564b",
                "service_point": "#9467bd", "housing": "#e377c2", "culture": "#17becf",
                "transfer": "#bcbd22", "sale": "#ff7f0e", "hold": "#7f7f7f"}
@@ -154,34 +162,42 @@ def with_names(table: str, df: pd.DataFrame, names: dict[str, pd.Series]) -> pd.
 
 
 def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path,
-                lang: str = "vi") -> None:
-    """One sheet per table with one header row in ``lang`` (``vi`` or ``en``: pivot tables
-    and filters work), the name beside every unit and property code, number formats, frozen
-    headers and filters; a dictionary sheet (every column's code and its Vietnamese and
-    English label) and an 'About' sheet with provenance (and the synthetic label). Written in
-    openpyxl's streaming mode: a national plan has about a million cells."""
+                lang: str | None = None) -> None:
+    """One sheet per table with one header row in ``lang`` (the current language by default:
+    pivot tables and filters work), coded values as their labels with the codes beside them,
+    the name beside every unit and property code, number formats, frozen headers and filters;
+    a dictionary sheet (every column's and every coded value's label in both languages) and
+    an information sheet with provenance (and the synthetic label). Written in openpyxl's
+    streaming mode: a national plan has about a million cells."""
+    with use_lang(lang):
+        _write_excel(plan, tables, path)
+
+
+def _write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    li = 0 if lang == "vi" else 1
     wb = Workbook(write_only=True)
-    about = wb.create_sheet(("Thông tin", "About")[li])
+    about = wb.create_sheet(_("About"))
     rows: list[tuple[str, str]] = [
-        ("Kịch bản / Scenario", plan.scenario.name),
-        ("Mô tả / Description", plan.scenario.description.strip()),
-        ("Dữ liệu / Dataset", str(plan.provenance["dataset"]["source"])),
-        ("Mã băm dữ liệu / Dataset hash", plan.provenance["dataset"]["content_hash"]),
-        ("Mã băm kịch bản / Scenario hash", plan.provenance["scenario_hash"]),
-        ("Địa lý / Geography", plan.provenance["geography"]),
+        (_("Scenario"), plan.scenario.name),
+        (_("Description"), plan.scenario.description.strip()),
+        (_("Dataset"), str(plan.provenance["dataset"]["source"])),
+        (_("Dataset hash"), plan.provenance["dataset"]["content_hash"]),
+        (_("Scenario hash"), plan.provenance["scenario_hash"]),
+        (_("Geography"), plan.provenance["geography"]),
     ]
     if plan.synthetic:
-        rows.insert(0, ("CẢNH BÁO / WARNING", SYNTHETIC_BANNER))
+        rows.insert(0, (_("WARNING"), synthetic_banner()))
     for s in plan.provenance["solves"]:
-        rows.append((f"Lời giải / Solve: {s['stage']} ({s['part']})",
-                     f"{s['status']}, objective {s['objective']:,.0f}, bound "
-                     f"{s['best_bound']:,.0f}, gap {s['gap']:.3%}, {s['solver']}"))
+        rows.append((_("Solve: {stage} ({part})", stage=label("stage", s["stage"]),
+                       part=s["part"]),
+                     _("{status}, objective {objective}, bound {bound}, gap {gap}, {solver}",
+                       status=label("status", s["status"]), objective=number(s["objective"]),
+                       bound=number(s["best_bound"]), gap=percent(s["gap"], 3),
+                       solver=s["solver"])))
     about.column_dimensions["A"].width = 38
     about.column_dimensions["B"].width = 120
     warn = Font(bold=True, color="C00000")
@@ -200,12 +216,13 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path,
     names["property"] = names["property"][~names["property"].index.duplicated()]
     dictionary: list[tuple[str, str, str, str]] = []
     for table, raw in tables.items():
-        df = with_names(table, raw, names)
-        label = sheet_name(TABLE_LABELS.get(table, (table, table))[li])
-        ws = wb.create_sheet(label)
-        dictionary += [(label, col, *column_label(col)) for col in df.columns]
+        df = readable_frame(with_names(table, raw, names))
+        sheet = sheet_name(table_label(table))
+        ws = wb.create_sheet(sheet)
+        dictionary += [(sheet, col, *(column_label(col, lg) for lg in ("vi", "en")))
+                       for col in df.columns]
         for j, col in enumerate(df.columns, start=1):
-            width = max([len(str(column_label(col)[li]))]
+            width = max([len(str(column_label(col)))]
                         + [len(str(v)) for v in df[col].head(200)]) + 2
             ws.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
         ws.freeze_panes = "A2"
@@ -213,7 +230,7 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path,
             ws.auto_filter.ref = f"A1:{get_column_letter(len(df.columns))}{max(len(df) + 1, 1)}"
         header = []
         for col in df.columns:
-            cell = WriteOnlyCell(ws, column_label(col)[li])
+            cell = WriteOnlyCell(ws, column_label(col))
             cell.font, cell.fill, cell.alignment = bold, header_fill, wrap
             header.append(cell)
         ws.append(header)
@@ -241,12 +258,16 @@ def write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path,
                         cell.data_type = "s"
                     out[j] = cell
             ws.append(out)
-    words = wb.create_sheet(("Từ điển", "Dictionary")[li])
-    heads = (("Trang", "Sheet"), ("Mã cột", "Column code"), ("Tiếng Việt", "Vietnamese"),
-             ("Tiếng Anh", "English"))
-    words.append([WriteOnlyCell(words, pair[li]) for pair in heads])
+    words = wb.create_sheet(_("Dictionary"))
+    words.append([WriteOnlyCell(words, h) for h in (
+        _("Sheet"), _("Code"), _("Vietnamese"), _("English"))])
     for entry in dictionary:
         words.append(list(entry))
+    # The coded values, so a label in either language can be read back as its code.
+    for family, codes in VALUES.items():
+        for code in codes:
+            words.append([_("Values: {column}", column=family), code,
+                          *(label(family, code, lg) for lg in ("vi", "en"))])
     wb.properties.created = FIXED_TIME
     wb.properties.modified = FIXED_TIME
     wb.properties.creator = "assetplan"
@@ -387,7 +408,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
             sel = props[props["use"] == use]
             if len(sel):
                 ax.scatter(sel["lon"], sel["lat"], s=3, c=colour, linewidths=0,
-                           label=f"{USE_LABELS[use]} ({len(sel):,})")
+                           label=f"{label('use', use)} ({number(len(sel))})")
         save(fig, ax, "Surplus houses and land by decided use", "dispositions.png",
              fontsize=7, markerscale=3)
 
@@ -476,7 +497,7 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
         "units": rows(u, ["label", "lon", "lat", "unmet"]),
         "properties": [], "transfers": [], "service": [],
         "colours": {**USE_COLOURS, **CATEGORY_COLOURS},
-        "use_labels": USE_LABELS,
+        "use_labels": labels("use"),
         "bounds": [[float(units["lat"].min()), float(units["lon"].min())],
                    [float(units["lat"].max()), float(units["lon"].max())]],
     }
@@ -484,18 +505,18 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
         p = layers["properties"]
         data["properties"] = rows(p.assign(lon=p["lon"].round(r6), lat=p["lat"].round(r6)),
                                   ["property_id", "lon", "lat", "use"])
-    for key, layer, label in (("transfers", "transfer_lines", "category"),
+    for key, layer, coded in (("transfers", "transfer_lines", "category"),
                               ("service", "conversion_lines", "use")):
         if layer not in layers:
             continue
         lines = layers[layer]
         ends = np.round(np.stack([np.asarray(g.coords) for g in lines.geometry]), r6)
         data[key] = [[a, b, c, e, lab, q] for (a, b), (c, e), lab, q in zip(
-            ends[:, 0], ends[:, 1], lines[label], lines["quantity"].round(0), strict=True)]
+            ends[:, 0], ends[:, 1], lines[coded], lines["quantity"].round(0), strict=True)]
         if key == "transfers":  # a sea leg is drawn dashed
             for row, by_sea in zip(data[key], lines["sea_leg"].astype(bool), strict=True):
                 row.append(bool(by_sea))
-    banner = (f'<div class="banner">{html.escape(SYNTHETIC_BANNER)}</div>'
+    banner = (f'<div class="banner">{html.escape(synthetic_banner())}</div>'
               if plan.synthetic else "")
     page = (MAP_TEMPLATE.replace("__LEAFLET_CSS__", (VENDOR_DIR / "leaflet.css").read_text(
                 encoding="utf-8"))
@@ -531,7 +552,7 @@ def write_report(plan: Plan, d: Path, figures: list[str]) -> None:
     prov = plan.provenance
     parts = [f"# assetplan: {plan.scenario.name}", ""]
     if plan.synthetic:
-        parts += [f"> **{SYNTHETIC_BANNER}**", ""]
+        parts += [f"> **{synthetic_banner()}**", ""]
     parts += [plan.scenario.description.strip(), "",
               f"Units planned: {prov['units']:,} in {len(prov['provinces'])} province(s). "
               f"Dataset hash `{prov['dataset']['content_hash'][:16]}`, scenario hash "

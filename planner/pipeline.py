@@ -29,7 +29,9 @@ from optimization.transfer import TransferModel
 from planner import pinned, prepare, reasons
 from planner.decisions import Decisions, load_decisions
 from planner.demo import load_demo
+from planner.i18n import _, number
 from planner.inventory import Dataset, load_dataset
+from planner.labels import label
 from planner.scenario import Scenario
 from planner.schema import REPORT_CATEGORY_OF_USE, SERVICE_USES
 from planner.travel import TravelTable, load_travel, require_minutes, travel_file
@@ -380,14 +382,16 @@ def _transfer_reasons(eq: pd.DataFrame, supplies: pd.DataFrame, pairs: pd.DataFr
         row = eq.iloc[i]
         cat = row["category"]
         near = int(reachable.get((row["commune_code"], cat), 0))
+        what = label("category", cat).lower()
         if anywhere.get(cat, 0) == 0:
-            reasons[i] = f"no surplus {cat} anywhere in the plan's area"
+            reasons[i] = _("No surplus {what} anywhere in the plan's area", what=what)
         elif near == 0:
-            scope = "in the same province " if sc.policy.same_province_only else ""
-            reasons[i] = f"no surplus {cat} {scope}within {max_km:g} km"
+            reasons[i] = (_("No surplus {what} in the same province within {km} km", what=what,
+                            km=number(max_km)) if sc.policy.same_province_only else
+                          _("No surplus {what} within {km} km", what=what, km=number(max_km)))
         else:
-            reasons[i] = (f"the {near} surplus {cat} within reach went to units with a higher "
-                          "priority or a cheaper route")
+            reasons[i] = _("The {n} surplus {what} within reach went to units with a higher "
+                           "priority or a cheaper route", n=near, what=what)
     return reasons
 
 

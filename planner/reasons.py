@@ -12,38 +12,32 @@ import numpy as np
 import pandas as pd
 
 from planner import prepare
-from planner.labels import USE_LABELS
+from planner.i18n import N_, _, km, number, vnd
+from planner.labels import budget_scope_label, label
 from planner.scenario import Policy
 from planner.schema import SERVICE_USES
 
 RULE_LABELS = {
-    "use_allowed": "kịch bản không cho phép mục đích này",
-    "kind": "là đất, không có công trình",
-    "legal_status": "tình trạng pháp lý",
-    "condition": "hiện trạng",
-    "floor_area_m2": "diện tích sàn",
-    "land_area_m2": "diện tích đất",
-    "restriction": "hạn chế",
+    "use_allowed": N_("the scenario does not allow this use"),
+    "kind": N_("it is land, without a building"),
+    "legal_status": N_("legal status"),
+    "condition": N_("condition"),
+    "floor_area_m2": N_("floor area"),
+    "land_area_m2": N_("land area"),
+    "restriction": N_("restriction"),
 }
 
 
-def _vnd(x: float) -> str:
-    return f"{x:,.0f}".replace(",", ".") + " đồng"
+def _rule(rule: str) -> str:
+    return _(RULE_LABELS[rule]) if rule in RULE_LABELS else rule
 
 
 def _qty(x: float, use: str) -> str:
-    unit = "điểm" if use == "service_point" else "m²"
-    return f"{x:,.0f}".replace(",", ".") + f" {unit}"
+    return number(x) + " " + (_("points") if use == "service_point" else "m²")
 
 
-def _km(x: float) -> str:
-    return f"{x:.1f}".replace(".", ",") + " km"
-
-
-def _scope(scope: str) -> str:
-    if scope == "national":
-        return "ngân sách cải tạo cả nước"
-    return f"ngân sách cải tạo tỉnh {scope.removeprefix('province ')}"
+def _use(use: str) -> str:
+    return label("use", use)
 
 
 def rule_detail(surplus: pd.DataFrame, policy: Policy) -> pd.Series:
@@ -58,29 +52,29 @@ def rule_detail(surplus: pd.DataFrame, policy: Policy) -> pd.Series:
         rules = {u: failed[u][i] for u in SERVICE_USES if u in policy.uses_allowed}
         common = set(rules.values())
         if not rules:
-            out.append("kịch bản không cho phép mục đích công nào")
+            out.append(_("the scenario allows no public use"))
         elif len(common) == 1:
             rule = common.pop()
             if rule == "floor_area_m2":
-                lows = ", ".join(f"{USE_LABELS[u]} {el.min_floor_area_m2.get(u, 0):g}"
+                lows = ", ".join(f"{_use(u)} {number(el.min_floor_area_m2.get(u, 0))}"
                                  for u in rules)
-                out.append(f"diện tích sàn {row['floor_area_m2']:,.0f} m² dưới mức tối thiểu "
-                           f"({lows} m²)")
+                out.append(_("floor area {area} m² below the minimum ({lows} m²)",
+                             area=number(row["floor_area_m2"]), lows=lows))
             elif rule in ("legal_status", "condition", "restriction"):
-                out.append(f"{RULE_LABELS[rule]} “{row[rule]}”")
+                out.append(f"{_rule(rule)} “{label(rule, row[rule])}”")
             else:
-                out.append(RULE_LABELS.get(rule, rule))
+                out.append(_rule(rule))
         else:
-            out.append("; ".join(f"{USE_LABELS[u]}: {RULE_LABELS.get(r, r)}"
-                                 for u, r in rules.items() if r))
+            out.append("; ".join(f"{_use(u)}: {_rule(r)}" for u, r in rules.items() if r))
     return pd.Series(out, index=surplus["property_id"].to_numpy())
 
 
 def _why_not_sold(surplus: pd.DataFrame, policy: Policy) -> pd.Series:
     fail = prepare.first_failed(prepare.sale_rules(surplus, policy))
-    text = [("" if not r else (f"không bán được: {RULE_LABELS[r]} “{v}”"
+    text = [("" if not r else (_("cannot be sold: {rule} “{value}”", rule=_rule(r),
+                                 value=label(r, v))
                                if r in ("legal_status", "restriction") else
-                               "không bán được: kịch bản không cho phép bán"))
+                               _("cannot be sold: the scenario does not allow sale")))
             for r, v in zip(fail, np.where(fail == "legal_status", surplus["legal_status"],
                                              surplus["restriction"]), strict=True)]
     return pd.Series(text, index=surplus["property_id"].to_numpy())
@@ -103,43 +97,46 @@ def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFram
         code = c.reason_code
         if code == "serves" or (code == "fixed" and r.use in SERVICE_USES):
             main = r.served_commune_code
-            whom = (f" (nhiều nhất cho {names.get(main, main)}, {main})"
-                    if isinstance(main, str) else "")
+            whom = (_(" (most of it for {name}, {code})", name=names.get(main, main),
+                      code=main) if isinstance(main, str) else "")
             beside = "".join(
-                f"; cùng {USE_LABELS[u]}: phục vụ {_qty(by_use.get((r.property_id, u), 0), u)}"
+                _("; also {use}: serves {quantity}", use=_use(u),
+                  quantity=_qty(by_use.get((r.property_id, u), 0), u))
                 for u in str(r.shared_uses).split("+") if u)
-            text = (f"Sử dụng làm {USE_LABELS[r.use]}: phục vụ {_qty(r.served_quantity, r.use)}"
-                    f"{whom}{beside}; chi phí cải tạo {_vnd(r.renovation_cost_vnd)}")
+            text = _("Used as {use}: serves {quantity}{whom}{beside}; renovation cost {cost}",
+                     use=_use(r.use), quantity=_qty(r.served_quantity, r.use), whom=whom,
+                     beside=beside, cost=vnd(r.renovation_cost_vnd))
         elif code == "fixed":
-            text = f"{USE_LABELS[r.use]} theo quyết định trước"
+            text = _("{use}, as decided before", use=_use(r.use))
         elif code == "no_public_option":
-            text = f"Không đủ điều kiện dùng vào mục đích công: {d}"
+            text = _("Not eligible for any public use: {detail}", detail=d)
         elif code == "no_need_in_reach":
-            text = ("Không có nhu cầu nào mà tài sản này đủ điều kiện đáp ứng trong bán kính "
-                    f"phục vụ (trong số {policy.candidates_per_need} tài sản gần nhất của mỗi "
-                    "nhu cầu)")
+            text = _("No need that this property is eligible to serve lies within the service "
+                     "radius (among the {n} nearest properties of each need)",
+                     n=policy.candidates_per_need)
         else:
             code_ = c.alt_commune_code
-            code_ = c.alt_commune_code
-            alt = (f"{USE_LABELS[c.alt_use]} cho {names.get(code_, code_)} "
-                   f"({code_}, {_km(c.alt_distance_km)})")
+            alt = _("{use} for {name} ({code}, {distance})", use=_use(c.alt_use),
+                    name=names.get(code_, code_), code=code_, distance=km(c.alt_distance_km))
             if code == "needs_met":
-                text = f"Nhu cầu trong tầm phục vụ đã được đáp ứng (gần nhất: {alt})"
+                text = _("The needs in reach are already met (nearest: {alt})", alt=alt)
             elif code == "budget":
-                text = (f"Phương án công tốt nhất: {alt}, còn thiếu "
-                        f"{_qty(c.alt_unmet, c.alt_use)}; cần {_vnd(c.alt_cost_vnd)} "
-                        f"(ít nhất {_vnd(c.alt_cost_one_unit_vnd)}) nhưng "
-                        f"{_scope(c.budget_scope)} chỉ còn {_vnd(c.budget_left_vnd)}")
+                text = _("Best public option: {alt}, {unmet} still unmet; it needs {cost} (at "
+                         "least {cost_one}) but the {budget} has only {left} left", alt=alt,
+                         unmet=_qty(c.alt_unmet, c.alt_use), cost=vnd(c.alt_cost_vnd),
+                         cost_one=vnd(c.alt_cost_one_unit_vnd),
+                         budget=budget_scope_label(c.budget_scope), left=vnd(c.budget_left_vnd))
             else:  # value
-                text = (f"Phương án công tốt nhất: {alt}, còn thiếu "
-                        f"{_qty(c.alt_unmet, c.alt_use)}; theo thứ tự ưu tiên “value”, "
-                        f"thu {_vnd(r.revenue_vnd)} lớn hơn giá trị nhu cầu mà nó đáp ứng")
+                text = _("Best public option: {alt}, {unmet} still unmet; under the “value” "
+                         "priority order the revenue of {revenue} is worth more than the need "
+                         "it would serve", alt=alt, unmet=_qty(c.alt_unmet, c.alt_use),
+                         revenue=vnd(r.revenue_vnd))
         if r.use == "sale":
-            text += "; bán, đấu giá"
+            text += _("; sale or auction")
         elif r.use == "hold" and ns:
-            text += f"; chờ xử lý ({ns})"
+            text += _("; held for a later decision ({why})", why=ns)
         elif r.use == "transfer":
-            text += "; điều chuyển cho đơn vị khác"
+            text += _("; transferred to another body")
         out.append(text)
     return np.asarray(out, dtype=object)
 
@@ -147,49 +144,54 @@ def property_texts(disp: pd.DataFrame, codes: pd.DataFrame, surplus: pd.DataFram
 def need_texts(codes: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> np.ndarray:
     """The reason of each unmet need (rows of ``DispositionModel.need_reasons``)."""
     names = units.set_index("commune_code")["name"]
-    scope = " trong tỉnh" if policy.same_province_only else ""
+    scope = _(" in the province") if policy.same_province_only else ""
     out = []
     for c in codes.itertuples(index=False):
         code = c.reason_code
         if code == "no_candidate":
             limit = policy.service_radius_min.get(c.use)
-            within = "" if limit is None else f" và {limit:g} phút đi đường"
-            out.append(f"Không có tài sản đủ điều kiện{scope} trong bán kính "
-                       f"{policy.service_radius_km.get(c.use, 0):g} km{within}")
+            within = "" if limit is None else _(" and {minutes} minutes of travel",
+                                                minutes=number(limit))
+            out.append(_("No eligible property{scope} within {radius} km{within}", scope=scope,
+                         radius=number(policy.service_radius_km.get(c.use, 0), 1).rstrip(
+                             "0").rstrip(",."), within=within))
             continue
-        who = f"{c.property_id} ({_km(c.distance_km)})"
+        who = f"{c.property_id} ({km(c.distance_km)})"
         serves = ", ".join(f"{names.get(k, k)} {v}" for k, v in
                            (s.split(":") for s in c.serves.split(", ") if s))
         if code == "budget":
-            out.append(f"{who} có thể đáp ứng nhưng cần {_vnd(c.cost_vnd)} (ít nhất "
-                       f"{_vnd(c.cost_one_unit_vnd)}); {_scope(c.budget_scope)} chỉ còn "
-                       f"{_vnd(c.budget_left_vnd)}")
+            out.append(_("{who} could serve it but needs {cost} (at least {cost_one}); the "
+                         "{budget} has only {left} left", who=who, cost=vnd(c.cost_vnd),
+                         cost_one=vnd(c.cost_one_unit_vnd),
+                         budget=budget_scope_label(c.budget_scope), left=vnd(c.budget_left_vnd)))
         elif code == "capacity_taken":
-            out.append(f"{who} đã dùng hết diện tích cho: {serves}")
+            out.append(_("{who} has all its floor area taken by: {serves}", who=who,
+                         serves=serves))
         elif code == "other_use":
-            out.append(f"{who} đang dùng làm {USE_LABELS[c.candidate_use]} cho: {serves}")
+            out.append(_("{who} is used as {use} for: {serves}", who=who,
+                         use=_use(c.candidate_use), serves=serves))
         elif code == "fixed":
-            out.append(f"{who} đã được quyết định trước cho mục đích "
-                       f"{USE_LABELS[c.candidate_use]}")
+            out.append(_("{who} was decided before for {use}", who=who,
+                         use=_use(c.candidate_use)))
         else:
-            out.append(f"{who} được {USE_LABELS[c.candidate_use].lower()} theo thứ tự ưu "
-                       "tiên “value” (tiền thu lớn hơn giá trị nhu cầu)")
+            out.append(_("{who} goes to {use} under the “value” priority order (its revenue "
+                         "is worth more than the need)", who=who,
+                         use=_use(c.candidate_use).lower()))
     return np.asarray(out, dtype=object)
 
 
 def decision_texts(ids: pd.Series, rows: pd.DataFrame) -> pd.Series:
-    """Per id (a property or a lot key) what the planner decided, in Vietnamese, from its
-    decision rows (id, rule, use or target, row, note); '' where nothing was decided."""
+    """Per id (a property or a lot key) what the planner decided, from its decision rows
+    (id, rule, use or target, row, note); '' where nothing was decided."""
     if rows.empty:
         return pd.Series("", index=ids.index, dtype=object)
 
     def one(r: pd.Series) -> str:
-        what = USE_LABELS.get(str(r["use"]), "giữ lại làm trụ sở phụ hoặc điểm phục vụ"
-                              if r["use"] == "keep" else str(r["use"]))
-        verb = what if r["rule"] == "require" else f"không {what.lower()}"
+        what = label("use", str(r["use"]))
+        verb = what if r["rule"] == "require" else _("not {what}", what=what.lower())
         note = f": {r['note']}" if isinstance(r["note"], str) and r["note"] else ""
-        return f"{verb} (dòng {int(r['row'])}{note})"
+        return _("{verb} (row {row}{note})", verb=verb, row=int(r["row"]), note=note)
 
     said = rows.assign(text=rows.apply(one, axis=1)).groupby("id")["text"].agg("; ".join)
     texts = ids.map(said)
-    return ("Quyết định của người lập kế hoạch: " + texts).where(texts.notna(), "").astype(object)
+    return (_("The planner's decision: ") + texts).where(texts.notna(), "").astype(object)

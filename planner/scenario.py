@@ -30,7 +30,7 @@ from planner.plaindata import PlainDataError, load_yaml, require_plain_text
 from planner.schema import CONDITIONS, EQUIPMENT_CATEGORIES, LEGAL_STATUSES, SERVICE_USES, USES
 
 TERRAINS = ("lowland", "midland", "mountain", "island")
-UNIT_TYPES = ("Xã", "Phường", "Đặc khu")
+UNIT_TYPES = ("Xã", "Phường", "Đặc khu")  # data
 TRANSFER_CATEGORIES = ("car", *EQUIPMENT_CATEGORIES)
 ScenarioKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 PositiveKm = Annotated[float, Field(gt=0, le=500)]
@@ -179,7 +179,7 @@ class TransferPolicy(_Frozen):
         "cost")
     road_linked_islands: tuple[Annotated[str, Field(pattern=r"^\d{5}$")], ...] = Field(
         ("06994", "11914"), description="island units a road bridge links to the mainland "
-        "(Vân Đồn, Cát Hải): their transfers go by road")
+        "(Vân Đồn, Cát Hải): their transfers go by road")  # data
 
     @field_validator("cost_per_km_vnd", "handling_vnd", "unmet_penalty_vnd", "sea_leg_vnd")
     @classmethod
@@ -200,7 +200,7 @@ class PriorityWeights(_Frozen):
         default_factory=lambda: {"island": 3.0, "mountain": 2.5, "midland": 1.5,
                                  "lowland": 1.0})
     unit_type: Mapping[str, UnitTypeWeight] = Field(
-        default_factory=lambda: {"Đặc khu": 1.2, "Xã": 1.1, "Phường": 1.0})
+        default_factory=lambda: {"Đặc khu": 1.2, "Xã": 1.1, "Phường": 1.0})  # data
     served_first: tuple[Literal[TERRAINS], ...] = Field(  # type: ignore[valid-type]
         ("island",), description="terrains whose units' needs get the renovation budget "
         "before every other unit's (remote, mountain and island communes first): no such need "
@@ -229,7 +229,7 @@ class LandUse(_Frozen):
 
 class Policy(_Frozen):
     disposal_order: Literal["public_first", "value"] = Field(
-        "public_first", description="order of reuse of surplus houses and land. "
+        "public_first", description="order of reuse of surplus houses and land. "  # data
         "'public_first' (Official Dispatch 213/CĐ-TTg, 11 Nov 2025): a property is sold, "
         "handed over or held only when no eligible public need within its reach could use it "
         "within the budgets; money decides only among plans that serve the same needs. "

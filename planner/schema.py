@@ -98,7 +98,8 @@ PROPERTIES = Table(
         Column("kind", "category", "building (house with its land) or vacant land",
                choices=PROPERTY_KINDS),
         Column("origin", "category", "where the property comes from", choices=PROPERTY_ORIGINS),
-        Column("name", "str", "name of the property, e.g. 'Trụ sở UBND xã Lương Sơn cũ'"),
+        Column("name", "str", "name of the property, e.g. "  # data
+               "'Trụ sở UBND xã Lương Sơn cũ'"),  # data
         Column("holder", "str", "agency that holds the property"),
         Column("commune_code", "code", "5-digit code of the new unit where the property lies"),
         Column("legacy_code", "str", "code of the pre-2025 unit it belonged to", required=False),

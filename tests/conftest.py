@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
 import geodata
 from planner.demo import load_demo
 from planner.inventory import Dataset, write_dataset
+
+# The tests read messages in the language of the code (English); every one of them has its
+# Vietnamese (tests/test_i18n.py), and the tests of Vietnamese outputs ask for it by name.
+# Set before any fixture runs, and inherited by the servers and CLIs the tests start.
+os.environ["ASSETPLAN_LANG"] = "en"
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from planner.cli import app
 from planner.decisions import DecisionError, decisions_from_frame, load_decisions
 from planner.demo import load_demo
-from planner.labels import COLUMN_LABELS
+from planner.i18n import _
+from planner.labels import column_label
 from planner.pipeline import output_name, run_scenario
 
 
@@ -123,7 +124,7 @@ def test_decisions_are_honoured_and_marked(decided, baseline):
     assert d.at[no_sale, "use"] != "sale" and d.at[health, "use"] == "health"
     for pid in (no_sale, health, released):
         assert d.at[pid, "decided_by"] == "planner"
-        assert d.at[pid, "reason"].startswith("Quyết định của người lập kế hoạch")
+        assert d.at[pid, "reason"].startswith(_("The planner's decision: "))
     assert "đã hứa cho ngành y tế" in d.at[health, "reason"]
     seats = plan["seats"].set_index("property_id")
     assert released not in seats.index and kept in seats.index and kept not in d.index
@@ -198,7 +199,8 @@ def test_cli_run_with_decisions_names_its_folder(tmp_path, baseline, monkeypatch
     assert not (tmp_path / "x").exists()
 
 
-def test_diff_shows_what_the_decisions_changed_and_why(baseline, decided, tmp_path):
+def test_diff_shows_what_the_decisions_changed_and_why(baseline, decided, tmp_path,
+                                                       monkeypatch):
     from planner.outputs import write_plan
 
     rows, plan = decided
@@ -207,18 +209,22 @@ def test_diff_shows_what_the_decisions_changed_and_why(baseline, decided, tmp_pa
     res = CliRunner().invoke(app, ["diff", str(a), str(b), "--out", str(tmp_path / "d.xlsx")])
     assert res.exit_code == 0, res.output
     assert "(4 by the planner)" in res.output and "KPIs" in res.output
+    monkeypatch.setenv("ASSETPLAN_LANG", "vi")  # the workbook a Vietnamese planner reads
+    res = CliRunner().invoke(app, ["diff", str(a), str(b), "--out", str(tmp_path / "d.xlsx")])
+    assert res.exit_code == 0, res.output
     sheets = pd.read_excel(tmp_path / "d.xlsx", sheet_name=None)
     props = sheets["Nhà đất thay đổi"]
     by_id = props.set_index("Mã nhà đất")
     for r in rows[:4]:
         assert r["property_id"] in by_id.index
-        assert by_id.at[r["property_id"], "Người quyết định"] == "planner"
+        assert by_id.at[r["property_id"], "Người quyết định"] == "Người lập kế hoạch"
+        assert by_id.at[r["property_id"], "Người quyết định (mã)"] == "planner"
     # The planner's own rows come first; every change carries the reason of the new plan.
-    planner_rows = (props["Người quyết định"] == "planner").to_numpy()
+    planner_rows = (props["Người quyết định (mã)"] == "planner").to_numpy()
     assert planner_rows[:planner_rows.sum()].all()
     assert props["Lý do sau"].fillna("").ne("").sum() >= len(props) - (
         props["Sau"].fillna("").str.startswith("seat:")).sum()
-    kpis = sheets["Chỉ tiêu"].set_index(COLUMN_LABELS["kpi"][0])
+    kpis = sheets["Chỉ tiêu"].set_index(column_label("kpi_code", "vi"))
     assert kpis.at["renovation_spend_vnd", "Thay đổi"] == pytest.approx(
         kpis.at["renovation_spend_vnd", "Sau"] - kpis.at["renovation_spend_vnd", "Trước"])
     assert "Điều chuyển thay đổi" in sheets

@@ -67,7 +67,7 @@ def test_wrong_types_nan_negative_absurd(small_csv_dir):
                for m in msgs)
     assert "properties.csv, row 5, column market_value_vnd: '1.5' is not a whole number" in msgs
     assert "properties.csv, row 6, column floor_area_m2: a value is required" in msgs
-    assert ("properties.csv, row 7, column in_use_as_seat: 'maybe' is not true/false "
+    assert ("properties.csv, row 7, column in_use_as_seat: 'maybe' is not yes/no "
             "(Có/Không, x)") in msgs
     assert "properties.csv, row 8, column floor_area_m2: must be finite" in msgs
 

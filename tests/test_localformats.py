@@ -29,11 +29,11 @@ def test_a_workbook_typed_the_vietnamese_way_reads_the_same(small_csv_dir, small
                                     "Không")
     for col in ("market_value_vnd", "floor_area_m2", "land_area_m2"):
         vi[col] = props[col].map(vietnamese_number)
-    vi.columns = [column_label(c)[0] for c in props.columns]
+    vi.columns = [column_label(c, "vi") for c in props.columns]
     (small_csv_dir / "properties.csv").write_text(
         vi.to_csv(index=False, sep=";"), encoding="utf-8-sig")
     comm = read_csv_table(small_csv_dir, "communes")
-    comm.columns = [column_label(c)[1].upper() for c in comm.columns]  # English labels too
+    comm.columns = [column_label(c, "en").upper() for c in comm.columns]  # English labels too
     comm.to_csv(small_csv_dir / "communes.csv", index=False)
     back = load_dataset(small_csv_dir)
     for name in ("properties", "communes"):

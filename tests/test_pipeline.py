@@ -316,7 +316,7 @@ def test_data_report_full_writes_a_file(tmp_path):
 
 
 def test_workbook_reads_like_a_planner_expects(tmp_path, plan):
-    from planner.labels import TABLE_LABELS
+    from planner.labels import VALUES, column_label, label, table_label
     from planner.outputs import MAX_SHEET_NAME, sheet_name, write_excel
 
     assert sheet_name("Xe và thiết bị theo định mức của đơn vị") == "Xe và thiết bị theo định mức"
@@ -325,12 +325,12 @@ def test_workbook_reads_like_a_planner_expects(tmp_path, plan):
         write_excel(plan, plan.tables, path, lang=lang)
         wb = load_workbook(path, read_only=True)
         for table in plan.tables:
-            label = TABLE_LABELS[table][li]
-            name = sheet_name(label)
-            assert len(name) <= MAX_SHEET_NAME and label.startswith(name)
+            full = table_label(table, lang)
+            name = sheet_name(full)
+            assert len(name) <= MAX_SHEET_NAME and full.startswith(name)
             assert name in wb.sheetnames
         # One header row, the unit's name beside its code (needs had codes only).
-        needs = pd.DataFrame(list(wb[sheet_name(TABLE_LABELS["needs"][li])].iter_rows(
+        needs = pd.DataFrame(list(wb[sheet_name(table_label("needs", lang))].iter_rows(
             values_only=True)))
         header = needs.iloc[0].tolist()
         code_col = header.index(("Mã ĐVHC", "Unit code")[li])
@@ -340,7 +340,7 @@ def test_workbook_reads_like_a_planner_expects(tmp_path, plan):
         assert len(body) == len(plan["needs"])
         assert (body[code_col + 1].to_numpy() == names.reindex(
             body[code_col]).to_numpy()).all()
-        transfers = list(wb[sheet_name(TABLE_LABELS["transfers"][li])].iter_rows(
+        transfers = list(wb[sheet_name(table_label("transfers", lang))].iter_rows(
             values_only=True))
         assert ("Tên ĐVHC", "Unit name")[li] in transfers[0]
         words = pd.DataFrame(list(wb[("Từ điển", "Dictionary")[li]].iter_rows(
@@ -350,6 +350,21 @@ def test_workbook_reads_like_a_planner_expects(tmp_path, plan):
         cells = " ".join(str(v) for ws in wb.worksheets for row in ws.iter_rows(
             values_only=True) for v in row)
         assert "/tmp/" not in cells and "/work/" not in cells  # no path of this machine
+        # Coded values read as labels in the sheet's language, the codes beside them.
+        disp = pd.DataFrame(list(wb[sheet_name(table_label("dispositions", lang))].iter_rows(
+            values_only=True)))
+        head = disp.iloc[0].tolist()
+        shown = disp[head.index(column_label("use", lang))].iloc[1:]
+        codes = disp[head.index(column_label("use_code", lang))].iloc[1:]
+        assert codes.tolist() == plan["dispositions"]["use"].tolist()
+        assert shown.tolist() == [label("use", u, lang) for u in codes]
+        if lang == "vi":  # no English code left where a planner reads a value
+            english = {c for family in VALUES.values() for c in family} - {"Xã", "Phường",
+                                                                            "Đặc khu"}
+            code_cols = {j for j, h in enumerate(head) if str(h).endswith("(mã)")}
+            for j, h in enumerate(head):
+                if j not in code_cols and h not in (column_label("property_id", "vi"),):
+                    assert not set(disp[j].iloc[1:].astype(str)) & english, h
 
 
 def test_no_path_of_this_machine_in_any_output(run_dir):

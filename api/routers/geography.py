@@ -54,7 +54,7 @@ def _scoped(principal: Principal, province: str | None) -> str | None:
 def list_communes(
     viewer: Viewer,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
-    unit_type: Annotated[str | None, Query(pattern="^(Xã|Phường|Đặc khu)$")] = None,
+    unit_type: Annotated[str | None, Query(pattern="^(Xã|Phường|Đặc khu)$")] = None,  # data
     terrain: Annotated[str | None, Query(pattern="^(lowland|midland|mountain|island)$")] = None,
     q: Annotated[str | None, Query(max_length=100, pattern=NO_NUL,
                                    description="part of the name, with or without "

@@ -30,7 +30,7 @@ overrides:
   wide-radius:
     policy:
       service_radius_km: {health: 25}
-"""
+"""  # data
 BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/json": _SPEC,
     **{t: {**_SPEC, "example": _YAML_EXAMPLE} for t in YAML_TYPES[:1]},
