@@ -8,6 +8,8 @@ stays quick to start.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -130,8 +132,24 @@ def full_app() -> typer.Typer:
     return planner_app
 
 
+def lang_in_argv(argv: list[str]) -> str | None:
+    """The ``--lang`` given before the command, read ahead of the CLI itself: the help texts
+    are worded when the commands are defined."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+        if not arg.startswith("-"):
+            return None  # the command's own options follow
+    return None
+
+
 def main() -> None:
     """Entry point for ``[project.scripts] assetplan = "api.cli:main"``."""
+    lang = lang_in_argv(sys.argv[1:])
+    if lang:
+        os.environ["ASSETPLAN_LANG"] = lang  # a wrong one is refused by --lang itself
     full_app()()
 
 
