@@ -22,6 +22,7 @@ from api import errors, geo
 from api.dashboard import mount_dashboard
 from api.docs import mount_docs
 from api.jobs import RunManager
+from api.language import Language
 from api.results import ResultCache
 from api.routers import compare, datasets, geography, health, keys, results, runs, scenarios
 from api.schemas import GeoJSONFeatureCollection, RunCreate, ScenarioSpec
@@ -29,6 +30,7 @@ from api.security import KeyCache
 from api.settings import Settings
 from api.store import Store
 from api.uploads import UploadValidator
+from planner.i18n import _, number
 
 DESCRIPTION = """HTTP API of **assetplan**, the planner for Vietnam's public assets after the
 2025 merger of administrative units: upload an inventory, create scenarios, run them (as jobs,
@@ -63,8 +65,8 @@ class BodyLimit:
             return
         if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
             # No store keeps NUL in text (PostgreSQL refuses it): refuse it at the door.
-            await _send_json(send, 422, "invalid_request", "NUL characters are not allowed in "
-                             "the path or the query")
+            await _send_json(send, 422, "invalid_request", _(
+                "NUL characters are not allowed in the path or the query"))
             return
         upload = scope["method"] == "POST" and scope["path"].rstrip("/") in UPLOAD_PATHS
         limit = self.settings.max_upload_bytes if upload else self.settings.max_body_bytes
@@ -104,7 +106,7 @@ async def _send_json(send: Send, status: int, code: str, message: str,
 
 
 def _too_large(limit: int) -> str:
-    return f"the request body is larger than the limit of {limit:,} bytes"
+    return _("the request body is larger than the limit of {limit} bytes", limit=number(limit))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -154,6 +156,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["X-API-Key", "Authorization", "Content-Type",
                                           "Idempotency-Key"])
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(Language)  # outermost: even a refused body is answered in it
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

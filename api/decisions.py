@@ -26,6 +26,7 @@ from api.schemas import NO_NUL, DecisionIn, RunCreate
 from api.security import Principal, new_id
 from planner.decisions import DECISIONS, DecisionError, validate_decisions
 from planner.demo import load_demo
+from planner.i18n import _
 from planner.inventory import load_dataset
 from planner.readers import RawTable, stringify
 
@@ -83,8 +84,9 @@ async def run_request(request: Request, validator: ValidatorDep,
             raise _body_errors(err) from None
         return RunRequest(body, rows_table(body.decisions), hashlib.sha256(raw).hexdigest())
     if media.lower() != "multipart/form-data":
-        raise ApiError(415, "unsupported_media_type", "send the run as application/json, or "
-                       "as multipart/form-data with a decisions_file")
+        raise ApiError(415, "unsupported_media_type", _(
+            "send the run as application/json, or as multipart/form-data with a "
+            "decisions_file"))
     form = await request.form(max_files=1, max_fields=40)
     try:
         fields = {"scenario_id": form.get("scenario_id"),
@@ -95,13 +97,13 @@ async def run_request(request: Request, validator: ValidatorDep,
             raise _body_errors(err) from None
         upload = form.get("decisions_file")
         if upload is None or isinstance(upload, str):
-            raise invalid("invalid_decisions", "no decisions_file in the form",
+            raise invalid("invalid_decisions", _("no decisions_file in the form"),
                           [Problem(file="body", column="decisions_file",
-                                   rule="send the decisions table as a file")])
+                                   rule=_("send the decisions table as a file"))])
         name = _SAFE_NAME.sub("_", Path(upload.filename or "decisions.csv").name)[-100:]
         if not name.lower().endswith(DECISION_SUFFIXES):
-            raise invalid("invalid_decisions", "the decisions file is not a table",
-                          [Problem(file=name, rule="send CSV, Excel (.xlsx) or Parquet")])
+            raise invalid("invalid_decisions", _("the decisions file is not a table"),
+                          [Problem(file=name, rule=_("send CSV, Excel (.xlsx) or Parquet"))])
         staging = settings.data_dir / "uploads" / f".decisions-{new_id()}"
         staging.mkdir(parents=True)
         try:
@@ -128,9 +130,9 @@ def checked_decisions(raw: RawTable, dataset: DatasetRow, principal: Principal) 
     try:
         decided = validate_decisions(raw, data, None, "")
     except DecisionError as err:
-        raise invalid("invalid_decisions", f"{len(err.problems)} problem(s) in the decisions; "
-                      "nothing was started", [Problem(**p.to_dict()) for p in err.problems]
-                      ) from None
+        raise invalid("invalid_decisions", _("{n} problem(s) in the decisions; nothing was "
+                                             "started", n=len(err.problems)),
+                      [Problem(**p.to_dict()) for p in err.problems]) from None
     if principal.province_code is not None:
         prov = pd.concat([
             data.properties.set_index("property_id")["commune_code"].reindex(
@@ -143,11 +145,11 @@ def checked_decisions(raw: RawTable, dataset: DatasetRow, principal: Principal) 
         outside = sorted({int(r) for r, c in prov.items()
                           if codes.get(c) != principal.province_code})
         if outside:
-            raise ApiError(403, "out_of_scope", f"this key is scoped to province "
-                           f"{principal.province_code}; decision row(s) "
-                           f"{', '.join(map(str, outside))} name units outside it",
-                           [Problem(file=raw.file, row=r, column=None,
-                                    rule="outside the key's province") for r in outside])
+            raise ApiError(403, "out_of_scope", _(
+                "this key is scoped to province {code}; decision row(s) {rows} name units "
+                "outside it", code=principal.province_code, rows=", ".join(map(str, outside))),
+                [Problem(file=raw.file, row=r, column=None,
+                         rule=_("outside the key's province")) for r in outside])
     frame = raw.frame.reindex(columns=DECISIONS.column_names)
     return frame.astype(object).where(frame.notna(), "")
 

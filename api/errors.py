@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
+from planner.i18n import NC_, _, pgettext
+
 log = logging.getLogger("api")
 
 
@@ -52,8 +54,20 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+# What a 404 may name (translated where it is raised).
+KINDS = {"run": NC_("resource", "run"), "dataset": NC_("resource", "dataset"),
+         "scenario": NC_("resource", "scenario"), "key": NC_("resource", "key"),
+         "output table": NC_("resource", "output table"),
+         "output file": NC_("resource", "output file"), "report": NC_("resource", "report"),
+         "provenance": NC_("resource", "provenance"), "commune": NC_("resource", "commune"),
+         "province": NC_("resource", "province"), "unit": NC_("resource", "unit")}
+
+
 def not_found(kind: str, ident: str) -> ApiError:
-    return ApiError(404, "not_found", f"no {kind} {ident!r}")
+    return ApiError(404, "not_found", _("no {kind} {ident!r}",
+                                        kind=pgettext("resource", KINDS[kind])
+                                        if kind in KINDS else kind,
+                                        ident=ident))
 
 
 def conflict(message: str) -> ApiError:
@@ -112,7 +126,7 @@ def _allowed_methods(request: Request) -> list[str]:
     """Every method of every route on the path (Starlette lists only the first route's)."""
     methods: set[str] = set()
     for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"}) \
+        match, _params = route.matches({**request.scope, "method": "GET"}) \
             if isinstance(route, Route) else (Match.NONE, {})
         if match != Match.NONE and route.methods:
             methods |= set(route.methods)
@@ -121,7 +135,7 @@ def _allowed_methods(request: Request) -> list[str]:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, err: ApiError) -> JSONResponse:
+    async def _api_error(_request: Request, err: ApiError) -> JSONResponse:
         return _json(err.status, err.code, err.message, err.problems, err.headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -130,20 +144,20 @@ def install(app: FastAPI) -> None:
         message = err.detail if isinstance(err.detail, str) else code.replace("_", " ")
         headers = dict(err.headers or {})
         if err.status_code == 400:  # FastAPI's "error parsing the body": one code for bad input
-            return _json(422, "invalid_request", "the request body could not be parsed",
-                         [Problem(file="body", rule="not valid UTF-8 JSON or form data")])
+            return _json(422, "invalid_request", _("the request body could not be parsed"),
+                         [Problem(file="body", rule=_("not valid UTF-8 JSON or form data"))])
         if err.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return _json(err.status_code, code, message, headers=headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, err: RequestValidationError) -> JSONResponse:
-        return _json(422, "invalid_request", "the request is not valid",
+    async def _validation(_request: Request, err: RequestValidationError) -> JSONResponse:
+        return _json(422, "invalid_request", _("the request is not valid"),
                      _request_problems(err))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, err: Exception) -> JSONResponse:
         # The trace goes to the server log, never to the client.
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=err)
-        return _json(500, "internal_error", "internal server error; the details are in the "
-                     "server log")
+        return _json(500, "internal_error", _("internal server error; the details are in "
+                                              "the server log"))

@@ -284,7 +284,7 @@ class RunManager:
         job = {"scenario": scenario, "dataset_path": dataset_path,
                "start": str(start.resolve()) if start.exists() else None,
                "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
-               "write_maps": self.settings.write_maps}
+               "write_maps": self.settings.write_maps, "lang": run.lang}
         w = self._free_worker()
         if w is None:  # cannot happen while only this thread assigns runs; be safe anyway
             s.execute(update(RunRow).where(RunRow.id == run_id).values(status=QUEUED))

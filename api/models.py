@@ -132,6 +132,7 @@ class RunRow(Base):
     worker_pid: Mapped[int | None] = mapped_column(Integer)
     retry_of: Mapped[str | None] = mapped_column(String(ID_LEN))
     replan_of: Mapped[str | None] = mapped_column(String(ID_LEN))  # the plan it started from
+    lang: Mapped[str] = mapped_column(String(2), default="vi", server_default="vi")
     created_at: Mapped[dt.datetime] = mapped_column(index=True)
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]

@@ -15,6 +15,7 @@ from api import geo
 from api.errors import ApiError, Problem, invalid
 from api.models import DatasetRow, ScenarioRow
 from api.security import Principal
+from planner.i18n import _
 from planner.plaindata import PlainDataError, load_json, load_yaml
 from planner.scenario import (
     Scenario,
@@ -37,19 +38,20 @@ def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     media types; depth, aliases and expanded size bounded before anything is built."""
     media = content_type.split(";")[0].strip().lower()
     if media not in ("application/json", *YAML_TYPES):
-        raise ApiError(415, "unsupported_media_type", "send the scenario as application/json "
-                       "or application/yaml")
+        raise ApiError(415, "unsupported_media_type", _(
+            "send the scenario as application/json or application/yaml"))
     kind = "JSON" if media == "application/json" else "YAML"
     try:
         data = load_json(raw) if kind == "JSON" else load_yaml(raw)
     except PlainDataError as err:
-        raise invalid("invalid_scenario", f"the body is not a scenario in plain {kind}",
+        raise invalid("invalid_scenario", _("the body is not a scenario in plain {kind}",
+                                            kind=kind),
                       [Problem(file="body", column=p.path, rule=p.rule)
                        for p in err.problems]) from None
     if not isinstance(data, dict):
-        raise invalid("invalid_scenario", "a scenario must be a mapping",
-                      [Problem(file="body", rule="a scenario must be a mapping (object) at "
-                               "the top level")])
+        raise invalid("invalid_scenario", _("a scenario must be a mapping"),
+                      [Problem(file="body", rule=_("a scenario must be a mapping (object) at "
+                                                   "the top level"))])
     return data
 
 
@@ -96,7 +98,7 @@ def flatten_extends(session: Session, spec: Mapping[str, Any],
             raise _bad("extends", f"no stored scenario named {name!r}; create it first")
         return extend(parent.spec, spec, "body")
     except ScenarioError as err:
-        raise invalid("invalid_scenario", "the scenario breaks the schema",
+        raise invalid("invalid_scenario", _("the scenario breaks the schema"),
                       scenario_problems(err)) from None
 
 
@@ -105,10 +107,10 @@ def validate(session: Session, spec: Mapping[str, Any], overrides: Sequence[str]
     try:
         scenario = scenario_from_dict(spec, overrides, source=source)
     except ScenarioError as err:
-        raise invalid("invalid_scenario", "the scenario breaks the schema",
+        raise invalid("invalid_scenario", _("the scenario breaks the schema"),
                       scenario_problems(err)) from None
     if len(scenario.name) > MAX_NAME:
-        raise _bad("name", f"at most {MAX_NAME} characters")
+        raise _bad("name", _("at most {n} characters", n=MAX_NAME))
     d = scenario.data
     for key in SERVER_PATH_KEYS:
         if getattr(d, key) is not None:
@@ -143,7 +145,7 @@ def validate_spec(session: Session, spec: Mapping[str, Any],
         except ApiError as err:
             problems += err.problems
     if problems:
-        raise invalid("invalid_scenario", "named override(s) break the schema", problems)
+        raise invalid("invalid_scenario", _("named override(s) break the schema"), problems)
     return scenario, dataset
 
 

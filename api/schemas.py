@@ -231,6 +231,9 @@ class RunPublic(_Public):
     retry_of: str | None = Field(description="the run this one re-runs")
     replan_of: str | None = Field(None, description="the run whose plan this one started "
                                   "from (POST /runs/{id}/replan)")
+    lang: str = Field("vi", description="the language of the run's outputs (reasons, workbook, "
+                      "report): the language of the request that created it (?lang= or "
+                      "Accept-Language)")
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None

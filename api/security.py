@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from api.deps import SessionDep
 from api.errors import ApiError, not_found
 from api.models import ApiKey, utcnow
+from planner.i18n import _
 
 Role = Literal["viewer", "planner", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "planner", "admin")
@@ -151,8 +152,9 @@ async def authenticate(
 def require(role: Role) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.has(role):
-            raise ApiError(403, "forbidden", f"this needs the {role} role; the key is a "
-                           f"{principal.role} key")
+            raise ApiError(403, "forbidden", _("this needs the {role} role; the key is a "
+                                               "{key_role} key", role=role,
+                                               key_role=principal.role))
         return principal
 
     check.__name__ = f"require_{role}"
@@ -173,5 +175,6 @@ def must_see(principal: Principal, province_code: str | None, kind: str, ident: 
 
 def check_scope(principal: Principal, province_code: str | None, what: str) -> None:
     if not principal.sees(province_code):
-        raise ApiError(403, "out_of_scope", f"this key is scoped to province "
-                       f"{principal.province_code}; {what} is not")
+        raise ApiError(403, "out_of_scope", _("this key is scoped to province {code}; {what} "
+                                              "is not", code=principal.province_code,
+                                              what=what))

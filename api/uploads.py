@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from api.errors import ApiError, Problem, invalid
 from api.settings import Settings
 from api.worker import exit_with_parent, without_paths
+from planner.i18n import N_, _, current_lang, number
 
 if TYPE_CHECKING:
     from planner.readers import RawTable
@@ -75,6 +76,7 @@ def validator_main(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides, not the keyboard
     exit_with_parent()
     from api import geo
+    from planner.i18n import set_lang
 
     geo.full_communes()  # once, before the first upload
     try:
@@ -83,6 +85,7 @@ def validator_main(conn: Connection) -> None:
             if job is None:
                 return
             try:
+                set_lang(job.get("lang"))  # the language of the request that sent it
                 if job.get("kind") == "decisions":
                     conn.send(read_decisions_one(job["file"], job["limits"]))
                 else:
@@ -124,13 +127,14 @@ class UploadValidator:
     def validate(self, folder: Path) -> dict[str, Any]:
         """The summary of a valid upload (content_hash, synthetic, tables); else an ApiError
         (422) with its problems, the first few of each rule one by one and the rest counted."""
-        return self._ask({"folder": str(folder.resolve())}, "invalid_inventory", "inventory")
+        return self._ask({"folder": str(folder.resolve())}, "invalid_inventory",
+                         N_("inventory"))
 
     def read_decisions(self, file: Path) -> RawTable:
         """An uploaded decisions file as read (not yet checked against a dataset); else an
         ApiError (422) with its problems."""
         return self._ask({"kind": "decisions", "file": str(file.resolve())},
-                         "invalid_decisions", "decisions")
+                         "invalid_decisions", N_("decisions"))
 
     def _ask(self, job: dict[str, Any], code: str, what: str) -> Any:
         s = self.settings
@@ -140,23 +144,26 @@ class UploadValidator:
         with self._slots:
             process, conn = self._take()
             try:
-                conn.send({**job, "limits": limits})
+                conn.send({**job, "limits": limits, "lang": current_lang()})
                 # Start-up (imports) counts against the limit too: it is seconds, not minutes.
                 if not conn.poll(s.upload_timeout_s):
                     self._kill(process, conn)
-                    raise invalid(code, "the upload took longer than "
-                                  f"{s.upload_timeout_s:g} s to validate; nothing was stored",
-                                  [Problem(file="files", rule="validation stopped at the time "
-                                           f"limit of {s.upload_timeout_s:g} s: split the "
-                                           f"{what} or remove unused sheets and rows")])
+                    raise invalid(code, _("the upload took longer than {seconds} s to "
+                                          "validate; nothing was stored",
+                                          seconds=number(s.upload_timeout_s, None)),
+                                  [Problem(file="files", rule=_(
+                                      "validation stopped at the time limit of {seconds} s: "
+                                      "split the {what} or remove unused sheets and rows",
+                                      seconds=number(s.upload_timeout_s, None), what=_(what)))])
                 kind, payload = conn.recv()
             except (EOFError, OSError, BrokenPipeError):
                 code_ = process.exitcode
                 self._kill(process, conn)
-                raise invalid(code, "the upload could not be validated; nothing "
-                              "was stored", [Problem(file="files", rule="the validator stopped "
-                                                     f"while reading it (exit code {code_})")]) \
-                    from None
+                raise invalid(code, _("the upload could not be validated; nothing was "
+                                      "stored"),
+                              [Problem(file="files", rule=_(
+                                  "the validator stopped while reading it (exit code {code})",
+                                  code=code_))]) from None
             with self._lock:
                 self._idle.append((process, conn))
         if kind == "ok":
@@ -164,11 +171,12 @@ class UploadValidator:
         if kind == "invalid":
             problems = [Problem(**p) for p in payload]
             listed = sum(not p.rule.startswith("... and ") for p in problems)
-            raise invalid(code, f"{listed} problem(s) in the {what}"
-                          f"{' (and more, counted)' if listed < len(problems) else ''}; "
-                          "nothing was stored", problems)
-        raise ApiError(500, "internal_error", "the validator failed with an internal error "
-                       f"({payload}); the details are in the server log")
+            more = _(" (and more, counted)") if listed < len(problems) else ""
+            raise invalid(code, _("{n} problem(s) in the {what}{more}; nothing was stored",
+                                  n=listed, what=_(what), more=more), problems)
+        raise ApiError(500, "internal_error", _(
+            "the validator failed with an internal error ({error}); the details are in the "
+            "server log", error=payload))
 
     def stop(self) -> None:
         with self._lock:

@@ -56,6 +56,7 @@ def client_message(err: BaseException, shown_as: Mapping[str, str] | None = None
 def run_job(conn: Connection, job: dict[str, Any]) -> None:
     import pandas as pd
 
+    from planner.i18n import set_lang
     from planner.outputs import write_plan
     from planner.pipeline import STAGES, run_scenario
     from planner.scenario import Scenario
@@ -67,6 +68,7 @@ def run_job(conn: Connection, job: dict[str, Any]) -> None:
         overall = (i + min(max(float(fraction), 0.0), 1.0)) / len(stages)
         conn.send(("progress", stage, overall, message))
 
+    set_lang(job.get("lang"))  # the language of the request that created the run
     try:
         scenario = Scenario.model_validate(job["scenario"])
         start = pd.read_parquet(job["start"]) if job.get("start") else None

@@ -129,13 +129,17 @@ def NC_(context: str, message: str) -> str:  # the gettext convention
 
 # Numbers: Vietnamese groups thousands with "." and writes decimals with ",".
 
-def number(x: float, decimals: int = 0, lang: str | None = None) -> str:
+def number(x: float, decimals: int | None = 0, lang: str | None = None) -> str:
+    """``x`` with thousands grouped; ``decimals=None`` keeps up to three as needed (0,2)."""
     from babel.numbers import format_decimal
 
     lang = lang or current_lang()
-    fmt = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-    return format_decimal(round(float(x), decimals) if decimals else round(float(x)),
-                          format=fmt, locale="vi" if lang == "vi" else "en_US")
+    if decimals is None:
+        fmt, value = "#,##0.###", float(x)
+    else:
+        fmt = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+        value = round(float(x), decimals) if decimals else round(float(x))
+    return format_decimal(value, format=fmt, locale="vi" if lang == "vi" else "en_US")
 
 
 def vnd(x: float, lang: str | None = None) -> str:

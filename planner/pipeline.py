@@ -387,8 +387,8 @@ def _transfer_reasons(eq: pd.DataFrame, supplies: pd.DataFrame, pairs: pd.DataFr
             reasons[i] = _("No surplus {what} anywhere in the plan's area", what=what)
         elif near == 0:
             reasons[i] = (_("No surplus {what} in the same province within {km} km", what=what,
-                            km=number(max_km)) if sc.policy.same_province_only else
-                          _("No surplus {what} within {km} km", what=what, km=number(max_km)))
+                            km=number(max_km, None)) if sc.policy.same_province_only else
+                          _("No surplus {what} within {km} km", what=what, km=number(max_km, None)))
         else:
             reasons[i] = _("The {n} surplus {what} within reach went to units with a higher "
                            "priority or a cheaper route", n=near, what=what)

@@ -56,7 +56,7 @@ def rule_detail(surplus: pd.DataFrame, policy: Policy) -> pd.Series:
         elif len(common) == 1:
             rule = common.pop()
             if rule == "floor_area_m2":
-                lows = ", ".join(f"{_use(u)} {number(el.min_floor_area_m2.get(u, 0))}"
+                lows = ", ".join(f"{_use(u)} {number(el.min_floor_area_m2.get(u, 0), None)}"
                                  for u in rules)
                 out.append(_("floor area {area} m² below the minimum ({lows} m²)",
                              area=number(row["floor_area_m2"]), lows=lows))
@@ -151,10 +151,10 @@ def need_texts(codes: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> np.n
         if code == "no_candidate":
             limit = policy.service_radius_min.get(c.use)
             within = "" if limit is None else _(" and {minutes} minutes of travel",
-                                                minutes=number(limit))
+                                                minutes=number(limit, None))
             out.append(_("No eligible property{scope} within {radius} km{within}", scope=scope,
-                         radius=number(policy.service_radius_km.get(c.use, 0), 1).rstrip(
-                             "0").rstrip(",."), within=within))
+                         radius=number(policy.service_radius_km.get(c.use, 0), None),
+                         within=within))
             continue
         who = f"{c.property_id} ({km(c.distance_km)})"
         serves = ", ".join(f"{names.get(k, k)} {v}" for k, v in

@@ -78,6 +78,8 @@ def test_money_and_numbers(lang: str, full: str, short: str, small: str) -> None
     assert i18n.vnd_short(3e9, lang).startswith("3 ")
     assert i18n.km(14.73, lang=lang) == ("14,7 km" if lang == "vi" else "14.7 km")
     assert i18n.percent(0.125, lang=lang) == ("12,5 %" if lang == "vi" else "12.5 %")
+    assert i18n.number(0.2, None, lang) == ("0,2" if lang == "vi" else "0.2")
+    assert i18n.number(1234.5, None, lang) == ("1.234,5" if lang == "vi" else "1,234.5")
 
 
 @pytest.mark.parametrize("lang", i18n.LANGS)

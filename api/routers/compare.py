@@ -13,6 +13,7 @@ from api.routers.results import finished
 from api.schemas import NO_NUL, ComparePublic, CompareRow, CompareRun, DecisionChange
 from api.security import Viewer
 from planner.diff import diff_tables
+from planner.i18n import _
 from planner.safecells import csv_text
 
 router = APIRouter(tags=["results"], responses=responses(401, 403, 404, 409, 422))
@@ -42,7 +43,7 @@ def compare_runs(
 ) -> ComparePublic | Response:
     ids = list(dict.fromkeys(i.strip() for part in runs for i in part.split(",") if i.strip()))
     if not ids or len(ids) > MAX_RUNS:
-        raise invalid("invalid_request", f"give 1 to {MAX_RUNS} run ids")
+        raise invalid("invalid_request", _("give 1 to {n} run ids", n=MAX_RUNS))
     rows = [finished(session, results, i, viewer) for i in ids]
     frames = []
     for row in rows:
@@ -82,7 +83,8 @@ def compare_runs(
             d = diff_tables(lambda name: results.table(rows[0].id, name),
                             lambda name: results.table(rows[1].id, name))
         except FileNotFoundError:
-            raise not_found("output table", f"{rows[0].id} or {rows[1].id}") from None
+            raise not_found("output table", _("{a} or {b}", a=rows[0].id, b=rows[1].id)
+                            ) from None
         total = len(d.properties)
         changed = [DecisionChange(**{k: str(v) for k, v in r.items()})
                    for r in d.properties.head(MAX_CHANGES).to_dict("records")]

@@ -24,6 +24,7 @@ from api.errors import (
 from api.models import DatasetRow, ScenarioRow, utcnow
 from api.schemas import NO_NUL, CleanStr, DatasetPublic
 from api.security import Admin, Viewer, new_id
+from planner.i18n import _
 from planner.inventory import META_FILE
 from planner.schema import TABLES
 
@@ -56,14 +57,14 @@ def ensure_demo(session: Session) -> None:
 
 @router.get("", response_model=list[DatasetPublic], operation_id="list_datasets",
             summary="List datasets (the shipped synthetic demo and uploads)")
-def list_datasets(session: SessionDep, _: Viewer) -> list[DatasetRow]:
+def list_datasets(session: SessionDep, _principal: Viewer) -> list[DatasetRow]:
     return list(session.scalars(select(DatasetRow).order_by(DatasetRow.created_at,
                                                             DatasetRow.id)))
 
 
 @router.get("/{dataset_id}", response_model=DatasetPublic, operation_id="get_dataset",
             responses=responses(404), summary="Read a dataset's description")
-def get_dataset(dataset_id: str, session: SessionDep, _: Viewer) -> DatasetRow:
+def get_dataset(dataset_id: str, session: SessionDep, _principal: Viewer) -> DatasetRow:
     row = session.get(DatasetRow, dataset_id)
     if row is None:
         raise not_found("dataset", dataset_id)
@@ -116,19 +117,20 @@ def create_dataset(
     for f in files:
         target, reason = _target_name(f.filename or "")
         if reason is not None or target is None:
-            problems.append(Problem(file=f.filename or "(no name)", rule=reason or "refused"))
+            problems.append(Problem(file=f.filename or _("(no name)"),
+                                    rule=reason or _("refused")))
         elif target in targets:
-            problems.append(Problem(file=f.filename, rule="sent twice"))
+            problems.append(Problem(file=f.filename, rule=_("sent twice")))
         else:
             targets[target] = f
     singles = [t for t in targets if t.endswith(SINGLE_FILE_SUFFIXES)]
     if len(singles) > 1:
-        problems.append(Problem(file=", ".join(singles), rule="send one workbook or "
-                                "GeoPackage, not several"))
+        problems.append(Problem(file=", ".join(singles),
+                                rule=_("send one workbook or GeoPackage, not several")))
     if not targets and not problems:
-        problems.append(Problem(file="files", rule="no file sent"))
+        problems.append(Problem(file="files", rule=_("no file sent")))
     if problems:
-        raise invalid("invalid_inventory", "the upload is not an inventory", problems)
+        raise invalid("invalid_inventory", _("the upload is not an inventory"), problems)
 
     root = settings.data_dir / "datasets"
     root.mkdir(parents=True, exist_ok=True)
@@ -178,17 +180,17 @@ def _same_content(session: Session, content_hash: str) -> DatasetRow | None:
                operation_id="delete_dataset", responses=responses(403, 404, 409),
                summary="Delete an uploaded dataset no scenario uses (admin)")
 def delete_dataset(dataset_id: str, session: SessionDep, settings: SettingsDep,
-                   _: Admin) -> Response:
+                   _principal: Admin) -> Response:
     row = session.get(DatasetRow, dataset_id)
     if row is None:
         raise not_found("dataset", dataset_id)
     if row.source == "demo":
-        raise conflict("the shipped demo dataset cannot be deleted")
+        raise conflict(_("the shipped demo dataset cannot be deleted"))
     users = session.scalars(select(ScenarioRow.name).where(
         ScenarioRow.dataset_id == dataset_id).limit(5)).all()
     if users:
-        raise ApiError(409, "conflict", f"scenario(s) {', '.join(users)} use this dataset; "
-                       "delete them first")
+        raise ApiError(409, "conflict", _("scenario(s) {names} use this dataset; delete them "
+                                          "first", names=", ".join(users)))
     path = Path(row.path) if row.path else None
     session.delete(row)
     session.commit()

@@ -11,13 +11,14 @@ from api.errors import ApiError, invalid, not_found, responses, rules_beyond_the
 from api.models import ApiKey
 from api.schemas import KeyCreate, KeyCreated, KeyPublic
 from api.security import Admin, KeyCache, create_key, get_key_cache, revoke_key
+from planner.i18n import _
 
 router = APIRouter(prefix="/keys", tags=["keys"], responses=responses(401, 403, 422))
 
 
 @router.get("", response_model=list[KeyPublic], operation_id="list_keys",
             summary="List API keys (admin)")
-def list_keys(session: SessionDep, _: Admin) -> list[ApiKey]:
+def list_keys(session: SessionDep, _principal: Admin) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
 
 
@@ -27,9 +28,10 @@ def list_keys(session: SessionDep, _: Admin) -> list[ApiKey]:
                  "province_code is one of the 34 province codes (GET /provinces)",
                  "an admin key is not scoped to a province"),
              summary="Create an API key (admin); the secret is in this response only")
-def create_api_key(body: KeyCreate, session: SessionDep, _: Admin) -> KeyCreated:
+def create_api_key(body: KeyCreate, session: SessionDep, _principal: Admin) -> KeyCreated:
     if body.province_code is not None and body.province_code not in geo.province_codes():
-        raise invalid("invalid_request", f"unknown province code {body.province_code!r}")
+        raise invalid("invalid_request", _("unknown province code {code!r}",
+                                           code=body.province_code))
     try:
         row, secret = create_key(session, body.role, body.province_code, body.name)
     except ValueError as err:
@@ -42,7 +44,7 @@ def create_api_key(body: KeyCreate, session: SessionDep, _: Admin) -> KeyCreated
 def revoke_api_key(key_id: str, session: SessionDep, admin: Admin,
                    cache: Annotated[KeyCache, Depends(get_key_cache)]) -> ApiKey:
     if key_id == admin.key_id:
-        raise ApiError(409, "conflict", "a key cannot revoke itself; use another admin key")
+        raise ApiError(409, "conflict", _("a key cannot revoke itself; use another admin key"))
     row = revoke_key(session, key_id)
     if row is None:
         raise not_found("key", key_id)

@@ -28,6 +28,7 @@ from api.results import (
 from api.routers.runs import find as find_run
 from api.schemas import NO_NUL, KpisPublic, PlanPage
 from api.security import Principal, Viewer, must_see
+from planner.i18n import _
 from planner.safecells import csv_text, xlsx_bytes
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["results"],
@@ -68,8 +69,8 @@ def finished(session: Session, results: ResultCache, run_id: str,
     if run is None:
         row = find_run(session, run_id, principal)
         if row.status != SUCCEEDED:
-            raise conflict(f"run {run_id!r} is {row.status}; results exist only for succeeded "
-                           "runs")
+            raise conflict(_("run {id!r} is {status}; results exist only for succeeded runs",
+                             id=run_id, status=row.status))
         run = FinishedRun(row.id, row.scenario_name, tuple(row.overrides), row.province_code,
                           row.synthetic)
         results.remember_run(run)
@@ -99,8 +100,8 @@ def _filter(results: ResultCache, run_id: str, table: str, df: pd.DataFrame,
         return df
     mask = province_mask(df, province, _table(results, run_id, "units"))
     if mask is None:
-        raise invalid("invalid_request", f"table {table!r} has no province or unit column to "
-                      "filter by")
+        raise invalid("invalid_request", _("table {table!r} has no province or unit column to "
+                                           "filter by", table=table))
     return df[mask.to_numpy()]
 
 
@@ -224,8 +225,8 @@ def _plan(results: ResultCache, run: FinishedRun, table: Any, format: PlanFormat
         disp = _table(results, run_id, "dispositions") if name == "service" else None
         geoms = geometry(name, page, _table(results, run_id, "units"), disp)
         if geoms is None:
-            raise invalid("invalid_request", f"table {name!r} has no place to draw; use "
-                          "format=json")
+            raise invalid("invalid_request", _("table {table!r} has no place to draw; use "
+                                               "format=json", table=name))
         return Response(feature_collection(page, geoms, meta),
                         media_type="application/geo+json")
     raise AssertionError(f"unhandled format {format}")  # the enum has no other member
@@ -238,8 +239,8 @@ def _json_page(results: ResultCache, run: FinishedRun, name: str, province: str 
         df = _table(results, run.id, name)
         mask = province_mask(df, province, _table(results, run.id, "units"))
         if mask is None:
-            raise invalid("invalid_request", f"table {name!r} has no province or unit column "
-                          "to filter by")
+            raise invalid("invalid_request", _("table {table!r} has no province or unit "
+                                               "column to filter by", table=name))
         rows = rows[mask.to_numpy()]
     meta = {"run_id": run.id, "table": name, "synthetic": run.synthetic, "total": len(rows),
             "limit": limit, "offset": offset}

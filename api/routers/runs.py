@@ -47,6 +47,7 @@ from api.routers.scenarios import find as find_scenario
 from api.schemas import NO_NUL, DecisionRow, DecisionsPublic, Page, ReplanCreate, RunPublic
 from api.security import Planner, Principal, Viewer, check_scope, must_see, new_id
 from planner.diff import start_plan
+from planner.i18n import _, current_lang
 
 router = APIRouter(prefix="/runs", tags=["runs"], responses=responses(401, 422))
 RERUNNABLE = (FAILED, CANCELLED, INTERRUPTED)
@@ -80,8 +81,8 @@ def _replay(session: Session, principal: Principal, key: str, request_hash: str,
     if row is None:
         return None
     if row.request_hash != request_hash:
-        raise invalid("idempotency_key_reused", "this Idempotency-Key was used for a different "
-                      "request; use a new key")
+        raise invalid("idempotency_key_reused", _("this Idempotency-Key was used for a "
+                                                  "different request; use a new key"))
     response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/runs/{row.id}"
     return row
@@ -154,7 +155,8 @@ def _new_run(scenario_id: str | None, scenario_name: str, overrides: list[str],
                   error=None, worker_pid=None, created_at=utcnow(), started_at=None,
                   finished_at=None, created_by=planner.key_id, idempotency_key=key,
                   request_hash=request_hash if key is not None else None,
-                  retry_of=links.get("retry_of"), replan_of=links.get("replan_of"))
+                  retry_of=links.get("retry_of"), replan_of=links.get("replan_of"),
+                  lang=current_lang())
 
 
 @router.get("", response_model=Page[RunPublic], operation_id="list_runs",
@@ -203,7 +205,8 @@ def cancel_run(run_id: str, session: SessionDep, manager: ManagerDep,
     session.commit()
     if getattr(res, "rowcount", 0) != 1:
         session.refresh(row)
-        raise conflict(f"run {run_id!r} already finished ({row.status})")
+        raise conflict(_("run {id!r} already finished ({status})", id=run_id,
+                         status=row.status))
     manager.cancel(run_id)
     session.refresh(row)
     return row
@@ -224,12 +227,13 @@ def rerun_run(run_id: str, session: SessionDep, manager: ManagerDep, planner: Pl
             return replayed
     old = find(session, run_id, planner)
     if old.status not in RERUNNABLE:
-        raise conflict(f"run {run_id!r} is {old.status}; only {', '.join(RERUNNABLE)} runs "
-                       "can be re-run")
+        raise conflict(_("run {id!r} is {status}; only {statuses} runs can be re-run",
+                         id=run_id, status=old.status, statuses=", ".join(RERUNNABLE)))
     if old.scenario_id is not None and session.get(ScenarioRow, old.scenario_id) is None:
         old.scenario_id = None
     if old.dataset_id != "demo" and session.get(DatasetRow, old.dataset_id) is None:
-        raise ApiError(409, "conflict", f"dataset {old.dataset_id!r} of this run was deleted")
+        raise ApiError(409, "conflict", _("dataset {id!r} of this run was deleted",
+                                          id=old.dataset_id))
     row = _new_run(old.scenario_id, old.scenario_name, list(old.overrides), old.resolved,
                    old.dataset_id, list(old.provinces), old.province_code, old.synthetic,
                    planner, idempotency_key, request_hash, retry_of=old.id,
@@ -285,11 +289,12 @@ def replan_run(run_id: str, body: ReplanCreate, session: SessionDep, manager: Ma
     old = find(session, run_id, planner)
     tables = run_dir(manager.data_dir, old.id) / "tables"
     if old.status != SUCCEEDED or not (tables / "dispositions.parquet").exists():
-        raise conflict(f"run {run_id!r} is {old.status}; only a succeeded run's plan can be "
-                       "re-planned")
+        raise conflict(_("run {id!r} is {status}; only a succeeded run's plan can be "
+                         "re-planned", id=run_id, status=old.status))
     dataset = session.get(DatasetRow, old.dataset_id)
     if dataset is None:
-        raise ApiError(409, "conflict", f"dataset {old.dataset_id!r} of this run was deleted")
+        raise ApiError(409, "conflict", _("dataset {id!r} of this run was deleted",
+                                          id=old.dataset_id))
     raw = rows_table(body.decisions)
     table = None if raw is None else checked_decisions(raw, dataset, planner)
     resolved = dict(old.resolved)

@@ -14,6 +14,7 @@ from api.models import RunRow, ScenarioRow, utcnow
 from api.resolve import YAML_TYPES, flatten_extends, parse_body, scope_of, validate_spec
 from api.schemas import NO_NUL, Page, ScenarioPublic
 from api.security import Planner, Principal, Viewer, check_scope, must_see, new_id
+from planner.i18n import _
 from planner.scenario import json_schema
 
 router = APIRouter(prefix="/scenarios", tags=["scenarios"], responses=responses(401, 422))
@@ -72,7 +73,7 @@ def find(session: Session, ident: str, principal: Principal) -> ScenarioRow:
 
 @router.get("/schema", operation_id="get_scenario_schema",
             response_model=dict[str, Any], summary="JSON Schema of a scenario (the planner's)")
-def get_scenario_schema(_: Viewer) -> dict[str, Any]:
+def get_scenario_schema(_principal: Viewer) -> dict[str, Any]:
     return json_schema()
 
 
@@ -92,8 +93,8 @@ def create_scenario(body: ScenarioBody, session: SessionDep, planner: Planner,
     scope = scope_of(scenario)
     check_scope(planner, scope, "a scenario that does not plan exactly that province")
     if session.scalars(select(ScenarioRow.id).where(ScenarioRow.name == scenario.name)).first():
-        raise conflict(f"a scenario named {scenario.name!r} exists; choose another name or "
-                       "delete it first")
+        raise conflict(_("a scenario named {name!r} exists; choose another name or delete it "
+                         "first", name=scenario.name))
     row = ScenarioRow(id=new_id(), name=scenario.name, description=scenario.description,
                       spec=spec, overrides=list(override),
                       resolved=scenario.model_dump(mode="json"), dataset_id=dataset.id,
@@ -105,7 +106,7 @@ def create_scenario(body: ScenarioBody, session: SessionDep, planner: Planner,
         session.commit()
     except IntegrityError:  # the same name created at the same moment
         session.rollback()
-        raise conflict(f"a scenario named {scenario.name!r} exists") from None
+        raise conflict(_("a scenario named {name!r} exists", name=scenario.name)) from None
     return answer
 
 
