@@ -56,7 +56,7 @@ def client_message(err: BaseException, shown_as: Mapping[str, str] | None = None
 def run_job(conn: Connection, job: dict[str, Any]) -> None:
     import pandas as pd
 
-    from planner.i18n import set_lang
+    from planner.i18n import _, set_lang
     from planner.outputs import write_plan
     from planner.pipeline import STAGES, run_scenario
     from planner.scenario import Scenario
@@ -73,7 +73,7 @@ def run_job(conn: Connection, job: dict[str, Any]) -> None:
         scenario = Scenario.model_validate(job["scenario"])
         start = pd.read_parquet(job["start"]) if job.get("start") else None
         plan = run_scenario(scenario, progress, job.get("dataset_path"), start=start)
-        progress("write", 0.0, "writing the tables, workbook, GeoPackage, maps and report")
+        progress("write", 0.0, _("writing the tables, workbook, GeoPackage, maps and report"))
         write_plan(plan, job["out_dir"], maps=bool(job["write_maps"]), force=True)
         conn.send(("done", {"synthetic": bool(plan.synthetic)}))
     except Exception as err:  # every failure becomes a failed run with a client-safe message

@@ -100,7 +100,8 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
     if d.provinces:
         unknown = sorted(set(d.provinces) - set(communes["province_code"]))
         if unknown:
-            raise ValueError(f"data.provinces: unknown province code(s) {unknown}")
+            raise ValueError(_("data.provinces: unknown province code(s) {codes}",
+                               codes=unknown))
         communes = communes[communes["province_code"].isin(d.provinces)]
     legacy = geodata.load_legacy_units()
     od_file = d.od_table or travel_file(
@@ -494,16 +495,17 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
     timings: dict[str, float] = {}
     solves: list[dict[str, Any]] = []
     tables: dict[str, pd.DataFrame] = {}
-    progress("load", 0.0, "validating the dataset and the geography")
+    progress("load", 0.0, _("validating the dataset and the geography"))
     with _timed(timings, "load"):
         inputs = load_inputs(scenario, dataset_path)
-    progress("seats", 0.0, f"choosing the buildings {len(inputs.units):,} units keep")
+    progress("seats", 0.0, _("choosing the buildings {n} units keep",
+                             n=number(len(inputs.units))))
     with _timed(timings, "seats"):
         seat_tables, recs = run_seats(inputs)
     tables |= seat_tables
     solves += recs
-    progress("disposition", 0.0, f"giving {len(seat_tables['surplus']):,} surplus properties "
-             "one use each")
+    progress("disposition", 0.0, _("giving {n} surplus properties one use each",
+                                   n=number(len(seat_tables["surplus"]))))
     with _timed(timings, "disposition"):
         disp_tables, recs = run_disposition(inputs, seat_tables["surplus"], progress, start,
                                             seat_tables["office"])
@@ -511,19 +513,19 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
     solves += recs
     tables.pop("surplus")
     office = tables.pop("office")
-    progress("transfer", 0.0, "moving surplus cars and equipment")
+    progress("transfer", 0.0, _("moving surplus cars and equipment"))
     with _timed(timings, "transfer"):
         tr_tables, recs = run_transfer(inputs)
     tables |= tr_tables
     solves += recs
     tables["units"] = inputs.units.merge(office, on="commune_code", how="left")
-    progress("kpis", 0.0, "computing KPIs")
+    progress("kpis", 0.0, _("computing KPIs"))
     with _timed(timings, "kpis"):
         kpis = compute_kpis(tables, scenario)
     tables["solves"] = pd.DataFrame(solves).drop(columns="wall_time_s")
     ordered = {k: tables[k] for k in ("units", "seats", "areas", "dispositions", "service",
                                       "needs", "transfers", "equipment", "solves")}
-    progress("kpis", 1.0, "done")
+    progress("kpis", 1.0, _("done"))
     prov = provenance(inputs, solves, timings)
     prov["travel"] = inputs.travel.coverage({
         "areas": tables["areas"]["nearest_kept_km_source"],

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from planner.i18n import N_, SOURCE_LANG, _, current_lang
 from planner.plaindata import PlainDataError, load_yaml, require_plain_text
 from planner.schema import CONDITIONS, EQUIPMENT_CATEGORIES, LEGAL_STATUSES, SERVICE_USES, USES
 
@@ -110,7 +111,7 @@ class SeatsPolicy(_Frozen):
     @model_validator(mode="after")
     def _minutes_need_km(self) -> SeatsPolicy:
         if self.max_service_min is not None and self.max_service_km is None:
-            raise ValueError("max_service_min needs max_service_km (the search radius)")
+            raise ValueError(_("max_service_min needs max_service_km (the search radius)"))
         return self
 
 
@@ -133,7 +134,8 @@ class EligibilityPolicy(_Frozen):
     def _uses_known(cls, v: Mapping[str, Any]) -> Mapping[str, Any]:
         unknown = set(v) - set(SERVICE_USES)
         if unknown:
-            raise ValueError(f"unknown use(s) {sorted(unknown)}; expected {list(SERVICE_USES)}")
+            raise ValueError(_("unknown use(s) {uses}; expected {expected}",
+                               uses=sorted(unknown), expected=list(SERVICE_USES)))
         return v
 
     @field_validator("conditions")
@@ -142,7 +144,7 @@ class EligibilityPolicy(_Frozen):
         for use, conds in v.items():
             bad = set(conds) - set(CONDITIONS)
             if bad:
-                raise ValueError(f"{use}: unknown condition(s) {sorted(bad)}")
+                raise ValueError(_("{use}: unknown condition(s) {bad}", use=use, bad=sorted(bad)))
         return v
 
     @field_validator("legal_statuses_for_sale", "legal_statuses_for_conversion")
@@ -150,7 +152,7 @@ class EligibilityPolicy(_Frozen):
     def _statuses_known(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         bad = set(v) - set(LEGAL_STATUSES)
         if bad:
-            raise ValueError(f"unknown legal status(es) {sorted(bad)}")
+            raise ValueError(_("unknown legal status(es) {bad}", bad=sorted(bad)))
         return v
 
 
@@ -187,9 +189,9 @@ class TransferPolicy(_Frozen):
         missing = set(TRANSFER_CATEGORIES) - set(v)
         unknown = set(v) - set(TRANSFER_CATEGORIES)
         if unknown:
-            raise ValueError(f"unknown category(ies) {sorted(unknown)}")
+            raise ValueError(_("unknown category(ies) {bad}", bad=sorted(unknown)))
         if missing:
-            raise ValueError(f"missing category(ies) {sorted(missing)}")
+            raise ValueError(_("missing category(ies) {missing}", missing=sorted(missing)))
         return v
 
 
@@ -211,9 +213,10 @@ class PriorityWeights(_Frozen):
     @model_validator(mode="after")
     def _complete(self) -> PriorityWeights:
         if set(self.terrain) != set(TERRAINS):
-            raise ValueError(f"terrain weights must name exactly {list(TERRAINS)}")
+            raise ValueError(_("terrain weights must name exactly {names}", names=list(TERRAINS)))
         if set(self.unit_type) != set(UNIT_TYPES):
-            raise ValueError(f"unit_type weights must name exactly {list(UNIT_TYPES)}")
+            raise ValueError(_("unit_type weights must name exactly {names}",
+                               names=list(UNIT_TYPES)))
         return self
 
 
@@ -314,7 +317,8 @@ class Policy(_Frozen):
     def _service_uses(cls, v: Mapping[str, Any]) -> Mapping[str, Any]:
         unknown = set(v) - set(SERVICE_USES)
         if unknown:
-            raise ValueError(f"unknown use(s) {sorted(unknown)}; expected {list(SERVICE_USES)}")
+            raise ValueError(_("unknown use(s) {uses}; expected {expected}",
+                               uses=sorted(unknown), expected=list(SERVICE_USES)))
         return v
 
     @model_validator(mode="after")
@@ -322,12 +326,14 @@ class Policy(_Frozen):
         missing = [u for u in self.uses_allowed
                    if u in SERVICE_USES and u not in self.service_radius_km]
         if missing:
-            raise ValueError(f"service_radius_km needs a radius for allowed use(s) {missing}")
+            raise ValueError(_("service_radius_km needs a radius for allowed use(s) {uses}",
+                               uses=missing))
         if "hold" not in self.uses_allowed:
-            raise ValueError("uses_allowed must include 'hold' (a property may always wait)")
+            raise ValueError(_("uses_allowed must include 'hold' (a property may always wait)"))
         for cond in self.renovation_vnd_per_m2:
             if cond not in ("good", "fair", "poor"):
-                raise ValueError(f"renovation_vnd_per_m2: unknown condition {cond!r}")
+                raise ValueError(_("renovation_vnd_per_m2: unknown condition {cond!r}",
+                                   cond=cond))
         return self
 
 
@@ -396,8 +402,8 @@ def stack_overrides(named: Mapping[str, Mapping[str, Any]], names: Sequence[str]
     where = f"{source}: " if source else ""
     unknown = [n for n in names if n not in named]
     if unknown:
-        raise ScenarioError(f"{where}unknown override(s) {unknown}; defined: "
-                            f"{sorted(named) or 'none'}")
+        raise ScenarioError(where + _("unknown override(s) {unknown}; defined: {defined}",
+                                      unknown=unknown, defined=sorted(named) or _("none")))
     owner: dict[str, str] = {}
     merged: dict[str, Any] = {}
     for name in names:
@@ -405,8 +411,9 @@ def stack_overrides(named: Mapping[str, Mapping[str, Any]], names: Sequence[str]
             clash = next((k for k in owner if k == key or k.startswith(key + ".")
                           or key.startswith(k + ".")), None)
             if clash is not None:
-                raise ScenarioError(f"{where}overrides {owner[clash]!r} and {name!r} both set "
-                                    f"{min(clash, key, key=len)}")
+                raise ScenarioError(where + _("overrides {a!r} and {b!r} both set {key}",
+                                              a=owner[clash], b=name,
+                                              key=min(clash, key, key=len)))
             owner[key] = name
         merged = deep_merge(merged, named[name])
     return merged
@@ -416,29 +423,31 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such scenario file") from None
+        raise ScenarioError(_("{path}: no such scenario file", path=path)) from None
     except UnicodeDecodeError as err:
-        raise ScenarioError(f"{path}: not valid UTF-8 ({err.reason} at byte {err.start})") \
-            from None
+        raise ScenarioError(_("{path}: not valid UTF-8 ({reason} at byte {byte})", path=path,
+                              reason=err.reason, byte=err.start)) from None
     try:
         data = load_yaml(text)
     except PlainDataError as err:
         raise ScenarioError("\n".join(f"{path}: {p}" for p in err.problems)) from None
     if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: a scenario must be a YAML mapping at the top level")
+        raise ScenarioError(_("{path}: a scenario must be a YAML mapping at the top level",
+                              path=path))
     return data
 
 
 def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in seen:
-        raise ScenarioError(f"{path}: 'extends' loops back to itself")
+        raise ScenarioError(_("{path}: 'extends' loops back to itself", path=path))
     data = _read_yaml(path)
     base = data.pop("extends", None)
     if base is None:
         return data
     if not isinstance(base, str):
-        raise ScenarioError(f"{path}: extends: must be the path of a scenario file")
+        raise ScenarioError(_("{path}: extends: must be the path of a scenario file",
+                              path=path))
     parent = _raw_with_extends(path.parent / base, (*seen, path))
     return extend(parent, data, str(path))
 
@@ -449,12 +458,12 @@ def named_overrides(data: Mapping[str, Any], source: str) -> dict[str, dict[str,
     if named is None:
         return {}
     if not isinstance(named, Mapping):
-        raise ScenarioError(f"{source}: overrides: must be a mapping of name -> settings, "
-                            f"not a {type(named).__name__}")
+        raise ScenarioError(_("{source}: overrides: must be a mapping of name -> settings, not "
+                              "a {type}", source=source, type=type(named).__name__))
     bad = [str(k) for k, v in named.items() if not isinstance(v, Mapping)]
     if bad:
-        raise ScenarioError("\n".join(f"{source}: overrides.{k}: must be a mapping of "
-                                      "settings" for k in bad))
+        raise ScenarioError("\n".join(_("{source}: overrides.{key}: must be a mapping of "
+                                        "settings", source=source, key=k) for k in bad))
     return {str(k): dict(v) for k, v in named.items()}
 
 
@@ -471,14 +480,44 @@ def extend(parent: Mapping[str, Any], child: Mapping[str, Any],
     return merged
 
 
+# The rules a scenario breaks most, in the catalogue's words (by pydantic's error type; its
+# context fills the placeholders); in English, and for other rules, pydantic's own words.
+PYDANTIC_MESSAGES = {
+    "extra_forbidden": N_("unknown key (not in the scenario schema; see `assetplan schema`)"),
+    "missing": N_("a value is required"),
+    "int_parsing": N_("must be a whole number"),
+    "int_from_float": N_("must be a whole number"),
+    "float_parsing": N_("must be a number"),
+    "bool_parsing": N_("must be true or false"),
+    "string_type": N_("must be text"),
+    "dict_type": N_("must be a mapping"),
+    "greater_than": N_("must be greater than {gt}"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "less_than": N_("must be less than {lt}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "literal_error": N_("must be one of {expected}"),
+    "string_pattern_mismatch": N_("must match the pattern {pattern}"),
+    "string_too_long": N_("at most {max_length} characters"),
+}
+
+
+def _pydantic_message(e: Mapping[str, Any]) -> str:
+    if e["type"] == "value_error":  # our own validators' words, already translated
+        return str(e["msg"]).removeprefix("Value error, ")
+    template = PYDANTIC_MESSAGES.get(e["type"])
+    if template is None or (current_lang() == SOURCE_LANG and e["type"] != "extra_forbidden"):
+        return str(e["msg"])  # pydantic's own English
+    try:
+        return _(template, **{k: str(v) for k, v in (e.get("ctx") or {}).items()})
+    except KeyError:
+        return str(e["msg"])
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key (not in the scenario schema; see `assetplan schema`)"
-        lines.append(f"{source}: {loc}: {msg}")
+        loc = ".".join(str(p) for p in e["loc"]) or _("(top level)")
+        lines.append(f"{source}: {loc}: {_pydantic_message(e)}")
     return "\n".join(lines)
 
 

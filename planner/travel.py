@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner.i18n import _
 from planner.inventory import InventoryError, _check_columns, _coerce
 from planner.readers import Problem, RawTable, ReadLimits, _read_csv, _read_parquet
 from planner.scenario import Policy
@@ -120,9 +121,9 @@ def require_minutes(policy: Policy, travel: TravelTable) -> None:
                             ("policy.seats.max_service_min", policy.seats.max_service_min))
              if v]
     if timed and not travel.has_minutes:
-        raise ValueError(f"{', '.join(timed)}: travel times need an OD table with minutes "
-                         "(data.od_table, run --od, or the dataset's od file; "
-                         "`assetplan travel-times` makes one)")
+        raise ValueError(_("{keys}: travel times need an OD table with minutes (data.od_table, "
+                           "run --od, or the dataset's od file; `assetplan travel-times` makes "
+                           "one)", keys=", ".join(timed)))
 
 
 def travel_file(dataset: str | Path | None) -> Path | None:

@@ -143,3 +143,24 @@ def test_no_vietnamese_text_outside_the_catalogue() -> None:
                 if not any("# data" in line for line in span):
                     offenders.append(f"{rel}:{node.lineno}: {node.value[:70]!r}")
     assert not offenders, "\n".join(offenders)
+
+
+@pytest.mark.parametrize(("data", "vi_words", "en_words"), [
+    ({"name": "x", "policy": {"service_radius_km": {"health": -3}}}, "phải lớn hơn 0",
+     "greater than 0"),
+    ({"name": "x", "budget": {"nationl_vnd": 1}}, "khóa không có trong lược đồ", "unknown key"),
+    ({"name": "x", "policy": {"disposal_order": "cheapest"}}, "phải là một trong",
+     "Input should be"),
+    ({"name": "x", "policy": {"uses_allowed": ["health"]}}, "phải gồm 'hold'",
+     "must include 'hold'"),
+])
+def test_scenario_problems_in_both_languages(data: dict, vi_words: str, en_words: str) -> None:
+    from planner.scenario import ScenarioError, scenario_from_dict
+
+    texts = {}
+    for lang in i18n.LANGS:
+        with use_lang(lang), pytest.raises(ScenarioError) as err:
+            scenario_from_dict(data, source="s.yaml")
+        texts[lang] = str(err.value)
+    assert vi_words in texts["vi"] and en_words in texts["en"], texts
+    assert texts["vi"].startswith("s.yaml: ") and texts["en"].startswith("s.yaml: ")
