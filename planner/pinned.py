@@ -14,6 +14,9 @@ import pandas as pd
 import geodata
 from planner import prepare
 from planner.decisions import DecisionError, Decisions
+from planner.i18n import _, number, vnd
+from planner.i18n import km as geo_km
+from planner.labels import budget_scope_label, column_label, label, value_label
 from planner.readers import Problem
 from planner.scenario import Policy, Scenario
 from planner.schema import SERVICE_USES
@@ -31,8 +34,9 @@ def pin_seats(cand: pd.DataFrame, decisions: Decisions, planned: set[str]) -> pd
     the units this run plans (decisions on others wait for a run that plans them)."""
     kept = decisions.kept()
     usable = set(cand["building_id"])
-    _fail(decisions, [(int(r.row), "property_id", f"{r.property_id!r} cannot be kept by its "
-                       "unit: only a usable building (floor area > 0, not unusable) is")
+    _fail(decisions, [(int(r.row), "property_id", _(
+                        "{id!r} cannot be kept by its unit: only a usable building (floor "
+                        "area > 0, not unusable) is", id=r.property_id))
                       for r in kept.itertuples(index=False)
                       if r.property_id in planned and r.property_id not in usable])
     out = cand[~cand["building_id"].isin(decisions.released()) | cand["is_main_seat"]].copy()
@@ -58,8 +62,9 @@ def pin_disposition(options: pd.DataFrame, surplus: pd.DataFrame, units: pd.Data
     ok = pd.MultiIndex.from_frame(req[["property_id", "use"]]).isin(have)
     info = surplus.set_index("property_id")
     for r in req[~ok].itertuples(index=False):
-        problems.append((int(r.row), "use", f"{r.property_id!r} is not eligible for "
-                         f"{r.use}: {_why_not(info.loc[[r.property_id]], pol, r.use)}"))
+        problems.append((int(r.row), "use", _(
+            "{id!r} is not eligible for {use}: {why}", id=r.property_id, use=label("use", r.use),
+            why=_why_not(info.loc[[r.property_id]], pol, r.use))))
     targeted = req[ok & req["commune_code"].notna().to_numpy()]
     problems += _unreachable(targeted, info, units, pol)
     problems += _over_budget(req[ok], out, info, units, scenario)
@@ -72,12 +77,14 @@ def _why_not(prop: pd.DataFrame, policy: Policy, use: str) -> str:
              else prepare.service_rules(prop, policy, use) if use in SERVICE_USES else [])
     failed = prepare.first_failed(rules)[0] if rules else ""
     if failed in ("", None):
-        return "the scenario does not allow it" if use not in policy.uses_allowed else \
-            "it has no capacity for it"
+        return _("the scenario does not allow it") if use not in policy.uses_allowed else \
+            _("it has no capacity for it")
     if failed == "use_allowed":
-        return "the scenario does not allow this use (policy.uses_allowed)"
+        return _("the scenario does not allow this use (policy.uses_allowed)")
     value = prop[failed].iloc[0] if failed in prop else prop["kind"].iloc[0]
-    return f"its {failed} is {value!r}"
+    column = failed if failed in prop else "kind"
+    return _("its {column} is {value!r}", column=column_label(column).lower(),
+             value=value_label(column, value))
 
 
 def _unreachable(targeted: pd.DataFrame, info: pd.DataFrame, units: pd.DataFrame,
@@ -93,17 +100,20 @@ def _unreachable(targeted: pd.DataFrame, info: pd.DataFrame, units: pd.DataFrame
     for r, km, p_unit in zip(targeted.itertuples(index=False), dist, prop["commune_code"],
                              strict=True):
         if r.commune_code not in u.index:
-            out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is not planned "
-                        "in this run"))
+            out.append((int(r.row), "commune_code", _("unit {code!r} is not planned in this run",
+                                                      code=r.commune_code)))
             continue
         radius = policy.service_radius_km[r.use]
         if km > radius:
-            out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is {km:.1f} km "
-                        f"from {r.property_id!r}, beyond the {r.use} radius of {radius:g} km"))
+            out.append((int(r.row), "commune_code", _(
+                "unit {code!r} is {km} from {id!r}, beyond the {use} radius of {radius} km",
+                code=r.commune_code, km=geo_km(km), id=r.property_id, use=label("use", r.use),
+                radius=number(radius, None))))
         elif policy.same_province_only and u.at[r.commune_code, "province_code"] != u.at[
                 p_unit, "province_code"]:
-            out.append((int(r.row), "commune_code", f"unit {r.commune_code!r} lies in another "
-                        "province and the scenario serves only the property's own"))
+            out.append((int(r.row), "commune_code", _(
+                "unit {code!r} lies in another province and the scenario serves only the "
+                "property's own", code=r.commune_code)))
     return out
 
 
@@ -119,17 +129,18 @@ def _over_budget(req: pd.DataFrame, options: pd.DataFrame, info: pd.DataFrame,
     cost["province"] = prov.reindex(info.loc[cost["property_id"], "commune_code"]).to_numpy()
     b = scenario.budget
     out: list[tuple[int, str | None, str]] = []
-    groups = [("the national budget", cost, b.national_vnd)]
+    groups = [(budget_scope_label("national"), cost, b.national_vnd)]
     for k, rows in cost.groupby("province"):
-        groups.append((f"province {k}'s budget", rows,
+        groups.append((budget_scope_label(f"province {k}"), rows,
                        b.per_province_vnd.get(str(k), b.default_province_vnd)))
     for what, rows, cap in groups:
         spent = int(rows["renovation_cost_vnd"].sum())
         if cap is not None and spent > cap:
             listed = ", ".join(str(int(r)) for r in rows["row"])
-            out.append((int(rows["row"].iloc[0]), None, f"the required uses (rows {listed}) "
-                        f"need {spent:,} VND of renovation before serving anyone, above "
-                        f"{what} of {int(cap):,} VND"))
+            out.append((int(rows["row"].iloc[0]), None, _(
+                "the required uses (rows {rows}) need {spent} of renovation before serving "
+                "anyone, above the {budget} of {cap}", rows=listed, spent=vnd(spent),
+                budget=what, cap=vnd(cap))))
     return out
 
 
@@ -169,17 +180,21 @@ def pin_transfer(supplies: pd.DataFrame, demands: pd.DataFrame, pairs: pd.DataFr
     for r in sent.itertuples(index=False):
         lacks = int(short.get((r.commune_code, r.category), 0))
         if r.commune_code not in prov.index:
-            problems.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is not "
-                             "planned in this run"))
+            problems.append((int(r.row), "commune_code", _(
+                "unit {code!r} is not planned in this run", code=r.commune_code)))
         elif int(r.quantity) > lacks:
-            problems.append((int(r.row), "quantity", f"unit {r.commune_code!r} lacks {lacks} "
-                             f"{r.category} against the norm; {int(r.quantity)} cannot be sent"))
+            problems.append((int(r.row), "quantity", _(
+                "unit {code!r} lacks {lacks} {category} against the norm; {n} cannot be sent",
+                code=r.commune_code, lacks=lacks, category=label("category", r.category).lower(),
+                n=int(r.quantity))))
         elif (r.holder_code, r.commune_code) not in reach:
-            problems.append((int(r.row), "commune_code", f"unit {r.commune_code!r} is farther "
-                             f"than {policy.transfer.max_km:g} km from {r.holder_code!r}"))
+            problems.append((int(r.row), "commune_code", _(
+                "unit {code!r} is farther than {km} km from {holder!r}", code=r.commune_code,
+                km=number(policy.transfer.max_km, None), holder=r.holder_code)))
         elif policy.same_province_only and prov[r.holder_code] != prov[r.commune_code]:
-            problems.append((int(r.row), "commune_code", f"unit {r.commune_code!r} lies in "
-                             "another province and the scenario moves items within one"))
+            problems.append((int(r.row), "commune_code", _(
+                "unit {code!r} lies in another province and the scenario moves items within "
+                "one", code=r.commune_code)))
     _fail(decisions, problems)
     fixed = sent.rename(columns={"holder_code": "holder", "commune_code": "commune"})[
         ["holder", "commune", "category", "quantity"]].astype({"quantity": np.int64})

@@ -154,7 +154,7 @@ def test_a_decision_a_stage_cannot_honour_names_its_row(case, baseline, tmp_path
     if case == "not_eligible":
         land = d.loc[d["kind"] == "land", "property_id"].iloc[0]
         rows = [{"property_id": land, "rule": "require", "use": "health"}]
-        match = f"row 2, column use: '{land}' is not eligible for health: its kind is 'land'"
+        match = f"row 2, column use: '{land}' is not eligible for Health: its kind is 'Land'"
     elif case == "beyond_radius":
         far = d.sort_values("lat")["property_id"].iloc[0]
         north = baseline["units"].sort_values("lat")["commune_code"].iloc[-1]
