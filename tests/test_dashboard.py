@@ -31,10 +31,12 @@ import httpx
 import pandas as pd
 import pytest
 from api_fixtures import make_settings
+from babel.messages.extract import extract_from_file
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.dashboard import STATIC_DIR, mount_dashboard
+from planner.labels import column_label, kpi_label
 from planner.outputs import VENDOR_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +100,28 @@ def test_api_docs_load_nothing_from_outside(client):
         assert "fonts.googleapis" not in page.text
 
 
+def test_i18n_gives_the_pages_own_words_and_the_catalogues_labels(client):
+    vi = client.get("/i18n").json()  # no key needed; Vietnamese by default
+    en = client.get("/i18n", params={"lang": "en"}).json()
+    assert (vi["lang"], en["lang"]) == ("vi", "en")
+    extracted = {message for path in STATIC_DIR.glob("*.js")
+                 for _line, message, _comments, _context in extract_from_file("javascript", path)}
+    assert len(extracted) > 100
+    assert set(vi["messages"]) == set(en["messages"]) == extracted
+    assert all(en["messages"][m] == m for m in extracted)
+    assert vi["messages"]["Start a run"] == "Chạy kế hoạch"
+    assert vi["labels"]["use"]["health"] == "Y tế" and en["labels"]["use"]["health"] == "Health"
+    assert vi["kpis"]["units_without_car"] == kpi_label("units_without_car", "vi")
+    assert en["kpis"]["need_health"].startswith("Need: health")
+    assert vi["columns"]["population"] == column_label("population", "vi") != "Population"
+    assert client.get("/i18n", params={"lang": "fr"}).status_code == 422
+    # Every word of the page is one of the script's msgids.
+    page = client.get("/").text
+    js = (STATIC_DIR / "app.js").read_text()
+    for name in set(re.findall(r'data-i18n="([^"]+)"', page)):
+        assert re.search(rf"\b{name}: N_\(", js), name
+
+
 def test_api_routes_are_not_shadowed(client):
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
@@ -124,11 +148,12 @@ def test_vendored_leaflet_matches_the_pinned_version():
 
 
 def test_page_uses_only_the_api_endpoints():
-    js = (STATIC_DIR / "app.js").read_text()
     # fetch() gets relative URLs only; no absolute http(s) URL outside comments.
-    code = re.sub(r"/\*.*?\*/|//[^\n]*", "", js, flags=re.S)
+    code = "".join(re.sub(r"/\*.*?\*/|//[^\n]*", "", path.read_text(), flags=re.S)
+                   for path in sorted(STATIC_DIR.glob("*.js")))
     assert not re.search(r"https?://", code)
-    for endpoint in ('"runs"', '"/kpis"', '"/plan"', '"provinces"', '"communes"', '"health"'):
+    for endpoint in ('"runs"', '"/kpis"', '"/plan"', '"provinces"', '"communes"', '"health"',
+                     '"i18n"', '"keys/me"', '"compare"', '"scenarios"', '"keys"'):
         assert endpoint in code, endpoint
     assert '"X-API-Key"' in code
 
