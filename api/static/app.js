@@ -40,7 +40,7 @@
     all: N_("All"), apiKey: N_("API key"), apiKeys: N_("API keys"),
     synthetic: N_("SYNTHETIC DATA: the inventory of this run is a synthetic demo calibrated " +
       "to published totals, not real asset data."),
-    startRun: N_("Start a run"), scenario: N_("Scenario"), overrides: N_("Overrides"),
+    findUnit: N_("Find a unit"), find: N_("Find"), startRun: N_("Start a run"), scenario: N_("Scenario"), overrides: N_("Overrides"),
     start: N_("Start"), compareRuns: N_("Compare two runs"), compare: N_("Compare"),
     kpi: N_("KPI"), unit: N_("Unit of measure"), difference: N_("Difference (B − A)"),
     role: N_("Role"), roleViewer: N_("Viewer: reads"),
@@ -100,6 +100,8 @@
     var f = T.labels[family] || {};
     return Object.prototype.hasOwnProperty.call(f, code) ? f[code] : code;
   }
+
+  function column(col) { return T.columns[col] || col; }
 
   // Money is shown in billions on this page.
   function unitLabel(unit) { return unit === "VND" ? _("bn VND") : label("unit", unit); }
@@ -401,7 +403,7 @@
   function propertyTip(p) {
     return "<div class='tip-title'>" + esc(p.name) + " (" + esc(p.property_id) + ")</div>" +
       esc(_("Decided use")) + ": <b>" + esc(label("use", p.use)) + "</b><br>" +
-      esc(_("Origin")) + ": " + esc(label("origin", p.origin)) + " · " +
+      esc(column("origin")) + ": " + esc(label("origin", p.origin)) + " · " +
       esc(label("condition", p.condition)) + " · " +
       esc(_("floor {area} m²", { area: fmt(p.floor_area_m2) })) +
       (p.renovation_cost_vnd ? "<br>" + esc(_("Renovation {amount} bn VND",
@@ -575,7 +577,7 @@
     Object.keys(CATEGORY_COLOURS).forEach(function (k) {
       if (byCat[k]) {
         l.appendChild(legendRow("line dashed", CATEGORY_COLOURS[k],
-          _("Dashed: transfer, {category}, items", { category: label("category", k) }), byCat[k],
+          _("Dashed: transfer, {category}, items", { category: label("category", k).toLowerCase() }), byCat[k],
           "transfer-" + k));
       }
     });
@@ -833,10 +835,7 @@
       tr.dataset.after = isNum(k.after) ? String(k.after) : "";
       var name = document.createElement("td");
       name.textContent = kpiLabel(k);
-      var en = document.createElement("span");
-      en.className = "en";
-      en.textContent = k.kpi;
-      name.appendChild(en);
+      name.title = k.kpi; // the code, as the API and the CSV name it
       tr.appendChild(name);
       var cells = [unitLabel(k.unit), fmt(k.before, k.unit), fmt(k.after, k.unit),
         fmtDelta(k.before, k.after, k.unit)];

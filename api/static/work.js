@@ -1,6 +1,7 @@
-/* assetplan dashboard, the work beside the map: start a run of a stored scenario (POST /runs,
- * followed with GET /runs/{id}), compare two runs (GET /compare) and, for an admin key, create
- * and revoke API keys (GET, POST /keys, DELETE /keys/{id}). Shares app.js's helpers through
+/* assetplan dashboard, the work beside the map: find a unit by name (GET /communes?q=), start a
+ * run of a stored scenario (POST /runs, followed with GET /runs/{id}), compare two runs
+ * (GET /compare) and, for an admin key, create and revoke API keys (GET, POST /keys,
+ * DELETE /keys/{id}). Shares app.js's helpers through
  * window.assetplanLib; every word comes from the catalogue (_ and N_, as in app.js).
  */
 (function () {
@@ -243,6 +244,33 @@
     });
   }
 
+  // ------------------------------------------------------------------------ find a unit
+
+  // By name, with or without diacritics (GET /communes?q= folds them); a hit is shown on the map.
+  async function findUnit(ev) {
+    ev.preventDefault();
+    var list = $("find-results");
+    list.replaceChildren();
+    try {
+      var page = await lib.api("communes", { q: $("find-input").value.trim(), limit: 20 });
+      $("find-count").textContent = _("Units found: {count}", { count: page.total });
+      page.items.forEach(function (u) {
+        var li = el("li", { "data-code": u.code });
+        var go = el("button", { type: "button", className: "find-go" }, u.name);
+        go.addEventListener("click", function () {
+          state.map.setView([u.lat, u.lon], 12, { animate: false });
+          L.popup().setLatLng([u.lat, u.lon]).setContent(el("div", { className: "find-popup" },
+            u.name + " (" + u.code + ") · " + u.province_name)).openOn(state.map);
+        });
+        li.appendChild(go);
+        li.appendChild(document.createTextNode(" · " + u.province_name + " (" + u.code + ")"));
+        list.appendChild(li);
+      });
+    } catch (err) {
+      lib.handle(err);
+    }
+  }
+
   // ------------------------------------------------------------------------------ wiring
 
   async function onStart() {
@@ -273,5 +301,6 @@
     $("start-form").addEventListener("submit", startRun);
     $("compare-form").addEventListener("submit", compareRuns);
     $("keys-form").addEventListener("submit", createKey);
+    $("find-form").addEventListener("submit", findUnit);
   });
 })();
