@@ -491,6 +491,7 @@ def _use_key(d: Any, live: Live, role: str, lang: str = "vi") -> None:
     d.get(live.url + f"/#run={live.runs[1]}")
     d.refresh()
     _wait_ready(d, live.runs[1])
+    d.get_log("browser")  # what earlier pages logged
 
 
 def _wait_for(d: Any, check: Any, timeout_s: float = 30) -> None:
@@ -548,6 +549,8 @@ def test_dashboard_in_vietnamese_by_default_and_english_by_its_switch(live, brow
     d.find_element("css selector", '#lang-switch [data-lang="vi"]').click()
     _wait_for(d, lambda d: d.find_element("css selector", "[data-i18n=kpis]").text
               == vi["messages"]["KPIs"])
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
 
 
 def test_dashboard_finds_a_unit_by_name_without_diacritics(live, browser):
@@ -653,3 +656,5 @@ def test_dashboard_admin_creates_and_revokes_a_key(live, browser):
         row) == "true")
     assert not d.find_element("id", "keys-secret").is_displayed()
     assert httpx.get(live.url + "/runs", headers=h).status_code == 401
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors

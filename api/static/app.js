@@ -132,7 +132,6 @@
       handle(err);
     }
     applyTexts();
-    state.textsLang = state.lang;
   }
 
   async function switchLang(lang) {

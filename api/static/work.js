@@ -19,10 +19,7 @@
 
   function $(id) { return document.getElementById(id); }
 
-  function option(value, text) {
-    var o = el("option", { value: value }, text);
-    return o;
-  }
+  function option(value, text) { return el("option", { value: value }, text); }
 
   function failed(status, err) {
     status.dataset.state = "error";
