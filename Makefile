@@ -48,7 +48,7 @@ catalogue: $(VENV)/.installed-dev
 		--project assetplan \
 		-o planner/locale/assetplan.pot geodata optimization planner api
 	$(BIN)/pybabel update -i planner/locale/assetplan.pot -d planner/locale \
-		-D assetplan --no-fuzzy-matching --ignore-obsolete
+		-D assetplan --no-fuzzy-matching --ignore-obsolete -w 100
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -24,7 +24,17 @@ from api.docs import mount_docs
 from api.jobs import RunManager
 from api.language import Language
 from api.results import ResultCache
-from api.routers import compare, datasets, geography, health, keys, results, runs, scenarios
+from api.routers import (
+    compare,
+    datasets,
+    geography,
+    health,
+    i18n,
+    keys,
+    results,
+    runs,
+    scenarios,
+)
 from api.schemas import GeoJSONFeatureCollection, RunCreate, ScenarioSpec
 from api.security import KeyCache
 from api.settings import Settings
@@ -37,9 +47,9 @@ DESCRIPTION = """HTTP API of **assetplan**, the planner for Vietnam's public ass
 in worker processes), follow their progress, read and download the plans (JSON, GeoJSON, CSV,
 Excel) and compare them.
 
-Every route but `/health` needs an API key (`X-API-Key: ap_...` or `Authorization: Bearer
-ap_...`). Roles: **viewer** reads; **planner** also creates scenarios and runs; **admin** also
-manages keys and datasets. A key scoped to a province sees and runs only that province.
+Every route but `/health` and `/i18n` needs an API key (`X-API-Key: ap_...` or `Authorization:
+Bearer ap_...`). Roles: **viewer** reads; **planner** also creates scenarios and runs; **admin**
+also manages keys and datasets. A key scoped to a province sees and runs only that province.
 
 The shipped inventory (`dataset: demo`) is **SYNTHETIC**, calibrated to published totals;
 every run and plan says so in its `synthetic` field.
@@ -144,8 +154,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
-    for router in (health.router, keys.router, datasets.router, scenarios.router, runs.router,
-                   results.router, compare.router, geography.communes_router,
+    for router in (health.router, i18n.router, keys.router, datasets.router, scenarios.router,
+                   runs.router, results.router, compare.router, geography.communes_router,
                    geography.provinces_router):
         app.include_router(router)
     mount_docs(app)  # /docs and /redoc with local assets (offline)

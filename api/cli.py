@@ -1,4 +1,4 @@
-"""``assetplan serve`` and ``assetplan keys ...``.
+"""``assetplan serve``, ``assetplan keys ...`` and ``assetplan runs import``.
 
 ``main`` is the planner's CLI with these commands added (``register``); planner itself never
 imports api. They also run alone as ``python -m api``. Heavy
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -28,6 +29,8 @@ class RoleName(StrEnum):
 
 keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys (the store named "
                        "by DATABASE_URL / ASSETPLAN_DATA_DIR).", no_args_is_help=True)
+runs_app = typer.Typer(name="runs", help="Runs in the store the API serves (the store named by "
+                       "DATABASE_URL / ASSETPLAN_DATA_DIR).", no_args_is_help=True)
 
 
 def serve(
@@ -115,12 +118,34 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys l
     typer.echo(f"revoked {key_id}")
 
 
+@runs_app.command("import")
+def runs_import(folder: Annotated[Path, typer.Argument(
+        help="a run folder written by `assetplan run` (tables/, provenance.json, plan.xlsx, "
+        "report.html)", exists=True, file_okay=False, dir_okay=True)]) -> None:
+    """Copy a run made with the CLI into the store, as a succeeded run the API and the
+    dashboard show; prints its id."""
+    from api.runimport import NotARunError, import_run
+    from api.settings import Settings
+
+    with _store() as store, store.session() as s:
+        try:
+            row = import_run(s, Settings().data_dir, folder)
+        except NotARunError as err:
+            typer.echo(str(err), err=True)
+            raise typer.Exit(1) from None
+    typer.echo(row.id)
+    typer.echo(f"run {row.id}: {row.scenario_name}, provinces "
+               f"{', '.join(row.provinces) or 'all'}, dataset {row.dataset_id}", err=True)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``serve`` and the ``keys`` group to a Typer app (once; a second call does nothing)."""
+    """Add ``serve`` and the ``keys`` and ``runs`` groups to a Typer app (once; a second call
+    does nothing)."""
     if any(c.name == "serve" for c in app.registered_commands):
         return
     app.command("serve")(serve)
     app.add_typer(keys_app, name="keys")
+    app.add_typer(runs_app, name="runs")
 
 
 def full_app() -> typer.Typer:

@@ -2,8 +2,9 @@
 
 ``mount_dashboard(app)`` serves ``index.html`` at ``/`` and the other files under ``/static/``
 (``StaticFiles``), so no API route is shadowed: the page is one route and one mount, both left
-out of the OpenAPI document. The page draws from the API's own endpoints only (``/runs``,
-``/runs/{id}/kpis``, ``/runs/{id}/plan``, ``/provinces``, ``/health``); its JavaScript library
+out of the OpenAPI document. The page draws from the API's own endpoints only (``/i18n`` for
+every word, ``/runs``, ``/runs/{id}/kpis``, ``/runs/{id}/plan``, ``/provinces``, ``/communes``,
+``/scenarios``, ``/compare``, ``/keys``, ``/health``); its JavaScript library
 (Leaflet, from the npm registry, see ``package.json`` and ``make vendor``) ships once, in
 ``planner/vendor/leaflet`` (the run map inlines the same copy), and is served under
 ``/static/vendor/leaflet``, so nothing loads from the internet at run time. Map tiles are optional:

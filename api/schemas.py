@@ -53,6 +53,26 @@ class HealthPublic(BaseModel):
     runs_queued: int
 
 
+# ------------------------------------------------------------------------------------- i18n
+
+Lang = Literal["vi", "en"]
+
+
+class I18nPublic(BaseModel):
+    """The dashboard's words in one language, from the one catalogue."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"lang": "en", "messages": {"Run": "Run"}, "labels": {"use": {"health": "Health"}},
+         "columns": {"population": "Population"}, "kpis": {"units": "Units"}}]})
+
+    lang: Lang
+    messages: dict[str, str] = Field(description="the dashboard's English msgid -> its text")
+    labels: dict[str, dict[str, str]] = Field(description="family (use, terrain, ...) -> "
+                                              "code -> label")
+    columns: dict[str, str] = Field(description="column -> header")
+    kpis: dict[str, str] = Field(description="KPI -> label")
+
+
 # -------------------------------------------------------------------------------------- keys
 
 

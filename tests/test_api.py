@@ -17,9 +17,9 @@ from api.app import create_app
 from api.models import DatasetRow, RunRow
 
 OPERATION_IDS = {
-    ("get", "/health"): "get_health",
-    ("get", "/keys"): "list_keys", ("post", "/keys"): "create_key",
-    ("delete", "/keys/{key_id}"): "revoke_key",
+    ("get", "/health"): "get_health", ("get", "/i18n"): "get_i18n",
+    ("get", "/keys"): "list_keys", ("get", "/keys/me"): "get_own_key",
+    ("post", "/keys"): "create_key", ("delete", "/keys/{key_id}"): "revoke_key",
     ("get", "/datasets"): "list_datasets", ("post", "/datasets"): "create_dataset",
     ("get", "/datasets/{dataset_id}"): "get_dataset",
     ("delete", "/datasets/{dataset_id}"): "delete_dataset",
@@ -68,7 +68,7 @@ def test_openapi_is_complete_with_stable_operation_ids(client):
     for (method, path), _ in OPERATION_IDS.items():
         op = doc["paths"][path][method]
         assert op.get("summary"), (method, path)
-        if path != "/health":
+        if path not in ("/health", "/i18n"):
             assert "401" in op["responses"], (method, path)
             assert op["responses"]["401"]["content"]["application/json"]["schema"][
                 "$ref"].endswith("/ErrorPublic")
@@ -169,6 +169,9 @@ def test_keys_create_list_revoke(client, keys):
     new = r.json()
     assert new["key"].startswith("ap_") and new["prefix"] == new["key"][:10]
     assert client.get("/scenarios", headers=auth(new["key"])).status_code == 200
+    own = client.get("/keys/me", headers=auth(new["key"])).json()  # any role sees its own key
+    assert (own["id"], own["role"], own["province_code"]) == (new["id"], "planner", "68")
+    assert "key" not in own
     listed = {k["id"]: k for k in client.get("/keys", headers=admin).json()}
     assert listed[new["id"]]["province_code"] == "68" and "key" not in listed[new["id"]]
     assert client.post("/keys", json={"role": "admin", "province_code": "68"},

@@ -1,8 +1,11 @@
-"""The store (migrations, types, settings) and the ``keys`` commands, on both backends."""
+"""The store (migrations, types, settings) and the ``keys`` and ``runs import`` commands, on both
+backends."""
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -10,10 +13,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from api_fixtures import *  # noqa: F403 (fixtures)
+from api_fixtures import auth, make_keys, make_settings
+from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select, text
 from typer.testing import CliRunner
 
 from api.cli import app as cli
+from api.cli import full_app
 from api.models import ApiKey, Base, utcnow
 from api.security import hash_key
 from api.settings import Settings
@@ -101,6 +107,46 @@ def test_keys_commands(store_url, tmp_path, monkeypatch):
                                "99"]).exit_code != 0
     assert runner.invoke(cli, ["keys", "create", "--role", "root"]).exit_code != 0
     store.dispose()
+
+
+def test_runs_import_registers_a_cli_run_the_api_lists(store_url, tmp_path, monkeypatch):
+    from api.app import create_app
+
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("DATABASE_URL", store_url)
+    monkeypatch.setenv("ASSETPLAN_DATA_DIR", str(data_dir))
+    runner = CliRunner()
+    folder = tmp_path / "cao-bang"
+    scen = Path(__file__).resolve().parents[1] / "scenarios" / "national-baseline.yaml"
+    made = runner.invoke(full_app(), ["run", str(scen), "--province", "04", "--override",
+                                      "quick", "--out", str(folder), "--no-maps"])
+    assert made.exit_code == 0, made.output
+    res = runner.invoke(cli, ["runs", "import", str(folder)])
+    assert res.exit_code == 0, res.output
+    run_id = res.stdout.strip().splitlines()[0]
+    assert (data_dir / "runs" / run_id / "tables" / "kpis.parquet").is_file()
+    assert (data_dir / "runs" / run_id / "plan.xlsx").is_file()
+
+    with TestClient(create_app(make_settings(store_url, data_dir))) as client:
+        keys = make_keys(client.app.state.store)
+        runs = client.get("/runs", headers=auth(keys["viewer"])).json()["items"]
+        assert [(r["id"], r["status"], r["scenario_name"], r["provinces"], r["overrides"],
+                 r["dataset_id"], r["synthetic"]) for r in runs] == [
+            (run_id, "succeeded", "national-baseline", ["04"], ["quick"], "demo", True)]
+        kpis = client.get(f"/runs/{run_id}/kpis", headers=auth(keys["viewer"])).json()
+        assert kpis["items"] and kpis["synthetic"] is True
+        # A key scoped to another province (Lâm Đồng) does not see it.
+        assert client.get(f"/runs/{run_id}", headers=auth(keys["viewer68"])).status_code == 404
+
+    not_a_run = tmp_path / "not-a-run"
+    shutil.copytree(folder / "tables", not_a_run / "tables")
+    res = runner.invoke(cli, ["runs", "import", str(not_a_run)])
+    assert res.exit_code == 1
+    assert "not a run folder" in res.output and "provenance.json" in res.output
+    (not_a_run / "provenance.json").write_text("{}", encoding="utf-8")
+    res = runner.invoke(cli, ["runs", "import", str(not_a_run)])
+    assert res.exit_code == 1 and "not the provenance of an assetplan run" in res.output
+    assert sorted(p.name for p in (data_dir / "runs").iterdir()) == [run_id]
 
 
 def test_register_mounts_serve_and_keys_on_a_cli():

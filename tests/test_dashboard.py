@@ -31,10 +31,12 @@ import httpx
 import pandas as pd
 import pytest
 from api_fixtures import make_settings
+from babel.messages.extract import extract_from_file
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.dashboard import STATIC_DIR, mount_dashboard
+from planner.labels import column_label, kpi_label
 from planner.outputs import VENDOR_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,6 +100,28 @@ def test_api_docs_load_nothing_from_outside(client):
         assert "fonts.googleapis" not in page.text
 
 
+def test_i18n_gives_the_pages_own_words_and_the_catalogues_labels(client):
+    vi = client.get("/i18n").json()  # no key needed; Vietnamese by default
+    en = client.get("/i18n", params={"lang": "en"}).json()
+    assert (vi["lang"], en["lang"]) == ("vi", "en")
+    extracted = {message for path in STATIC_DIR.glob("*.js")
+                 for _line, message, _comments, _context in extract_from_file("javascript", path)}
+    assert len(extracted) > 100
+    assert set(vi["messages"]) == set(en["messages"]) == extracted
+    assert all(en["messages"][m] == m for m in extracted)
+    assert vi["messages"]["Start a run"] == "Chạy kế hoạch"
+    assert vi["labels"]["use"]["health"] == "Y tế" and en["labels"]["use"]["health"] == "Health"
+    assert vi["kpis"]["units_without_car"] == kpi_label("units_without_car", "vi")
+    assert en["kpis"]["need_health"].startswith("Need: health")
+    assert vi["columns"]["population"] == column_label("population", "vi") != "Population"
+    assert client.get("/i18n", params={"lang": "fr"}).status_code == 422
+    # Every word of the page is one of the script's msgids.
+    page = client.get("/").text
+    js = (STATIC_DIR / "app.js").read_text()
+    for name in set(re.findall(r'data-i18n="([^"]+)"', page)):
+        assert re.search(rf"\b{name}: N_\(", js), name
+
+
 def test_api_routes_are_not_shadowed(client):
     health = client.get("/health")
     assert health.status_code == 200 and health.json()["status"] == "ok"
@@ -124,11 +148,12 @@ def test_vendored_leaflet_matches_the_pinned_version():
 
 
 def test_page_uses_only_the_api_endpoints():
-    js = (STATIC_DIR / "app.js").read_text()
     # fetch() gets relative URLs only; no absolute http(s) URL outside comments.
-    code = re.sub(r"/\*.*?\*/|//[^\n]*", "", js, flags=re.S)
+    code = "".join(re.sub(r"/\*.*?\*/|//[^\n]*", "", path.read_text(), flags=re.S)
+                   for path in sorted(STATIC_DIR.glob("*.js")))
     assert not re.search(r"https?://", code)
-    for endpoint in ('"runs"', '"/kpis"', '"/plan"', '"provinces"', '"communes"', '"health"'):
+    for endpoint in ('"runs"', '"/kpis"', '"/plan"', '"provinces"', '"communes"', '"health"',
+                     '"i18n"', '"keys/me"', '"compare"', '"scenarios"', '"keys"'):
         assert endpoint in code, endpoint
     assert '"X-API-Key"' in code
 
@@ -222,7 +247,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
         store = Store(Settings(database_url=None, data_dir=data_dir).store_url())
         with store.session() as s:
             keys = {role: create_key(s, role, None, f"dashboard-{role}")[1]
-                    for role in ("planner", "viewer")}
+                    for role in ("planner", "viewer", "admin")}
         store.dispose()
         h = {"X-API-Key": keys["planner"]}
         spec = {"name": "dashboard-test", "description": "Cao Bằng và Lâm Đồng, quick",
@@ -346,6 +371,9 @@ def test_dashboard_in_a_browser(live, browser):
     card = d.find_element("css selector", '#kpi-cards [data-kpi="units_without_car"]')
     assert float(card.get_attribute("data-after")) == live.kpi(run_b, "units_without_car")
     assert d.find_element("id", "synthetic-banner").is_displayed()  # the demo is synthetic
+    # A viewer neither starts runs nor manages keys: those panels are not there for it.
+    assert not d.find_element("id", "start-panel").is_displayed()
+    assert not d.find_element("id", "keys-panel").is_displayed()
     ARTIFACTS.mkdir(exist_ok=True)
     d.save_screenshot(str(ARTIFACTS / "dashboard.png"))
 
@@ -450,3 +478,183 @@ def test_api_docs_render_in_a_browser(live, browser):
     WebDriverWait(d, 30).until(lambda x: "assetplan API" in x.execute_script(
         "const h = document.querySelector('redoc h1, .api-info h1, h1');"
         "return h ? h.textContent : '';"))
+
+
+def _open_panels(d: Any) -> None:
+    d.execute_script("document.querySelectorAll('aside details').forEach(e => e.open = true)")
+
+
+def _use_key(d: Any, live: Live, role: str, lang: str = "vi") -> None:
+    d.get(live.url + "/")
+    d.execute_script("localStorage.setItem('assetplan.apiKey', arguments[0]);"
+                     "localStorage.setItem('assetplan.lang', arguments[1])", live.keys[role], lang)
+    d.get(live.url + f"/#run={live.runs[1]}")
+    d.refresh()
+    _wait_ready(d, live.runs[1])
+    d.get_log("browser")  # what earlier pages logged
+
+
+def _wait_for(d: Any, check: Any, timeout_s: float = 30) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(d, timeout_s, poll_frequency=0.2).until(check)
+
+
+def _english_fragments(vi: dict[str, str]) -> set[str]:
+    """The words of each English msgid whose Vietnamese differs (placeholders cut out)."""
+    out = set()
+    for msgid, text in vi.items():
+        if text == msgid:
+            continue
+        for part in re.split(r"\{\w+\}", msgid):
+            part = part.strip(" ·:;,.()…−-")
+            if len(part) >= 4 and re.search("[A-Za-z]{3}", part):
+                out.add(part)
+    return out
+
+
+def test_dashboard_in_vietnamese_by_default_and_english_by_its_switch(live, browser):
+    """With an admin key every panel is open: no English word of the page's catalogue shows;
+    the switch gives the English ones (the KPI labels from the catalogue too), and back."""
+    d = browser
+    _use_key(d, live, "admin")
+    d.execute_script("localStorage.removeItem('assetplan.lang')")
+    d.refresh()
+    _wait_ready(d, live.runs[1])
+    _wait_for(d, lambda d: d.find_elements("css selector", "#keys-table tbody tr"))
+    _open_panels(d)
+    vi = httpx.get(live.url + "/i18n", params={"lang": "vi"}).json()
+    text = d.execute_script("return document.body.innerText")
+    shown = [f for f in _english_fragments(vi["messages"])
+             if re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text)]
+    assert shown == [], shown
+    assert d.execute_script("return document.documentElement.lang") == "vi"
+    assert d.find_element("css selector", "[data-i18n=subtitle]").text == vi["messages"][
+        "Public-asset dashboard"]
+    card = '#kpi-cards [data-kpi="units_without_car"] .label'
+    assert d.find_element("css selector", card).text.startswith(vi["kpis"]["units_without_car"])
+
+    d.find_element("css selector", '#lang-switch [data-lang="en"]').click()
+    _wait_for(d, lambda d: d.execute_script("return document.documentElement.lang") == "en")
+    _wait_ready(d, live.runs[1])
+    en = httpx.get(live.url + "/i18n", params={"lang": "en"}).json()
+    assert d.find_element("css selector", "[data-i18n=subtitle]").text == "Public-asset dashboard"
+    assert d.find_element("css selector", card).text.startswith(en["kpis"]["units_without_car"])
+    assert d.find_element("css selector", "#start-panel summary").text == "Start a run"
+    assert d.execute_script("return localStorage.getItem('assetplan.lang')") == "en"
+    d.refresh()  # the choice is kept
+    _wait_ready(d, live.runs[1])
+    assert d.find_element("css selector", "[data-i18n=kpis]").text == "KPIs"
+    d.save_screenshot(str(ARTIFACTS / "dashboard-en.png"))
+    d.find_element("css selector", '#lang-switch [data-lang="vi"]').click()
+    _wait_for(d, lambda d: d.find_element("css selector", "[data-i18n=kpis]").text
+              == vi["messages"]["KPIs"])
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
+
+
+def test_dashboard_finds_a_unit_by_name_without_diacritics(live, browser):
+    d = browser
+    _use_key(d, live, "viewer")
+    _open_panels(d)
+    d.find_element("id", "find-input").send_keys("lam vien")  # Phường Lâm Viên - Đà Lạt
+    d.find_element("id", "find-button").click()
+    _wait_for(d, lambda d: d.find_elements("css selector", "#find-results li"))
+    hits = d.find_elements("css selector", "#find-results li")
+    assert any("Lâm Viên" in h.text for h in hits), [h.text for h in hits]
+    hit = next(h for h in hits if "Lâm Viên" in h.text)
+    hit.find_element("css selector", ".find-go").click()
+    _wait_for(d, lambda d: d.find_elements("css selector", ".leaflet-popup .find-popup"))
+    assert "Lâm Viên" in d.find_element("css selector", ".leaflet-popup .find-popup").text
+
+
+def test_dashboard_starts_a_run_and_compares_two_runs(live, browser):
+    """A planner starts a run of a one-province scenario from the page and sees it finish and
+    drawn; comparing it with a two-province run shows the difference and the warning; two runs
+    of the same provinces show no warning and the decisions that changed."""
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    h = {"X-API-Key": live.keys["planner"]}
+    spec = {"name": "dashboard-cao-bang", "data": {"dataset": "demo", "provinces": ["04"]},
+            "solver": {"time_limit_s": 5, "mip_gap": 0.01},
+            "overrides": {"tight": {"budget": {"default_province_vnd": 30_000_000_000}}}}
+    assert httpx.post(live.url + "/scenarios", json=spec, headers=h).status_code == 201
+    _use_key(d, live, "planner")
+    _open_panels(d)
+    _wait_for(d, lambda d: "dashboard-cao-bang" in d.find_element("id", "start-scenario").text)
+    Select(d.find_element("id", "start-scenario")).select_by_visible_text("dashboard-cao-bang")
+    d.find_element("css selector", '#start-overrides input[value="tight"]').click()
+    d.find_element("id", "start-button").click()
+    _wait_for(d, lambda d: d.find_element("id", "start-status").get_attribute("data-state")
+              in ("done", "error"), 300)
+    status = d.find_element("id", "start-status")
+    assert status.get_attribute("data-state") == "done", status.text
+    new_run = status.get_attribute("data-run")
+    _wait_ready(d, new_run)
+    run = httpx.get(f"{live.url}/runs/{new_run}", headers=h).json()
+    assert (run["status"], run["provinces"], run["overrides"]) == ("succeeded", ["04"], ["tight"])
+    assert _state(d, "s.layers.units.getLayers().length") == len(live.table(new_run, "units"))
+
+    two = live.runs[1]
+    Select(d.find_element("id", "compare-a")).select_by_value(two)
+    Select(d.find_element("id", "compare-b")).select_by_value(new_run)
+    d.find_element("id", "compare-button").click()
+    _wait_for(d, lambda d: d.find_element("id", "compare-result").get_attribute("data-state")
+              == "ready")
+    assert d.find_element("id", "compare-warning").is_displayed()
+    row = d.find_element("css selector", '#compare-table tr[data-kpi="units"]')
+    cells = row.find_elements("css selector", "td")
+    difference = live.kpi(new_run, "units") - live.kpi(two, "units")
+    assert float(row.get_attribute("data-difference")) == difference < 0
+    assert cells[4].text == "−" + f"{-difference:.0f}"
+    assert cells[0].text == httpx.get(live.url + "/i18n").json()["kpis"]["units"]
+
+    Select(d.find_element("id", "compare-a")).select_by_value(live.runs[0])
+    Select(d.find_element("id", "compare-b")).select_by_value(two)
+    d.find_element("id", "compare-button").click()
+    _wait_for(d, lambda d: d.find_element("id", "compare-result").get_attribute("data-state")
+              == "ready" and not d.find_element("id", "compare-warning").is_displayed())
+    body = httpx.get(live.url + "/compare", params={"runs": f"{live.runs[0]},{two}"},
+                     headers=h).json()
+    assert body["decisions_changed_total"] > 0
+    _wait_for(d, lambda d: len(d.find_elements("css selector", "#compare-changes li"))
+              == len(body["decisions_changed"]))
+    spend = d.find_element("css selector", '#compare-table tr[data-kpi="renovation_spend_vnd"]')
+    assert float(spend.get_attribute("data-difference")) == pytest.approx(
+        live.kpi(two, "renovation_spend_vnd") - live.kpi(live.runs[0], "renovation_spend_vnd"))
+    d.save_screenshot(str(ARTIFACTS / "dashboard-compare.png"))
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors
+
+
+def test_dashboard_admin_creates_and_revokes_a_key(live, browser):
+    from selenium.webdriver.support.ui import Select
+
+    d = browser
+    _use_key(d, live, "admin")
+    _open_panels(d)
+    _wait_for(d, lambda d: d.find_elements("css selector", "#keys-table tbody tr"))
+    Select(d.find_element("id", "keys-role")).select_by_value("viewer")
+    Select(d.find_element("id", "keys-province")).select_by_value("68")
+    d.find_element("id", "keys-name").send_keys("phong-tai-chinh")
+    d.find_element("id", "keys-create").click()
+    _wait_for(d, lambda d: d.find_element("id", "keys-secret").is_displayed())
+    secret = d.find_element("id", "keys-secret-value").text
+    key_id = d.find_element("id", "keys-secret").get_attribute("data-key")
+    assert secret.startswith("ap_")
+    h = {"X-API-Key": secret}
+    assert httpx.get(live.url + "/keys/me", headers=h).json()["province_code"] == "68"
+    row = f'#keys-table tr[data-key="{key_id}"]'
+    _wait_for(d, lambda d: d.find_elements("css selector", row))
+    assert secret not in d.execute_script(  # only its prefix is listed
+        "return document.querySelector(arguments[0]).innerText", row)
+    d.execute_script("document.querySelector(arguments[0]).click()", row + " .key-revoke")
+    # Read in one script: the list is drawn again after each change.
+    _wait_for(d, lambda d: d.execute_script(
+        "const r = document.querySelector(arguments[0]); return r && r.dataset.revoked;",
+        row) == "true")
+    assert not d.find_element("id", "keys-secret").is_displayed()
+    assert httpx.get(live.url + "/runs", headers=h).status_code == 401
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == [], errors

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,11 @@ router = APIRouter(tags=["results"], responses=responses(401, 403, 404, 409, 422
 MAX_RUNS = 10
 MAX_CHANGES = 1_000
 RUN_IDS = r"^\s*[^,\s\x00]+(\s*,\s*[^,\s\x00]+)*\s*$"  # ids, commas between, none empty
-KEYS = ["scope", "scope_id", "scope_name", "kpi", "kpi_vi", "unit"]
+# A KPI row is matched across runs by these; its names are the first run's (a national scope is
+# named by the provinces planned, so runs of different provinces name it differently).
+KEYS = ["scope", "scope_id", "kpi", "unit"]
+NAMES = ["scope_name", "kpi_vi"]
+COLUMNS = ["scope", "scope_id", "scope_name", "kpi", "kpi_vi", "unit"]
 
 
 def _value(v: object) -> float | None:
@@ -56,21 +60,26 @@ def compare_runs(
         if scope_id is not None:
             df = df[df["scope_id"].astype(str) == scope_id]
         frames.append(df)
-    # One lookup per run: KPI key -> {"before": x, "after": y}; rows in first-seen order.
+    # One lookup per run: KPI key -> {"before": x, "after": y, names}; rows in first-seen order.
     lookups = []
     for df in frames:
-        keyed = df.astype({"scope_id": str}).set_index(KEYS)[["before", "after"]]
+        keyed = df.astype({"scope_id": str}).set_index(KEYS)[["before", "after", *NAMES]]
         lookups.append(keyed[~keyed.index.duplicated()].to_dict("index"))
     keys = list(dict.fromkeys(k for lookup in lookups for k in lookup))
+    named: dict[Any, dict[str, str]] = {}  # key -> the columns naming its row, in order
+    for k in keys:
+        first = next(lookup[k] for lookup in lookups if k in lookup)
+        cols = dict(zip(KEYS, k, strict=True)) | {n: first[n] for n in NAMES}
+        named[k] = {c: str(cols[c]) for c in COLUMNS}
     if format == "csv":
-        table = pd.DataFrame([{**dict(zip(KEYS, k, strict=True)),
-                               **{f"{what}_{i}": lookup.get(k, {}).get(what)
-                                  for i, lookup in zip(ids, lookups, strict=True)
-                                  for what in ("before", "after")}} for k in keys])
+        table = pd.DataFrame([named[k] | {
+            f"{what}_{i}": lookup.get(k, {}).get(what)
+            for i, lookup in zip(ids, lookups, strict=True) for what in ("before", "after")}
+            for k in keys])
         return Response(csv_text(table), media_type="text/csv",
                         headers={"Content-Disposition": 'attachment; filename="compare.csv"'})
     items = [CompareRow(
-        **{c: str(v) for c, v in zip(KEYS, k, strict=True)},
+        **named[k],
         before={i: _value(lookup.get(k, {}).get("before"))
                 for i, lookup in zip(ids, lookups, strict=True)},
         after={i: _value(lookup.get(k, {}).get("after"))

@@ -10,7 +10,7 @@ from api.deps import SessionDep
 from api.errors import ApiError, invalid, not_found, responses, rules_beyond_the_schema
 from api.models import ApiKey
 from api.schemas import KeyCreate, KeyCreated, KeyPublic
-from api.security import Admin, KeyCache, create_key, get_key_cache, revoke_key
+from api.security import Admin, KeyCache, Viewer, create_key, get_key_cache, revoke_key
 from planner.i18n import _
 
 router = APIRouter(prefix="/keys", tags=["keys"], responses=responses(401, 403, 422))
@@ -20,6 +20,15 @@ router = APIRouter(prefix="/keys", tags=["keys"], responses=responses(401, 403, 
             summary="List API keys (admin)")
 def list_keys(session: SessionDep, _principal: Admin) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
+
+
+@router.get("/me", response_model=KeyPublic, operation_id="get_own_key",
+            summary="The calling key: its role and province scope (any role)")
+def get_own_key(session: SessionDep, viewer: Viewer) -> ApiKey:
+    row = session.get(ApiKey, viewer.key_id)
+    if row is None:  # revoked and deleted since it was cached
+        raise not_found("key", viewer.key_id)
+    return row
 
 
 @router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED,

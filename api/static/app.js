@@ -1,6 +1,9 @@
 /* assetplan dashboard: one run of the planner on a map, with its KPIs.
  *
- * Reads only this server's own API (relative URLs): /health, /runs, /provinces, /communes,
+ * Every word comes from GET /i18n (the one catalogue): the page's sentences are English msgids
+ * written as _("...") or N_("..."), their Vietnamese in planner/locale; Vietnamese by default,
+ * English with the VI | EN switch (kept in localStorage).
+ * Reads only this server's own API (relative URLs): /i18n, /health, /runs, /provinces, /communes,
  * /runs/{id}/kpis, /runs/{id}/plan?table=...&format=json|geojson&province=... and
  * /runs/{id}/decisions; a planner's key pins a property's use or forbids its sale from the
  * property's popup and re-plans with POST /runs/{id}/replan.
@@ -12,56 +15,138 @@
   "use strict";
 
   var KEY_STORE = "assetplan.apiKey";
+  var LANG_STORE = "assetplan.lang";
   var TILE_STORE = "assetplan.tileUrl";
   var TILE_ATTR_STORE = "assetplan.tileAttribution";
   var PAGE = 100000; // the largest page /runs/{id}/plan answers
 
-  var USE_LABELS = {
-    health: "Y tế / health", education: "Giáo dục / education",
-    office: "Trụ sở làm việc / office", service_point: "Điểm phục vụ hành chính công / service point",
-    housing: "Nhà ở công vụ / official housing", culture: "Văn hóa, thể thao / culture",
-    transfer: "Điều chuyển / transfer", sale: "Bán, chuyển nhượng / sale", hold: "Chờ xử lý / hold"
-  };
   var USE_COLOURS = {
     health: "#d62728", education: "#1f77b4", office: "#8c564b", service_point: "#9467bd",
     housing: "#e377c2", culture: "#17becf", transfer: "#bcbd22", sale: "#ff7f0e", hold: "#7f7f7f"
   };
-  var CATEGORY_LABELS = {
-    car: "Xe ô tô / car", computer: "Máy tính / computer", printer: "Máy in / printer",
-    photocopier: "Máy photocopy / photocopier", scanner: "Máy quét / scanner",
-    projector: "Máy chiếu / projector"
-  };
+  var USES = Object.keys(USE_COLOURS);
   var CATEGORY_COLOURS = {
     car: "#d62728", computer: "#1f77b4", printer: "#2ca02c", photocopier: "#9467bd",
     scanner: "#8c564b", projector: "#17becf"
   };
   var NEED_CLASSES = {
-    unmet: { colour: "#d62728", label: "Còn nhu cầu chưa đáp ứng / need left unmet" },
-    met: { colour: "#2ca02c", label: "Nhu cầu được đáp ứng hết / every need met by the plan" },
-    none: { colour: "#9aa5ad", label: "Không có nhu cầu / no need" }
+    unmet: { colour: "#d62728", label: N_("Need left unmet") },
+    met: { colour: "#2ca02c", label: N_("Every need met by the plan") },
+    none: { colour: "#9aa5ad", label: N_("No need") }
   };
-  var TERRAIN_LABELS = {
-    lowland: "đồng bằng / lowland", midland: "trung du / midland",
-    mountain: "miền núi / mountain", island: "hải đảo / island"
+  // The words of index.html, by the name its data-i18n attributes give.
+  var PAGE_TEXTS = {
+    subtitle: N_("Public-asset dashboard"), run: N_("Run"), province: N_("Province"),
+    all: N_("All"), apiKey: N_("API key"), apiKeys: N_("API keys"),
+    synthetic: N_("SYNTHETIC DATA: the inventory of this run is a synthetic demo calibrated " +
+      "to published totals, not real asset data."),
+    findUnit: N_("Find a unit"), find: N_("Find"), startRun: N_("Start a run"), scenario: N_("Scenario"), overrides: N_("Overrides"),
+    start: N_("Start"), compareRuns: N_("Compare two runs"), compare: N_("Compare"),
+    kpi: N_("KPI"), unit: N_("Unit of measure"), difference: N_("Difference (B − A)"),
+    role: N_("Role"), roleViewer: N_("Viewer: reads"),
+    rolePlanner: N_("Planner: also starts runs"), roleAdmin: N_("Admin: also manages keys"),
+    wholeCountry: N_("Whole country"), keyName: N_("Who uses it"), createKey: N_("Create key"),
+    secretOnce: N_("The new key, shown this once: copy it now."), keyPrefix: N_("Key"),
+    created: N_("Created"),
+    decisions: N_("Planner's decisions"),
+    decisionsNote: N_("Click a property on the map to pin its use or forbid its sale, then " +
+      "re-plan from this run."),
+    replan: N_("Re-plan"), kpis: N_("KPIs"), before: N_("Before"), after: N_("After"),
+    change: N_("Change"),
+    about: N_("Geography: tranngocminhhieu/vietnamadminunits (MIT), source " +
+      "sapnhap.bando.com.vn / NQ-UBTVQH15 resolutions of 16/06/2025; " +
+      "thanglequoc/vietnamese-provinces-database (MIT). Map: Leaflet (BSD-2-Clause), no " +
+      "internet needed."),
+    keyInput: N_("Key (X-API-Key)"), remember: N_("Remember in this browser (localStorage)"),
+    tileUrl: N_("Tile server URL template (optional)"), tileAttribution: N_("Tile attribution"),
+    noTiles: N_("Without a tile server the map draws the GeoJSON layers alone."),
+    forgetKey: N_("Forget key"), cancel: N_("Cancel"), save: N_("Save")
   };
-  var UNIT_LABELS = {
-    units: "ĐVHC / units", people: "người / people", properties: "nhà, đất / properties",
-    m2: "m²", points: "điểm / points", VND: "tỷ đồng / bn VND", items: "chiếc / items",
-    "item-km": "chiếc·km / item-km"
-  };
-  var NEED_UNITS = { service_point: "điểm / points" };
   var HEADLINE = ["units_without_car", "units_below_equipment_norm", "surplus_properties",
     "priority_units_with_unmet_need", "renovation_spend_vnd", "items_transferred"];
 
   // Everything the page knows, exposed for tests and for the curious (read-only use, please).
   var state = {
-    key: null, runs: [], provinces: new Map(), run: null, province: "", kpis: [],
+    key: null, lang: "vi", role: null, runs: [], provinces: new Map(), run: null, province: "", kpis: [],
     map: null, renderer: null, layers: {}, layerControl: null, tiles: null, backdrop: null,
     counts: {}, ready: false, seq: 0,
     // The planner's decisions for the next re-plan: the run's own, then those added here.
     decisions: [], decisionsOf: null, propertyMarkers: {}, replanning: null
   };
   window.assetplanDashboard = state;
+
+  // ---------------------------------------------------------------------------- words
+
+  // GET /i18n's answer; until it comes (or if it fails) the English msgids are shown.
+  var T = { lang: "en", messages: {}, labels: {}, columns: {}, kpis: {} };
+  // Other panels (work.js) redraw on these: the language changed, the runs were listed, the
+  // page started with a key (its role known).
+  var textHooks = [];
+  var runHooks = [];
+  var startHooks = [];
+
+  function N_(msg) { return msg; } // marks a msgid for the catalogue; translated where shown
+
+  // msgid in the page's language, its {placeholders} filled from values.
+  function _(msg, values) {
+    var text = T.messages[msg] || msg;
+    if (!values) return text;
+    return text.replace(/\{(\w+)\}/g, function (m, k) {
+      return Object.prototype.hasOwnProperty.call(values, k) ? String(values[k]) : m;
+    });
+  }
+
+  function label(family, code) {
+    var f = T.labels[family] || {};
+    return Object.prototype.hasOwnProperty.call(f, code) ? f[code] : code;
+  }
+
+  function column(col) { return T.columns[col] || col; }
+
+  // Money is shown in billions on this page.
+  function unitLabel(unit) { return unit === "VND" ? _("bn VND") : label("unit", unit); }
+
+  function needUnit(use) { return use === "service_point" ? label("unit", "points") : "m²"; }
+
+  function locale() { return state.lang === "vi" ? "vi-VN" : "en-GB"; }
+
+  function applyTexts() {
+    document.documentElement.lang = state.lang;
+    document.title = "assetplan · " + _("Dashboard");
+    document.querySelectorAll("[data-i18n]").forEach(function (e) {
+      e.textContent = _(PAGE_TEXTS[e.dataset.i18n] || e.dataset.i18n);
+    });
+    document.querySelectorAll("#lang-switch [data-lang]").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.lang === state.lang));
+    });
+  }
+
+  async function loadTexts(lang) {
+    state.lang = lang === "en" ? "en" : "vi";
+    nf0 = new Intl.NumberFormat(locale(), { maximumFractionDigits: 0 });
+    nf1 = new Intl.NumberFormat(locale(), { maximumFractionDigits: 1 });
+    try {
+      T = await api("i18n", { lang: state.lang });
+    } catch (err) {
+      T = { lang: "en", messages: {}, labels: {}, columns: {}, kpis: {} };
+      handle(err);
+    }
+    applyTexts();
+  }
+
+  async function switchLang(lang) {
+    store(LANG_STORE, lang);
+    await loadTexts(lang);
+    health();
+    textHooks.forEach(function (hook) { hook(); });
+    if (state.runs.length) {
+      fillRunSelect();
+      fillProvinceSelect(state.run);
+      await loadRun();
+    } else {
+      await start();
+    }
+  }
 
   // ------------------------------------------------------------------------------- helpers
 
@@ -115,7 +200,8 @@
   }
   ApiError.prototype = Object.create(Error.prototype);
 
-  async function api(path, params, body) {
+  // GET (POST with a body, or the method given) of this server's API; JSON back.
+  async function api(path, params, body, method) {
     var url = new URL(path, document.baseURI);
     Object.keys(params || {}).forEach(function (k) {
       var v = params[k];
@@ -124,8 +210,9 @@
     var headers = { Accept: "application/json, application/geo+json" };
     if (state.key) headers["X-API-Key"] = state.key;
     var init = { headers: headers, credentials: "same-origin" };
+    if (method) init.method = method;
     if (body !== undefined) {
-      init.method = "POST";
+      init.method = method || "POST";
       init.body = JSON.stringify(body);
       headers["Content-Type"] = "application/json";
     }
@@ -133,7 +220,7 @@
     try {
       resp = await fetch(url, init);
     } catch (e) {
-      throw new ApiError(0, "network", "Không kết nối được máy chủ / cannot reach the server");
+      throw new ApiError(0, "network", _("Cannot reach the server"));
     }
     var text = await resp.text();
     var answer = null;
@@ -161,7 +248,7 @@
       a.click();
       setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
     } catch (e) {
-      say("Tải xuống thất bại / download failed: " + e.message, "error");
+      say(_("Download failed: {error}", { error: e.message }), "error");
     }
   }
 
@@ -184,10 +271,10 @@
 
   function handle(err) {
     if (err instanceof ApiError && err.status === 401) {
-      say("Cần khoá API hợp lệ / a valid API key is needed: " + err.message, "error");
-      openKeyDialog("Máy chủ yêu cầu khoá API / the server asks for an API key: " + err.message);
+      say(_("A valid API key is needed: {error}", { error: err.message }), "error");
+      openKeyDialog(_("The server asks for an API key: {error}", { error: err.message }));
     } else if (err instanceof ApiError && err.status === 403) {
-      say("Khoá này không được phép / this key may not do this: " + err.message, "error");
+      say(_("This key may not do this: {error}", { error: err.message }), "error");
     } else {
       say((err && err.message) || String(err), "error");
       if (!(err instanceof ApiError) && window.console) console.error(err);
@@ -289,21 +376,23 @@
 
   function unitTip(p, a) {
     var html = "<div class='tip-title'>" + esc(p.name) + " (" + esc(p.commune_code) + ")</div>" +
-      esc(p.province_name) + " · " + esc(TERRAIN_LABELS[p.terrain] || p.terrain) +
-      " · dân số / population " + fmt(p.population) + " người";
+      esc(p.province_name) + " · " + esc(label("terrain", p.terrain)) + " · " +
+      esc(_("population {count}", { count: fmt(p.population) }));
     if (a) {
       if (a.noCarBefore) {
-        html += "<br>Không có xe ô tô trước kế hoạch / no car before the plan" +
-          (a.noCarAfter ? " — vẫn chưa có / still none" : " — được điều chuyển / one transferred");
+        html += "<br>" + esc(_("No car before the plan")) + " — " +
+          esc(a.noCarAfter ? _("still none") : _("one transferred"));
       }
       a.unmetUses.forEach(function (r) {
-        html += "<br><b>" + esc(USE_LABELS[r.use] || r.use) + "</b>: chưa đáp ứng / unmet " +
-          fmt(r.unmet) + " " + esc(NEED_UNITS[r.use] || "m²") + " / " + fmt(r.need) +
+        html += "<br><b>" + esc(label("use", r.use)) + "</b>: " +
+          esc(_("unmet {unmet} {unit} of {need}", { unmet: fmt(r.unmet), unit: needUnit(r.use),
+            need: fmt(r.need) })) +
           (r.reason ? "<br><span class='tip-reason'>" + esc(r.reason) + "</span>" : "");
       });
       a.shortItems.forEach(function (r) {
-        html += "<br>" + esc(CATEGORY_LABELS[r.category] || r.category) + ": thiếu / short " +
-          fmt(r.shortfall_before) + " → " + fmt(r.shortfall_after) +
+        html += "<br>" + esc(label("category", r.category)) + ": " +
+          esc(_("short {before} → {after}", { before: fmt(r.shortfall_before),
+            after: fmt(r.shortfall_after) })) +
           (r.reason ? " <span class='tip-reason'>" + esc(r.reason) + "</span>" : "");
       });
     }
@@ -312,13 +401,16 @@
 
   function propertyTip(p) {
     return "<div class='tip-title'>" + esc(p.name) + " (" + esc(p.property_id) + ")</div>" +
-      "Phương án / use: <b>" + esc(USE_LABELS[p.use] || p.use) + "</b><br>" +
-      "Nguồn gốc / origin: " + esc(p.origin) + " · " + esc(p.condition) + " · sàn / floor " +
-      fmt(p.floor_area_m2) + " m²" +
-      (p.renovation_cost_vnd ? "<br>Cải tạo / renovation " + fmt(p.renovation_cost_vnd, "VND") +
-        " tỷ đồng" : "") +
-      (p.revenue_vnd ? "<br>Thu / revenue " + fmt(p.revenue_vnd, "VND") + " tỷ đồng" : "") +
-      (p.served_commune_code ? "<br>Phục vụ / serves " + esc(p.served_commune_code) : "") +
+      esc(_("Decided use")) + ": <b>" + esc(label("use", p.use)) + "</b><br>" +
+      esc(column("origin")) + ": " + esc(label("origin", p.origin)) + " · " +
+      esc(label("condition", p.condition)) + " · " +
+      esc(_("floor {area} m²", { area: fmt(p.floor_area_m2) })) +
+      (p.renovation_cost_vnd ? "<br>" + esc(_("Renovation {amount} bn VND",
+        { amount: fmt(p.renovation_cost_vnd, "VND") })) : "") +
+      (p.revenue_vnd ? "<br>" + esc(_("Revenue {amount} bn VND",
+        { amount: fmt(p.revenue_vnd, "VND") })) : "") +
+      (p.served_commune_code ? "<br>" + esc(_("Serves {unit}", { unit: p.served_commune_code }))
+        : "") +
       (p.reason ? "<br><span class='tip-reason'>" + esc(p.reason) + "</span>" : "");
   }
 
@@ -340,8 +432,8 @@
       var p = f.properties;
       L.polyline(f.geometry.coordinates.map(latlng), { renderer: r, color: USE_COLOURS[p.use] || "#555",
         weight: 1.3, opacity: 0.65 })
-        .bindTooltip(esc(USE_LABELS[p.use] || p.use) + ": " + esc(p.property_id) + " → " +
-          esc(p.commune_code) + ", " + fmt(p.quantity) + " " + esc(NEED_UNITS[p.use] || "m²") +
+        .bindTooltip(esc(label("use", p.use)) + ": " + esc(p.property_id) + " → " +
+          esc(p.commune_code) + ", " + fmt(p.quantity) + " " + esc(needUnit(p.use)) +
           ", " + nf1.format(p.distance_km) + " km", { sticky: true })
         .addTo(conv);
     });
@@ -354,7 +446,7 @@
       byCat[p.category] = (byCat[p.category] || 0) + (p.quantity || 0);
       L.polyline(f.geometry.coordinates.map(latlng), { renderer: r,
         color: CATEGORY_COLOURS[p.category] || "#333", weight: 1.6, opacity: 0.8, dashArray: "5 4" })
-        .bindTooltip(fmt(p.quantity) + " × " + esc(CATEGORY_LABELS[p.category] || p.category) +
+        .bindTooltip(fmt(p.quantity) + " × " + esc(label("category", p.category)) +
           ": " + esc(p.holder_code) + " → " + esc(p.commune_code) + ", " +
           nf1.format(p.distance_km) + " km", { sticky: true })
         .addTo(trans);
@@ -413,17 +505,17 @@
       unmet: byClass.unmet, met: byClass.met, none: byClass.none, noCarBefore: noCar };
 
     var overlays = {};
-    overlays["ĐVHC theo nhu cầu / units by need (" + nf0.format(state.counts.units) + ")"] = units;
-    overlays["Nhà đất dôi dư theo phương án / surplus properties by use (" +
-      nf0.format(state.counts.properties) + ")"] = props;
-    overlays["Chuyển đổi công năng / conversions, property → unit served (" +
-      nf0.format(state.counts.conversions) + ")"] = conv;
-    overlays["Điều chuyển xe, thiết bị / transfers of cars and equipment (" +
-      nf0.format(state.counts.transfers) + ")"] = trans;
-    overlays["Tên tỉnh / province names"] = labels;
+    overlays[esc(_("Units by need ({count})", { count: nf0.format(state.counts.units) }))] = units;
+    overlays[esc(_("Surplus properties by use ({count})",
+      { count: nf0.format(state.counts.properties) }))] = props;
+    overlays[esc(_("Conversions, property → unit served ({count})",
+      { count: nf0.format(state.counts.conversions) }))] = conv;
+    overlays[esc(_("Transfers of cars and equipment ({count})",
+      { count: nf0.format(state.counts.transfers) }))] = trans;
+    overlays[esc(_("Province names"))] = labels;
     if (state.backdrop) {
-      overlays["Nền: mọi ĐVHC cả nước / backdrop: every unit (" +
-        nf0.format(state.backdrop.getLayers().length) + ")"] = state.backdrop;
+      overlays[esc(_("Backdrop: every unit ({count})",
+        { count: nf0.format(state.backdrop.getLayers().length) }))] = state.backdrop;
     }
     state.layerControl = L.control.layers(null, overlays, { collapsed: false, position: "topright" })
       .addTo(map);
@@ -452,45 +544,47 @@
     u.replaceChildren();
     var h = document.createElement("h3");
     h.className = "note";
-    h.textContent = "ĐVHC sau kế hoạch / units after the plan";
+    h.textContent = _("Units after the plan");
     u.appendChild(h);
     Object.keys(NEED_CLASSES).forEach(function (k) {
-      u.appendChild(legendRow("", NEED_CLASSES[k].colour, NEED_CLASSES[k].label, byClass[k],
+      u.appendChild(legendRow("", NEED_CLASSES[k].colour, _(NEED_CLASSES[k].label), byClass[k],
         "units-" + k));
     });
-    u.appendChild(legendRow("ring", "#111", "Viền đen: không có xe ô tô trước kế hoạch / black ring: no car before the plan",
-      noCar, "no-car"));
+    u.appendChild(legendRow("ring", "#111", _("Black ring: no car before the plan"), noCar,
+      "no-car"));
     var s = $("legend-uses");
     s.replaceChildren();
     h = document.createElement("h3");
     h.className = "note";
-    h.textContent = "Nhà, đất dôi dư theo phương án / surplus houses and land by decided use";
+    h.textContent = _("Surplus houses and land by decided use");
     s.appendChild(h);
-    Object.keys(USE_LABELS).forEach(function (k) {
-      if (byUse[k]) s.appendChild(legendRow("", USE_COLOURS[k], USE_LABELS[k], byUse[k], "use-" + k));
+    USES.forEach(function (k) {
+      if (byUse[k]) s.appendChild(legendRow("", USE_COLOURS[k], label("use", k), byUse[k], "use-" + k));
     });
     if (byUse.planner) {
-      s.appendChild(legendRow("ring", "#111", "Viền đen: theo quyết định của người lập kế hoạch / " +
-        "black ring: as the planner decided", byUse.planner, "use-planner"));
+      s.appendChild(legendRow("ring", "#111", _("Black ring: as the planner decided"),
+        byUse.planner, "use-planner"));
     }
     var l = $("legend-lines");
     l.replaceChildren();
     h = document.createElement("h3");
     h.className = "note";
-    h.textContent = "Đường nối / lines";
+    h.textContent = _("Lines");
     l.appendChild(h);
-    l.appendChild(legendRow("line", "#9467bd", "Liền: nhà đất → ĐVHC được phục vụ, màu theo phương án / " +
-      "solid: property → unit served, coloured by use", state.counts.conversions, "conversions"));
-    Object.keys(CATEGORY_LABELS).forEach(function (k) {
+    l.appendChild(legendRow("line", "#9467bd", _("Solid: property → unit served, coloured by use"),
+      state.counts.conversions, "conversions"));
+    Object.keys(CATEGORY_COLOURS).forEach(function (k) {
       if (byCat[k]) {
-        l.appendChild(legendRow("line dashed", CATEGORY_COLOURS[k], "Nét đứt: điều chuyển / dashed: transfer, " +
-          CATEGORY_LABELS[k] + ", chiếc / items", byCat[k], "transfer-" + k));
+        l.appendChild(legendRow("line dashed", CATEGORY_COLOURS[k],
+          _("Dashed: transfer, {category}, items", { category: label("category", k).toLowerCase() }), byCat[k],
+          "transfer-" + k));
       }
     });
-    $("counts").textContent = "Trên bản đồ / on the map: " + nf0.format(state.counts.units) +
-      " ĐVHC, " + nf0.format(state.counts.properties) + " nhà đất, " +
-      nf0.format(state.counts.conversions) + " chuyển đổi, " + nf0.format(state.counts.transfers) +
-      " điều chuyển.";
+    $("counts").textContent = _("On the map: {units} units, {properties} properties, " +
+      "{conversions} conversions, {transfers} transfers.", {
+      units: nf0.format(state.counts.units), properties: nf0.format(state.counts.properties),
+      conversions: nf0.format(state.counts.conversions),
+      transfers: nf0.format(state.counts.transfers) });
   }
 
 
@@ -510,11 +604,11 @@
   }
 
   function decisionText(d) {
-    var what = d.rule === "forbid" ? (d.use === "sale" ? "Cấm bán / sale forbidden"
-      : "Cấm / forbid " + (USE_LABELS[d.use] || d.use))
-      : "Yêu cầu / require " + (USE_LABELS[d.use] || d.use || "");
+    var what = d.rule === "forbid" ? (d.use === "sale" ? _("Sale forbidden")
+      : _("Forbid {use}", { use: label("use", d.use) }))
+      : _("Require {use}", { use: d.use ? label("use", d.use) : "" });
     var who = d.property_id ? d.property_id : d.holder_code ? d.holder_code + " · " +
-      (CATEGORY_LABELS[d.category] || d.category) : d.commune_code;
+      label("category", d.category) : d.commune_code;
     return who + ": " + what + (d.commune_code && d.property_id ? " → " + d.commune_code : "") +
       (d.quantity ? " × " + d.quantity : "") + (d.note ? " (" + d.note + ")" : "");
   }
@@ -533,26 +627,24 @@
     var box = el("div", { className: "decide", "data-property": p.property_id });
     var title = el("div", { className: "tip-title" }, p.name + " (" + p.property_id + ")");
     box.appendChild(title);
-    box.appendChild(el("div", {}, "Phương án hiện tại / current use: " +
-      (USE_LABELS[p.use] || p.use) + (p.decided_by === "planner"
-        ? " — theo quyết định của người lập kế hoạch / as the planner decided" : "")));
-    var sel = el("select", { className: "decide-use", "aria-label": "phương án / use" });
+    box.appendChild(el("div", {}, _("Current use: {use}", { use: label("use", p.use) }) +
+      (p.decided_by === "planner" ? " — " + _("as the planner decided") : "")));
+    var sel = el("select", { className: "decide-use", "aria-label": _("Decided use") });
     PINNABLE.forEach(function (u) {
-      var o = el("option", { value: u }, USE_LABELS[u] || u);
+      var o = el("option", { value: u }, label("use", u));
       if (u === p.use) o.selected = true;
       sel.appendChild(o);
     });
     var note = el("input", { className: "decide-note", type: "text", maxlength: "200",
-      placeholder: "lý do / why (tuỳ chọn / optional)" });
-    var pin = el("button", { type: "button", className: "decide-require" },
-      "Ghim phương án / pin this use");
+      placeholder: _("Why (optional)") });
+    var pin = el("button", { type: "button", className: "decide-require" }, _("Pin this use"));
     pin.addEventListener("click", function () {
       var row = { property_id: p.property_id, rule: "require", use: sel.value };
       if (note.value.trim()) row.note = note.value.trim();
       decide(row);
     });
     var forbid = el("button", { type: "button", className: "decide-forbid-sale" },
-      "Cấm bán / forbid its sale");
+      _("Forbid its sale"));
     forbid.addEventListener("click", function () {
       var row = { property_id: p.property_id, rule: "forbid", use: "sale" };
       if (note.value.trim()) row.note = note.value.trim();
@@ -566,7 +658,8 @@
     box.appendChild(forbid);
     var mine = state.decisions.filter(function (d) { return d.property_id === p.property_id; });
     mine.forEach(function (d) {
-      box.appendChild(el("div", { className: "note" }, "Đã quyết định / decided: " + decisionText(d)));
+      box.appendChild(el("div", { className: "note" },
+        _("Decided: {decision}", { decision: decisionText(d) })));
     });
     L.DomEvent.disableClickPropagation(box);
     return box;
@@ -593,7 +686,7 @@
       var li = el("li", { "data-property": d.property_id || "", "data-rule": d.rule,
         "data-use": d.use || "" }, decisionText(d) + " ");
       var rm = el("button", { type: "button", className: "decision-remove",
-        title: "bỏ quyết định này / drop this decision" }, "×");
+        title: _("Drop this decision") }, "×");
       rm.addEventListener("click", function () {
         state.decisions.splice(i, 1);
         drawDecisions();
@@ -621,6 +714,44 @@
 
   function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
+  // The stages a run reports (GET /runs/{id}); the planner's own three have labels.
+  var RUN_STAGES = {
+    queued: N_("waiting for a worker"), start: N_("starting"), load: N_("reading the data"),
+    kpis: N_("computing the KPIs"), write: N_("writing the plan"), done: N_("done")
+  };
+
+  // "seats 40 %": a run's stage and its share done.
+  function progressText(run) {
+    var stage = run.stage || "";
+    return (RUN_STAGES[stage] ? _(RUN_STAGES[stage]) : label("stage", stage)) + " " +
+      nf0.format(Math.round((run.progress || 0) * 100)) + " %";
+  }
+
+  function problemText(pr) {
+    return (pr.row ? _("row {row}", { row: pr.row }) + ", " : "") +
+      (pr.column ? pr.column + ": " : "") + pr.rule;
+  }
+
+  // Follow a queued run until it ends (status shows its progress); the final run back.
+  async function follow(run, status, words) {
+    while (run.status === "queued" || run.status === "running") {
+      status.textContent = _(words, { run: run.id.slice(0, 8), progress: progressText(run) });
+      await sleep(1000);
+      run = await api("runs/" + encodeURIComponent(run.id));
+    }
+    return run;
+  }
+
+  // Select a finished run (listing the runs again) and draw it.
+  async function showRun(runId) {
+    await loadRuns();
+    state.run = state.runs.find(function (r) { return r.id === runId; }) || state.runs[0];
+    if (!state.run) return;
+    $("run-select").value = state.run.id;
+    fillProvinceSelect(state.run);
+    await loadRun();
+  }
+
   async function replan() {
     var from = state.run;
     if (!from || state.replanning) return;
@@ -632,34 +763,24 @@
         { decisions: state.decisions });
       state.replanning = run.id;
       drawDecisions();
-      while (run.status === "queued" || run.status === "running") {
-        status.textContent = "Đang lập lại kế hoạch / re-planning " + run.id.slice(0, 8) + ": " +
-          (run.stage || "") + " " + nf0.format(Math.round((run.progress || 0) * 100)) + " %";
-        await sleep(1000);
-        run = await api("runs/" + encodeURIComponent(run.id));
-      }
+      run = await follow(run, status, N_("Re-planning {run}: {progress}"));
       if (run.status !== "succeeded") {
-        throw new ApiError(0, run.status, "Lập lại kế hoạch thất bại / the re-plan " +
-          run.status + ": " + (run.error || run.message || ""));
+        throw new ApiError(0, run.status, _("The run ended {status}: {error}",
+          { status: run.status, error: run.error || run.message || "" }));
       }
-      status.textContent = "Đã lập lại kế hoạch / re-planned: " + run.id.slice(0, 8) +
-        " (từ / from " + from.id.slice(0, 8) + ")";
+      status.textContent = _("Re-planned: {run} (from {from})", { run: run.id.slice(0, 8),
+        from: from.id.slice(0, 8) });
       status.dataset.state = "done";
       status.dataset.run = run.id;
-      await loadRuns();
-      state.run = state.runs.find(function (r) { return r.id === run.id; }) || run;
-      $("run-select").value = state.run.id;
-      fillProvinceSelect(state.run);
       state.replanning = null;
-      await loadRun();
+      await showRun(run.id);
     } catch (err) {
       status.dataset.state = "error";
       status.textContent = (err && err.message) || String(err);
       if (err instanceof ApiError && err.problems && err.problems.length) {
         var ul = el("ul", { className: "problems" });
         err.problems.forEach(function (pr) {
-          ul.appendChild(el("li", {}, (pr.row ? "dòng / row " + pr.row + ", " : "") +
-            (pr.column ? pr.column + ": " : "") + pr.rule));
+          ul.appendChild(el("li", {}, problemText(pr)));
         });
         status.appendChild(ul);
       }
@@ -671,6 +792,9 @@
   }
 
   // ---------------------------------------------------------------------------------- KPIs
+
+  // A KPI's label from the catalogue (the table's own Vietnamese for one it does not know).
+  function kpiLabel(k) { return T.kpis[k.kpi] || k.kpi_vi || k.kpi; }
 
   function drawKpis(items, scopeLabel) {
     state.kpis = items;
@@ -687,14 +811,14 @@
       card.dataset.after = isNum(k.after) ? String(k.after) : "";
       var label = document.createElement("div");
       label.className = "label";
-      label.textContent = k.kpi_vi + " (" + (UNIT_LABELS[k.unit] || k.unit) + ")";
+      label.textContent = kpiLabel(k) + " (" + unitLabel(k.unit) + ")";
       var value = document.createElement("div");
       value.className = "value";
       value.textContent = fmt(k.after, k.unit);
       if (isNum(k.before)) {
         var b = document.createElement("span");
         b.className = "before";
-        b.textContent = "  trước / before " + fmt(k.before, k.unit);
+        b.textContent = "  " + _("before {value}", { value: fmt(k.before, k.unit) });
         value.appendChild(b);
       }
       card.appendChild(label);
@@ -709,13 +833,10 @@
       tr.dataset.before = isNum(k.before) ? String(k.before) : "";
       tr.dataset.after = isNum(k.after) ? String(k.after) : "";
       var name = document.createElement("td");
-      name.textContent = k.kpi_vi;
-      var en = document.createElement("span");
-      en.className = "en";
-      en.textContent = k.kpi;
-      name.appendChild(en);
+      name.textContent = kpiLabel(k);
+      name.title = k.kpi; // the code, as the API and the CSV name it
       tr.appendChild(name);
-      var cells = [UNIT_LABELS[k.unit] || k.unit, fmt(k.before, k.unit), fmt(k.after, k.unit),
+      var cells = [unitLabel(k.unit), fmt(k.before, k.unit), fmt(k.after, k.unit),
         fmtDelta(k.before, k.after, k.unit)];
       cells.forEach(function (text, i) {
         var td = document.createElement("td");
@@ -734,26 +855,31 @@
     var when = run.finished_at || run.created_at || "";
     var d = when ? new Date(when) : null;
     return run.scenario_name + (run.overrides && run.overrides.length ? " +" + run.overrides.join("+") : "") +
-      " · " + (run.provinces && run.provinces.length ? run.provinces.join(", ") : "toàn quốc / national") +
-      (d && !isNaN(d) ? " · " + d.toLocaleString("vi-VN") : "") + " · " + run.id.slice(0, 8);
+      " · " + (run.provinces && run.provinces.length ? run.provinces.join(", ") : _("Whole country")) +
+      (d && !isNaN(d) ? " · " + d.toLocaleString(locale()) : "") + " · " + run.id.slice(0, 8);
+  }
+
+  function provincesText(codes) {
+    return (codes || []).map(function (c) {
+      var p = state.provinces.get(c);
+      return p ? p.name + " (" + c + ")" : c;
+    }).join(", ") || _("Whole country");
   }
 
   function drawRunInfo(run) {
     var el = $("run-info");
     el.replaceChildren();
     var dl = document.createElement("dl");
-    [["Kịch bản / scenario", run.scenario_name],
-      ["Phương án bổ sung / overrides", (run.overrides || []).join(", ") || "—"],
-      ["Tỉnh / provinces", (run.provinces || []).map(function (c) {
-        var p = state.provinces.get(c);
-        return p ? p.name + " (" + c + ")" : c;
-      }).join(", ") || "toàn quốc / whole country"],
-      ["Dữ liệu / dataset", run.dataset_id + (run.synthetic ? " (giả lập / synthetic)" : "")],
-      ["Mã lần chạy / run id", run.id],
-      ["Hoàn thành / finished", run.finished_at ? new Date(run.finished_at).toLocaleString("vi-VN") : "—"]
+    [[N_("Scenario"), run.scenario_name],
+      [N_("Overrides"), (run.overrides || []).join(", ") || "—"],
+      [N_("Provinces"), provincesText(run.provinces)],
+      [N_("Dataset"), run.synthetic ? _("{dataset} (synthetic)", { dataset: run.dataset_id })
+        : run.dataset_id],
+      [N_("Run id"), run.id],
+      [N_("Finished"), run.finished_at ? new Date(run.finished_at).toLocaleString(locale()) : "—"]
     ].forEach(function (pair) {
       var dt = document.createElement("dt");
-      dt.textContent = pair[0];
+      dt.textContent = _(pair[0]);
       var dd = document.createElement("dd");
       dd.textContent = pair[1];
       dl.appendChild(dt);
@@ -763,14 +889,14 @@
     var xlsx = document.createElement("button");
     xlsx.type = "button";
     xlsx.id = "download-xlsx";
-    xlsx.textContent = "Tải Excel / download Excel";
+    xlsx.textContent = _("Download Excel");
     xlsx.addEventListener("click", function () {
       download("runs/" + encodeURIComponent(run.id) + "/plan", { format: "xlsx", province: state.province },
         run.id + "-plan" + (state.province ? "-" + state.province : "") + ".xlsx");
     });
     var csv = document.createElement("button");
     csv.type = "button";
-    csv.textContent = "Tải KPI (CSV) / download KPIs";
+    csv.textContent = _("Download KPIs (CSV)");
     csv.addEventListener("click", function () {
       download("runs/" + encodeURIComponent(run.id) + "/kpis", { format: "csv" }, run.id + "-kpis.csv");
     });
@@ -788,7 +914,7 @@
     sel.replaceChildren();
     var all = document.createElement("option");
     all.value = "";
-    all.textContent = "Tất cả / All";
+    all.textContent = _("All");
     sel.appendChild(all);
     codes.forEach(function (c) {
       var o = document.createElement("option");
@@ -829,7 +955,7 @@
     drawRunInfo(run);
     var province = state.province;
     var provName = province ? (state.provinces.get(province) || {}).name || province : "";
-    say("Đang tải lần chạy / loading run " + run.id + (province ? " · " + provName : "") + " …");
+    say(_("Loading run {run} …", { run: run.id + (province ? " · " + provName : "") }));
     try {
       var id = encodeURIComponent(run.id);
       var kpiParams = province ? { scope: "province", scope_id: province } : { scope: "national" };
@@ -845,7 +971,7 @@
       ]);
       if (seq !== state.seq) return; // a newer selection won
       drawKpis(got[0].items, province ? "· " + provName + " (" + province + ")"
-        : "· cả kế hoạch / whole plan");
+        : "· " + _("whole plan"));
       drawRun({ units: got[1], needs: got[2], equipment: got[3], dispositions: got[4],
         service: got[5], transfers: got[6] });
       say("");
@@ -874,21 +1000,36 @@
     if (!state.runs.length) {
       var o = document.createElement("option");
       o.value = "";
-      o.textContent = "Chưa có lần chạy nào / no finished run yet";
+      o.textContent = _("No finished run yet");
       sel.appendChild(o);
       sel.disabled = true;
-      say("Chưa có lần chạy thành công nào. Tạo một lần chạy bằng POST /runs (xem /docs). " +
-        "No succeeded run yet: start one with POST /runs (see /docs).");
+      say(_("No succeeded run yet: start one under Start a run, or with POST /runs (see /docs)."));
       $("map").dataset.state = "empty";
+      runHooks.forEach(function (hook) { hook(); });
       return;
     }
+    fillRunSelect();
+    sel.disabled = false;
+    runHooks.forEach(function (hook) { hook(); });
+  }
+
+  function fillRunSelect() {
+    var sel = $("run-select");
+    sel.replaceChildren();
     state.runs.forEach(function (run) {
       var opt = document.createElement("option");
       opt.value = run.id;
       opt.textContent = runLabel(run);
       sel.appendChild(opt);
     });
-    sel.disabled = false;
+    if (state.run) sel.value = state.run.id;
+  }
+
+  // The key's own role: the panels it may use are shown.
+  async function loadRole() {
+    var me = await api("keys/me");
+    state.role = me.role;
+    state.keyId = me.id;
   }
 
   async function loadProvinces() {
@@ -897,13 +1038,14 @@
   }
 
   async function start() {
-    say("Đang tải / loading …");
+    say(_("Loading …"));
     try {
-      await Promise.all([loadProvinces(), loadRuns()]);
+      await Promise.all([loadProvinces(), loadRuns(), loadRole()]);
     } catch (err) {
       handle(err);
       return;
     }
+    startHooks.forEach(function (hook) { hook(); });
     try {
       await loadBackdrop();
     } catch (err) {
@@ -923,11 +1065,12 @@
     var el = $("health");
     try {
       var h = await api("health");
-      el.textContent = "API " + h.version + " · " + h.store + " · máy giải / workers " +
-        h.workers_busy + "/" + h.workers_max + " · chờ / queued " + h.runs_queued;
+      el.textContent = _("API {version} · {store} · workers {busy}/{max} · queued {queued}", {
+        version: h.version, store: h.store, busy: h.workers_busy, max: h.workers_max,
+        queued: h.runs_queued });
       el.classList.remove("down");
     } catch (e) {
-      el.textContent = "API không phản hồi / not answering";
+      el.textContent = _("API not answering");
       el.classList.add("down");
     }
   }
@@ -952,7 +1095,7 @@
       store(KEY_STORE, null);
       state.key = null;
       $("key-input").value = "";
-      say("Đã xoá khoá khỏi trình duyệt / key forgotten");
+      say(_("Key forgotten in this browser"));
     });
     $("key-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -985,7 +1128,21 @@
       state.province = ev.target.value;
       loadRun();
     });
-    health();
-    start();
+    document.querySelectorAll("#lang-switch [data-lang]").forEach(function (b) {
+      b.addEventListener("click", function () { switchLang(b.dataset.lang); });
+    });
+    loadTexts(stored(LANG_STORE) || "vi").then(function () {
+      health();
+      start();
+    });
   });
+
+  // What work.js (starting, comparing runs, keys) shares with this file.
+  window.assetplanLib = {
+    state: state, api: api, _: _, label: label, unitLabel: unitLabel, kpiLabel: kpiLabel,
+    fmt: fmt, fmtDelta: fmtDelta, el: el, say: say, handle: handle, follow: follow,
+    showRun: showRun, problemText: problemText, runLabel: runLabel,
+    provincesText: provincesText, locale: locale, ApiError: ApiError,
+    textHooks: textHooks, runHooks: runHooks, startHooks: startHooks
+  };
 })();
