@@ -35,7 +35,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.dashboard import STATIC_DIR, mount_dashboard
-from planner.outputs import VENDOR_DIR
+from planner.maps import VENDOR_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
