@@ -84,7 +84,7 @@ def write_geo(layers: dict[str, Any], d: Path, stamp: dt.datetime) -> None:
 # ------------------------------------------------------------------------------------------ maps
 
 
-def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
+def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[str, str]]:
     """Three PNG maps: needs, surplus properties by decided use, transfer flows."""
     import matplotlib
 
@@ -93,7 +93,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
 
     (d / "maps").mkdir()
     units = plan["units"]
-    names: list[str] = []
+    names: list[tuple[str, str]] = []
     title_suffix = " (SYNTHETIC inventory)" if plan.synthetic else ""
     meta = {"Software": "assetplan", "Creation Time": None}
 
@@ -112,7 +112,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[str]:
         fig.tight_layout()
         fig.savefig(d / "maps" / name, metadata=meta)
         plt.close(fig)
-        names.append(f"maps/{name}")
+        names.append((f"maps/{name}", title))
 
     fig, ax = new_map()
     needs = plan.tables.get("needs")

@@ -93,7 +93,7 @@ def _write_all(plan: Plan, d: Path, maps: bool) -> None:
     write_excel(plan, tables, d / "plan.xlsx")
     layers = geo_layers(plan)
     write_geo(layers, d, FIXED_TIME)
-    figures: list[str] = []
+    figures: list[tuple[str, str]] = []
     if maps:
         figures = write_png_maps(plan, layers, d)
         write_html_map(plan, layers, d / "map.html")

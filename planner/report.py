@@ -1,19 +1,24 @@
-"""The run's report for people: report.html (and report.md, which the API serves)."""
+"""The run's report for people: ``report.html`` (prints to A4) and ``report.md`` (the API
+serves it), both rendered from the Jinja2 templates in ``planner/templates`` with every word
+from the catalogue and numbers in the chosen language's format."""
 
 from __future__ import annotations
 
-import html
-import re
+import math
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from planner.i18n import _
+from planner.i18n import _, current_lang, km, number, percent, vnd, vnd_short
+from planner.labels import kpi_label, label
 
 if TYPE_CHECKING:
+    import jinja2
+    import pandas as pd
+
     from planner.pipeline import Plan
+
+TEMPLATE_DIR = Path(__file__).with_name("templates")
 
 
 def synthetic_banner() -> str:
@@ -21,103 +26,97 @@ def synthetic_banner() -> str:
              "totals, not real asset data")
 
 
-def kpi_markdown(kpis: pd.DataFrame, scope: str = "national") -> str:
-    k = kpis[kpis["scope"] == scope]
-    lines = ["| KPI | chỉ tiêu | unit | before | after |", "|---|---|---|---:|---:|"]
-    for r in k.itertuples(index=False):
-        lines.append(f"| {r.kpi} | {r.kpi_vi} | {r.unit} | {_fmt(r.before)} | "
-                     f"{_fmt(r.after)} |")
-    return "\n".join(lines)
+@cache
+def environment() -> jinja2.Environment:
+    """The templates' environment: HTML escaped, Markdown not; ``_``, the labels and the
+    number formats of the current language as globals and filters."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True)
+    env.globals.update(_=_, label=label, kpi_label=kpi_label, part_label=part_label)
+    env.filters.update({name: _blank_if_none(f) for name, f in (
+        ("number", number), ("vnd", vnd), ("vnd_short", vnd_short), ("km", km),
+        ("percent", percent))}, kpi_number=kpi_number)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False,
+                                         "separators": (",", ":")}
+    return env
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+def render(template: str, **context: Any) -> str:
+    """``template`` rendered in the current language (``lang`` is given to it)."""
+    return environment().get_template(template).render(lang=current_lang(), **context)
+
+
+def _blank_if_none(f: Any) -> Any:
+    """``f`` that shows nothing for a missing or infinite value (an unsolved stage's gap)."""
+    def shown(x: Any, *args: Any) -> str:
+        return "" if x is None or not math.isfinite(float(x)) else str(f(x, *args))
+    return shown
+
+
+def kpi_number(value: Any, unit: str) -> str:
+    """A KPI value as a person reads it: money in đồng, counts whole, other sizes with one
+    decimal; empty where there is none (a KPI with no "before")."""
+    if value is None or not math.isfinite(float(value)):
         return ""
-    if isinstance(v, (int, np.integer)) or (isinstance(v, float) and float(v).is_integer()):
-        return f"{int(v):,}"
-    return f"{float(v):,.2f}"
+    v = float(value)
+    if unit == "VND":
+        return vnd(v)
+    return number(v, 0 if v.is_integer() or abs(v) >= 1000 else 1)
 
 
-def write_report(plan: Plan, d: Path, figures: list[str]) -> None:
+def part_label(part: str) -> str:
+    """What a solve planned (``national`` or ``provinces 04,06``) in words."""
+    if part == "national":
+        return label("scope", "national")
+    if part.startswith("provinces "):
+        return _("Provinces {codes}", codes=part.removeprefix("provinces ").replace(",", ", "))
+    return part
+
+
+def kpi_rows(kpis: pd.DataFrame, scope: str) -> list[dict[str, Any]]:
+    return kpis[kpis["scope"] == scope].to_dict("records")
+
+
+def files() -> list[tuple[str, str]]:
+    return [
+        ("report.html", _("this report; it prints on A4")),
+        ("plan.xlsx", _("every table, one header row in the report's language (a dictionary "
+                        "sheet gives both languages), names beside codes")),
+        ("tables/*.parquet|csv", _("the plan tables")),
+        ("plan.gpkg, geojson/", _("layers: units, properties, seats, transfer and conversion "
+                                  "lines")),
+        ("map.html", _("interactive map, self-contained (works offline)")),
+        ("maps/*.png", _("the maps of this report")),
+        ("provenance.json", _("scenario, dataset hash, solver statuses, versions")),
+    ]
+
+
+def geography() -> str:
+    """geodata.ATTRIBUTION in the report's language."""
+    return _("Geography: {units} (MIT), from {source} (resolutions of the National "
+             "Assembly Standing Committee of 16/06/2025); areas from {areas} (MIT).",
+             units="tranngocminhhieu/vietnamadminunits", source="sapnhap.bando.com.vn",
+             areas="thanglequoc/vietnamese-provinces-database")
+
+
+def write_report(plan: Plan, d: Path, figures: list[tuple[str, str]]) -> None:
+    """``report.html`` and ``report.md`` in ``d``; ``figures`` are the maps (path, title)."""
     prov = plan.provenance
-    parts = [f"# assetplan: {plan.scenario.name}", ""]
-    if plan.synthetic:
-        parts += [f"> **{synthetic_banner()}**", ""]
-    parts += [plan.scenario.description.strip(), "",
-              f"Units planned: {prov['units']:,} in {len(prov['provinces'])} province(s). "
-              f"Dataset hash `{prov['dataset']['content_hash'][:16]}`, scenario hash "
-              f"`{prov['scenario_hash'][:16]}`.", "", f"## Key figures ({plan.coverage_name})", "",
-              kpi_markdown(plan.kpis), "", "## Solves", "",
-              "| stage | part | status | objective | best bound | gap | solver |",
-              "|---|---|---|---:|---:|---:|---|"]
-    for s in prov["solves"]:
-        parts.append(f"| {s['stage']} | {s['part']} | {s['status']} | {s['objective']:,.0f} | "
-                     f"{s['best_bound']:,.0f} | {s['gap']:.3%} | {s['solver']} |")
-    if figures:
-        parts += ["", "## Maps", ""] + [f"![{f}]({f})" for f in figures]
-    terrain = plan.kpis[plan.kpis["scope"] == "terrain"]
-    if len(terrain):
-        parts += ["", "## By terrain", "", "| terrain | KPI | before | after |",
-                  "|---|---|---:|---:|"]
-        for r in terrain.itertuples(index=False):
-            parts.append(f"| {r.scope_id} | {r.kpi} | {_fmt(r.before)} | {_fmt(r.after)} |")
-    parts += ["", "## Files", "",
-              "- `plan.xlsx`: every table, one header row in Vietnamese (a dictionary sheet gives "
-              "the English), names beside codes",
-              "- `tables/*.parquet|csv`: the plan tables", "- `plan.gpkg`, `geojson/`: layers",
-              "- `map.html`: interactive map, self-contained (works offline)",
-              "- `provenance.json`: scenario, dataset hash, solver statuses, versions",
-              "", f"_{prov['geography']}_", ""]
-    md = "\n".join(parts)
-    (d / "report.md").write_text(md, encoding="utf-8")
-    (d / "report.html").write_text(_markdown_to_html(md, plan.scenario.name), encoding="utf-8")
-
-
-def _markdown_to_html(md: str, title: str) -> str:
-    """A small Markdown subset (headings, tables, images, quotes, lists) to standalone HTML."""
-    out: list[str] = []
-    in_table = False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-:"):
-                continue
-            tag = "th" if not in_table else "td"
-            if not in_table:
-                out.append("<table>")
-                in_table = True
-            out.append("<tr>" + "".join(f"<{tag}>{_inline(c)}</{tag}>" for c in cells)
-                       + "</tr>")
-            continue
-        if in_table:
-            out.append("</table>")
-            in_table = False
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            out.append(f"<h{level}>{_inline(line[level:].strip())}</h{level}>")
-        elif line.startswith("> "):
-            out.append(f"<p class='warn'>{_inline(line[2:])}</p>")
-        elif line.startswith("!["):
-            mo = re.match(r"!\[(.*)\]\((.*)\)", line)
-            if mo:
-                out.append(f"<img alt='{html.escape(mo.group(1))}' "
-                           f"src='{html.escape(mo.group(2))}'>")
-        elif line.startswith("- "):
-            out.append(f"<li>{_inline(line[2:])}</li>")
-        elif line.strip():
-            out.append(f"<p>{_inline(line)}</p>")
-    if in_table:
-        out.append("</table>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-             "td{text-align:right}.warn{color:#c00000;font-weight:bold}img{max-width:48%}")
-    return (f"<!doctype html><html lang='vi'><head><meta charset='utf-8'><title>"
-            f"{html.escape(title)}</title><style>{style}</style></head><body>"
-            + "\n".join(out) + "</body></html>\n")
-
-
-def _inline(text: str) -> str:
-    t = html.escape(text)
-    t = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", t)
-    t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)
-    return re.sub(r"_(.+?)_$", r"<i>\1</i>", t)
+    context = {
+        "title": plan.scenario.name, "synthetic": plan.synthetic,
+        "banner": synthetic_banner(), "description": plan.scenario.description.strip(),
+        "units": prov["units"], "provinces": len(prov["provinces"]),
+        "coverage": plan.coverage_name,
+        "dataset_hash": prov["dataset"]["content_hash"][:16],
+        "scenario_hash": prov["scenario_hash"][:16],
+        "kpis": kpi_rows(plan.kpis, "national"), "terrain": kpi_rows(plan.kpis, "terrain"),
+        "solves": prov["solves"], "figures": figures, "files": files(),
+        "geography": geography(),
+    }
+    (d / "report.html").write_text(render("report.html", **context), encoding="utf-8")
+    (d / "report.md").write_text(render("report.md", **context), encoding="utf-8")
