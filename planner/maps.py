@@ -1,31 +1,54 @@
-"""The plan on maps: GeoPackage and GeoJSON layers, PNG maps and a self-contained HTML map."""
+"""The plan on maps: GeoPackage and GeoJSON layers, PNG maps for the report and a
+self-contained HTML map (``planner/templates/map.html``), every word from the catalogue.
+
+geodata ships no boundaries, so the maps draw approximate areas built from the units' own
+points: each unit's Voronoi cell among all units, cut to a disc about the size of its area;
+a province is the union of its units' cells. A run of more than a few provinces is drawn by
+province on a national map, which always shows Hoàng Sa and Trường Sa; a run of one or a few
+provinces by unit. The colours are colour-blind-safe and none means two things.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import html
-import json
 import os
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from planner.i18n import number
+import geodata
+from planner.i18n import _, number, percent
 from planner.labels import label, labels
-from planner.report import synthetic_banner
+from planner.report import render, synthetic_banner
 from planner.safecells import cell_value
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from planner.pipeline import Plan
 
-USE_COLOURS = {"health": "#d62728", "education": "#1f77b4", "office": "#8c564b",
-               "service_point": "#9467bd", "housing": "#e377c2", "culture": "#17becf",
-               "transfer": "#bcbd22", "sale": "#ff7f0e", "hold": "#7f7f7f"}
-CATEGORY_COLOURS = {"car": "#d62728", "computer": "#1f77b4", "printer": "#2ca02c",
-                    "photocopier": "#9467bd", "scanner": "#8c564b", "projector": "#17becf"}
-
+# Okabe and Ito's colour-blind-safe palette for the uses, Paul Tol's "muted" scheme for the
+# equipment categories, marks of their own for the rest: no colour means two things
+# (tests/test_report.py checks). Amounts by area use the sequential, colour-blind-safe cividis.
+USE_COLOURS = {"health": "#D55E00", "education": "#0072B2", "office": "#E69F00",
+               "service_point": "#CC79A7", "housing": "#F0E442", "culture": "#56B4E9",
+               "transfer": "#009E73", "sale": "#000000", "hold": "#999999",
+               "keep": "#6F4E37"}
+CATEGORY_COLOURS = {"car": "#332288", "computer": "#88CCEE", "printer": "#44AA99",
+                    "photocopier": "#117733", "scanner": "#999933", "projector": "#DDCC77"}
+MARK_COLOURS = {"unmet_need": "#882255", "no_car_before": "#AA4499", "unit": "#4D4D4D",
+                "land": "#E8E8E8", "boundary": "#FFFFFF", "province": "#555555"}
+CHOROPLETH = "cividis_r"
+BY_UNIT_MAX_PROVINCES = 3  # a run of more provinces is drawn by province
+ARCHIPELAGO_CODES = ("20333", "22736")  # the special zones Hoàng Sa (Đà Nẵng), Trường Sa
+AREA_RADIUS_FACTOR = 1.5  # a unit's disc: 1.5 times the radius of a circle of its area
+MIN_AREA_RADIUS_KM = 2.0
+KM_PER_DEG_LAT = 110.57
+KM_PER_DEG_LON = 111.32 * np.cos(np.radians(16.0))  # at the middle of the country
+VENDOR_DIR = Path(__file__).with_name("vendor") / "leaflet"
 
 
 def geo_layers(plan: Plan) -> dict[str, Any]:
@@ -81,67 +104,202 @@ def write_geo(layers: dict[str, Any], d: Path, stamp: dt.datetime) -> None:
                                 layer_options={"COORDINATE_PRECISION": 6, "RFC7946": "YES"})
 
 
-# ------------------------------------------------------------------------------------------ maps
+# ------------------------------------------------------------------------- approximate areas
+
+
+@cache
+def unit_areas() -> gpd.GeoDataFrame:
+    """The approximate area of every unit of geodata (index: its code; province_code,
+    province_name, name), in lon/lat."""
+    import geopandas as gpd
+    import shapely
+
+    c = geodata.load_communes()
+    scale = np.array([KM_PER_DEG_LON, KM_PER_DEG_LAT])
+    xy = c[["lon", "lat"]].to_numpy() * scale
+    points = shapely.points(xy)
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(points)))
+    # A generator lies inside its own cell; units at one point share it.
+    at, cell = shapely.STRtree(cells).query(points, predicate="intersects")
+    first = pd.Series(cell).groupby(at).first().reindex(range(len(c))).to_numpy()
+    radius = np.maximum(AREA_RADIUS_FACTOR * np.sqrt(c["area_km2"].fillna(0).to_numpy()
+                                                      / np.pi), MIN_AREA_RADIUS_KM)
+    # Cut to the union of all units' discs, not the unit's own: neighbours' discs fill the
+    # gaps inland, and the sea stays out.
+    land = shapely.union_all(shapely.buffer(points, radius, quad_segs=8))
+    areas = shapely.make_valid(shapely.intersection(cells[first], land))
+    areas = shapely.transform(areas, lambda v: v / scale)
+    return gpd.GeoDataFrame(c[["code", "name", "province_code", "province_name"]],
+                            geometry=areas, crs="EPSG:4326").set_index("code")
+
+
+@cache
+def province_areas() -> gpd.GeoDataFrame:
+    """The approximate area of each province (index: province_code; province_name): the
+    union of its units' areas."""
+    return unit_areas().dissolve("province_code", aggfunc={"province_name": "first"})
+
+
+def national_extent(margin_deg: float = 0.4) -> tuple[float, float, float, float]:
+    """(west, east, south, north) of a national map: every unit, Hoàng Sa and Trường Sa
+    among them."""
+    c = geodata.load_communes()
+    pts = pd.concat([c[["lon", "lat"]],
+                     c.loc[c["code"].isin(ARCHIPELAGO_CODES), ["lon", "lat"]]])
+    return (float(pts["lon"].min()) - margin_deg, float(pts["lon"].max()) + margin_deg,
+            float(pts["lat"].min()) - margin_deg, float(pts["lat"].max()) + margin_deg)
+
+
+# ------------------------------------------------------------------------------------ PNG maps
+
+
+def by_province(units: pd.DataFrame) -> bool:
+    return units["province_code"].nunique() > BY_UNIT_MAX_PROVINCES
+
+
+def map_captions(national: bool) -> dict[str, str]:
+    """The title of each PNG map; each says its areas are approximate."""
+    if national:
+        return {"needs.png": _("Units with unmet need after the plan, share by province "
+                               "(approximate province areas)"),
+                "dispositions.png": _("Surplus houses and land by province (approximate "
+                                      "province areas)"),
+                "transfers.png": _("Transfers of surplus cars and equipment (approximate "
+                                   "province areas)")}
+    return {"needs.png": _("Needs after the plan by unit (approximate unit areas)"),
+            "dispositions.png": _("Surplus houses and land by decided use (approximate unit "
+                                  "areas)"),
+            "transfers.png": _("Transfers of surplus cars and equipment (approximate unit "
+                               "areas)")}
 
 
 def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[str, str]]:
-    """Three PNG maps: needs, surplus properties by decided use, transfer flows."""
+    """The report's PNG maps (path, title): needs, surplus properties, transfer flows; by
+    province over a national map, or by unit for a run of a few provinces."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     (d / "maps").mkdir()
     units = plan["units"]
-    names: list[tuple[str, str]] = []
-    title_suffix = " (SYNTHETIC inventory)" if plan.synthetic else ""
+    national = by_province(units)
+    captions = map_captions(national)
+    areas = (province_areas() if national else
+             unit_areas().loc[lambda a: a.index.isin(units["commune_code"])])
+    planned = (areas.index.isin(units["province_code"]) if national
+               else np.ones(len(areas), dtype=bool))
+    out: list[tuple[str, str]] = []
     meta = {"Software": "assetplan", "Creation Time": None}
 
+    if national:
+        west, east, south, north = national_extent()
+    else:
+        west, south, east, north = areas.total_bounds
+    aspect = 1 / np.cos(np.radians((south + north) / 2))
+    # 7 inches wide, as tall as the area asks (a wide province is not drawn in a tall frame);
+    # room below for the legend of a map by unit.
+    height_in = float(np.clip(7 * (north - south) * aspect / (east - west), 3.0, 9.5)) + (
+        0 if national else 1.6)
+
     def new_map() -> tuple[Any, Any]:
-        fig, ax = plt.subplots(figsize=(7, 9), dpi=110)
-        ax.scatter(units["lon"], units["lat"], s=2, c="#d0d0d0", linewidths=0)
-        ax.set_aspect(1 / np.cos(np.radians(units["lat"].mean())))
-        ax.set_xlabel("longitude")
-        ax.set_ylabel("latitude")
+        fig, ax = plt.subplots(figsize=(7, height_in), dpi=110)
+        areas.plot(ax=ax, color=MARK_COLOURS["land"], edgecolor=MARK_COLOURS["boundary"],
+                   linewidth=0.4)
+        ax.set_xlim(west, east)
+        ax.set_ylim(south, north)
+        if national:
+            c = geodata.load_communes().set_index("code").loc[list(ARCHIPELAGO_CODES)]
+            for r in c.itertuples():
+                ax.annotate(str(r.name), (r.lon, r.lat), xytext=(0, -10),
+                            textcoords="offset points", ha="center", fontsize=7)
+        else:
+            provinces = areas.dissolve("province_code")
+            provinces.boundary.plot(ax=ax, color=MARK_COLOURS["province"], linewidth=0.8)
+        ax.set_aspect(aspect)
+        ax.set_axis_off()
         return fig, ax
 
-    def save(fig: Any, ax: Any, title: str, name: str, **legend: Any) -> None:
-        # The legend sits in the empty sea north-east of the coast, off the Mekong delta.
-        ax.legend(loc="upper right", **legend)
-        ax.set_title(f"{title}{title_suffix}")
+    def choropleth(ax: Any, values: pd.Series, what: str, share: bool = False) -> None:
+        from matplotlib.ticker import FuncFormatter
+
+        shown = values.reindex(areas.index)
+        shown = shown.where(planned)
+        areas.assign(value=shown).dropna(subset=["value"]).plot(
+            ax=ax, column="value", cmap=CHOROPLETH, vmin=0,
+            vmax=max(float(shown.max()), 1e-9) if shown.notna().any() else 1,
+            edgecolor=MARK_COLOURS["boundary"], linewidth=0.4, legend=True,
+            legend_kwds={"label": what, "shrink": 0.45, "location": "right", "pad": 0.01,
+                         "format": FuncFormatter(lambda x, _pos: percent(x, 0) if share
+                                                 else number(x))})
+        if not planned.all():
+            ax.legend(handles=[Patch(color=MARK_COLOURS["land"],
+                                     label=_("Not planned in this run"))],
+                      loc="upper right", fontsize=7)
+
+    def save(fig: Any, ax: Any, name: str, **legend: Any) -> None:
+        if legend and national:  # in the sea north-east of the coast
+            ax.legend(loc="upper right", **legend)
+        elif legend:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=2, frameon=False,
+                      **legend)
+        title = captions[name]
+        shown = _("{title} (SYNTHETIC inventory)", title=title) if plan.synthetic else title
+        ax.set_title(shown, fontsize=9, wrap=True)
+        fig.text(0.01, 0.01, _("Areas are approximate: drawn from the units' points, not "
+                               "official boundaries."), fontsize=6)
         fig.tight_layout()
         fig.savefig(d / "maps" / name, metadata=meta)
         plt.close(fig)
-        names.append((f"maps/{name}", title))
+        out.append((f"maps/{name}", title))
 
-    fig, ax = new_map()
     needs = plan.tables.get("needs")
-    if needs is not None and len(needs):
-        unmet = needs.groupby("commune_code")["unmet"].sum()
-        u = units.assign(unmet=units["commune_code"].map(unmet).fillna(0))
-        met = u[u["unmet"] <= 0]
-        miss = u[u["unmet"] > 0]
-        ax.scatter(met["lon"], met["lat"], s=4, c="#2ca02c", label="needs met", linewidths=0)
-        ax.scatter(miss["lon"], miss["lat"], s=8, c="#d62728", label="unmet need",
-                   linewidths=0)
-    eq = plan.tables.get("equipment")
-    if eq is not None and len(eq):
-        car = eq[(eq["category"] == "car") & (eq["held_before"] == 0)]
-        pts = units.set_index("commune_code").loc[car["commune_code"]]
-        ax.scatter(pts["lon"], pts["lat"], s=14, marker="x", c="black",
-                   label="no car before the plan")
-    save(fig, ax, "Needs after the plan", "needs.png", fontsize=8)
+    unmet_units = (set(needs.loc[needs["unmet"] > 0, "commune_code"])
+                   if needs is not None and len(needs) else set())
+    has_unmet = units["commune_code"].isin(unmet_units)
+    fig, ax = new_map()
+    if national:
+        share = has_unmet.groupby(units["province_code"]).mean()
+        choropleth(ax, share, _("Share of units with unmet need"), share=True)
+        save(fig, ax, "needs.png")
+    else:
+        short = areas[areas.index.isin(unmet_units)]
+        if len(short):
+            short.plot(ax=ax, color=MARK_COLOURS["unmet_need"], edgecolor=MARK_COLOURS["boundary"],
+                       hatch="///", linewidth=0.4)
+        handles: list[Any] = [Patch(facecolor=MARK_COLOURS["unmet_need"], hatch="///",
+                         label=_("Unit with unmet need ({n})", n=number(has_unmet.sum()))),
+                   Patch(color=MARK_COLOURS["land"], label=_("Needs met"))]
+        eq = plan.tables.get("equipment")
+        if eq is not None and len(eq):
+            car = eq[(eq["category"] == "car") & (eq["held_before"] == 0)]
+            pts = units.set_index("commune_code").loc[car["commune_code"]]
+            ax.scatter(pts["lon"], pts["lat"], s=18, marker="x",
+                       c=MARK_COLOURS["no_car_before"])
+            handles.append(Line2D([], [], marker="x", linestyle="",
+                                  color=MARK_COLOURS["no_car_before"],
+                                  label=_("No car before the plan ({n})",
+                                          n=number(len(pts)))))
+        save(fig, ax, "needs.png", handles=handles, fontsize=8)
 
     if "properties" in layers:
-        fig, ax = new_map()
         props = layers["properties"]
-        for use, colour in USE_COLOURS.items():
-            sel = props[props["use"] == use]
-            if len(sel):
-                ax.scatter(sel["lon"], sel["lat"], s=3, c=colour, linewidths=0,
-                           label=f"{label('use', use)} ({number(len(sel))})")
-        save(fig, ax, "Surplus houses and land by decided use", "dispositions.png",
-             fontsize=7, markerscale=3)
+        fig, ax = new_map()
+        if national:
+            count = props.groupby(props["commune_code"].map(
+                units.set_index("commune_code")["province_code"])).size()
+            choropleth(ax, count.reindex(units["province_code"].unique(), fill_value=0),
+                       _("Surplus houses and land"))
+            save(fig, ax, "dispositions.png")
+        else:
+            for use, colour in USE_COLOURS.items():
+                sel = props[props["use"] == use]
+                if len(sel):
+                    ax.scatter(sel["lon"], sel["lat"], s=6, c=colour, linewidths=0,
+                               label=f"{label('use', use)} ({number(len(sel))})")
+            save(fig, ax, "dispositions.png", fontsize=7, markerscale=2)
 
     if "transfer_lines" in layers:
         from matplotlib.collections import LineCollection
@@ -154,64 +312,26 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[st
             for by_sea in (False, True):  # a sea leg is dashed: a ferry, not a road
                 sel = lines[is_cat & (sea == by_sea)]
                 if len(sel):
-                    segs = [np.asarray(g.coords) for g in sel.geometry]
                     n = int(lines.loc[is_cat, "quantity"].sum())
                     ax.add_collection(LineCollection(
-                        segs, colors=colour, linewidths=0.6,
-                        linestyles="dashed" if by_sea else "solid",
-                        label=None if by_sea and (is_cat & ~sea).any() else f"{cat} ({n:,})"))
+                        [np.asarray(g.coords) for g in sel.geometry], colors=colour,
+                        linewidths=0.8, linestyles="dashed" if by_sea else "solid",
+                        label=None if by_sea and (is_cat & ~sea).any()
+                        else f"{label('category', cat)} ({number(n)})"))
         if sea.any():
-            ax.plot([], [], color="#555", linestyle="dashed", linewidth=0.6,
-                    label=f"sea leg / qua biển ({int(lines.loc[sea, 'quantity'].sum()):,})")
-        save(fig, ax, "Transfers of surplus cars and equipment", "transfers.png", fontsize=7)
-    return names
+            ax.plot([], [], color=MARK_COLOURS["province"], linestyle="dashed", linewidth=0.8,
+                    label=_("sea leg ({n})", n=number(lines.loc[sea, "quantity"].sum())))
+        save(fig, ax, "transfers.png", fontsize=7)
+    return out
 
 
-VENDOR_DIR = Path(__file__).with_name("vendor") / "leaflet"
-MAP_TEMPLATE = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>assetplan: __TITLE__</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>__LEAFLET_CSS__
-html,body,#map{height:100%;margin:0}.legend{background:#fff;padding:6px 8px;font:12px sans-serif}
-.banner{position:absolute;z-index:1000;top:0;left:50px;right:50px;background:#fff3cd;
-color:#8a4b00;font:bold 13px sans-serif;padding:4px 8px;text-align:center}</style>
-<script>__LEAFLET_JS__</script></head>
-<body><div id="map"></div>__BANNER__
-<script>
-const DATA = __DATA__;
-const map = L.map("map", {preferCanvas: true});
-const canvas = L.canvas({padding: 0.5});
-const groups = {};
-function layer(name) { return groups[name] = groups[name] || L.layerGroup().addTo(map); }
-DATA.units.forEach(u => L.circleMarker([u[2], u[1]], {renderer: canvas, radius: 3, weight: 0,
-  fillOpacity: 0.8, fillColor: u[3] > 0 ? "#d62728" : "#2ca02c"})
-  .bindTooltip(u[0] + (u[3] > 0 ? " - unmet need " + u[3].toLocaleString() : ""))
-  .addTo(layer("Units / ĐVHC (red: unmet need)")));
-DATA.properties.forEach(p => L.circleMarker([p[2], p[1]], {renderer: canvas, radius: 2,
-  weight: 0, fillOpacity: 0.9, fillColor: DATA.colours[p[3]] || "#000"})
-  .bindTooltip(p[0] + ": " + DATA.use_labels[p[3]])
-  .addTo(layer("Surplus properties / Nhà đất dôi dư")));
-DATA.transfers.forEach(t => L.polyline([[t[1], t[0]], [t[3], t[2]]], {renderer: canvas,
-  weight: 1, color: DATA.colours[t[4]] || "#555", dashArray: t[6] ? "6 4" : null})
-  .bindTooltip(t[5] + " " + t[4] + (t[6] ? " (qua biển / sea leg)" : ""))
-  .addTo(layer("Transfers / Điều chuyển")));
-DATA.service.forEach(t => L.polyline([[t[1], t[0]], [t[3], t[2]]], {renderer: canvas,
-  weight: 1, color: DATA.colours[t[4]] || "#555", dashArray: "3"})
-  .addTo(layer("Conversions / Chuyển đổi công năng")));
-L.control.layers(null, groups, {collapsed: false}).addTo(map);
-const legend = L.control({position: "bottomleft"});
-legend.onAdd = () => { const d = L.DomUtil.create("div", "legend");
-  d.innerHTML = Object.entries(DATA.use_labels).map(([k, v]) =>
-    '<span style="color:' + DATA.colours[k] + '">&#9679;</span> ' + v).join("<br>"); return d; };
-legend.addTo(map);
-map.fitBounds(DATA.bounds);
-</script></body></html>
-"""
+# ------------------------------------------------------------------------------------ HTML map
 
 
 def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
     """A self-contained interactive map (Leaflet inlined, no tiles, no network): units by
-    unmet need, surplus properties by decided use, transfer and conversion lines."""
+    unmet need, surplus properties by decided use, transfer and conversion lines; layer
+    names, tooltips and legend in the current language."""
     units = plan["units"]
     needs = plan.tables.get("needs")
     unmet = (needs.groupby("commune_code")["unmet"].sum() if needs is not None and len(needs)
@@ -221,13 +341,16 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
     def rows(df: pd.DataFrame, cols: list[str]) -> list[list[Any]]:
         return [[cell_value(v) for v in row] for row in df[cols].itertuples(index=False)]
 
-    u = units.assign(label=units["name"] + " (" + units["commune_code"] + ")",
-                     unmet=units["commune_code"].map(unmet).fillna(0).round(0),
+    u = units.assign(unmet=units["commune_code"].map(unmet).fillna(0).round(0),
                      lon=units["lon"].round(r6), lat=units["lat"].round(r6))
+    u["tip"] = [f"{name} ({code})" + ("" if n <= 0 else " - " + _("unmet need {n}",
+                                                                  n=number(n)))
+                for name, code, n in zip(u["name"], u["commune_code"], u["unmet"],
+                                         strict=True)]
     data: dict[str, Any] = {
-        "units": rows(u, ["label", "lon", "lat", "unmet"]),
+        "units": rows(u, ["tip", "lon", "lat", "unmet"]),
         "properties": [], "transfers": [], "service": [],
-        "colours": {**USE_COLOURS, **CATEGORY_COLOURS},
+        "colours": {**USE_COLOURS, **CATEGORY_COLOURS}, "marks": MARK_COLOURS,
         "use_labels": labels("use"),
         "bounds": [[float(units["lat"].min()), float(units["lon"].min())],
                    [float(units["lat"].max()), float(units["lon"].max())]],
@@ -242,28 +365,24 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
             continue
         lines = layers[layer]
         ends = np.round(np.stack([np.asarray(g.coords) for g in lines.geometry]), r6)
-        data[key] = [[a, b, c, e, lab, q] for (a, b), (c, e), lab, q in zip(
-            ends[:, 0], ends[:, 1], lines[coded], lines["quantity"].round(0), strict=True)]
-        if key == "transfers":  # a sea leg is drawn dashed
-            for row, by_sea in zip(data[key], lines["sea_leg"].astype(bool), strict=True):
-                row.append(bool(by_sea))
-    banner = (f'<div class="banner">{html.escape(synthetic_banner())}</div>'
-              if plan.synthetic else "")
-    page = (MAP_TEMPLATE.replace("__LEAFLET_CSS__", (VENDOR_DIR / "leaflet.css").read_text(
-                encoding="utf-8"))
-            .replace("__TITLE__", html.escape(plan.scenario.name))
-            .replace("__BANNER__", banner)
-            .replace("__DATA__", json.dumps(data, ensure_ascii=False, default=json_default,
-                                            separators=(",", ":")))
-            .replace("__LEAFLET_JS__", (VENDOR_DIR / "leaflet.js").read_text(encoding="utf-8")))
+        sea = (lines["sea_leg"].astype(bool) if key == "transfers"
+               else pd.Series(False, index=lines.index))
+        by_sea_text = _("by sea")
+        data[key] = [
+            [float(a), float(b), float(c), float(e), code,
+             f"{number(q)} {label(coded, code).lower()}" + (
+                 f" ({by_sea_text})" if by_sea else ""), bool(by_sea)]
+            for (a, b), (c, e), code, q, by_sea in zip(
+                ends[:, 0], ends[:, 1], lines[coded], lines["quantity"], sea, strict=True)]
+    page = render("map.html", title=plan.scenario.name, data=data,
+                  uses=[(USE_COLOURS[k], v) for k, v in labels("use").items()],
+                  categories=[(CATEGORY_COLOURS[k], v) for k, v in labels("category").items()],
+                  banner=synthetic_banner() if plan.synthetic else "",
+                  leaflet_css=_vendor("leaflet.css"), leaflet_js=_vendor("leaflet.js"))
     path.write_text(page, encoding="utf-8")
 
 
-def json_default(v: Any) -> Any:
-    if isinstance(v, np.integer):
-        return int(v)
-    if isinstance(v, np.floating):
-        return None if not np.isfinite(v) else float(v)
-    if isinstance(v, np.bool_):
-        return bool(v)
-    raise TypeError(f"not JSON serialisable: {type(v).__name__}")
+def _vendor(name: str) -> Any:
+    from markupsafe import Markup
+
+    return Markup((VENDOR_DIR / name).read_text(encoding="utf-8"))  # our own copy of Leaflet
