@@ -124,10 +124,15 @@ def unit_areas() -> gpd.GeoDataFrame:
     first = pd.Series(cell).groupby(at).first().reindex(range(len(c))).to_numpy()
     radius = np.maximum(AREA_RADIUS_FACTOR * np.sqrt(c["area_km2"].fillna(0).to_numpy()
                                                       / np.pi), MIN_AREA_RADIUS_KM)
-    # Cut to the union of all units' discs, not the unit's own: neighbours' discs fill the
-    # gaps inland, and the sea stays out.
-    land = shapely.union_all(shapely.buffer(points, radius, quad_segs=8))
-    areas = shapely.make_valid(shapely.intersection(cells[first], land))
+    # Cut to the union of the discs that reach the cell, not to the unit's own disc alone:
+    # neighbours' discs fill the gaps inland, and the sea stays out.
+    discs = shapely.buffer(points, radius, quad_segs=8)
+    own = cells[first]
+    cell_at, disc_at = shapely.STRtree(discs).query(own, predicate="intersects")
+    order = np.argsort(cell_at, kind="stable")  # every cell meets its own unit's disc
+    groups = np.split(disc_at[order], np.flatnonzero(np.diff(cell_at[order])) + 1)
+    reach = [shapely.union_all(discs[g]) for g in groups]
+    areas = shapely.make_valid(shapely.intersection(own, reach))
     areas = shapely.transform(areas, lambda v: v / scale)
     return gpd.GeoDataFrame(c[["code", "name", "province_code", "province_name"]],
                             geometry=areas, crs="EPSG:4326").set_index("code")
@@ -141,13 +146,11 @@ def province_areas() -> gpd.GeoDataFrame:
 
 
 def national_extent(margin_deg: float = 0.4) -> tuple[float, float, float, float]:
-    """(west, east, south, north) of a national map: every unit, Hoàng Sa and Trường Sa
-    among them."""
+    """(west, east, south, north) of a national map: every unit of geodata, whatever the run
+    planned, Hoàng Sa and Trường Sa among them."""
     c = geodata.load_communes()
-    pts = pd.concat([c[["lon", "lat"]],
-                     c.loc[c["code"].isin(ARCHIPELAGO_CODES), ["lon", "lat"]]])
-    return (float(pts["lon"].min()) - margin_deg, float(pts["lon"].max()) + margin_deg,
-            float(pts["lat"].min()) - margin_deg, float(pts["lat"].max()) + margin_deg)
+    return (float(c["lon"].min()) - margin_deg, float(c["lon"].max()) + margin_deg,
+            float(c["lat"].min()) - margin_deg, float(c["lat"].max()) + margin_deg)
 
 
 # ------------------------------------------------------------------------------------ PNG maps
