@@ -11,6 +11,7 @@ provinces by unit. The colours are colour-blind-safe and none means two things.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from functools import cache
 from pathlib import Path
@@ -160,6 +161,14 @@ def by_province(units: pd.DataFrame) -> bool:
     return units["province_code"].nunique() > BY_UNIT_MAX_PROVINCES
 
 
+def drawn_areas(units: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The areas a map of ``units`` is drawn over: every province for a national map, else
+    the units' own."""
+    if by_province(units):
+        return province_areas()
+    return unit_areas().loc[lambda a: a.index.isin(units["commune_code"])]
+
+
 def map_captions(national: bool) -> dict[str, str]:
     """The title of each PNG map; each says its areas are approximate."""
     if national:
@@ -190,8 +199,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[st
     units = plan["units"]
     national = by_province(units)
     captions = map_captions(national)
-    areas = (province_areas() if national else
-             unit_areas().loc[lambda a: a.index.isin(units["commune_code"])])
+    areas = drawn_areas(units)
     planned = (areas.index.isin(units["province_code"]) if national
                else np.ones(len(areas), dtype=bool))
     out: list[tuple[str, str]] = []
@@ -355,6 +363,7 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
         "properties": [], "transfers": [], "service": [],
         "colours": {**USE_COLOURS, **CATEGORY_COLOURS}, "marks": MARK_COLOURS,
         "use_labels": labels("use"),
+        "areas": _geojson(drawn_areas(units), 0.01 if by_province(units) else 0.002),
         "bounds": [[float(units["lat"].min()), float(units["lon"].min())],
                    [float(units["lat"].max()), float(units["lon"].max())]],
     }
@@ -383,6 +392,15 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
                   banner=synthetic_banner() if plan.synthetic else "",
                   leaflet_css=_vendor("leaflet.css"), leaflet_js=_vendor("leaflet.js"))
     path.write_text(page, encoding="utf-8")
+
+
+def _geojson(areas: gpd.GeoDataFrame, tolerance_deg: float) -> list[Any]:
+    """The areas' outlines as GeoJSON geometries, simplified and rounded for a small page."""
+    import shapely
+
+    shapes = shapely.set_precision(shapely.simplify(areas.geometry.to_numpy(), tolerance_deg),
+                                   1e-3)
+    return [json.loads(shapely.to_geojson(g)) for g in shapes if not g.is_empty]
 
 
 def _vendor(name: str) -> Any:

@@ -149,8 +149,9 @@ def test_the_map_page_speaks_the_chosen_language(runs):
         assert not page.errors and page.lang == lang
         names = json.loads(re.search(r"const NAMES = (.*?);\n", text).group(1))
         assert set(names.values()) == {_(m, lang=lang) for m in (
-            "Units (ringed: unmet need)", "Surplus houses and land", "Transfers",
-            "Conversions to public use")}
+            "Approximate areas (from the units' points)", "Units (ringed: unmet need)",
+            "Surplus houses and land", "Transfers", "Conversions to public use")}
+        assert len(json.loads(re.search(r"const DATA = (.*?);\n", text).group(1))["areas"]) == 56
         assert label("use", "sale", lang) in page.text  # the legend
         assert "L.map(" in text and "<script src" not in text  # Leaflet inlined
     assert _("Transfers", lang="vi") != "Transfers"
