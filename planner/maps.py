@@ -236,8 +236,7 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[st
     def choropleth(ax: Any, values: pd.Series, what: str, share: bool = False) -> None:
         from matplotlib.ticker import FuncFormatter
 
-        shown = values.reindex(areas.index)
-        shown = shown.where(planned)
+        shown = values.reindex(areas.index).where(planned)
         areas.assign(value=shown).dropna(subset=["value"]).plot(
             ax=ax, column="value", cmap=CHOROPLETH, vmin=0,
             vmax=max(float(shown.max()), 1e-9) if shown.notna().any() else 1,
@@ -277,12 +276,13 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[st
         save(fig, ax, "needs.png")
     else:
         short = areas[areas.index.isin(unmet_units)]
-        if len(short):
-            short.plot(ax=ax, color=MARK_COLOURS["unmet_need"], edgecolor=MARK_COLOURS["boundary"],
-                       hatch="///", linewidth=0.4)
-        handles: list[Any] = [Patch(facecolor=MARK_COLOURS["unmet_need"], hatch="///",
-                         label=_("Unit with unmet need ({n})", n=number(has_unmet.sum()))),
-                   Patch(color=MARK_COLOURS["land"], label=_("Needs met"))]
+        if len(short):  # hatched as well as coloured: the mark reads without its colour
+            short.plot(ax=ax, color=MARK_COLOURS["unmet_need"], hatch="///", linewidth=0.4,
+                       edgecolor=MARK_COLOURS["boundary"])
+        handles: list[Any] = [
+            Patch(facecolor=MARK_COLOURS["unmet_need"], hatch="///",
+                  label=_("Unit with unmet need ({n})", n=number(has_unmet.sum()))),
+            Patch(color=MARK_COLOURS["land"], label=_("Needs met"))]
         eq = plan.tables.get("equipment")
         if eq is not None and len(eq):
             car = eq[(eq["category"] == "car") & (eq["held_before"] == 0)]
