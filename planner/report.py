@@ -69,12 +69,16 @@ def kpi_number(value: Any, unit: str) -> str:
     return number(v, 0 if v.is_integer() or abs(v) >= 1000 else 1)
 
 
-def part_label(part: str) -> str:
-    """What a solve planned (``national`` or ``provinces 04,06``) in words."""
+def part_label(part: str, names: dict[str, str]) -> str:
+    """What a solve planned (``national`` or ``provinces 04,06``) in words: the provinces'
+    ``names`` (by code) when there are a few, else their codes."""
     if part == "national":
         return label("scope", "national")
     if part.startswith("provinces "):
-        return _("Provinces {codes}", codes=part.removeprefix("provinces ").replace(",", ", "))
+        codes = part.removeprefix("provinces ").split(",")
+        if len(codes) <= 3 and all(c in names for c in codes):
+            return ", ".join(names[c] for c in codes)
+        return _("Provinces {codes}", codes=", ".join(codes))
     return part
 
 
@@ -115,7 +119,10 @@ def write_report(plan: Plan, d: Path, figures: list[tuple[str, str]]) -> None:
         "dataset_hash": prov["dataset"]["content_hash"][:16],
         "scenario_hash": prov["scenario_hash"][:16],
         "kpis": kpi_rows(plan.kpis, "national"), "terrain": kpi_rows(plan.kpis, "terrain"),
-        "solves": prov["solves"], "figures": figures, "files": files(),
+        "solves": prov["solves"],
+        "province_names": dict(zip(plan["units"]["province_code"],
+                                   plan["units"]["province_name"], strict=True)),
+        "figures": figures, "files": files(),
         "geography": geography(),
     }
     (d / "report.html").write_text(render("report.html", **context), encoding="utf-8")
