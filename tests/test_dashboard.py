@@ -37,7 +37,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.dashboard import STATIC_DIR, mount_dashboard
 from planner.labels import column_label, kpi_label
-from planner.outputs import VENDOR_DIR
+from planner.maps import VENDOR_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

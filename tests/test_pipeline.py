@@ -156,11 +156,11 @@ def test_needs_served_within_radius_and_capacity(plan):
 def test_outputs_reread(run_dir, plan):
     wb = load_workbook(run_dir / "plan.xlsx", read_only=True)
     names = wb.sheetnames
-    assert names[0] == "Thông tin" and names[-1] == "Từ điển"
+    assert names[0] == "About" and names[-1] == "Dictionary"  # the tests' language
     about = [r for r in wb[names[0]].iter_rows(values_only=True)]
     assert any("SYNTHETIC" in str(v) for row in about for v in row)
-    rows = list(wb["Phương án xử lý nhà đất"].iter_rows(values_only=True))
-    assert rows[0][0] == "Mã nhà đất" and len(rows) - 1 == len(plan["dispositions"])
+    rows = list(wb["Property dispositions"].iter_rows(values_only=True))
+    assert rows[0][0] == "Property id" and len(rows) - 1 == len(plan["dispositions"])
     layers = gpd.list_layers(run_dir / "plan.gpkg")["name"].tolist()
     assert {"units", "properties", "seats"} <= set(layers)
     props = gpd.read_file(run_dir / "plan.gpkg", layer="properties")
