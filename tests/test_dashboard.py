@@ -98,6 +98,10 @@ def test_api_docs_load_nothing_from_outside(client):
             assert not re.match(r"^[a-z]+:|^//", ref), f"{path}: {ref} loads from outside"
             assert client.get(ref).status_code == 200, ref
         assert "fonts.googleapis" not in page.text
+    # Nor do their scripts: ReDoc's bundle draws its maker's logo from a CDN otherwise.
+    redoc_js = client.get("/docs-redoc.js")
+    assert redoc_js.status_code == 200 and "javascript" in redoc_js.headers["content-type"]
+    assert "cdn.redoc.ly" not in redoc_js.text and "/docs-assets/favicon.png" in redoc_js.text
 
 
 def test_i18n_gives_the_pages_own_words_and_the_catalogues_labels(client):
@@ -478,6 +482,8 @@ def test_api_docs_render_in_a_browser(live, browser):
     WebDriverWait(d, 30).until(lambda x: "assetplan API" in x.execute_script(
         "const h = document.querySelector('redoc h1, .api-info h1, h1');"
         "return h ? h.textContent : '';"))
+    errors = [e for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors  # nothing it asked for failed (no CDN, no font)
 
 
 def _open_panels(d: Any) -> None:
