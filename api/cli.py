@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from planner.i18n import _
+
 if TYPE_CHECKING:
     from api.store import Store
 
@@ -27,19 +29,16 @@ class RoleName(StrEnum):
     admin = "admin"
 
 
-keys_app = typer.Typer(name="keys", help="Create, list and revoke API keys (the store named "
-                       "by DATABASE_URL / ASSETPLAN_DATA_DIR).", no_args_is_help=True)
-runs_app = typer.Typer(name="runs", help="Runs in the store the API serves (the store named by "
-                       "DATABASE_URL / ASSETPLAN_DATA_DIR).", no_args_is_help=True)
+# The commands' help texts are worded when ``register`` adds them (the option helps, in the
+# postponed annotations, when Typer reads them): after ``main`` has read --lang.
 
 
 def serve(
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    host: Annotated[str, typer.Option(help=_("address to listen on"))] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help=_("port to listen on"))] = 8000,
+    log_level: Annotated[str, typer.Option(help=_("uvicorn log level"))] = "info",
 ) -> None:
-    """Start the HTTP API (uvicorn). Settings come from the environment: DATABASE_URL,
-    ASSETPLAN_DATA_DIR, ASSETPLAN_RUN_WORKERS, ... (see api/README.md)."""
+    """Start the HTTP API (uvicorn)."""
     import uvicorn
 
     from api.app import create_app
@@ -63,32 +62,33 @@ def _store() -> Iterator[Store]:
         store.dispose()
 
 
-@keys_app.command("create")
 def keys_create(
-    role: Annotated[RoleName, typer.Option(help="viewer reads; planner also creates scenarios "
-                                           "and runs; admin also manages keys and datasets")],
-    province: Annotated[str | None, typer.Option(help="scope the key to one province "
-                                                 "(2-digit code)")] = None,
-    name: Annotated[str, typer.Option(help="who or what uses the key")] = "",
+    role: Annotated[RoleName, typer.Option(help=_(
+        "viewer reads; planner also creates scenarios and runs; admin also manages keys and "
+        "datasets"))],
+    province: Annotated[str | None, typer.Option(help=_(
+        "scope the key to one province (2-digit code)"))] = None,
+    name: Annotated[str, typer.Option(help=_("who or what uses the key"))] = "",
 ) -> None:
     """Create a key and print it once (only its hash is stored)."""
     from api import geo
     from api.security import create_key
 
     if province is not None and province not in geo.province_codes():
-        raise typer.BadParameter(f"unknown province code {province!r}", param_hint="--province")
+        raise typer.BadParameter(_("unknown province code {code!r}", code=province),
+                                 param_hint="--province")
     with _store() as store, store.session() as s:
         try:
             row, secret = create_key(s, role.value, province, name)
         except ValueError as err:
             raise typer.BadParameter(str(err)) from None
         typer.echo(secret)
-        scope = f"province {row.province_code}" if row.province_code else "the whole country"
-        typer.echo(f"key {row.id}: role {row.role}, {scope}. Store the key now: it is not "
-                   "shown again.", err=True)
+        scope = (_("province {code}", code=row.province_code) if row.province_code
+                 else _("the whole country"))
+        typer.echo(_("key {id}: role {role}, {scope}. Store the key now: it is not shown "
+                     "again.", id=row.id, role=row.role, scope=scope), err=True)
 
 
-@keys_app.command("list")
 def keys_list() -> None:
     """List keys: id, prefix, role, scope, name, created, revoked."""
     from sqlalchemy import select
@@ -97,7 +97,8 @@ def keys_list() -> None:
 
     with _store() as store, store.session() as s:
         rows = s.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).all()
-        typer.echo("id\tprefix\trole\tprovince\tname\tcreated\trevoked")
+        typer.echo("\t".join((_("id"), _("prefix"), _("role"), _("province"), _("name"),
+                              _("created"), _("revoked"))))
         for r in rows:
             typer.echo("\t".join([r.id, r.prefix, r.role, r.province_code or "-", r.name or "-",
                                   r.created_at.isoformat(timespec="seconds"),
@@ -105,23 +106,22 @@ def keys_list() -> None:
                                   if r.revoked_at else "-"]))
 
 
-@keys_app.command("revoke")
-def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id (keys list)")]) -> None:
+def keys_revoke(key_id: Annotated[str, typer.Argument(help=_("the key's id (keys list)"))]
+                ) -> None:
     """Revoke a key; requests with it get 401 from then on."""
     from api.security import revoke_key
 
     with _store() as store, store.session() as s:
         row = revoke_key(s, key_id)
     if row is None:
-        typer.echo(f"no key {key_id!r}", err=True)
+        typer.echo(_("no key {id!r}", id=key_id), err=True)
         raise typer.Exit(1)
-    typer.echo(f"revoked {key_id}")
+    typer.echo(_("revoked {id}", id=key_id))
 
 
-@runs_app.command("import")
 def runs_import(folder: Annotated[Path, typer.Argument(
-        help="a run folder written by `assetplan run` (tables/, provenance.json, plan.xlsx, "
-        "report.html)", exists=True, file_okay=False, dir_okay=True)]) -> None:
+        help=_("a run folder written by `assetplan run` (tables/, provenance.json, plan.xlsx, "
+               "report.html)"), exists=True, file_okay=False, dir_okay=True)]) -> None:
     """Copy a run made with the CLI into the store, as a succeeded run the API and the
     dashboard show; prints its id."""
     from api.runimport import NotARunError, import_run
@@ -134,8 +134,9 @@ def runs_import(folder: Annotated[Path, typer.Argument(
             typer.echo(str(err), err=True)
             raise typer.Exit(1) from None
     typer.echo(row.id)
-    typer.echo(f"run {row.id}: {row.scenario_name}, provinces "
-               f"{', '.join(row.provinces) or 'all'}, dataset {row.dataset_id}", err=True)
+    typer.echo(_("run {id}: {scenario}, provinces {provinces}, dataset {dataset}", id=row.id,
+                 scenario=row.scenario_name, provinces=", ".join(row.provinces) or _("all"),
+                 dataset=row.dataset_id), err=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -143,9 +144,25 @@ def register(app: typer.Typer) -> None:
     does nothing)."""
     if any(c.name == "serve" for c in app.registered_commands):
         return
-    app.command("serve")(serve)
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(runs_app, name="runs")
+    store = _("(the store named by DATABASE_URL / ASSETPLAN_DATA_DIR)")
+    app.command("serve", help=_("Start the HTTP API (uvicorn). Settings come from the "
+                                "environment: DATABASE_URL, ASSETPLAN_DATA_DIR, "
+                                "ASSETPLAN_RUN_WORKERS, ... (see api/README.md)."))(serve)
+    keys = typer.Typer(name="keys", help=_("Create, list and revoke API keys") + " " + store,
+                       no_args_is_help=True)
+    keys.command("create", help=_("Create a key and print it once (only its hash is "
+                                  "stored)."))(keys_create)
+    keys.command("list", help=_("List keys: id, prefix, role, scope, name, created, "
+                                "revoked."))(keys_list)
+    keys.command("revoke", help=_("Revoke a key; requests with it get 401 from then on."))(
+        keys_revoke)
+    runs = typer.Typer(name="runs", help=_("Runs in the store the API serves") + " " + store,
+                       no_args_is_help=True)
+    runs.command("import", help=_("Copy a run made with the CLI into the store, as a "
+                                  "succeeded run the API and the dashboard show; prints its "
+                                  "id."))(runs_import)
+    app.add_typer(keys, name="keys")
+    app.add_typer(runs, name="runs")
 
 
 def full_app() -> typer.Typer:
@@ -178,6 +195,6 @@ def main() -> None:
     full_app()()
 
 
-app = typer.Typer(name="assetplan-api", help="The assetplan HTTP API.", no_args_is_help=True,
+app = typer.Typer(name="assetplan-api", help=_("The assetplan HTTP API."), no_args_is_help=True,
                   add_completion=False)
 register(app)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 import geodata
-from planner import holdings
+from planner import cli_words, holdings
 from planner.demo import DEFAULT_SEED, generate_demo
 from planner.i18n import _, number, percent, set_lang
 from planner.inventory import FORMATS, InventoryError, load_dataset, write_dataset
@@ -30,6 +30,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
+cli_words.install()
 
 
 @app.callback()
@@ -43,6 +44,7 @@ def _language(
             set_lang(lang)
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--lang") from None
+        cli_words.install()
 
 
 @app.command(help=_("Print a summary of the national geography shipped with assetplan."))

@@ -45,8 +45,8 @@ class RunExistsError(FileExistsError):
 
 def refuse_existing(out_dir: str | Path) -> None:
     if Path(out_dir).exists():
-        raise RunExistsError(f"{out_dir} exists: another run wrote it; give another --out, or "
-                             "--force to replace it")
+        raise RunExistsError(_("{target} exists: another run wrote it; give another --out, or "
+                               "--force to replace it", target=out_dir))
 
 
 def write_plan(plan: Plan, out_dir: str | Path, maps: bool = True,
