@@ -30,13 +30,23 @@ app = typer.Typer(
 console = Console()
 
 
+def _known_date(value: str) -> str:
+    if value not in geodata.AS_OF:
+        raise typer.BadParameter(f"the geography is known as of {' or '.join(geodata.AS_OF)}")
+    return value
+
+
+AsOf = Annotated[str, typer.Option("--as-of", callback=_known_date, help="The date of the "
+                                   "units: " + " or ".join(geodata.AS_OF) + ".")]
+
+
 @app.command()
-def summary() -> None:
+def summary(as_of: AsOf = geodata.AS_OF[-1]) -> None:
     """Print a summary of the national geography shipped with assetplan."""
-    communes = geodata.load_communes()
+    communes = geodata.load_communes(as_of=as_of)
     legacy = geodata.load_legacy_units()
-    provinces = geodata.load_provinces()
-    table = Table(title="Vietnam after 1 July 2025: commune-level units")
+    provinces = geodata.load_provinces(as_of)
+    table = Table(title=f"Vietnam as of {as_of}: commune-level units")
     for col in ("unit type", "units", "population", "area km²"):
         table.add_column(col, justify="right" if col != "unit type" else "left")
     by_type = communes.groupby("unit_type").agg(
@@ -65,13 +75,15 @@ def data_report(
                                        "CSV file (--out).")] = False,
     out: Annotated[Path, typer.Option("--out", help="The file --full writes.")]
     = Path("data-report.csv"),
+    as_of: AsOf = geodata.AS_OF[-1],
 ) -> None:
-    """Show what was repaired in the shipped geography and why (counts; --full writes every
-    repair to a file)."""
-    report = geodata.data_quality_report()
+    """Show what was repaired or corrected in the shipped geography, and what changed in the
+    units, and why (counts; --full writes every row to a file)."""
+    report = geodata.data_quality_report(as_of)
     counts = report.assign(action=report["action"].str.split(":").str[0]).groupby(
         ["field", "issue", "action"]).size().rename("units").reset_index()
-    table = Table(title="Data-quality repairs of the national geography")
+    table = Table(title=f"Repairs, corrections and changes of the national geography as of "
+                  f"{as_of}")
     for col in counts.columns:
         table.add_column(col, justify="right" if col == "units" else "left")
     for row in counts.itertuples(index=False):
