@@ -11,7 +11,7 @@ from geodata.distances import (
     pairs_within_radius,
 )
 from geodata.editions import AS_OF
-from geodata.sources import ATTRIBUTION
+from geodata.sources import ATTRIBUTION, CODE_ALIASES
 from geodata.terrain import TERRAIN_CLASSES
 from geodata.units import (
     GeodataInputError,
@@ -27,6 +27,7 @@ from geodata.units import (
 __all__ = [
     "AS_OF",
     "ATTRIBUTION",
+    "CODE_ALIASES",
     "TERRAIN_CLASSES",
     "GeodataInputError",
     "apply_detour",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from rich.table import Table
 import geodata
 from planner import holdings
 from planner.demo import DEFAULT_SEED, generate_demo
-from planner.inventory import FORMATS, InventoryError, load_dataset, write_dataset
+from planner.inventory import FORMATS, InventoryError, Problem, load_dataset, write_dataset
 from planner.scenario import Scenario, json_schema
 from planner.schema import schema_markdown
 
@@ -138,6 +139,13 @@ def validate(
     counts = ", ".join(f"{len(df):,} {name}" for name, df in dataset.tables.items())
     console.print(f"[green]valid[/green]{label}: {counts}; content hash "
                   f"{dataset.content_hash[:16]}")
+    _print_notes(dataset.notes)
+
+
+def _print_notes(notes: Sequence[Problem]) -> None:
+    """What was read otherwise than written (not errors)."""
+    for n in notes:
+        console.print(f"[yellow]note[/yellow]: {n}")
 
 
 @app.command()
@@ -296,6 +304,7 @@ def run(
             bar.stop()
             console.print(f"[red]{err}[/red]")
             raise typer.Exit(1) from None
+    _print_notes([Problem(**n) for n in plan.provenance["dataset"]["notes"]])
     if plan.synthetic:
         console.print("[bold yellow]SYNTHETIC inventory: a demo calibrated to published "
                       "totals, not real asset data.[/bold yellow]")
