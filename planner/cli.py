@@ -17,7 +17,7 @@ import geodata
 from planner import holdings
 from planner.demo import DEFAULT_SEED, generate_demo
 from planner.inventory import FORMATS, InventoryError, Problem, load_dataset, write_dataset
-from planner.scenario import Scenario, json_schema
+from planner.scenario import LATEST_GEOGRAPHY, GeographyDate, Scenario, json_schema
 from planner.schema import schema_markdown
 
 app = typer.Typer(
@@ -29,20 +29,11 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-
-
-def _known_date(value: str) -> str:
-    if value not in geodata.AS_OF:
-        raise typer.BadParameter(f"the geography is known as of {' or '.join(geodata.AS_OF)}")
-    return value
-
-
-AsOf = Annotated[str, typer.Option("--as-of", callback=_known_date, help="The date of the "
-                                   "units: " + " or ".join(geodata.AS_OF) + ".")]
+AsOf = Annotated[GeographyDate, typer.Option("--as-of", help="The date of the units.")]
 
 
 @app.command()
-def summary(as_of: AsOf = geodata.AS_OF[-1]) -> None:
+def summary(as_of: AsOf = LATEST_GEOGRAPHY) -> None:
     """Print a summary of the national geography shipped with assetplan."""
     communes = geodata.load_communes(as_of=as_of)
     legacy = geodata.load_legacy_units()
@@ -76,7 +67,7 @@ def data_report(
                                        "CSV file (--out).")] = False,
     out: Annotated[Path, typer.Option("--out", help="The file --full writes.")]
     = Path("data-report.csv"),
-    as_of: AsOf = geodata.AS_OF[-1],
+    as_of: AsOf = LATEST_GEOGRAPHY,
 ) -> None:
     """Show what was repaired or corrected in the shipped geography, and what changed in the
     units, and why (counts; --full writes every row to a file)."""

@@ -33,6 +33,7 @@ TERRAINS = ("lowland", "midland", "mountain", "island")
 UNIT_TYPES = ("Xã", "Phường", "Đặc khu")
 # The dates the shipped geography is known for (geodata.AS_OF), the latest last.
 GeographyDate = Literal["2025-07-01", "2026-07-25"]
+LATEST_GEOGRAPHY: GeographyDate = "2026-07-25"
 TRANSFER_CATEGORIES = ("car", *EQUIPMENT_CATEGORIES)
 ScenarioKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 PositiveKm = Annotated[float, Field(gt=0, le=500)]
@@ -69,7 +70,7 @@ class DataSection(_Frozen):
     provinces: tuple[Annotated[str, Field(pattern=r"^\d{2}$")], ...] = Field(
         (), description="2-digit province codes to plan; empty plans the whole country")
     geography_as_of: GeographyDate = Field(
-        "2026-07-25", description="the date of the units the run plans (their types and "
+        LATEST_GEOGRAPHY, description="the date of the units the run plans (their types and "
         "names): 2025-07-01, the merger, or 2026-07-25, after the changes of 2026 (communes "
         "of Đồng Nai became wards, NQ 30/2026/QH16); errors of the sources are corrected on "
         "both (`assetplan data-report`)")

@@ -8,7 +8,13 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from planner.scenario import GeographyDate, ScenarioError, json_schema, load_scenario
+from planner.scenario import (
+    LATEST_GEOGRAPHY,
+    GeographyDate,
+    ScenarioError,
+    json_schema,
+    load_scenario,
+)
 
 SCEN = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -116,13 +122,17 @@ def test_geography_as_of_reaches_the_units(tmp_path):
     from planner.pipeline import load_inputs
 
     assert typing.get_args(GeographyDate) == geodata.AS_OF
+    assert LATEST_GEOGRAPHY == geodata.AS_OF[-1]
     base = load_scenario(SCEN / "national-baseline.yaml")
     assert base.data.geography_as_of == geodata.AS_OF[-1]  # the latest by default
     old = load_scenario(write(tmp_path, "name: x\ndata: {provinces: ['75'], geography_as_of: "
                                         "2025-07-01}"))
     new = old.model_copy(update={"data": old.data.model_copy(update={
         "geography_as_of": "2026-07-25"})})
-    before, after = (load_inputs(s).units.set_index("commune_code").loc["26368"]
-                     for s in (old, new))
+    from planner.pipeline import provenance
+
+    inputs = [load_inputs(s) for s in (old, new)]
+    before, after = (i.units.set_index("commune_code").loc["26368"] for i in inputs)
+    assert provenance(inputs[0], [], {})["geography"].startswith("Units as of 2025-07-01.")
     assert (before["unit_type"], before["name"]) == ("Xã", "Xã Long Thành")
     assert (after["unit_type"], after["name"]) == ("Phường", "Phường Long Thành")
