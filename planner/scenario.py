@@ -72,8 +72,8 @@ class DataSection(_Frozen):
     geography_as_of: GeographyDate = Field(
         LATEST_GEOGRAPHY, description="the date of the units the run plans (their types and "
         "names): 2025-07-01, the merger, or 2026-07-25, after the changes of 2026 (communes "
-        "of Đồng Nai became wards, NQ 30/2026/QH16); errors of the sources are corrected on "
-        "both (`assetplan data-report`)")
+        "that became wards, NQ 30/2026/QH16); errors of the sources are corrected on both "
+        "(`assetplan data-report`)")
     population_overrides: str | None = Field(None, description="CSV code,population")
     terrain_overrides: str | None = Field(None, description="CSV code,terrain")
     od_table: str | None = Field(None, description="travel table (CSV or .parquet; "
