@@ -1,4 +1,5 @@
-"""Real national geography of Vietnam after the 2025 merger, and distances on it.
+"""Real national geography of Vietnam after the 2025 merger, as of a date (``AS_OF``), and
+distances on it.
 
 Imports neither ``planner`` nor ``optimization``.
 """
@@ -9,7 +10,8 @@ from geodata.distances import (
     k_nearest_pairs,
     pairs_within_radius,
 )
-from geodata.sources import ATTRIBUTION
+from geodata.editions import AS_OF
+from geodata.sources import ATTRIBUTION, CODE_ALIASES
 from geodata.terrain import TERRAIN_CLASSES
 from geodata.units import (
     GeodataInputError,
@@ -23,7 +25,9 @@ from geodata.units import (
 )
 
 __all__ = [
+    "AS_OF",
     "ATTRIBUTION",
+    "CODE_ALIASES",
     "TERRAIN_CLASSES",
     "GeodataInputError",
     "apply_detour",

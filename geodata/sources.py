@@ -20,15 +20,18 @@ DATA_DIR = Path(__file__).with_name("data")
 CROSSWALK_CSV = DATA_DIR / "ward_population_crosswalk.csv"
 AREA_CSV = DATA_DIR / "unit_area_gisid.csv"
 BANDO_PROVINCE_CSV = DATA_DIR / "sapnhap.bando.com.vn_province_2025-07-17.csv"
+UNITS_2026_CSV = DATA_DIR / "units_2026-07-25.csv"
 
 ATTRIBUTION = (
     "Geography: tranngocminhhieu/vietnamadminunits (MIT), source sapnhap.bando.com.vn / "
-    "NQ-UBTVQH15 resolutions of 16/06/2025; areas from thanglequoc/vietnamese-provinces-database "
-    "(MIT)."
+    "NQ-UBTVQH15 resolutions of 16/06/2025; areas and the units of 2026 from "
+    "thanglequoc/vietnamese-provinces-database (MIT)."
 )
 
-# Xã Ba Chẽ (Quảng Ninh) is 06970 in vietnamadminunits but 06978 in thanglequoc's file.
-AREA_CODE_ALIASES = {"06970": "06978"}
+# Wrong unit codes found in sources and inventories -> the official code. Xã Ba Chẽ (Quảng Ninh)
+# is 06970 (the official register, vietnamadminunits); thanglequoc's files write 06978, a code
+# their maintainer withdrew (SOURCE-thanglequoc-vpd.md).
+CODE_ALIASES = {"06978": "06970"}
 
 
 def _vau_path(name: str) -> Path:
@@ -80,8 +83,18 @@ def crosswalk() -> pd.DataFrame:
 
 @cache
 def corrected_areas() -> pd.DataFrame:
-    """Areas and bounding boxes per unit (see SOURCE-thanglequoc-vpd)."""
-    return pd.read_csv(AREA_CSV, dtype={"code": str, "province_code": str}, encoding="utf-8")
+    """Areas and bounding boxes per unit (see SOURCE-thanglequoc-vpd), official codes."""
+    df = pd.read_csv(AREA_CSV, dtype={"code": str, "province_code": str}, encoding="utf-8")
+    return df.assign(code=df["code"].replace(CODE_ALIASES))
+
+
+@cache
+def units_2026() -> pd.DataFrame:
+    """The units as thanglequoc lists them on 2026-07-25 (see SOURCE-thanglequoc-vpd), official
+    codes; ``unit_type`` as Xã / Phường / Đặc khu."""
+    df = pd.read_csv(UNITS_2026_CSV, dtype=str, encoding="utf-8", keep_default_na=False)
+    types = {"xa": "Xã", "phuong": "Phường", "dac_khu": "Đặc khu"}
+    return df.assign(code=df["code"].replace(CODE_ALIASES), unit_type=df["unit_type"].map(types))
 
 
 @cache

@@ -1,8 +1,10 @@
-"""The real national geography after 1 July 2025: 34 provinces, 3,321 commune-level units, and the
-10,040 pre-2025 units with their successors.
+"""The real national geography after 1 July 2025: the provinces and commune-level units as of a
+date (``editions.AS_OF``), and the pre-2025 units with their successors.
 
 Population and HQ points are repaired, never used silently when flagged (see ``repair_population``
-and ``repair_hq_points``); ``data_quality_report()`` lists every repair with its reason.
+and ``repair_hq_points``); terrain comes from documented rules (``geodata.terrain``);
+``data_quality_report()`` lists every repair, terrain correction and change of the units with its
+reason.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from geodata import sources
+from geodata import editions, sources
+from geodata.editions import LATEST
 from geodata.terrain import TERRAIN_CLASSES, default_terrain
 
 CRS_LONLAT = "EPSG:4326"
-UNIT_TYPES = ("Xã", "Phường", "Đặc khu")
 
 # A group of reliable units needs this many members to give its own median density.
 MIN_DENSITY_GROUP = 10
@@ -142,7 +144,9 @@ def _predecessor_centroids() -> pd.DataFrame:
 
 
 @cache
-def _communes_base() -> tuple[pd.DataFrame, tuple[_Repair, ...]]:
+def _communes_base() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The units of 1 July 2025 with the source errors corrected, and every repair made
+    (editions.COLUMNS)."""
     vau = sources.vau_admin_units()
     cw = sources.crosswalk().set_index("ward_code")
     areas = sources.corrected_areas()
@@ -154,13 +158,14 @@ def _communes_base() -> tuple[pd.DataFrame, tuple[_Repair, ...]]:
         "province_code": vau["provinceCode"],
         "province_name": vau["province"],
     })
+    errors = editions.source_errors()
+    df = editions.apply(df, errors)
     cwr = cw.reindex(df["code"])
     df["hq_address"] = cwr["hq_address"].to_numpy()
     df["resolution"] = cwr["resolution"].to_numpy()
     df["lon"] = cwr["hq_lon"].to_numpy(dtype=float)
     df["lat"] = cwr["hq_lat"].to_numpy(dtype=float)
-    area_codes = df["code"].replace(sources.AREA_CODE_ALIASES)
-    area_rows = ward_areas.reindex(area_codes)
+    area_rows = ward_areas.reindex(df["code"])
     df["area_km2"] = area_rows["area_km2"].to_numpy(dtype=float)
     for col in ("bbox_minlon", "bbox_minlat", "bbox_maxlon", "bbox_maxlat"):
         df[col] = area_rows[col].to_numpy(dtype=float)
@@ -178,10 +183,12 @@ def _communes_base() -> tuple[pd.DataFrame, tuple[_Repair, ...]]:
     repairs: list[_Repair] = []
     repairs += _repair_hq_points(df)
     repairs += _repair_population(df)
-    df["terrain"] = default_terrain(df, _legacy_base(), _legacy_successors())
+    df["terrain"], terrain = default_terrain(df, _legacy_base(), _legacy_successors())
     df["terrain_source"] = "default"
     df = df.drop(columns=[c for c in df.columns if c.startswith("_")])
-    return df.reset_index(drop=True), tuple(repairs)
+    report = pd.concat([pd.DataFrame([r.__dict__ for r in repairs]), terrain, errors],
+                       ignore_index=True)
+    return df.reset_index(drop=True), report
 
 
 def _repair_hq_points(df: pd.DataFrame) -> list[_Repair]:
@@ -335,8 +342,10 @@ def _read_override(path: str | Path | pd.DataFrame, value_col: str, known_codes:
 def load_communes(
     population_overrides: str | Path | pd.DataFrame | None = None,
     terrain_overrides: str | Path | pd.DataFrame | None = None,
+    as_of: str = LATEST,
 ) -> gpd.GeoDataFrame:
-    """The 3,321 commune-level units (2,621 xã, 687 phường, 13 đặc khu) with repaired data.
+    """The commune-level units as of ``as_of`` (one of ``editions.AS_OF``; the latest by
+    default), with repaired data and the source errors corrected (``geodata.editions``).
 
     Columns: code (official 5-digit), name (with diacritics), unit_type (Xã / Phường / Đặc khu),
     province_code, province_name, population (people; repaired), population_reported,
@@ -349,7 +358,7 @@ def load_communes(
     ``terrain_overrides``: CSV or frame with columns code,terrain.
     """
     base, _ = _communes_base()
-    df = base.copy()
+    df = editions.apply(base, editions.changes_until(as_of))
     codes = pd.Index(df["code"])
     if population_overrides is not None:
         ov = _read_override(population_overrides, "population", codes).astype("int64")
@@ -366,12 +375,15 @@ def load_communes(
     return gpd.GeoDataFrame(df, geometry=geom, crs=CRS_LONLAT)
 
 
-def data_quality_report() -> pd.DataFrame:
-    """Every repair made to the shipped geography: code, name, province, field, issue, action,
-    before, after. Values in ``before``/``after`` are people (population) or lon,lat (hq_point)."""
-    base, repairs = _communes_base()
-    rep = pd.DataFrame([r.__dict__ for r in repairs])
-    names = base.set_index("code")[["name", "province_name"]]
+def data_quality_report(as_of: str = LATEST) -> pd.DataFrame:
+    """Every repair and correction made to the shipped geography, and every change of the units
+    in force on ``as_of``: code, name, province, field, issue, action, before, after. Values in
+    ``before``/``after`` are people (population), lon,lat (hq_point), a terrain class, a unit
+    type, a name or a code."""
+    base, report = _communes_base()
+    rep = pd.concat([report, editions.changes_until(as_of)], ignore_index=True)
+    names = editions.apply(base, editions.changes_until(as_of)).set_index("code")[
+        ["name", "province_name"]]
     rep = rep.join(names, on="code")
     cols = ["code", "name", "province_name", "field", "issue", "action", "before", "after"]
     return rep[cols].sort_values(["field", "code"], kind="stable").reset_index(drop=True)
@@ -400,11 +412,11 @@ def load_legacy_provinces() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df, geometry=geom, crs=CRS_LONLAT)
 
 
-def load_provinces() -> gpd.GeoDataFrame:
+def load_provinces(as_of: str = LATEST) -> gpd.GeoDataFrame:
     """The 34 provinces: code, name, name_en, area_km2, population (sum of repaired unit
-    populations), population_reported (bando), n_units by type, legacy_province_codes, and the
-    provincial administrative centre point."""
-    communes = load_communes()
+    populations), population_reported (bando), n_units by type as of ``as_of``,
+    legacy_province_codes, and the provincial administrative centre point."""
+    communes = load_communes(as_of=as_of)
     vau = sources.vau_admin_units().drop_duplicates("provinceCode")
     areas = sources.corrected_areas()
     pa = areas[areas["level"] == "province"].set_index("code")

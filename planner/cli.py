@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -16,9 +17,9 @@ import geodata
 from planner import cli_words, holdings
 from planner.demo import DEFAULT_SEED, generate_demo
 from planner.i18n import _, number, percent, set_lang
-from planner.inventory import FORMATS, InventoryError, load_dataset, write_dataset
+from planner.inventory import FORMATS, InventoryError, Problem, load_dataset, write_dataset
 from planner.labels import column_label, kpi_label, label, table_label
-from planner.scenario import Scenario, json_schema
+from planner.scenario import LATEST_GEOGRAPHY, GeographyDate, Scenario, json_schema
 from planner.schema import schema_markdown
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 console = Console()
 cli_words.install()
+AsOf = Annotated[GeographyDate, typer.Option("--as-of", help=_("The date of the units."))]
 
 
 @app.callback()
@@ -48,11 +50,11 @@ def _language(
 
 
 @app.command(help=_("Print a summary of the national geography shipped with assetplan."))
-def summary() -> None:
-    communes = geodata.load_communes()
+def summary(as_of: AsOf = LATEST_GEOGRAPHY) -> None:
+    communes = geodata.load_communes(as_of=as_of)
     legacy = geodata.load_legacy_units()
-    provinces = geodata.load_provinces()
-    table = Table(title=_("Vietnam after 1 July 2025: commune-level units"))
+    provinces = geodata.load_provinces(as_of)
+    table = Table(title=_("Vietnam as of {date}: commune-level units", date=as_of))
     for j, col in enumerate((_("unit type"), _("units"), _("population"), _("area km²"))):
         table.add_column(col, justify="right" if j else "left")
     by_type = communes.groupby("unit_type").agg(
@@ -79,22 +81,28 @@ def summary() -> None:
     )
 
 
-@app.command("data-report", help=_("Show what was repaired in the shipped geography and why "
-                                    "(counts; --full writes every repair to a file)."))
+@app.command("data-report", help=_(
+    "Show what was repaired or corrected in the shipped geography, and what changed in the "
+    "units, and why (counts; --full writes every row to a file)."))
 def data_report(
     full: Annotated[bool, typer.Option("--full", help=_("Also write every repaired unit to a "
                                                         "CSV file (--out)."))] = False,
     out: Annotated[Path, typer.Option("--out", help=_("The file --full writes."))]
     = Path("data-report.csv"),
+    as_of: AsOf = LATEST_GEOGRAPHY,
 ) -> None:
-    report = geodata.data_quality_report()
+    report = geodata.data_quality_report(as_of)
     counts = report.assign(action=report["action"].str.split(":").str[0]).groupby(
         ["field", "issue", "action"]).size().rename("units").reset_index()
-    table = Table(title=_("Data-quality repairs of the national geography"))
+    table = Table(title=_("Repairs, corrections and changes of the national geography as of "
+                          "{date}", date=as_of))
+    heads = {"field": _("field"), "issue": _("issue"), "action": _("action"),
+             "units": _("units")}
     for col in counts.columns:
-        table.add_column(col, justify="right" if col == "units" else "left")
+        table.add_column(heads[col], justify="right" if col == "units" else "left")
     for row in counts.itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
+        table.add_row(column_label(row.field), label("repair_issue", row.issue),
+                      label("repair_action", row.action), number(row.units))
     console.print(table)
     if full:
         report.to_csv(out, index=False, encoding="utf-8-sig")  # with a BOM: Excel reads UTF-8
@@ -154,6 +162,13 @@ def validate(
     console.print("[green]" + _("valid") + f"[/green]{mark}: "
                   + _("{counts}; content hash {hash}", counts=counts,
                       hash=dataset.content_hash[:16]))
+    _print_notes(dataset.notes)
+
+
+def _print_notes(notes: Sequence[Problem]) -> None:
+    """What was read otherwise than written (not errors)."""
+    for n in notes:
+        console.print(f"[yellow]{_('note')}[/yellow]: {n}")
 
 
 @app.command(help=_("Print the scenario JSON Schema, or the schema of an input table."))
@@ -312,6 +327,7 @@ def run(
             bar.stop()
             console.print(f"[red]{err}[/red]")
             raise typer.Exit(1) from None
+    _print_notes([Problem(**n) for n in plan.provenance["dataset"]["notes"]])
     if plan.synthetic:
         console.print("[bold yellow]" + _("SYNTHETIC inventory: a demo calibrated to published "
                                           "totals, not real asset data.") + "[/bold yellow]")

@@ -42,8 +42,11 @@ SURPLUS_TOTAL = 16_124
 PUBLISHED_FROM_REARRANGEMENT = 6_704
 UNITS_WITHOUT_CAR = 354
 UNITS_BELOW_EQUIPMENT_NORM = 601
-SYNTHETIC_LABEL = ("SYNTHETIC demo inventory generated from the real 2025 geography and "
-                   "calibrated to published totals; not real asset data")
+# The units the demo is generated on; pinned, so the shipped files stay equal to the generated.
+DEMO_GEOGRAPHY_AS_OF = "2026-07-25"
+SYNTHETIC_LABEL = ("SYNTHETIC demo inventory generated from the real geography (units as of "
+                   f"{DEMO_GEOGRAPHY_AS_OF}) and calibrated to published totals; not real asset "
+                   "data")
 
 DISTRICT_BUILDINGS = (3, 7)  # inclusive range of buildings per abolished district
 PROVINCE_BUILDINGS = (12, 24)  # per provincial seat merged away
@@ -200,7 +203,7 @@ def _properties(rng: np.random.Generator, communes: pd.DataFrame, legacy: pd.Dat
 
     # Provincial seats merged away: the legacy provinces not nearest their new centre.
     lp = geodata.load_legacy_provinces()
-    prov = geodata.load_provinces().set_index("province_code")
+    prov = geodata.load_provinces(DEMO_GEOGRAPHY_AS_OF).set_index("province_code")
     lp["_km"] = geodata.haversine_km(lp["lon"], lp["lat"], prov.loc[lp["province_code"], "lon"],
                                      prov.loc[lp["province_code"], "lat"])
     kept = lp.sort_values(["province_code", "_km"]).groupby("province_code").head(1).index
@@ -372,7 +375,7 @@ def _norms() -> pd.DataFrame:
 def generate_demo(seed: int = DEFAULT_SEED) -> Dataset:
     """Generate the national demo dataset (deterministic for a seed), validated."""
     rng = np.random.default_rng(seed)
-    communes = geodata.load_communes()
+    communes = geodata.load_communes(as_of=DEMO_GEOGRAPHY_AS_OF)
     legacy = geodata.load_legacy_units()
     calibration: dict[str, int] = {}
     props = _properties(rng, communes, legacy, calibration)
@@ -394,6 +397,7 @@ def generate_demo(seed: int = DEFAULT_SEED) -> Dataset:
                       "units_without_car": UNITS_WITHOUT_CAR,
                       "units_below_equipment_norm": UNITS_BELOW_EQUIPMENT_NORM},
         "geography": geodata.ATTRIBUTION,
+        "geography_as_of": DEMO_GEOGRAPHY_AS_OF,
     }
     return dataset_from_frames({"properties": props, "vehicles": vehicles,
                                 "equipment": equipment, "communes": needs, "norms": norms},

@@ -1,8 +1,11 @@
 """Load and validate an inventory dataset (CSV, Excel, GeoPackage or Parquet).
 
 Validation reports every problem at once, each with file, row, column and the rule broken, and
-loads nothing on failure. Rows are numbered as a spreadsheet shows them: the header is row 1, so
-the first record is row 2 (also for Parquet and GeoPackage, where it is record 1 + 1).
+loads nothing on failure. What is read otherwise than written, but safely (a withdrawn unit code
+read as the official one, ``geodata.CODE_ALIASES``), is a note, not a problem: the dataset
+carries its notes, and a run its provenance. Rows are numbered as a spreadsheet shows them: the
+header is row 1, so the first record is row 2 (also for Parquet and GeoPackage, where it is
+record 1 + 1).
 """
 
 from __future__ import annotations
@@ -55,12 +58,14 @@ class Dataset:
     """A validated inventory: one typed DataFrame per table, plus provenance.
 
     ``meta`` carries the dataset's own description (``dataset.json``: name, synthetic flag,
-    seed, calibration notes); ``content_hash`` is a SHA-256 over the canonical tables.
+    seed, calibration notes); ``content_hash`` is a SHA-256 over the canonical tables;
+    ``notes`` are the cells read otherwise than written, with file, row and column.
     """
 
     tables: Mapping[str, pd.DataFrame]
     meta: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    notes: tuple[Problem, ...] = ()
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self.tables[name]
@@ -279,10 +284,25 @@ def _code_suggestion(value: str, communes: pd.DataFrame, legacy: pd.DataFrame) -
 
 
 def _check_codes(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.DataFrame,
-                 limits: ReadLimits, problems: list[Problem]) -> None:
-    """Unknown codes found in one vector pass; a suggestion (a fuzzy match over the unit
-    names) is worked out only for the rows listed."""
+                 limits: ReadLimits, problems: list[Problem], notes: list[Problem]) -> None:
+    """Withdrawn codes read as the official one (a note each); unknown codes found in one
+    vector pass, a suggestion (a fuzzy match over the unit names) worked out only for the rows
+    listed."""
     codes = df[column]
+    alias = codes.isin(geodata.CODE_ALIASES) & ~codes.isin(communes["code"])
+    if alias.any():
+        names = communes.set_index("code")["name"]
+
+        def read_as(r: int) -> str:
+            value = codes.iloc[r - raw.row_offset]
+            official = geodata.CODE_ALIASES[value]
+            return _("unit code {value!r} is read as {official!r} ({name}): {value} is a "
+                     "withdrawn code of that unit", value=value, official=official,
+                     name=names.get(official))
+
+        limits.report(notes, raw.file, np.flatnonzero(alias.to_numpy()) + raw.row_offset,
+                      column, read_as)
+        df[column] = codes = codes.replace(geodata.CODE_ALIASES)
     unknown = codes.notna() & ~codes.isin(communes["code"])
     if not unknown.any():
         return
@@ -297,7 +317,7 @@ def _check_codes(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.Data
 
 
 def _validate_table(raw: RawTable, table: Table, communes: pd.DataFrame, limits: ReadLimits,
-                    problems: list[Problem]) -> pd.DataFrame | None:
+                    problems: list[Problem], notes: list[Problem]) -> pd.DataFrame | None:
     # Headers written in Vietnamese or English (as plan.xlsx writes them) name their columns.
     raw.frame.columns = canonical_columns(list(raw.frame.columns), table)
     if "__geometry__" in raw.frame:
@@ -320,16 +340,19 @@ def _validate_table(raw: RawTable, table: Table, communes: pd.DataFrame, limits:
         limits.report(problems, raw.file, again + raw.row_offset, table.id_column, duplicate)
     for col in table.columns:
         if col.kind == "code":
-            _check_codes(typed, col.name, raw, communes, limits, problems)
+            _check_codes(typed, col.name, raw, communes, limits, problems, notes)
     if table.has_point:
         _check_points(typed, raw, communes, limits, problems)
     return typed
 
 
 def validate_tables(raws: Mapping[str, RawTable], communes: pd.DataFrame | None = None,
-                    limits: ReadLimits | None = None) -> dict[str, pd.DataFrame]:
-    """Validate raw tables; raise InventoryError with every problem, else return typed tables."""
+                    limits: ReadLimits | None = None, notes: list[Problem] | None = None,
+                    ) -> dict[str, pd.DataFrame]:
+    """Validate raw tables; raise InventoryError with every problem, else return typed tables
+    (and append the notes to ``notes``)."""
     problems: list[Problem] = []
+    notes = [] if notes is None else notes
     limits = limits or ReadLimits()
     communes = geodata.load_communes() if communes is None else communes
     typed: dict[str, pd.DataFrame] = {}
@@ -339,7 +362,7 @@ def validate_tables(raws: Mapping[str, RawTable], communes: pd.DataFrame | None 
                                     f"missing table '{name}' (a {name}.csv/.parquet file, or a "
                                     "sheet/layer of that name)"))
             continue
-        out = _validate_table(raws[name], table, communes, limits, problems)
+        out = _validate_table(raws[name], table, communes, limits, problems, notes)
         if out is not None:
             typed[name] = out
     if problems:
@@ -357,8 +380,9 @@ def load_dataset(path: str | Path, communes: pd.DataFrame | None = None,
     limits = limits or ReadLimits()
     problems: list[Problem] = []
     raws, meta = read_raw(path, limits, problems)
+    notes: list[Problem] = []
     try:
-        tables = validate_tables(raws, communes, limits)
+        tables = validate_tables(raws, communes, limits, notes)
     except InventoryError as err:
         # A table whose file was found but could not be read is not also "missing".
         unread = {p.file.split(".")[0] for p in problems}
@@ -367,7 +391,7 @@ def load_dataset(path: str | Path, communes: pd.DataFrame | None = None,
         raise InventoryError(problems + later) from None
     if problems:
         raise InventoryError(problems)
-    return Dataset(tables=tables, meta=meta, source=str(path))
+    return Dataset(tables=tables, meta=meta, source=str(path), notes=tuple(notes))
 
 
 def dataset_from_frames(frames: Mapping[str, pd.DataFrame], meta: Mapping[str, Any] | None = None,
@@ -375,7 +399,9 @@ def dataset_from_frames(frames: Mapping[str, pd.DataFrame], meta: Mapping[str, A
     """Validate in-memory frames (e.g. from a notebook) exactly as files are validated."""
     raws = {name: RawTable(stringify(df.reset_index(drop=True)), f"<{name}>")
             for name, df in frames.items()}
-    return Dataset(tables=validate_tables(raws, communes), meta=dict(meta or {}))
+    notes: list[Problem] = []
+    tables = validate_tables(raws, communes, notes=notes)
+    return Dataset(tables=tables, meta=dict(meta or {}), notes=tuple(notes))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ COLUMNS: dict[str, str] = {
     "culture_need_m2": NC_("column", "Culture need (m2)"),
     "basis": NC_("column", "Norm basis"),
     "commune_code": NC_("column", "Unit code"),
+    "code": NC_("column", "Code"),
+    "hq_point": NC_("column", "HQ point"),
     "name": NC_("column", "Name"),
     "province_code": NC_("column", "Province code"),
     "province_name": NC_("column", "Province"),
@@ -311,6 +313,56 @@ KPIS: dict[str, str] = {
     "priority_units_with_unmet_need": NC_(
         "kpi", "Priority units (island, mountain) with unmet need"),
 }
+# What `assetplan data-report` says of each repair of the geography (geodata's own words
+# are the codes; a test holds them to this list).
+REPAIRS: dict[str, dict[str, str]] = {
+    "repair_issue": {
+        "HQ point far from every predecessor": NC_(
+            "repair_issue", "HQ point far from every predecessor"),
+        "HQ point outside the unit's own bounding box": NC_(
+            "repair_issue", "HQ point outside the unit's own bounding box"),
+        "a low density in a flat delta province is not hills": NC_(
+            "repair_issue", "a low density in a flat delta province is not hills"),
+        "a unit of a town on the high plateaus or ranges": NC_(
+            "repair_issue", "a unit of a town on the high plateaus or ranges"),
+        "an island commune that is not a special zone": NC_(
+            "repair_issue", "an island commune that is not a special zone"),
+        "changed 2026-04-30 (NQ 30/2026/QH16)": NC_(
+            "repair_issue", "changed 2026-04-30 (NQ 30/2026/QH16)"),
+        "most of its predecessors are mountain communes": NC_(
+            "repair_issue", "most of its predecessors are mountain communes"),
+        "population and area copied from a same-named unit": NC_(
+            "repair_issue", "population and area copied from a same-named unit"),
+        "population below 300": NC_("repair_issue", "population below 300"),
+        "population density over 30x the median xã of its province": NC_(  # data
+            "repair_issue", "population density over 30x the median commune of its province"),
+        "population missing ('đang cập nhật')": NC_(  # data
+            "repair_issue", "population missing (the source says it is being updated)"),
+        "some of its predecessors are mountain communes": NC_(
+            "repair_issue", "some of its predecessors are mountain communes"),
+        "source error": NC_("repair_issue", "error of the source"),
+    },
+    "repair_action": {
+        "corrected": NC_("repair_action", "corrected"),
+        "corrected by rule flat_province": NC_("repair_action",
+                                               "corrected by the flat-province rule"),
+        "corrected by rule highland_town": NC_("repair_action",
+                                               "corrected by the highland-town rule"),
+        "corrected by rule island_commune": NC_("repair_action",
+                                                "corrected by the island-commune rule"),
+        "corrected by rule mountain_communes": NC_("repair_action",
+                                                   "corrected by the mountain-commune rule"),
+        "imputed": NC_("repair_action", "imputed"),
+        "kept": NC_("repair_action", "kept"),
+        "moved to the centroid of its predecessors (inside its bounding box)": NC_(
+            "repair_action",
+            "moved to the centroid of its predecessors (inside its bounding box)"),
+        "now a Phường": NC_("repair_action", "now a ward"),  # data
+        "renamed with its new type": NC_("repair_action", "renamed with its new type"),
+    },
+}
+VALUES.update(REPAIRS)
+
 # The coded columns of the plan and inventory tables, and the family of their values.
 VALUE_FAMILY_OF_COLUMN: dict[str, str] = {
     "use": "use", "alt_use": "use", "candidate_use": "use", "shared_uses": "use",

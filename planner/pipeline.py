@@ -89,7 +89,8 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
     API's); the plan shows the name, never the server path."""
     d = scenario.data
     communes = geodata.load_communes(population_overrides=d.population_overrides,
-                                     terrain_overrides=d.terrain_overrides)
+                                     terrain_overrides=d.terrain_overrides,
+                                     as_of=d.geography_as_of)
     if d.dataset == "demo" and dataset_path is None:
         dataset = dataclasses.replace(load_demo(), source="demo")  # a name, never a path
     else:
@@ -425,9 +426,11 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
         "scenario": _shown_scenario(inputs.scenario),
         "scenario_hash": scenario_hash(inputs.scenario),
         "dataset": {"source": ds.source or "demo", "content_hash": ds.content_hash,
-                    "synthetic": ds.synthetic, "label": ds.meta.get("label", "")},
+                    "synthetic": ds.synthetic, "label": ds.meta.get("label", ""),
+                    "notes": [n.to_dict() for n in ds.notes]},
         "decisions": _decision_counts(inputs),
-        "geography": geodata.ATTRIBUTION,
+        "geography": _("Units as of {date}.", date=inputs.scenario.data.geography_as_of)
+        + " " + geodata.ATTRIBUTION,
         "solves": solves,
         "timings_s": timings,
         "versions": package_versions(),

@@ -32,6 +32,9 @@ from planner.schema import CONDITIONS, EQUIPMENT_CATEGORIES, LEGAL_STATUSES, SER
 
 TERRAINS = ("lowland", "midland", "mountain", "island")
 UNIT_TYPES = ("Xã", "Phường", "Đặc khu")  # data
+# The dates the shipped geography is known for (geodata.AS_OF), the latest last.
+GeographyDate = Literal["2025-07-01", "2026-07-25"]
+LATEST_GEOGRAPHY: GeographyDate = "2026-07-25"
 TRANSFER_CATEGORIES = ("car", *EQUIPMENT_CATEGORIES)
 ScenarioKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
 PositiveKm = Annotated[float, Field(gt=0, le=500)]
@@ -67,6 +70,11 @@ class DataSection(_Frozen):
                          "the scenario file")
     provinces: tuple[Annotated[str, Field(pattern=r"^\d{2}$")], ...] = Field(
         (), description="2-digit province codes to plan; empty plans the whole country")
+    geography_as_of: GeographyDate = Field(
+        LATEST_GEOGRAPHY, description="the date of the units the run plans (their types and "
+        "names): 2025-07-01, the merger, or 2026-07-25, after the changes of 2026 (communes "
+        "that became wards, NQ 30/2026/QH16); errors of the sources are corrected on both "
+        "(`assetplan data-report`)")
     population_overrides: str | None = Field(None, description="CSV code,population")
     terrain_overrides: str | None = Field(None, description="CSV code,terrain")
     od_table: str | None = Field(None, description="travel table (CSV or .parquet; "

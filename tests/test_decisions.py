@@ -13,7 +13,12 @@ from test_pipeline import SCEN, province_scenario
 from typer.testing import CliRunner
 
 from planner.cli import app
-from planner.decisions import DecisionError, decisions_from_frame, load_decisions
+from planner.decisions import (
+    DecisionError,
+    decisions_from_frame,
+    holdings_surplus,
+    load_decisions,
+)
 from planner.demo import load_demo
 from planner.i18n import _
 from planner.labels import column_label
@@ -149,7 +154,7 @@ def test_decisions_are_honoured_and_marked(decided, baseline):
 
 
 @pytest.mark.parametrize("case", ["not_eligible", "beyond_radius", "too_many_items"])
-def test_a_decision_a_stage_cannot_honour_names_its_row(case, baseline, tmp_path):
+def test_a_decision_a_stage_cannot_honour_names_its_row(case, baseline, demo, tmp_path):
     d = baseline["dispositions"]
     if case == "not_eligible":
         land = d.loc[d["kind"] == "land", "property_id"].iloc[0]
@@ -163,13 +168,16 @@ def test_a_decision_a_stage_cannot_honour_names_its_row(case, baseline, tmp_path
                  "rule": "require", "use": "education", "commune_code": north}]
         match = f"row 3, column commune_code: unit '{north}' is"
     else:
-        eq = baseline["equipment"]
-        lot = baseline["transfers"].iloc[0]
-        lacks = int(eq.loc[(eq["commune_code"] == lot["commune_code"])
-                           & (eq["category"] == lot["category"]), "shortfall_before"].iloc[0])
-        rows = [{"holder_code": lot["holder_code"], "category": lot["category"],
-                 "rule": "require", "quantity": lacks + 1, "commune_code": lot["commune_code"]}]
-        match = f"lacks {lacks} {lot['category']}"
+        short = baseline["equipment"].groupby(["commune_code", "category"])[
+            "shortfall_before"].first()
+        have = holdings_surplus(demo)
+        # A lot whose holder has more than its target lacks: only the target's shortfall bars it.
+        lot = next(t for t in baseline["transfers"].itertuples()
+                   if have.get((t.holder_code, t.category), 0) > short[t.commune_code, t.category])
+        lacks = int(short[lot.commune_code, lot.category])
+        rows = [{"holder_code": lot.holder_code, "category": lot.category,
+                 "rule": "require", "quantity": lacks + 1, "commune_code": lot.commune_code}]
+        match = f"lacks {lacks} {lot.category}"
     with pytest.raises(DecisionError, match=match):
         run_scenario(with_decisions(rows, tmp_path / "d.csv"))
 

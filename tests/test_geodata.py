@@ -27,10 +27,18 @@ def legacy():
 def test_national_counts(communes, legacy):
     assert len(communes) == 3321
     assert communes["code"].is_unique
+    # Since 30 Apr 2026 ten communes of Đồng Nai are wards (NQ 30/2026/QH16).
     assert communes["unit_type"].value_counts().to_dict() == {
+        "Xã": 2611, "Phường": 697, "Đặc khu": 13}
+    july_2025 = geodata.load_communes(as_of="2025-07-01")
+    assert july_2025["unit_type"].value_counts().to_dict() == {
         "Xã": 2621, "Phường": 687, "Đặc khu": 13}
     assert communes["province_code"].nunique() == 34
-    assert len(geodata.load_provinces()) == 34
+    provinces = geodata.load_provinces()
+    assert len(provinces) == 34
+    dong_nai = provinces.set_index("province_code").loc["75"]
+    assert dong_nai["n_wards"] - geodata.load_provinces("2025-07-01").set_index(
+        "province_code").loc["75", "n_wards"] == 10
     assert len(legacy) == 10040
     assert legacy["district_code"].nunique() == 696
     assert legacy["legacy_province_code"].nunique() == 63
@@ -39,6 +47,53 @@ def test_national_counts(communes, legacy):
     legacy_prov = geodata.load_legacy_provinces()
     assert len(legacy_prov) == 63
     assert set(legacy_prov["province_code"]) == set(communes["province_code"])
+
+
+DONG_NAI_WARDS_2026 = {
+    "25270": "Lộc Ninh", "25357": "Tân Khai", "25363": "Đồng Phú", "26116": "Tân Phú",
+    "26170": "Trị An", "26248": "Trảng Bom", "26326": "Dầu Giây", "26368": "Long Thành",
+    "26425": "Xuân Lộc", "26485": "Nhơn Trạch"}
+# vietnamadminunits 1.0.4 types these against their own names: corrected on every date.
+TYPE_FIXES = {"10543": ("Phường Việt Hòa", "Phường"), "31213": ("Phường Tân Lộc", "Phường"),
+              "11848": ("Xã Vĩnh Hòa", "Xã"), "31299": ("Xã Phong Điền", "Xã")}
+
+
+@pytest.mark.parametrize("as_of", geodata.AS_OF)
+def test_units_on_each_date(as_of):
+    units = geodata.load_communes(as_of=as_of).set_index("code")
+    dong_nai = units.loc[list(DONG_NAI_WARDS_2026)]
+    assert (dong_nai["province_name"] == "Tỉnh Đồng Nai").all()
+    expected = "Phường" if as_of >= "2026-04-30" else "Xã"
+    assert (dong_nai["unit_type"] == expected).all()
+    assert list(dong_nai["name"]) == [f"{expected} {n}" for n in DONG_NAI_WARDS_2026.values()]
+    for code, (name, unit_type) in TYPE_FIXES.items():
+        assert (units.loc[code, "name"], units.loc[code, "unit_type"]) == (name, unit_type)
+    # Every name starts with its type, on every date.
+    assert all(n.startswith(t + " ") for n, t in zip(units["name"], units["unit_type"],
+                                                     strict=True))
+    # Xã Ba Chẽ is 06970 (see SOURCE-thanglequoc-vpd.md), with its own area and bounding box.
+    assert units.loc["06970", "name"] == "Xã Ba Chẽ" and "06978" not in units.index
+    assert units.loc["06970", ["area_km2", "bbox_minlon"]].notna().all()
+    report = geodata.data_quality_report(as_of)
+    changed = report[report["issue"] == "changed 2026-04-30 (NQ 30/2026/QH16)"]
+    assert set(changed["code"]) == (set(DONG_NAI_WARDS_2026) if expected == "Phường" else set())
+    assert set(changed["field"]) <= {"unit_type", "name"}
+    errors = report[report["issue"] == "source error"]
+    assert set(errors.query("field == 'unit_type'")["code"]) == set(TYPE_FIXES)
+    assert errors.query("field == 'code'")[["before", "after"]].values.tolist() == [
+        ["06978", "06970"]]
+    # A change of type changes neither population nor terrain.
+    other = geodata.load_communes(as_of="2025-07-01").set_index("code")
+    assert (units["population"] == other["population"]).all()
+    assert (units["terrain"] == other["terrain"]).all()
+
+
+def test_units_agree_with_the_list_of_2026():
+    later = geodata.sources.units_2026().set_index("code")
+    units = geodata.load_communes(as_of="2026-07-25").set_index("code")
+    assert (later["unit_type"].reindex(units.index) == units["unit_type"]).all()
+    with pytest.raises(ValueError, match="known as of 2025-07-01 or 2026-07-25"):
+        geodata.load_communes(as_of="2026-01-01")
 
 
 def test_codes_and_names(communes):
@@ -124,7 +179,9 @@ def test_bad_override_reports_every_problem(tmp_path):
 def test_terrain(communes):
     assert set(communes["terrain"]) <= set(geodata.TERRAIN_CLASSES)
     assert (communes.loc[communes["unit_type"] == "Đặc khu", "terrain"] == "island").all()
-    assert (communes["terrain"] == "island").sum() == 13
+    islands = set(communes.loc[communes["terrain"] == "island", "code"])
+    zones = set(communes.loc[communes["unit_type"] == "Đặc khu", "code"])
+    assert islands - zones == set(geodata.terrain.ISLAND_COMMUNES)
     by_prov = communes.groupby("province_name")["terrain"].agg(lambda s: (s == "mountain").mean())
     assert by_prov["Tỉnh Lai Châu"] > 0.8
     assert by_prov["Thành phố Hà Nội"] < 0.1
@@ -204,3 +261,50 @@ def test_detour():
     assert np.allclose(f[detoured["origin"] == 1], 1.6)
     with pytest.raises(ValueError, match="no detour factor"):
         geodata.apply_detour(pairs, ["lowland", "desert"])
+
+
+# Units the density rule reads wrong, and their class (issue 14).
+TERRAIN_CASES = {
+    "03006": "mountain",  # Phường Sa Pa (Lào Cai)
+    "24778": "mountain", "24781": "mountain", "24787": "mountain", "24805": "mountain",
+    "24846": "mountain",  # the wards of Đà Lạt (Lâm Đồng)
+    "09700": "mountain",  # Xã Ba Vì (Hà Nội): all its predecessors are mountain communes
+    "04930": "mountain",  # Xã Yên Xuân (Hà Nội): 4 of 5
+    "09694": "midland",  # Xã Suối Hai (Hà Nội): 2 of 4, hills and plain
+    "30538": "mountain", "30544": "mountain", "30547": "mountain", "30526": "mountain",
+    "30577": "mountain", "30580": "mountain",  # Núi Cấm ... Cô Tô (An Giang, Bảy Núi)
+    "27673": "lowland",  # Xã An Thới Đông (Cần Giờ, mangrove)
+    "27676": "island",  # Xã Thạnh An (Cần Giờ)
+}
+
+
+def test_terrain_corrections_are_reported(communes):
+    terrain = communes.set_index("code")["terrain"]
+    assert terrain[list(TERRAIN_CASES)].to_dict() == TERRAIN_CASES
+    report = geodata.data_quality_report().query("field == 'terrain'").set_index("code")
+    assert report["after"].reindex(list(TERRAIN_CASES)).to_dict() == TERRAIN_CASES
+    # Every correction changes the class the density rule gives, and names its rule.
+    assert (report["before"] != report["after"]).all()
+    assert report["action"].str.startswith("corrected by rule ").all()
+    assert (terrain[report.index] == report["after"]).all()
+    assert report.loc["27676", "before"] == "mountain"
+    assert report.loc["09694", "action"].startswith("corrected by rule mountain_communes: 2 of 4")
+    # Units not corrected keep the density rule: Hà Nội's river communes of Ba Vì stay lowland.
+    assert terrain["09634"] == "lowland" and "09634" not in report.index
+
+
+def test_cli_data_report_lists_the_changes(tmp_path):
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    out = tmp_path / "report.csv"
+    for as_of, n_changed in (("2026-07-25", 20), ("2025-07-01", 0)):
+        res = CliRunner().invoke(app, ["data-report", "--as-of", as_of, "--full", "--out",
+                                       str(out)])
+        assert res.exit_code == 0, res.output
+        report = pd.read_csv(out, encoding="utf-8-sig", dtype=str)
+        assert (report["issue"] == "changed 2026-04-30 (NQ 30/2026/QH16)").sum() == n_changed
+        assert set(TERRAIN_CASES) <= set(report.loc[report["field"] == "terrain", "code"])
+        assert (report["issue"] == "source error").sum() == 5
+    assert "terrain" in res.output and "source error" in res.output

@@ -181,3 +181,13 @@ def test_scenario_problems_in_both_languages(data: dict, vi_words: str, en_words
         texts[lang] = str(err.value)
     assert vi_words in texts["vi"] and en_words in texts["en"], texts
     assert texts["vi"].startswith("s.yaml: ") and texts["en"].startswith("s.yaml: ")
+
+
+@pytest.mark.parametrize("as_of", ["2025-07-01", "2026-07-25"])
+def test_every_repair_of_the_geography_has_its_words(as_of: str) -> None:
+    import geodata
+    from planner.labels import REPAIRS
+
+    report = geodata.data_quality_report(as_of)
+    assert set(report["issue"]) <= set(REPAIRS["repair_issue"])
+    assert set(report["action"].str.split(":").str[0]) <= set(REPAIRS["repair_action"])

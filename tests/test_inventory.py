@@ -99,6 +99,38 @@ def test_unknown_codes_with_suggestions(small_csv_dir, communes):
     assert "equipment.csv, row 4, column holder_code: unknown unit code '99999'" in msgs
 
 
+def test_withdrawn_code_is_read_as_the_official_one_with_a_note(small_csv_dir, communes):
+    ba_che = communes.set_index("code").loc["06970"]
+
+    def to_ba_che(d):
+        # 6978: a spreadsheet also dropped the leading zero.
+        d.loc[[0, 2], ["commune_code", "lon", "lat"]] = ["6978", str(ba_che["lon"]),
+                                                         str(ba_che["lat"])]
+        return d
+
+    edit(small_csv_dir, "properties", to_ba_che)
+    edit(small_csv_dir, "vehicles", lambda d: d.assign(holder_code=d["holder_code"].mask(
+        d.index == 1, "06978")))
+    ds = load_dataset(small_csv_dir)
+    assert ds.properties.loc[[0, 2], "commune_code"].tolist() == ["06970", "06970"]
+    assert ds.vehicles.loc[1, "holder_code"] == "06970"
+    rule = "unit code '06978' is read as '06970' (Xã Ba Chẽ): 06978 is a withdrawn code"
+    assert [str(n) for n in ds.notes] == [
+        f"properties.csv, row 2, column commune_code: {rule} of that unit",
+        f"properties.csv, row 4, column commune_code: {rule} of that unit",
+        f"vehicles.csv, row 3, column holder_code: {rule} of that unit"]
+    # The run's provenance carries them.
+    from planner.pipeline import load_inputs, provenance
+    from planner.scenario import scenario_from_dict
+
+    scenario = scenario_from_dict({"name": "x", "data": {"dataset": str(small_csv_dir),
+                                                         "provinces": ["04"]}})
+    prov = provenance(load_inputs(scenario), [], {})
+    assert [n["row"] for n in prov["dataset"]["notes"]] == [2, 4, 3]
+    assert prov["dataset"]["notes"][2] == {"file": "vehicles.csv", "row": 3,
+                                           "column": "holder_code", "rule": f"{rule} of that unit"}
+
+
 def test_leading_zeros_restored(small_csv_dir):
     edit(small_csv_dir, "communes", lambda d: d.assign(commune_code=d["commune_code"].str
                                                        .lstrip("0")))

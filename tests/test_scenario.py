@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pydantic
 import pytest
 
-from planner.scenario import ScenarioError, json_schema, load_scenario
+from planner.scenario import (
+    LATEST_GEOGRAPHY,
+    GeographyDate,
+    ScenarioError,
+    json_schema,
+    load_scenario,
+)
 
 SCEN = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -74,6 +81,8 @@ overrides:
     ("name: x\npolicy: {priority: {terrain: {island: 2}}}", "terrain weights must name exactly"),
     ("name: x\npolicy: {transfer: {cost_per_km_vnd: {car: 1}}}", "missing category(ies)"),
     ("name: x\nsolver: {mip_gap: 2}", "solver.mip_gap: Input should be less than or equal to 1"),
+    ("name: x\ndata: {geography_as_of: 2026-01-01}", "data.geography_as_of: Input should be "
+     "'2025-07-01' or '2026-07-25'"),
     ("- just\n- a list", "a scenario must be a YAML mapping"),
     ("name: [unclosed", "not valid YAML"),
 ])
@@ -106,3 +115,24 @@ def test_json_schema_documents_the_file():
     assert "policy" in schema["properties"]
     text = str(schema)
     assert "max_service_km" in text and "additionalProperties" in text
+
+
+def test_geography_as_of_reaches_the_units(tmp_path):
+    import geodata
+    from planner.pipeline import load_inputs
+
+    assert typing.get_args(GeographyDate) == geodata.AS_OF
+    assert LATEST_GEOGRAPHY == geodata.AS_OF[-1]
+    base = load_scenario(SCEN / "national-baseline.yaml")
+    assert base.data.geography_as_of == geodata.AS_OF[-1]  # the latest by default
+    old = load_scenario(write(tmp_path, "name: x\ndata: {provinces: ['75'], geography_as_of: "
+                                        "2025-07-01}"))
+    new = old.model_copy(update={"data": old.data.model_copy(update={
+        "geography_as_of": "2026-07-25"})})
+    from planner.pipeline import provenance
+
+    inputs = [load_inputs(s) for s in (old, new)]
+    before, after = (i.units.set_index("commune_code").loc["26368"] for i in inputs)
+    assert provenance(inputs[0], [], {})["geography"].startswith("Units as of 2025-07-01.")
+    assert (before["unit_type"], before["name"]) == ("Xã", "Xã Long Thành")
+    assert (after["unit_type"], after["name"]) == ("Phường", "Phường Long Thành")
