@@ -201,3 +201,43 @@ def test_a_national_map_shows_hoang_sa_and_truong_sa():
     communes = geodata.load_communes().rename(columns={"code": "commune_code"})
     assert by_province(communes)
     assert not by_province(communes[communes["province_code"] == "04"])
+
+
+def test_the_report_and_map_in_a_browser_print_on_a4(runs, tmp_path):
+    """Headless Chromium opens the Vietnamese report and map page; the report prints to A4
+    pages (the PDF's page boxes) and nothing it asks for fails; screenshots for the record."""
+    import base64
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.print_page_options import PrintOptions
+
+    from tests.test_dashboard import ARTIFACTS, CHROMIUM_ARGS, _browser_paths
+
+    chromium, driver_path = _browser_paths()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in (*CHROMIUM_ARGS, f"--user-data-dir={tmp_path / 'profile'}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(executable_path=driver_path))
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        driver.get((runs["vi"] / "report.html").as_uri())
+        assert driver.execute_script("return document.documentElement.lang") == "vi"
+        assert kpi_label("units_without_car", "vi") in driver.find_element(
+            "tag name", "body").text
+        driver.save_screenshot(str(ARTIFACTS / "report-vi.png"))
+        options = PrintOptions()
+        options.page_width, options.page_height = 21.0, 29.7  # cm: what @page asks for
+        pdf = base64.b64decode(driver.print_page(options))
+        boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+        assert boxes and all(abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2
+                             for w, h in boxes), boxes[:3]
+        (ARTIFACTS / "report-vi.pdf").write_bytes(pdf)
+        driver.get((runs["vi"] / "map.html").as_uri())
+        driver.save_screenshot(str(ARTIFACTS / "map-vi.png"))
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        driver.quit()
