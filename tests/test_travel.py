@@ -9,6 +9,7 @@ from test_pipeline import province_scenario
 
 import geodata
 from planner.demo import load_demo
+from planner.i18n import _
 from planner.pipeline import run_scenario
 from planner.travel import OD_TABLE, TravelError, load_travel
 
@@ -192,7 +193,8 @@ def test_radii_in_minutes_and_people_within_minutes(tmp_path, computed):
         assert (mine["distance_source"] == OD_TABLE).all()
     assert (sv.loc[~sv["use"].isin(list(limit)), "minutes"] > 12).any()  # other uses by km
     no_candidate = plan["needs"].query("use == 'health' and reason_code == 'no_candidate'")
-    assert len(no_candidate) and no_candidate["reason"].str.contains("12 phút").all()
+    within = _(" and {minutes} minutes of travel", minutes="12")
+    assert len(no_candidate) and no_candidate["reason"].str.contains(within).all()
     # People within the report's minutes of the main seat and of the fastest kept site.
     a = plan["areas"]
     assert np.allclose(a["main_seat_min"], 2 * a["main_seat_km"])
