@@ -26,6 +26,8 @@ class Problem(BaseModel):
 
     file: str | None = Field(None, description="uploaded file (and sheet), or 'body', 'query', "
                              "'path', 'header' for the request itself")
+    sheet: str | None = Field(None, description="sheet of an uploaded workbook, or layer of a "
+                              "GeoPackage")
     row: int | None = Field(None, description="spreadsheet row: the header is row 1")
     column: str | None = Field(None, description="column, or the key path in a JSON/YAML body")
     rule: str = Field(description="the rule broken, in words")

@@ -163,7 +163,7 @@ class UploadValidator:
             return payload
         if kind == "invalid":
             problems = [Problem(**p) for p in payload]
-            listed = sum(not p.rule.startswith("... and ") for p in problems)
+            listed = sum(not p.rule.startswith("... ") for p in problems)  # "... and 5 more"
             raise invalid(code, f"{listed} problem(s) in the {what}"
                           f"{' (and more, counted)' if listed < len(problems) else ''}; "
                           "nothing was stored", problems)

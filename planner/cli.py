@@ -15,6 +15,7 @@ from rich.table import Table
 import geodata
 from planner import holdings
 from planner.demo import DEFAULT_SEED, generate_demo
+from planner.i18n import _
 from planner.inventory import FORMATS, InventoryError, load_dataset, write_dataset
 from planner.scenario import Scenario, json_schema
 from planner.schema import schema_markdown
@@ -115,13 +116,17 @@ def validate(
     try:
         dataset = load_dataset(path)
     except InventoryError as err:
-        table = Table(title=f"{len(err.problems)} problem(s) in {path}")
-        for col in ("file", "row", "column", "rule"):
+        table = Table(title=_("{count} problem(s) in {path}", count=len(err.problems),
+                                path=path))
+        for col in (_("file"), _("sheet"), _("row"), _("column"), _("rule")):
             table.add_column(col)
         for p in err.problems:
-            table.add_row(p.file, "" if p.row is None else str(p.row), p.column or "", p.rule)
+            table.add_row(p.file, p.sheet or "", "" if p.row is None else str(p.row),
+                          p.column or "", p.rule)
         console.print(table)
         raise typer.Exit(1) from None
+    for note in dataset.meta.get("notes", []):  # what was read other than as typed
+        console.print(f"[cyan]{_('note')}[/cyan] {note}")
     label = " [bold yellow](SYNTHETIC)[/bold yellow]" if dataset.synthetic else ""
     counts = ", ".join(f"{len(df):,} {name}" for name, df in dataset.tables.items())
     console.print(f"[green]valid[/green]{label}: {counts}; content hash "

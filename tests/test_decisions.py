@@ -91,8 +91,8 @@ def test_every_problem_of_a_decisions_table_at_once(demo):
 
     assert has(2, "property_id", "unknown property 'NOPE'")
     assert has(3, "property_id", f"{main!r} is a unit's main seat, which is always kept")
-    assert has(5, "use", "health is both required (row 4) and forbidden")
-    assert has(6, "use", "hold cannot be forbidden")
+    assert has(5, "use", "Health is both required (row 4) and forbidden")
+    assert has(6, "use", "'Held for a later decision' cannot be forbidden")
     assert has(8, "use", "a property is given one use")
     assert has(9, "commune_code", "unknown unit '99999'")
     assert has(10, "rule", "unknown value 'maybe'")

@@ -133,17 +133,17 @@ def test_islands_are_inside_vietnam(demo, tmp_path):
 
 def test_unknown_categories_and_conditions(small_csv_dir):
     def bad(d):
-        d.loc[0, "condition"] = "Good "  # stripped, but the case matters
+        d.loc[0, "condition"] = "Unusabel "
         d.loc[1, "category"] = "laptop"
         d.loc[2, "condition"] = "goood"
         return d
     edit(small_csv_dir, "equipment", bad)
     msgs = problems_of(small_csv_dir)
-    assert any("row 2, column condition: unknown value 'Good' (did you mean 'good'?)" in m
+    assert any("row 2, column condition: unknown value 'Unusabel' (did you mean 'Unusable'?)"
+               in m for m in msgs)
+    assert any("row 3, column category: unknown value 'laptop'; allowed: Computer, Printer" in m
                for m in msgs)
-    assert any("row 3, column category: unknown value 'laptop'; allowed: computer" in m
-               for m in msgs)
-    assert any("row 4, column condition: unknown value 'goood' (did you mean 'good'?)" in m
+    assert any("row 4, column condition: unknown value 'goood' (did you mean 'Good'?)" in m
                for m in msgs)
 
 

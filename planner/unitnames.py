@@ -1,0 +1,83 @@
+"""A unit typed by its name where its code belongs (``Ba Đình`` or ``Phường Ba Đình`` for
+00004): read as the code when one unit of the row's province has that name, with a note; a
+name several units share is a problem that lists them with their codes and provinces."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import geodata
+from planner.i18n import _
+from planner.localformats import search_key
+from planner.readers import Problem, RawTable, ReadLimits
+
+
+def unit_name_keys(communes: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The names of the units as typed names are compared: in full (``Phường Ba Đình``) and
+    without the unit type (``Ba Đình``)."""
+    full = communes["name"].map(search_key)
+    kind = communes["unit_type"].map(search_key)
+    short = pd.Series([f[len(k):].strip() if f.startswith(k + " ") else f
+                       for f, k in zip(full, kind, strict=True)], index=communes.index)
+    return full, short
+
+
+def units_named(name: str, communes: pd.DataFrame, keys: tuple[pd.Series, pd.Series],
+                province: str | None = None) -> pd.DataFrame:
+    """The units ``name`` may mean (in ``province`` when given), by :func:`search_key`."""
+    key = search_key(name)
+    hit = keys[0].eq(key) | keys[1].eq(key)
+    if province is not None:
+        hit &= communes["province_code"].eq(province)
+    return communes[hit.to_numpy()]
+
+
+def row_provinces(df: pd.DataFrame, column: str, communes: pd.DataFrame) -> pd.Series:
+    """The province each row lies in, as its other columns tell: a ``province_code``, else
+    the unit of another code column (a pre-2025 code by its successor); None where none
+    does, so a name is matched nationally."""
+    out = pd.Series(None, index=df.index, dtype=object)
+    if "province_code" in df:
+        out = df["province_code"].astype(object).where(df["province_code"].notna(), None)
+    province_of = communes.set_index("code")["province_code"]
+    others = [c for c in df.columns if c.endswith("_code") and c not in (column,
+                                                                          "province_code")]
+    for other in others:
+        values = df[other].astype(object)
+        found = values.map(province_of)
+        if other == "legacy_code":
+            legacy = geodata.load_legacy_units().set_index("legacy_code")["successor_code"]
+            found = values.map(legacy).map(province_of)
+        out = out.where(out.notna(), found.where(found.notna(), None))
+    return out
+
+
+def codes_from_names(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.DataFrame,
+                      limits: ReadLimits, problems: list[Problem], notes: list[Problem]) -> None:
+    """A unit's name typed for its code (``Ba Đình``, ``Phường Ba Đình``) is read as the
+    code when one unit of the row's province has that name, with a note; several are a
+    problem that lists them."""
+    values = df[column]
+    named = values.notna() & ~values.astype(str).str.fullmatch(r"\d{5}")
+    if not named.any():
+        return
+    keys = unit_name_keys(communes)
+    provinces = row_provinces(df, column, communes)
+    many: dict[int, str] = {}
+    for i in np.flatnonzero(named.to_numpy()):
+        province = provinces.iloc[i]
+        found = units_named(str(values.iloc[i]), communes, keys, province)
+        if len(found) == 1:
+            unit = found.iloc[0]
+            df.iloc[i, df.columns.get_loc(column)] = unit["code"]
+            notes.append(raw.problem(int(i) + raw.row_offset, column, _(
+                "{value!r} read as unit {code} {name} ({province})", value=values.iloc[i],
+                code=unit["code"], name=unit["name"], province=unit["province_name"]),
+                kind="note"))
+        elif len(found) > 1:
+            many[int(i) + raw.row_offset] = "; ".join(
+                f"{u.code} {u.name} ({u.province_name})" for u in found.itertuples())
+    raw.report(limits, problems, np.array(sorted(many), dtype=np.int64), column,
+               lambda r: _("{value!r} names several units; write the code of one: "
+                           "{candidates}", value=values.iloc[r - raw.row_offset],
+                           candidates=many[r]))
