@@ -146,16 +146,17 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
     if col.required:
         bad(blank.to_numpy(), _("a value is required"))
     if col.kind in ("int", "float"):  # a control character makes it no number
+        numeric, undated = text, np.zeros(len(text), dtype=bool)
         if col.unit == "year":  # 2005, or a date whose year is taken
-            text, undated = year_of(text)
+            numeric, undated = year_of(text)
             bad(~blank.to_numpy() & undated, lambda v: _(
                 "{value!r} is no date (write the year, 2005, or a date dd/mm/yyyy)", value=v))
-        num, ambiguous = to_number(text.where(~blank, ""))
+        num, ambiguous = to_number(numeric.where(~blank, ""))
         num = num.where(~blank)
         bad(~blank.to_numpy() & ambiguous, lambda v: _(
             "{value!r} is ambiguous (a thousand and more, or one and a fraction?): write the "
             "thousand without a separator (1234) and the fraction with a point (1.234)", value=v))
-        bad((~blank & num.isna()).to_numpy() & ~ambiguous,
+        bad((~blank & num.isna()).to_numpy() & ~ambiguous & ~undated,
             lambda v: _("{value!r} is not a number", value=v))
         bad((~blank & num.notna() & ~np.isfinite(num)).to_numpy(), _("must be finite"))
         if col.kind == "int":
@@ -191,10 +192,10 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
                 col.choices), n=1, cutoff=0.6)
             if not close:
                 return _("unknown value {value!r}; allowed: {allowed}", value=v,
-                         allowed=", ".join(allowed))
+                         allowed="; ".join(allowed))
             meant = choice_label(col.name, typed[close[0]])
             return _("unknown value {value!r} (did you mean {meant!r}?); allowed: {allowed}",
-                     value=v, meant=meant, allowed=", ".join(allowed))
+                     value=v, meant=meant, allowed="; ".join(allowed))
 
         bad((~blank & codes.isna()).to_numpy(), suggest)
         return codes.where(codes.notna(), text).where(~blank, None)  # unknown: as typed

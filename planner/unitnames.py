@@ -8,34 +8,43 @@ import pandas as pd
 
 import geodata
 from planner.i18n import _
-from planner.localformats import search_key
+from planner.localformats import fold, search_key
 from planner.readers import Problem, RawTable, ReadLimits
 
-
-def unit_name_keys(communes: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """The names of the units as typed names are compared: in full (``Phường Ba Đình``) and
-    without the unit type (``Ba Đình``)."""
-    full = communes["name"].map(search_key)
-    kind = communes["unit_type"].map(search_key)
-    short = pd.Series([f[len(k):].strip() if f.startswith(k + " ") else f
-                       for f, k in zip(full, kind, strict=True)], index=communes.index)
-    return full, short
+NameKeys = dict[str, tuple[pd.Series, pd.Series]]
 
 
-def units_named(name: str, communes: pd.DataFrame, keys: tuple[pd.Series, pd.Series],
+def unit_name_keys(communes: pd.DataFrame) -> NameKeys:
+    """The names of the units as typed names are compared, in full (``Phường Ba Đình``) and
+    without the unit type (``Ba Đình``): by :func:`fold` (with their diacritics) and by
+    :func:`search_key` (without)."""
+    out: NameKeys = {}
+    for how, key in (("fold", fold), ("search", search_key)):
+        full = communes["name"].map(key)
+        kind = communes["unit_type"].map(key)
+        short = pd.Series([f[len(k):].strip() if f.startswith(k + " ") else f
+                           for f, k in zip(full, kind, strict=True)], index=communes.index)
+        out[how] = (full, short)
+    return out
+
+
+def units_named(name: str, communes: pd.DataFrame, keys: NameKeys,
                 province: str | None = None) -> pd.DataFrame:
-    """The units ``name`` may mean (in ``province`` when given), by :func:`search_key`."""
-    key = search_key(name)
-    hit = keys[0].eq(key) | keys[1].eq(key)
-    if province is not None:
-        hit &= communes["province_code"].eq(province)
+    """The units ``name`` may mean (in ``province`` when given): those spelt so with their
+    diacritics, else those spelt so without (``Ba Dinh`` is also Ba Đình)."""
+    where = communes["province_code"].eq(province) if province is not None else True
+    for how, key in (("fold", fold), ("search", search_key)):
+        full, short = keys[how]
+        hit = (full.eq(key(name)) | short.eq(key(name))) & where
+        if hit.any():
+            break
     return communes[hit.to_numpy()]
 
 
 def row_provinces(df: pd.DataFrame, column: str, communes: pd.DataFrame) -> pd.Series:
     """The province each row lies in, as its other columns tell: a ``province_code``, else
-    the unit of another code column (a pre-2025 code by its successor); None where none
-    does, so a name is matched nationally."""
+    the unit of another code column (a pre-2025 code by its successor), else the one
+    province of the table's coded rows; None where none does: matched nationally."""
     out = pd.Series(None, index=df.index, dtype=object)
     if "province_code" in df:
         out = df["province_code"].astype(object).where(df["province_code"].notna(), None)
@@ -49,11 +58,15 @@ def row_provinces(df: pd.DataFrame, column: str, communes: pd.DataFrame) -> pd.S
             legacy = geodata.load_legacy_units().set_index("legacy_code")["successor_code"]
             found = values.map(legacy).map(province_of)
         out = out.where(out.notna(), found.where(found.notna(), None))
+    # Else the one province the table's coded rows lie in (a province's own inventory).
+    known = df[column][df[column].isin(province_of.index)].map(province_of).unique()
+    if len(known) == 1:
+        out = out.where(out.notna(), known[0])
     return out
 
 
 def codes_from_names(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.DataFrame,
-                      limits: ReadLimits, problems: list[Problem], notes: list[Problem]) -> None:
+                     limits: ReadLimits, problems: list[Problem], notes: list[Problem]) -> None:
     """A unit's name typed for its code (``Ba Đình``, ``Phường Ba Đình``) is read as the
     code when one unit of the row's province has that name, with a note; several are a
     problem that lists them."""

@@ -85,7 +85,7 @@ def test_duplicate_ids(small_csv_dir):
 def test_unknown_codes_with_suggestions(small_csv_dir, communes):
     def bad(d):
         d.loc[0, "holder_code"] = "01267"  # pre-2025 Phường Sông Hiến, now in 01273
-        d.loc[1, "holder_code"] = "Phường Thục Phán"  # a name instead of a code
+        d.loc[1, "holder_code"] = "Phường Thục Phánh"  # a misspelt name instead of a code
         d.loc[2, "holder_code"] = "99999"
         return d
     edit(small_csv_dir, "equipment", bad)
@@ -141,7 +141,7 @@ def test_unknown_categories_and_conditions(small_csv_dir):
     msgs = problems_of(small_csv_dir)
     assert any("row 2, column condition: unknown value 'Unusabel' (did you mean 'Unusable'?)"
                in m for m in msgs)
-    assert any("row 3, column category: unknown value 'laptop'; allowed: Computer, Printer" in m
+    assert any("row 3, column category: unknown value 'laptop'; allowed: Computer; Printer" in m
                for m in msgs)
     assert any("row 4, column condition: unknown value 'goood' (did you mean 'Good'?)" in m
                for m in msgs)
