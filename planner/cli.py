@@ -111,8 +111,15 @@ def demo_data(
 def validate(
     path: Annotated[Path, typer.Argument(help="Dataset folder, or one .xlsx / .gpkg file with "
                                          "a sheet or layer per table.")],
+    lang: Annotated[str | None, typer.Option(help="Language of the problems: vi (default) "
+                                             "or en.")] = None,
 ) -> None:
-    """Check an inventory against the schema; list every problem with file, row and column."""
+    """Check an inventory against the schema; list every problem with file, sheet, row,
+    column and rule, and the notes on what was read other than as typed."""
+    from planner.i18n import check_lang, set_lang
+
+    if lang:
+        set_lang(check_lang(lang))
     try:
         dataset = load_dataset(path)
     except InventoryError as err:
@@ -125,12 +132,38 @@ def validate(
                           p.column or "", p.rule)
         console.print(table)
         raise typer.Exit(1) from None
+    word = _("note")
     for note in dataset.meta.get("notes", []):  # what was read other than as typed
-        console.print(f"[cyan]{_('note')}[/cyan] {note}")
+        console.print(f"[cyan]{word}[/cyan] {note}")
     label = " [bold yellow](SYNTHETIC)[/bold yellow]" if dataset.synthetic else ""
     counts = ", ".join(f"{len(df):,} {name}" for name, df in dataset.tables.items())
     console.print(f"[green]valid[/green]{label}: {counts}; content hash "
                   f"{dataset.content_hash[:16]}")
+
+
+@app.command()
+def template(
+    out: Annotated[Path, typer.Option("--out", help="The workbook to write (.xlsx).")],
+    lang: Annotated[str | None, typer.Option(help="Language of the headers, dropdowns and "
+                                             "instructions: vi (default) or en.")] = None,
+) -> None:
+    """Write an empty inventory workbook to fill in: a sheet per table with its headers,
+    dropdowns of the coded values, number checks, example rows and instructions."""
+    from planner.i18n import check_lang
+    from planner.template import write_template
+
+    if out.suffix.lower() != ".xlsx":
+        refused = _("the template is an .xlsx workbook, not {name}", name=out.name)
+        console.print(f"[red]{refused}[/red]")
+        raise typer.Exit(2)
+    try:
+        lang = check_lang(lang) if lang else None
+    except ValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    write_template(out, lang)
+    console.print(_("Template written to {path}; check it once filled in with: assetplan "
+                    "validate {path}", path=out, lang=lang))
 
 
 @app.command()
