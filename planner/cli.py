@@ -116,15 +116,18 @@ def validate(
 ) -> None:
     """Check an inventory against the schema; list every problem with file, sheet, row,
     column and rule, and the notes on what was read other than as typed."""
-    from planner.i18n import check_lang, set_lang
+    from planner.i18n import check_lang, use_lang
 
-    if lang:
-        set_lang(check_lang(lang))
+    with use_lang(check_lang(lang) if lang else None):
+        _validate(path)
+
+
+def _validate(path: Path) -> None:
     try:
         dataset = load_dataset(path)
     except InventoryError as err:
         table = Table(title=_("{count} problem(s) in {path}", count=len(err.problems),
-                                path=path))
+                              path=path))
         for col in (_("file"), _("sheet"), _("row"), _("column"), _("rule")):
             table.add_column(col)
         for p in err.problems:
