@@ -26,11 +26,15 @@ class Problem(BaseModel):
 
     file: str | None = Field(None, description="uploaded file (and sheet), or 'body', 'query', "
                              "'path', 'header' for the request itself")
-    sheet: str | None = Field(None, description="sheet of an uploaded workbook, or layer of a "
-                              "GeoPackage")
     row: int | None = Field(None, description="spreadsheet row: the header is row 1")
     column: str | None = Field(None, description="column, or the key path in a JSON/YAML body")
     rule: str = Field(description="the rule broken, in words")
+
+
+def shown_file(file: str, sheet: str | None) -> str:
+    """A planner problem's file as the API names it: a workbook's sheet after it,
+    ``plan.xlsx[properties]``."""
+    return f"{file}[{sheet}]" if sheet else file
 
 
 class ErrorPublic(BaseModel):

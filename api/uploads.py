@@ -17,7 +17,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.errors import ApiError, Problem, invalid
+from api.errors import ApiError, Problem, invalid, shown_file
 from api.settings import Settings
 from api.worker import exit_with_parent, without_paths
 
@@ -45,8 +45,7 @@ def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
             pd.Index(geodata.load_legacy_units()["legacy_code"]), ReadLimits(**limits))
     except InventoryError as err:
         shown_as = {folder: "the upload"}  # a library's message may name the staging folder
-        return "invalid", [{**p.to_dict(), "rule": without_paths(p.rule, shown_as),
-                            "file": without_paths(p.file, shown_as)} for p in err.problems]
+        return "invalid", [_body(p, shown_as) for p in err.problems]
     tables = {k: len(v) for k, v in dataset.tables.items()}
     content_hash = dataset.content_hash
     if travel is not None:  # the same inventory with other distances is another dataset
@@ -55,6 +54,13 @@ def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
                                       ).hexdigest()
     return "ok", {"content_hash": content_hash, "synthetic": dataset.synthetic,
                   "tables": tables}
+
+
+def _body(p: Any, shown_as: dict[str, str]) -> dict[str, Any]:
+    """A problem as the API returns it: the sheet of a workbook after its file,
+    ``plan.xlsx[properties]``; no path of the staging folder."""
+    return {"file": shown_file(without_paths(p.file, shown_as), p.sheet), "row": p.row,
+            "column": p.column, "rule": without_paths(p.rule, shown_as)}
 
 
 def read_decisions_one(file: str, limits: dict[str, Any]) -> tuple[str, Any]:
@@ -66,8 +72,7 @@ def read_decisions_one(file: str, limits: dict[str, Any]) -> tuple[str, Any]:
         raw = read_raw_decisions(file, ReadLimits(**limits))
     except InventoryError as err:
         shown_as = {str(Path(file).parent): "the upload"}
-        return "invalid", [{**p.to_dict(), "rule": without_paths(p.rule, shown_as),
-                            "file": without_paths(p.file, shown_as)} for p in err.problems]
+        return "invalid", [_body(p, shown_as) for p in err.problems]
     return "ok", raw
 
 
