@@ -76,7 +76,7 @@ class ReadLimits:
             problems.append(Problem(file, None, column, _(
                 "... and {count} more rows break the same rule (the next at row {row}: "
                 "{rule})", count=number(len(rows) - n), row=int(rows[n]), rule=first),
-                sheet, kind="more"))
+                sheet))
 
 
 @dataclass
@@ -112,7 +112,7 @@ def _decode(path: Path, problems: list[Problem]) -> str | None:
     if raw[:3] != b"\xef\xbb\xbf" and raw[:2] in _UTF16_BOMS:  # Excel's "Unicode Text"
         problems.append(Problem(path.name, None, None, _(
             "the file is in {encoding}, not UTF-8: save it as 'CSV UTF-8 (Comma delimited)'",
-            encoding=_UTF16_BOMS[raw[:2]]), kind="encoding"))
+            encoding=_UTF16_BOMS[raw[:2]])))
         return None
     try:
         text = raw.decode("utf-8-sig")
@@ -122,7 +122,7 @@ def _decode(path: Path, problems: list[Problem]) -> str | None:
         problems.append(Problem(path.name, line, None, _(
             "not valid UTF-8 (byte {byte}); save the file as 'CSV UTF-8 (Comma delimited)' so "
             "Vietnamese names keep their diacritics", byte=f"{err.start}: "
-            f"{raw[err.start:err.start + 1]!r}"), kind="encoding"))
+            f"{raw[err.start:err.start + 1]!r}")))
         return None
     if not text.strip():  # also a file that is only a byte-order mark
         problems.append(Problem(path.name, None, None, _("the file is empty")))

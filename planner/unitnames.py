@@ -76,20 +76,30 @@ def codes_from_names(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.
         return
     keys = unit_name_keys(communes)
     provinces = row_provinces(df, column, communes)
+    found: dict[tuple[str, str | None], pd.DataFrame] = {}  # a name is typed many times
+    read: list[Problem] = []
     many: dict[int, str] = {}
     for i in np.flatnonzero(named.to_numpy()):
-        province = provinces.iloc[i]
-        found = units_named(str(values.iloc[i]), communes, keys, province)
-        if len(found) == 1:
-            unit = found.iloc[0]
+        typed, row = str(values.iloc[i]), int(i) + raw.row_offset
+        key = (typed, provinces.iloc[i])
+        if key not in found:
+            found[key] = units_named(typed, communes, keys, key[1])
+        units = found[key]
+        if len(units) == 1:
+            unit = units.iloc[0]
             df.iloc[i, df.columns.get_loc(column)] = unit["code"]
-            notes.append(raw.problem(int(i) + raw.row_offset, column, _(
-                "{value!r} read as unit {code} {name} ({province})", value=values.iloc[i],
+            read.append(raw.problem(row, column, _(
+                "{value!r} read as unit {code} {name} ({province})", value=typed,
                 code=unit["code"], name=unit["name"], province=unit["province_name"]),
                 kind="note"))
-        elif len(found) > 1:
-            many[int(i) + raw.row_offset] = "; ".join(
-                f"{u.code} {u.name} ({u.province_name})" for u in found.itertuples())
+        elif len(units) > 1:
+            many[row] = "; ".join(f"{u.code} {u.name} ({u.province_name})"
+                                  for u in units.itertuples())
+    shown = limits.max_problems_per_rule
+    notes.extend(read[:shown])
+    if len(read) > shown:
+        notes.append(raw.problem(None, column, _("... and {count} more names read as codes",
+                                                 count=len(read) - shown), kind="note"))
     raw.report(limits, problems, np.array(sorted(many), dtype=np.int64), column,
                lambda r: _("{value!r} names several units; write the code of one: "
                            "{candidates}", value=values.iloc[r - raw.row_offset],

@@ -100,13 +100,15 @@ def test_a_name_is_matched_in_the_rows_province(communes):
     raw = RawTable(df.copy(), "x.xlsx", sheet="properties")
     problems: list = []
     notes: list = []
-    codes_from_names(df, "commune_code", raw, communes, ReadLimits(), problems, notes)
+    codes_from_names(df, "commune_code", raw, communes, ReadLimits(max_problems_per_rule=2),
+                     problems, notes)
     assert df["commune_code"].tolist() == ["Ba Đình", "00004", "16171", "00004"]
     assert [str(p) for p in problems] == [
         "x.xlsx, sheet properties, row 2, column commune_code: 'Ba Đình' names several units; "
         "write the code of one: 00004 Phường Ba Đình (Thành phố Hà Nội); 16171 Xã Ba Đình "
         "(Tỉnh Thanh Hóa)"]
-    assert [n.row for n in notes] == [3, 4, 5]
+    assert [n.row for n in notes] == [3, 4, None]  # the first read one by one, then counted
+    assert notes[-1].rule == "... and 1 more names read as codes"
 
 
 def test_a_csv_in_another_encoding_is_one_problem_that_says_what_to_do(small_csv_dir):
