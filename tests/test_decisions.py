@@ -9,13 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_localformats import ENGLISH
 from test_pipeline import SCEN, province_scenario
 from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.decisions import DecisionError, decisions_from_frame, load_decisions
 from planner.demo import load_demo
-from planner.i18n import _
+from planner.i18n import _, use_lang
 from planner.labels import column_label
 from planner.pipeline import output_name, run_scenario
 
@@ -98,6 +99,11 @@ def test_every_problem_of_a_decisions_table_at_once(demo):
     assert has(10, "rule", "unknown value 'maybe'")
     assert has(11, "commune_code", "only a required service use names the unit it serves")
     assert all(q.file == "d.csv" for q in err.value.problems)
+    with use_lang("vi"), pytest.raises(DecisionError) as vi:
+        decisions_from_frame(bad, demo, name="d.csv")
+    assert [(q.row, q.column) for q in vi.value.problems] == [(r, c) for r, c, _t in said]
+    for q, (_r, _c, rule) in zip(vi.value.problems, said, strict=True):
+        assert q.rule != rule and not ENGLISH.search(q.rule), q.rule
 
 
 def test_csv_excel_and_parquet_read_alike(demo, tmp_path):
