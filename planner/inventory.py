@@ -184,7 +184,7 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
         return low.isin(_TRUE)
     if col.kind == "category":  # a code, or its label in either language
         typed = coded_values(col.name, col.choices)
-        codes = text.map(lambda v: typed.get(fold(v)))
+        codes = text.map({v: typed.get(fold(v)) for v in text.unique()})  # once per value
         allowed = [choice_label(col.name, c) for c in col.choices]
 
         def suggest(v: str) -> str:
@@ -440,6 +440,7 @@ def dataset_from_frames(frames: Mapping[str, pd.DataFrame], meta: Mapping[str, A
     tables = validate_tables(raws, communes, notes=notes)
     return Dataset(tables=tables, meta=_with_notes(meta or {}, notes))
 
+
 # ---------------------------------------------------------------------------------------------
 # Writing
 
@@ -488,7 +489,8 @@ def write_dataset(dataset: Dataset, out: str | Path, fmt: str = "csv") -> Path:
                 pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG")
         written.append((tmp, target))
     meta_tmp = out / f".{META_FILE}.tmp"
-    meta_tmp.write_text(json.dumps(dict(dataset.meta), ensure_ascii=False, indent=2,
+    meta = {k: v for k, v in dataset.meta.items() if k != "notes"}  # of the files read, not these
+    meta_tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2,
                                    sort_keys=True) + "\n", encoding="utf-8")
     written.append((meta_tmp, out / META_FILE))
     for tmp, target in written:
