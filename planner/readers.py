@@ -193,7 +193,10 @@ def stringify(frame: pd.DataFrame) -> pd.DataFrame:
         s = frame[col]
         if pd.api.types.is_float_dtype(s) and s.dropna().eq(s.dropna().round()).all():
             s = s.astype("Int64")  # 2.0 read from Excel is the integer 2
-        out[str(col)] = s.astype(object).where(s.notna(), "").map(_cell_text)
+        # Only a column that may hold dates pays for looking at each cell's type.
+        inferred = pd.api.types.infer_dtype(s, skipna=True)
+        dated = "date" in inferred or inferred.startswith("mixed")
+        out[str(col)] = s.astype(object).where(s.notna(), "").map(_cell_text if dated else str)
     return pd.DataFrame(out, index=frame.index)
 
 
