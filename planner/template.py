@@ -126,7 +126,7 @@ def _formula(x: float) -> str:
 
 def _table_notes(table: Table) -> list[list[str]]:
     rows = [[table.name, _(table.description)],
-            [_("column"), _("header"), _("type"), _("unit"), _("required"), _("meaning")]]
+            [_("column code"), _("header"), _("type"), _("unit"), _("required"), _("meaning")]]
     for c in table.columns:
         unit = label("unit", c.unit) if c.unit else ""
         kind = _kind(c)
