@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 import geodata
 from api.deps import SettingsDep, ValidatorDep
-from api.errors import ApiError, Problem, invalid
+from api.errors import ApiError, Problem, invalid, shown_file
 from api.jobs import decisions_file
 from api.models import DatasetRow
 from api.schemas import NO_NUL, DecisionIn, RunCreate
@@ -130,9 +130,10 @@ def checked_decisions(raw: RawTable, dataset: DatasetRow, principal: Principal) 
     try:
         decided = validate_decisions(raw, data, None, "")
     except DecisionError as err:
+        problems = [Problem(**{**p.to_dict(), "file": shown_file(p.file, p.sheet)})
+                    for p in err.problems]
         raise invalid("invalid_decisions", _("{n} problem(s) in the decisions; nothing was "
-                                             "started", n=len(err.problems)),
-                      [Problem(**p.to_dict()) for p in err.problems]) from None
+                                             "started", n=len(err.problems)), problems) from None
     if principal.province_code is not None:
         prov = pd.concat([
             data.properties.set_index("property_id")["commune_code"].reindex(
@@ -148,7 +149,7 @@ def checked_decisions(raw: RawTable, dataset: DatasetRow, principal: Principal) 
             raise ApiError(403, "out_of_scope", _(
                 "this key is scoped to province {code}; decision row(s) {rows} name units "
                 "outside it", code=principal.province_code, rows=", ".join(map(str, outside))),
-                [Problem(file=raw.file, row=r, column=None,
+                [Problem(file=shown_file(raw.file, raw.sheet), row=r, column=None,
                          rule=_("outside the key's province")) for r in outside])
     frame = raw.frame.reindex(columns=DECISIONS.column_names)
     return frame.astype(object).where(frame.notna(), "")

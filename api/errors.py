@@ -33,6 +33,12 @@ class Problem(BaseModel):
     rule: str = Field(description="the rule broken, in words")
 
 
+def shown_file(file: str, sheet: str | None) -> str:
+    """A planner problem's file as the API names it: a workbook's sheet after it,
+    ``plan.xlsx[properties]``."""
+    return f"{file}[{sheet}]" if sheet else file
+
+
 class ErrorPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"code": "not_found", "message": "no run 'ab12cd34ef56ab78'", "problems": []}]})

@@ -17,7 +17,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from api.errors import ApiError, Problem, invalid
+from api.errors import ApiError, Problem, invalid, shown_file
 from api.settings import Settings
 from api.worker import exit_with_parent, without_paths
 from planner.i18n import N_, _, current_lang, number
@@ -46,8 +46,7 @@ def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
             pd.Index(geodata.load_legacy_units()["legacy_code"]), ReadLimits(**limits))
     except InventoryError as err:
         shown_as = {folder: "the upload"}  # a library's message may name the staging folder
-        return "invalid", [{**p.to_dict(), "rule": without_paths(p.rule, shown_as),
-                            "file": without_paths(p.file, shown_as)} for p in err.problems]
+        return "invalid", [_body(p, shown_as) for p in err.problems]
     tables = {k: len(v) for k, v in dataset.tables.items()}
     content_hash = dataset.content_hash
     if travel is not None:  # the same inventory with other distances is another dataset
@@ -56,6 +55,13 @@ def validate_one(folder: str, limits: dict[str, Any]) -> tuple[str, Any]:
                                       ).hexdigest()
     return "ok", {"content_hash": content_hash, "synthetic": dataset.synthetic,
                   "tables": tables}
+
+
+def _body(p: Any, shown_as: dict[str, str]) -> dict[str, Any]:
+    """A problem as the API returns it: the sheet of a workbook after its file,
+    ``plan.xlsx[properties]``; no path of the staging folder."""
+    return {"file": shown_file(without_paths(p.file, shown_as), p.sheet), "row": p.row,
+            "column": p.column, "rule": without_paths(p.rule, shown_as)}
 
 
 def read_decisions_one(file: str, limits: dict[str, Any]) -> tuple[str, Any]:
@@ -67,8 +73,7 @@ def read_decisions_one(file: str, limits: dict[str, Any]) -> tuple[str, Any]:
         raw = read_raw_decisions(file, ReadLimits(**limits))
     except InventoryError as err:
         shown_as = {str(Path(file).parent): "the upload"}
-        return "invalid", [{**p.to_dict(), "rule": without_paths(p.rule, shown_as),
-                            "file": without_paths(p.file, shown_as)} for p in err.problems]
+        return "invalid", [_body(p, shown_as) for p in err.problems]
     return "ok", raw
 
 
@@ -170,7 +175,7 @@ class UploadValidator:
             return payload
         if kind == "invalid":
             problems = [Problem(**p) for p in payload]
-            listed = sum(not p.rule.startswith("... and ") for p in problems)
+            listed = sum(not p.rule.startswith("... ") for p in problems)  # "... and 5 more"
             more = _(" (and more, counted)") if listed < len(problems) else ""
             raise invalid(code, _("{n} problem(s) in the {what}{more}; nothing was stored",
                                   n=listed, what=_(what), more=more), problems)

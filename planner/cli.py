@@ -144,31 +144,66 @@ def demo_data(
 def validate(
     path: Annotated[Path, typer.Argument(help=_("Dataset folder, or one .xlsx / .gpkg file "
                                                 "with a sheet or layer per table."))],
+    lang: Annotated[str | None, typer.Option(help=_("Language of the problems: vi (default) "
+                                                    "or en."))] = None,
 ) -> None:
+    from planner.i18n import check_lang, use_lang
+
+    with use_lang(check_lang(lang) if lang else None):
+        _validate(path)
+
+
+def _validate(path: Path) -> None:
     try:
         dataset = load_dataset(path)
     except InventoryError as err:
         table = Table(title=_("{n} problem(s) in {path}", n=number(len(err.problems)),
                               path=path))
-        for col in (_("file"), _("row"), _("column"), _("rule")):
+        for col in (_("file"), _("sheet"), _("row"), _("column"), _("rule")):
             table.add_column(col)
         for p in err.problems:
-            table.add_row(p.file, "" if p.row is None else str(p.row), p.column or "", p.rule)
+            table.add_row(p.file, p.sheet or "", "" if p.row is None else str(p.row),
+                          p.column or "", p.rule)
         console.print(table)
         raise typer.Exit(1) from None
+    _print_notes(dataset.notes)
     mark = " [bold yellow](" + _("SYNTHETIC") + ")[/bold yellow]" if dataset.synthetic else ""
     counts = ", ".join(f"{number(len(df))} {table_label(name).lower()}"
                        for name, df in dataset.tables.items())
     console.print("[green]" + _("valid") + f"[/green]{mark}: "
                   + _("{counts}; content hash {hash}", counts=counts,
                       hash=dataset.content_hash[:16]))
-    _print_notes(dataset.notes)
 
 
 def _print_notes(notes: Sequence[Problem]) -> None:
-    """What was read otherwise than written (not errors)."""
+    """What was read other than as typed (not errors)."""
     for n in notes:
-        console.print(f"[yellow]{_('note')}[/yellow]: {n}")
+        console.print(f"[cyan]{_('note')}[/cyan]: {n}")
+
+
+@app.command(help=_("Write an empty inventory workbook to fill in: a sheet per table with its "
+                    "headers, dropdowns of the coded values, number checks, example rows and "
+                    "instructions."))
+def template(
+    out: Annotated[Path, typer.Option("--out", help=_("The workbook to write (.xlsx)."))],
+    lang: Annotated[str | None, typer.Option(help=_(
+        "Language of the headers, dropdowns and instructions: vi (default) or en."))] = None,
+) -> None:
+    from planner.i18n import check_lang
+    from planner.template import write_template
+
+    if out.suffix.lower() != ".xlsx":
+        refused = _("the template is an .xlsx workbook, not {name}", name=out.name)
+        console.print(f"[red]{refused}[/red]")
+        raise typer.Exit(2)
+    try:
+        lang = check_lang(lang) if lang else None
+    except ValueError as err:
+        console.print(f"[red]{err}[/red]")
+        raise typer.Exit(2) from None
+    write_template(out, lang)
+    console.print(_("Template written to {path}; check it once filled in with: assetplan "
+                    "validate {path}", path=out))
 
 
 @app.command(help=_("Print the scenario JSON Schema, or the schema of an input table."))

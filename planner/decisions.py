@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from planner.inventory import Dataset, InventoryError, _check_columns, _coerce
+from planner.i18n import _
+from planner.inventory import Dataset, InventoryError, _check_columns, _coerce, canonical_headers
+from planner.localformats import choice_label
 from planner.readers import Problem, RawTable, ReadLimits, _read_csv, _read_parquet, _read_sheets
 from planner.scenario import TRANSFER_CATEGORIES
 from planner.schema import MAX_QUANTITY, SERVICE_USES, USES, Column, Table
@@ -62,8 +64,7 @@ class DecisionError(InventoryError):
     """The decisions break a rule; ``problems`` lists every one."""
 
     def __init__(self, problems: list[Problem]):
-        super().__init__(problems)
-        self.args = (str(self).replace("in the inventory", "in the decisions", 1),)
+        super().__init__(problems, _("the decisions"))
 
 
 @dataclass(frozen=True)
@@ -105,20 +106,21 @@ def read_raw_decisions(path: str | Path, limits: ReadLimits | None = None) -> Ra
     raw: RawTable | None = None
     suffix = path.suffix.lower()
     if not path.is_file():
-        problems.append(Problem(str(path), None, None, "no such file"))
+        problems.append(Problem(str(path), None, None, _("no such file")))
     elif suffix in (".xlsx", ".xlsm"):
         sheets = _read_sheets(path, limits, problems)
         raw = sheets.get("decisions") or (next(iter(sheets.values())) if len(sheets) == 1
                                           else None)
         if raw is None and not problems:
-            problems.append(Problem(path.name, None, None, "the workbook has no sheet named "
-                                    f"'decisions' (sheets: {', '.join(sheets)})"))
+            problems.append(Problem(path.name, None, None, _(
+                "the workbook has no sheet named 'decisions' (sheets: {sheets})",
+                sheets=", ".join(sheets))))
     elif suffix == ".parquet":
         raw = _read_parquet(path, limits, problems)
     else:
         raw = _read_csv(path, limits, problems)
     if problems or raw is None:
-        raise DecisionError(problems or [Problem(path.name, None, None, "cannot be read")])
+        raise DecisionError(problems or [Problem(path.name, None, None, _("cannot be read"))])
     return raw
 
 
@@ -145,18 +147,19 @@ def validate_decisions(raw: RawTable, dataset: Dataset, limits: ReadLimits | Non
                        digest: str) -> Decisions:
     limits = limits or ReadLimits()
     problems: list[Problem] = []
-    frame = raw.frame.copy()
+    raw = replace(raw, frame=raw.frame.copy(), headers=dict(raw.headers))
+    canonical_headers(raw, DECISIONS)
+    frame = raw.frame
     for col in DECISIONS.column_names:  # every column but rule may be left out
         if col not in frame and col != "rule":
             frame[col] = ""
-    raw = RawTable(frame, raw.file, raw.row_offset)
     if not _check_columns(raw, DECISIONS, problems):
         raise DecisionError(problems)
     typed = pd.DataFrame({c.name: _coerce(frame[c.name], c, raw, limits, problems)
                           for c in DECISIONS.columns})
     typed = typed.astype(object).where(typed.notna(), None)  # blanks as None
     typed.insert(0, "row", np.arange(len(typed)) + raw.row_offset)
-    _check_rows(typed, dataset, raw.file, problems)
+    _check_rows(typed, dataset, raw, problems)
     if problems:
         raise DecisionError(problems)
     has = typed.notna()
@@ -172,10 +175,15 @@ def validate_decisions(raw: RawTable, dataset: Dataset, limits: ReadLimits | Non
         raw.file, digest)
 
 
-def _check_rows(d: pd.DataFrame, dataset: Dataset, file: str, problems: list[Problem]) -> None:
+def _check_rows(d: pd.DataFrame, dataset: Dataset, raw: RawTable,
+                problems: list[Problem]) -> None:
     """The rules between the columns of a row, against the dataset, and between rows."""
     def bad(row: int, column: str | None, rule: str) -> None:
-        problems.append(Problem(file, int(row), column, rule))
+        problems.append(raw.problem(int(row), column, rule))
+
+    h = raw.header  # a column named in a rule as the file heads it
+    def use(code: str) -> str:
+        return choice_label("use", code)
 
     props = dataset.properties.set_index("property_id")
     codes = set(dataset.tables["communes"]["commune_code"])
@@ -184,54 +192,60 @@ def _check_rows(d: pd.DataFrame, dataset: Dataset, file: str, problems: list[Pro
     for r in d.itertuples(index=False):
         key = (r.property_id, r.holder_code, r.category, r.commune_code, r.rule, r.use)
         if key in seen:
-            bad(r.row, None, f"repeats row {seen[key]}")
+            bad(r.row, None, _("repeats row {row}", row=seen[key]))
             continue
         seen[key] = r.row
         if r.commune_code is not None and r.commune_code not in codes:
-            bad(r.row, "commune_code", f"unknown unit {r.commune_code!r}")
+            bad(r.row, "commune_code", _("unknown unit {code!r}", code=r.commune_code))
         if r.property_id is not None:
             if r.holder_code is not None or r.category is not None or r.quantity is not None:
-                bad(r.row, None, "a property decision names no holder_code, category or "
-                    "quantity")
+                bad(r.row, None, _("a property decision names no {holder}, {category} or "
+                                   "{quantity}", holder=h("holder_code"),
+                                   category=h("category"), quantity=h("quantity")))
             if r.property_id not in props.index:
-                bad(r.row, "property_id", f"unknown property {r.property_id!r}")
+                bad(r.row, "property_id", _("unknown property {id!r}", id=r.property_id))
                 continue
             if r.use is None or r.use == SERVED_FIRST:
-                bad(r.row, "use", "a property decision needs a use (a disposition use or keep)")
+                bad(r.row, "use", _("a property decision needs a use (a disposition use or "
+                                    "{keep})", keep=use(KEEP)))
                 continue
             if r.commune_code is not None and not (r.rule == "require" and r.use in SERVICE_USES):
-                bad(r.row, "commune_code", "only a required service use names the unit it "
-                    "serves")
+                bad(r.row, "commune_code", _("only a required service use names the unit "
+                                             "it serves"))
             if r.rule == "forbid" and r.use == "hold":
-                bad(r.row, "use", "hold cannot be forbidden: it is what a property is left "
-                    "with when nothing else fits")
+                bad(r.row, "use", _("{hold!r} cannot be forbidden: it is what a property is "
+                                    "left with when nothing else fits", hold=use("hold")))
             if bool(props.at[r.property_id, "in_use_as_seat"]):
-                bad(r.row, "property_id", f"{r.property_id!r} is a unit's main seat, which "
-                    "is always kept")
+                bad(r.row, "property_id", _("{id!r} is a unit's main seat, which is always "
+                                            "kept", id=r.property_id))
         elif r.holder_code is not None:
             if r.category is None:
-                bad(r.row, "category", "a lot decision needs the category")
+                bad(r.row, "category", _("a lot decision needs the category"))
             if r.use is not None:
-                bad(r.row, "use", "a lot decision has no use")
+                bad(r.row, "use", _("a lot decision has no use"))
             if r.rule == "require":
                 if r.commune_code is None:
-                    bad(r.row, "commune_code", "a lot sent needs the unit it goes to")
+                    bad(r.row, "commune_code", _("a lot sent needs the unit it goes to"))
                 if r.quantity is None:
-                    bad(r.row, "quantity", "a lot sent needs its quantity")
+                    bad(r.row, "quantity", _("a lot sent needs its quantity"))
                 if r.commune_code == r.holder_code:
-                    bad(r.row, "commune_code", "a lot is sent to another unit than its holder")
+                    bad(r.row, "commune_code", _("a lot is sent to another unit than its "
+                                                 "holder"))
             elif r.commune_code is not None or r.quantity is not None:
-                bad(r.row, None, "a forbidden transfer keeps the holder's whole surplus of "
-                    "the category: it names no commune_code or quantity")
+                bad(r.row, None, _("a forbidden transfer keeps the holder's whole surplus of "
+                                   "the category: it names no {unit} or {quantity}",
+                                   unit=h("commune_code"), quantity=h("quantity")))
             if r.category is not None and (r.holder_code, r.category) not in surplus:
-                bad(r.row, "holder_code", f"unit {r.holder_code!r} holds no surplus "
-                    f"{r.category}")
+                bad(r.row, "holder_code", _("unit {code!r} holds no surplus {category}",
+                                            code=r.holder_code,
+                                            category=choice_label("category", r.category)))
         else:
             if r.commune_code is None:
-                bad(r.row, None, "a row names a property_id, a holder_code or, alone, a "
-                    "commune_code")
+                bad(r.row, None, _("a row names a {property}, a {holder} or, alone, a {unit}",
+                                   property=h("property_id"), holder=h("holder_code"),
+                                   unit=h("commune_code")))
             elif r.use not in (None, SERVED_FIRST) or r.rule != "require":
-                bad(r.row, "use", "a unit decision is 'require served_first'")
+                bad(r.row, "use", _("a unit decision is 'require served_first'"))
     _check_conflicts(d, surplus, bad)
 
 
@@ -241,23 +255,28 @@ def _check_conflicts(d: pd.DataFrame, surplus: dict[tuple[str, str], int],
     for pid, rows in prop.groupby("property_id", sort=False):
         req = rows[rows["rule"] == "require"]
         if len(set(req["use"])) > 1:
-            bad(req["row"].iloc[1], "use", f"{pid!r} is required as "
-                f"{' and '.join(sorted(set(req['use'])))} (row {int(req['row'].iloc[0])}): a "
-                "property is given one use")
+            bad(req["row"].iloc[1], "use", _(
+                "{id!r} is required as {uses} (row {row}): a property is given one use",
+                id=pid, uses=" + ".join(choice_label("use", u) for u in sorted(set(req["use"]))),
+                row=int(req["row"].iloc[0])))
         both = set(req["use"]) & set(rows.loc[rows["rule"] == "forbid", "use"])
         for use in sorted(both):
             r = rows[(rows["use"] == use) & (rows["rule"] == "forbid")]["row"].iloc[0]
-            bad(r, "use", f"{pid!r}: {use} is both required (row "
-                f"{int(req.loc[req['use'] == use, 'row'].iloc[0])}) and forbidden")
+            bad(r, "use", _("{id!r}: {use} is both required (row {row}) and forbidden", id=pid,
+                            use=choice_label("use", use),
+                            row=int(req.loc[req["use"] == use, "row"].iloc[0])))
     lots = d[d["holder_code"].notna() & d["category"].notna()]
     for (holder, cat), rows in lots.groupby(["holder_code", "category"], sort=False):
         sent = rows.loc[rows["rule"] == "require", "quantity"].fillna(0).astype(int).sum()
         have = surplus.get((holder, cat), 0)
         if (rows["rule"] == "forbid").any() and (rows["rule"] == "require").any():
-            bad(rows["row"].iloc[-1], None, f"unit {holder!r}'s {cat} is both kept and sent")
+            bad(rows["row"].iloc[-1], None, _("unit {code!r}: {category} both kept and sent",
+                                              code=holder, category=choice_label("category",
+                                                                                 cat)))
         elif sent > have > 0:
-            bad(rows["row"].iloc[-1], "quantity", f"unit {holder!r} is to send {sent} {cat} "
-                f"but has {have} surplus")
+            bad(rows["row"].iloc[-1], "quantity", _(
+                "unit {code!r} is to send {sent} {category} but has {have} surplus", code=holder,
+                sent=sent, category=choice_label("category", cat), have=have))
 
 
 def holdings_surplus(dataset: Dataset) -> dict[tuple[str, str], int]:

@@ -22,11 +22,22 @@ import numpy as np
 import pandas as pd
 
 import geodata
-from planner.i18n import _
-from planner.localformats import FALSE_WORDS, TRUE_WORDS, canonical_columns, to_number
+from planner.i18n import _, km, number
+from planner.labels import column_label, label
+from planner.localformats import (
+    FALSE_WORDS,
+    TRUE_WORDS,
+    canonical_columns,
+    choice_label,
+    coded_values,
+    fold,
+    to_number,
+    year_of,
+)
 from planner.plaindata import CONTROL
 from planner.readers import META_FILE, Problem, RawTable, ReadLimits, read_raw, stringify
 from planner.schema import NEED_COLUMNS, TABLES, Column, Table
+from planner.unitnames import codes_from_names
 
 FORMATS = ("csv", "xlsx", "parquet", "gpkg")
 __all__ = ["META_FILE", "Dataset", "InventoryError", "Problem", "ReadLimits", "load_dataset"]
@@ -45,11 +56,13 @@ FAR_OUTSIDE_KM = 10.0
 class InventoryError(ValueError):
     """The dataset breaks the schema; ``problems`` lists every broken rule."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], what: str | None = None):
         self.problems = problems
-        head = f"{len(problems)} problem(s) in the inventory:"
+        head = _("{count} problem(s) in {what}:", count=len(problems),
+                 what=what or _("the inventory"))
         shown = "\n".join(f"- {p}" for p in problems[:200])
-        more = f"\n... and {len(problems) - 200} more" if len(problems) > 200 else ""
+        more = ("\n" + _("... and {count} more", count=len(problems) - 200)
+                if len(problems) > 200 else "")
         super().__init__(f"{head}\n{shown}{more}")
 
 
@@ -114,6 +127,15 @@ def _canonical_csv(df: pd.DataFrame) -> str:
 _TRUE, _FALSE = TRUE_WORDS, FALSE_WORDS
 
 
+def canonical_headers(raw: RawTable, table: Table) -> None:
+    """Headers written in Vietnamese or English (as plan.xlsx and the template write them)
+    name their columns; the header as written is kept for the problems."""
+    columns = [str(c) for c in raw.frame.columns]
+    codes = canonical_columns(columns, table)
+    raw.headers.update({code: c for code, c in zip(codes, columns, strict=True) if code != c})
+    raw.frame.columns = codes
+
+
 def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
             problems: list[Problem]) -> pd.Series:
     """Typed column from strings; every bad cell becomes a Problem (the first few of each
@@ -123,32 +145,36 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
 
     def bad(mask: np.ndarray, rule: Any) -> None:
         idx = np.flatnonzero(mask)
-        limits.report(problems, raw.file, idx + raw.row_offset, col.name,
-                      (lambda r: rule(text.iloc[r - raw.row_offset])) if callable(rule)
-                      else rule)
+        raw.report(limits, problems, idx + raw.row_offset, col.name,
+                   (lambda r: rule(text.iloc[r - raw.row_offset])) if callable(rule) else rule)
 
     if col.required:
-        bad(blank.to_numpy(), "a value is required")
+        bad(blank.to_numpy(), _("a value is required"))
     if col.kind in ("int", "float"):  # a control character makes it no number
-        num, ambiguous = to_number(text.where(~blank, ""))
+        numeric, undated = text, np.zeros(len(text), dtype=bool)
+        if col.unit == "year":  # 2005, or a date whose year is taken
+            numeric, undated = year_of(text)
+            bad(~blank.to_numpy() & undated, lambda v: _(
+                "{value!r} is no date (write the year, 2005, or a date dd/mm/yyyy)", value=v))
+        num, ambiguous = to_number(numeric.where(~blank, ""))
         num = num.where(~blank)
-        bad(~blank.to_numpy() & ambiguous, lambda v: f"{v!r} is ambiguous (a thousand and "
-            "more, or one and a fraction?): write the thousand without a separator (1234) and "
-            "the fraction with a point (1.234)")
-        bad((~blank & num.isna()).to_numpy() & ~ambiguous,
-            lambda v: f"{v!r} is not a number")
-        bad((~blank & num.notna() & ~np.isfinite(num)).to_numpy(), "must be finite")
+        bad(~blank.to_numpy() & ambiguous, lambda v: _(
+            "{value!r} is ambiguous (a thousand and more, or one and a fraction?): write the "
+            "thousand without a separator (1234) and the fraction with a point (1.234)", value=v))
+        bad((~blank & num.isna()).to_numpy() & ~ambiguous & ~undated,
+            lambda v: _("{value!r} is not a number", value=v))
+        bad((~blank & num.notna() & ~np.isfinite(num)).to_numpy(), _("must be finite"))
         if col.kind == "int":
             frac = num.notna() & np.isfinite(num) & (num != num.round())
-            bad(frac.to_numpy(), lambda v: f"{v!r} is not a whole number")
+            bad(frac.to_numpy(), lambda v: _("{value!r} is not a whole number", value=v))
         if col.min_value is not None:
-            below = num < col.min_value
-            rule = ("must not be negative" if col.min_value == 0 else
-                    f"must be at least {col.min_value:g}")
-            bad(below.to_numpy(), lambda v: f"{rule} (got {v})")
+            bad((num < col.min_value).to_numpy(), lambda v: _(
+                "must not be negative (got {value})", value=v) if col.min_value == 0 else _(
+                "must be at least {least} (got {value})", least=_plain(col.min_value), value=v))
         if col.max_value is not None:
-            bad((num > col.max_value).to_numpy(),
-                lambda v: f"{v} is absurd: more than {col.max_value:,.0f} {col.unit}".rstrip())
+            bad((num > col.max_value).to_numpy(), lambda v: _(
+                "{value} is absurd: more than {most}", value=v, most=f"{_plain(col.max_value)} "
+                f"{label('unit', col.unit) if col.unit != 'year' else ''}".rstrip()))
         if col.kind == "int":
             return num.round().astype("Int64")
         return num.astype(float)
@@ -161,24 +187,39 @@ def _coerce(values: pd.Series, col: Column, raw: RawTable, limits: ReadLimits,
         bad((~blank & ~ok).to_numpy(), lambda v: _("{value!r} is not yes/no ({words})",
                                                    value=v, words=words))
         return low.isin(_TRUE)
-    if col.kind == "category":
-        ok = text.isin(col.choices)
+    if col.kind == "category":  # a code, or its label in either language
+        typed = coded_values(col.name, col.choices)
+        codes = text.map({v: typed.get(fold(v)) for v in text.unique()})  # once per value
+        allowed = [choice_label(col.name, c) for c in col.choices]
+
         def suggest(v: str) -> str:
-            close = difflib.get_close_matches(v.lower(), col.choices, n=1, cutoff=0.6)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            return f"unknown value {v!r}{hint}; allowed: {', '.join(col.choices)}"
-        bad((~blank & ~ok).to_numpy(), suggest)
-        return text.where(~blank, None)
+            close = difflib.get_close_matches(fold(v), [fold(a) for a in allowed] + list(
+                col.choices), n=1, cutoff=0.6)
+            if not close:
+                return _("unknown value {value!r}; allowed: {allowed}", value=v,
+                         allowed="; ".join(allowed))
+            meant = choice_label(col.name, typed[close[0]])
+            return _("unknown value {value!r} (did you mean {meant!r}?); allowed: {allowed}",
+                     value=v, meant=meant, allowed="; ".join(allowed))
+
+        bad((~blank & codes.isna()).to_numpy(), suggest)
+        return codes.where(codes.notna(), text).where(~blank, None)  # unknown: as typed
     # Text is kept as it is: no store keeps NUL, and Excel refuses the other control
     # characters.
     control = text.str.contains(CONTROL.pattern, regex=True).to_numpy(dtype=bool)
-    bad(control, lambda v: f"{v[:40]!r} holds a control character (U+"
-        f"{ord(CONTROL.search(v).group()):04X}); text may hold none")  # type: ignore[union-attr]
+    bad(control, lambda v: _(
+        "{value!r} holds a control character (U+{char}); text may hold none", value=v[:40],
+        char=f"{ord(CONTROL.search(v).group()):04X}"))  # type: ignore[union-attr]
     if col.kind == "code":
         # Spreadsheets drop leading zeros: 4714 is unit 04714.
         digits = text.str.fullmatch(r"\d{1,5}")
         return text.where(~digits, text.str.zfill(5)).where(~blank & ~control, None)
     return text.where(~blank & ~control, None)
+
+
+def _plain(x: float) -> str:
+    """A bound as a rule states it: 1850 (a year) plain, a large number grouped."""
+    return f"{x:g}" if abs(x) < 10_000 else number(x)
 
 
 def _check_columns(raw: RawTable, table: Table, problems: list[Problem]) -> bool:
@@ -189,15 +230,20 @@ def _check_columns(raw: RawTable, table: Table, problems: list[Problem]) -> bool
         cols = [c for c in cols if c not in ("lon", "lat")]
     missing = [c for c in expected if c not in cols]
     extra = [c for c in cols if c not in table.column_names]
+    # A file headed in words is told its missing columns in words.
+    worded = bool(raw.headers)
     for c in missing:
-        problems.append(Problem(raw.file, 1, c, "missing column"))
+        problems.append(Problem(raw.file, 1, column_label(c) if worded else c,
+                                _("missing column"), raw.sheet))
+    known = [column_label(c) for c in expected] if worded else expected
     for c in extra:
-        close = difflib.get_close_matches(c, expected, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(Problem(raw.file, 1, c[:100], f"unknown column{hint}; expected "
-                                f"{', '.join(table.column_names)}"))
+        close = difflib.get_close_matches(c, known, n=1)
+        hint = _(" (did you mean {meant!r}?)", meant=close[0]) if close else ""
+        problems.append(Problem(raw.file, 1, c[:100], _(
+            "unknown column{hint}; expected {expected}", hint=hint,
+            expected=", ".join(known)), raw.sheet))
     if raw.frame.empty:
-        problems.append(Problem(raw.file, None, None, "the table has no rows"))
+        problems.append(raw.problem(None, None, _("the table has no rows")))
         return False
     return not missing
 
@@ -209,19 +255,20 @@ def _points_from_geometry(raw: RawTable, limits: ReadLimits, problems: list[Prob
 
     geoms = gpd.GeoSeries(raw.frame.pop("__geometry__").to_numpy(), crs=raw.crs)
     if raw.crs is None:  # reported; the points are still read so other checks can run
-        problems.append(Problem(raw.file, None, "geometry", "the layer has no CRS; expected "
-                                "WGS84 lon/lat (EPSG:4326)"))
+        problems.append(raw.problem(None, "geometry", _(
+            "the layer has no CRS; expected WGS84 lon/lat (EPSG:4326)")))
     elif not geoms.crs.equals("EPSG:4326"):
         try:
             geoms = geoms.to_crs("EPSG:4326")
         except (CRSError, ProjError, ValueError) as err:  # an engineering CRS, say
             name = getattr(geoms.crs, "name", "unknown")
-            problems.append(Problem(raw.file, None, "geometry", f"the layer's CRS ({name}) "
-                                    f"cannot be turned into WGS84 lon/lat (EPSG:4326): {err}"))
+            problems.append(raw.problem(None, "geometry", _(
+                "the layer's CRS ({crs}) cannot be turned into WGS84 lon/lat (EPSG:4326): "
+                "{error}", crs=name, error=err)))
             geoms = gpd.GeoSeries([None] * len(geoms))
     not_point = ~geoms.geom_type.isin(["Point"]) | geoms.is_empty
-    limits.report(problems, raw.file, np.flatnonzero(not_point.to_numpy()) + raw.row_offset,
-                  "geometry", "must be a non-empty Point")
+    raw.report(limits, problems, np.flatnonzero(not_point.to_numpy()) + raw.row_offset,
+               "geometry", _("must be a non-empty Point"))
     pts = geoms.where(~not_point)
     raw.frame["lon"] = pts.x.map(lambda v: "" if pd.isna(v) else repr(v)).to_numpy()
     raw.frame["lat"] = pts.y.map(lambda v: "" if pd.isna(v) else repr(v)).to_numpy()
@@ -242,31 +289,33 @@ def _check_points(df: pd.DataFrame, raw: RawTable, communes: pd.DataFrame,
     inside = _in_vietnam(lon, lat)
     projected = valid & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
     swapped = valid & ~inside & _in_vietnam(lat, lon)
+    where = "/".join(raw.header(c) for c in ("lon", "lat"))
 
     def outside(r: int) -> str:
         i = r - raw.row_offset
+        point = {"lon": f"{lon[i]:g}", "lat": f"{lat[i]:g}"}
         if swapped[i]:
-            return f"({lon[i]:g}, {lat[i]:g}) is outside Vietnam; lon and lat look swapped"
+            return _("({lon}, {lat}) is outside Vietnam; lon and lat look swapped", **point)
         if projected[i]:
-            return (f"({lon[i]:g}, {lat[i]:g}) looks like projected coordinates (e.g. VN-2000 "
-                    "or UTM metres): wrong CRS, expected WGS84 lon/lat (EPSG:4326)")
-        return _("({lon}, {lat}) is outside Vietnam (mainland, Hoang Sa and Truong Sa)",
-                 lon=f"{lon[i]:g}", lat=f"{lat[i]:g}")
+            return _("({lon}, {lat}) looks like projected coordinates (e.g. VN-2000 or UTM "
+                     "metres): wrong CRS, expected WGS84 lon/lat (EPSG:4326)", **point)
+        return _("({lon}, {lat}) is outside Vietnam (mainland, Hoang Sa and Truong Sa)", **point)
 
     limits.report(problems, raw.file, np.flatnonzero(valid & ~inside) + raw.row_offset,
-                  "lon/lat", outside)
+                  where, outside, raw.sheet)
     # Far outside its own commune: distance to the unit's bounding box.
     out_km = geodata.km_outside_bbox(communes, df["commune_code"], lon, lat)
     names = communes.set_index("code")["name"].reindex(df["commune_code"]).to_numpy()
 
     def far_rule(r: int) -> str:
         i = r - raw.row_offset
-        return (f"point is {out_km[i]:.1f} km outside unit {df['commune_code'].iloc[i]} "
-                f"({names[i]}); more than {FAR_OUTSIDE_KM:g} km is not believed")
+        return _("point is {distance} outside unit {code} ({name}); more than {most} is not "
+                 "believed", distance=km(out_km[i]), code=df["commune_code"].iloc[i],
+                 name=names[i], most=km(FAR_OUTSIDE_KM, 0))
 
     far = valid & inside & (out_km > FAR_OUTSIDE_KM)
-    limits.report(problems, raw.file, np.flatnonzero(far) + raw.row_offset, "lon/lat",
-                  far_rule)
+    limits.report(problems, raw.file, np.flatnonzero(far) + raw.row_offset, where, far_rule,
+                  raw.sheet)
 
 
 def _code_suggestion(value: str, communes: pd.DataFrame, legacy: pd.DataFrame) -> str:
@@ -274,12 +323,13 @@ def _code_suggestion(value: str, communes: pd.DataFrame, legacy: pd.DataFrame) -
     if len(hit):
         row = hit.iloc[0]
         succ = communes.set_index("code").loc[row["successor_code"], "name"]
-        return (f"; {value} is the pre-2025 code of {row['name']} ({row['district_name']}), "
-                f"now part of {row['successor_code']} {succ}")
+        return _("; {value} is the pre-2025 code of {name} ({district}), now part of {code} "
+                 "{successor}", value=value, name=row["name"], district=row["district_name"],
+                 code=row["successor_code"], successor=succ)
     names = dict(zip(communes["name"], communes["code"], strict=False))
     close = difflib.get_close_matches(value, list(names), n=1, cutoff=0.75)
     if close:
-        return f"; did you mean {names[close[0]]} ({close[0]})?"
+        return _("; did you mean {code} ({name})?", code=names[close[0]], name=close[0])
     return ""
 
 
@@ -310,16 +360,16 @@ def _check_codes(df: pd.DataFrame, column: str, raw: RawTable, communes: pd.Data
 
     def rule(r: int) -> str:
         value = str(codes.iloc[r - raw.row_offset])
-        return f"unknown unit code {value!r}{_code_suggestion(value, communes, legacy)}"
+        return _("unknown unit code {value!r}{hint}", value=value,
+                 hint=_code_suggestion(value, communes, legacy))
 
-    limits.report(problems, raw.file, np.flatnonzero(unknown.to_numpy()) + raw.row_offset,
-                  column, rule)
+    raw.report(limits, problems, np.flatnonzero(unknown.to_numpy()) + raw.row_offset, column,
+               rule)
 
 
 def _validate_table(raw: RawTable, table: Table, communes: pd.DataFrame, limits: ReadLimits,
                     problems: list[Problem], notes: list[Problem]) -> pd.DataFrame | None:
-    # Headers written in Vietnamese or English (as plan.xlsx writes them) name their columns.
-    raw.frame.columns = canonical_columns(list(raw.frame.columns), table)
+    canonical_headers(raw, table)
     if "__geometry__" in raw.frame:
         _points_from_geometry(raw, limits, problems)
     if not _check_columns(raw, table, problems):
@@ -335,11 +385,13 @@ def _validate_table(raw: RawTable, table: Table, communes: pd.DataFrame, limits:
 
         def duplicate(r: int) -> str:
             value = ids.iloc[r - raw.row_offset]
-            return f"duplicate id {value!r} (first at row {first_row[value]})"
+            return _("duplicate id {value!r} (first at row {row})", value=value,
+                     row=first_row[value])
 
-        limits.report(problems, raw.file, again + raw.row_offset, table.id_column, duplicate)
+        raw.report(limits, problems, again + raw.row_offset, table.id_column, duplicate)
     for col in table.columns:
         if col.kind == "code":
+            codes_from_names(typed, col.name, raw, communes, limits, problems, notes)
             _check_codes(typed, col.name, raw, communes, limits, problems, notes)
     if table.has_point:
         _check_points(typed, raw, communes, limits, problems)
@@ -347,10 +399,11 @@ def _validate_table(raw: RawTable, table: Table, communes: pd.DataFrame, limits:
 
 
 def validate_tables(raws: Mapping[str, RawTable], communes: pd.DataFrame | None = None,
-                    limits: ReadLimits | None = None, notes: list[Problem] | None = None,
-                    ) -> dict[str, pd.DataFrame]:
-    """Validate raw tables; raise InventoryError with every problem, else return typed tables
-    (and append the notes to ``notes``)."""
+                    limits: ReadLimits | None = None,
+                    notes: list[Problem] | None = None) -> dict[str, pd.DataFrame]:
+    """Validate raw tables; raise InventoryError with every problem, else return typed tables.
+    What was read other than as typed (a unit's name for its code, a withdrawn code) is added
+    to ``notes``."""
     problems: list[Problem] = []
     notes = [] if notes is None else notes
     limits = limits or ReadLimits()
@@ -358,9 +411,9 @@ def validate_tables(raws: Mapping[str, RawTable], communes: pd.DataFrame | None 
     typed: dict[str, pd.DataFrame] = {}
     for name, table in TABLES.items():
         if name not in raws:
-            problems.append(Problem(f"{name}.csv", None, None,
-                                    f"missing table '{name}' (a {name}.csv/.parquet file, or a "
-                                    "sheet/layer of that name)"))
+            problems.append(Problem(f"{name}.csv", None, None, _(
+                "missing table '{name}' (a {name}.csv/.parquet file, or a sheet/layer of that "
+                "name)", name=name), kind="missing_table"))
             continue
         out = _validate_table(raws[name], table, communes, limits, problems, notes)
         if out is not None:
@@ -379,15 +432,15 @@ def load_dataset(path: str | Path, communes: pd.DataFrame | None = None,
     path = Path(path)
     limits = limits or ReadLimits()
     problems: list[Problem] = []
-    raws, meta = read_raw(path, limits, problems)
     notes: list[Problem] = []
+    raws, meta = read_raw(path, limits, problems)
     try:
         tables = validate_tables(raws, communes, limits, notes)
     except InventoryError as err:
         # A table whose file was found but could not be read is not also "missing".
-        unread = {p.file.split(".")[0] for p in problems}
+        unread = {p.sheet or p.file.split(".")[0] for p in problems}
         later = [p for p in err.problems
-                 if not (p.rule.startswith("missing table") and p.file.split(".")[0] in unread)]
+                 if not (p.kind == "missing_table" and p.file.split(".")[0] in unread)]
         raise InventoryError(problems + later) from None
     if problems:
         raise InventoryError(problems)
@@ -452,7 +505,8 @@ def write_dataset(dataset: Dataset, out: str | Path, fmt: str = "csv") -> Path:
                 pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG")
         written.append((tmp, target))
     meta_tmp = out / f".{META_FILE}.tmp"
-    meta_tmp.write_text(json.dumps(dict(dataset.meta), ensure_ascii=False, indent=2,
+    meta = dict(dataset.meta)
+    meta_tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2,
                                    sort_keys=True) + "\n", encoding="utf-8")
     written.append((meta_tmp, out / META_FILE))
     for tmp, target in written:

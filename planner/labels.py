@@ -281,6 +281,8 @@ VALUES: dict[str, dict[str, str]] = {
         "VND": NC_("unit", "VND"),
         "items": NC_("unit", "items"),
         "item-km": NC_("unit", "item-km"),
+        "year": NC_("unit", "year"),
+        "degrees": NC_("unit", "degrees"),
     },
     "bool": {
         "True": NC_("bool", "Yes"),

@@ -9,7 +9,7 @@ import unicodedata
 import numpy as np
 import pandas as pd
 
-from planner.labels import column_labels_all
+from planner.labels import VALUE_FAMILY_OF_COLUMN, VALUES, column_labels_all, label, labels
 from planner.schema import Table
 
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t", "có", "co", "x", "đúng", "✓"})
@@ -74,3 +74,43 @@ def to_number(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
     out[vi_decimal] = s[vi_decimal].str.replace(",", ".", regex=False)
     num = pd.to_numeric(out.where(~pd.Series(ambiguous, index=s.index)), errors="coerce")
     return num, ambiguous
+
+
+def coded_values(column: str, choices: tuple[str, ...]) -> dict[str, str]:
+    """Every way a value of a coded column may be typed (its code, its label in Vietnamese or
+    English, as plan.xlsx writes it), folded, to the code."""
+    from planner.i18n import LANGS
+
+    out = {fold(c): c for c in choices}
+    family = VALUE_FAMILY_OF_COLUMN.get(column)
+    if family in VALUES:
+        for lang in LANGS:
+            for code, text in labels(family, lang).items():
+                if code in choices:
+                    out.setdefault(fold(text), code)
+    return out
+
+
+def choice_label(column: str, code: str, lang: str | None = None) -> str:
+    """A choice as the planner types it: its label, or the code where it has none."""
+    family = VALUE_FAMILY_OF_COLUMN.get(column)
+    return label(family, code, lang) if family in VALUES else code
+
+
+# A year typed as a date: dd/mm/yyyy (Vietnamese order), or yyyy-mm-dd as machines write it.
+_DMY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}( 00:00:00)?$")
+
+
+def year_of(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``text`` with every date replaced by its year (2005 stays 2005; 15/03/2005 is 2005);
+    also returns where a value is written as a date but is none (31/02/2005)."""
+    s = text.astype(str).str.strip()
+    dmy = s.str.fullmatch(_DMY.pattern)
+    iso = s.str.fullmatch(_ISO.pattern)
+    when = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    when[dmy] = pd.to_datetime(s[dmy], format="%d/%m/%Y", errors="coerce")
+    when[iso] = pd.to_datetime(s[iso].str[:10], format="%Y-%m-%d", errors="coerce")
+    dated = (dmy | iso).to_numpy(dtype=bool)
+    out = s.where(~(dmy | iso), when.dt.year.astype("Int64").astype(str))
+    return out, dated & when.isna().to_numpy()

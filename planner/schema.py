@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from planner.i18n import N_
+
 ColumnKind = Literal["id", "str", "int", "float", "bool", "category", "code"]
 
 PROPERTY_KINDS = ("building", "land")
@@ -87,37 +89,38 @@ class Table:
         return next(c for c in self.columns if c.name == name)
 
 
-_LON = Column("lon", "float", "longitude, WGS84 (EPSG:4326)", "degrees")
-_LAT = Column("lat", "float", "latitude, WGS84 (EPSG:4326)", "degrees")
+_LON = Column("lon", "float", N_("longitude, WGS84 (EPSG:4326)"), "degrees")
+_LAT = Column("lat", "float", N_("latitude, WGS84 (EPSG:4326)"), "degrees")
 
 PROPERTIES = Table(
     "properties",
-    "Public houses and plots of land that may be surplus after the merger, one row each.",
+    N_("Public houses and plots of land that may be surplus after the merger, one row each."),
     (
-        Column("property_id", "id", "unique identifier"),
-        Column("kind", "category", "building (house with its land) or vacant land",
+        Column("property_id", "id", N_("unique identifier")),
+        Column("kind", "category", N_("building (house with its land) or vacant land"),
                choices=PROPERTY_KINDS),
-        Column("origin", "category", "where the property comes from", choices=PROPERTY_ORIGINS),
-        Column("name", "str", "name of the property, e.g. "  # data
-               "'Trụ sở UBND xã Lương Sơn cũ'"),  # data
-        Column("holder", "str", "agency that holds the property"),
-        Column("commune_code", "code", "5-digit code of the new unit where the property lies"),
-        Column("legacy_code", "str", "code of the pre-2025 unit it belonged to", required=False),
+        Column("origin", "category", N_("where the property comes from"), choices=PROPERTY_ORIGINS),
+        Column("name", "str", N_("name of the property, e.g. "  # data
+               "'Trụ sở UBND xã Lương Sơn cũ'")),  # data
+        Column("holder", "str", N_("agency that holds the property")),
+        Column("commune_code", "code", N_("5-digit code of the new unit where the property lies")),
+        Column("legacy_code", "str", N_("code of the pre-2025 unit it belonged to"),
+               required=False),
         _LON,
         _LAT,
-        Column("land_area_m2", "float", "land area", "m2", min_value=1.0,
+        Column("land_area_m2", "float", N_("land area"), "m2", min_value=1.0,
                max_value=MAX_LAND_AREA_M2),
-        Column("floor_area_m2", "float", "usable floor area (0 for vacant land)", "m2",
+        Column("floor_area_m2", "float", N_("usable floor area (0 for vacant land)"), "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
-        Column("condition", "category", "physical condition of the building",
+        Column("condition", "category", N_("physical condition of the building"),
                choices=CONDITIONS),
-        Column("year_built", "int", "year the main building was built (empty for land)",
+        Column("year_built", "int", N_("year the main building was built (empty for land)"),
                "year", required=False, min_value=1850, max_value=2030),
-        Column("market_value_vnd", "int", "estimated market value", "VND", min_value=0,
+        Column("market_value_vnd", "int", N_("estimated market value"), "VND", min_value=0,
                max_value=MAX_VALUE_VND),
-        Column("legal_status", "category", "land-use right status", choices=LEGAL_STATUSES),
-        Column("restriction", "category", "legal restriction on use", choices=RESTRICTIONS),
-        Column("in_use_as_seat", "bool", "true when it is the main seat of a new unit today"),
+        Column("legal_status", "category", N_("land-use right status"), choices=LEGAL_STATUSES),
+        Column("restriction", "category", N_("legal restriction on use"), choices=RESTRICTIONS),
+        Column("in_use_as_seat", "bool", N_("true when it is the main seat of a new unit today")),
     ),
     id_column="property_id",
     has_point=True,
@@ -125,57 +128,57 @@ PROPERTIES = Table(
 
 VEHICLES = Table(
     "vehicles",
-    "Cars of commune-level and abolished district-level agencies, one row each.",
+    N_("Cars of commune-level and abolished district-level agencies, one row each."),
     (
-        Column("vehicle_id", "id", "unique identifier (e.g. number plate)"),
-        Column("vehicle_type", "category", "type of car", choices=VEHICLE_TYPES),
-        Column("holder_code", "code", "5-digit code of the new unit where the car is kept"),
-        Column("holder", "str", "agency that holds the car"),
-        Column("year", "int", "year of manufacture", "year", min_value=1980, max_value=2030),
-        Column("condition", "category", "condition", choices=CONDITIONS),
-        Column("surplus", "bool", "true when its holder no longer needs it"),
+        Column("vehicle_id", "id", N_("unique identifier (e.g. number plate)")),
+        Column("vehicle_type", "category", N_("type of car"), choices=VEHICLE_TYPES),
+        Column("holder_code", "code", N_("5-digit code of the new unit where the car is kept")),
+        Column("holder", "str", N_("agency that holds the car")),
+        Column("year", "int", N_("year of manufacture"), "year", min_value=1980, max_value=2030),
+        Column("condition", "category", N_("condition"), choices=CONDITIONS),
+        Column("surplus", "bool", N_("true when its holder no longer needs it")),
     ),
     id_column="vehicle_id",
 )
 
 EQUIPMENT = Table(
     "equipment",
-    "Machines and equipment by holder, category and condition.",
+    N_("Machines and equipment by holder, category and condition."),
     (
-        Column("equipment_id", "id", "unique identifier of the row (lot)"),
-        Column("holder_code", "code", "5-digit code of the new unit where the lot is kept"),
-        Column("holder", "str", "agency that holds it"),
-        Column("category", "category", "equipment category", choices=EQUIPMENT_CATEGORIES),
-        Column("condition", "category", "condition", choices=CONDITIONS),
-        Column("quantity", "int", "number of items", "items", min_value=0,
+        Column("equipment_id", "id", N_("unique identifier of the row (lot)")),
+        Column("holder_code", "code", N_("5-digit code of the new unit where the lot is kept")),
+        Column("holder", "str", N_("agency that holds it")),
+        Column("category", "category", N_("equipment category"), choices=EQUIPMENT_CATEGORIES),
+        Column("condition", "category", N_("condition"), choices=CONDITIONS),
+        Column("quantity", "int", N_("number of items"), "items", min_value=0,
                max_value=MAX_QUANTITY),
-        Column("surplus", "bool", "true when the lot is no longer needed by its holder"),
+        Column("surplus", "bool", N_("true when the lot is no longer needed by its holder")),
     ),
     id_column="equipment_id",
 )
 
 COMMUNES = Table(
     "communes",
-    "Per new unit: staff, office floor area and the needs the plan serves.",
+    N_("Per new unit: staff, office floor area and the needs the plan serves."),
     (
-        Column("commune_code", "code", "5-digit code of the new unit"),
-        Column("staff", "int", "officials and public employees at commune level", "people",
+        Column("commune_code", "code", N_("5-digit code of the new unit")),
+        Column("staff", "int", N_("officials and public employees at commune level"), "people",
                min_value=1, max_value=MAX_STAFF),
-        Column("office_floor_area_m2", "float", "floor area of the main seat", "m2",
+        Column("office_floor_area_m2", "float", N_("floor area of the main seat"), "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
-        Column("office_need_m2", "float", "office floor area lacking against the norm, as "
+        Column("office_need_m2", "float", N_("office floor area lacking against the norm, as "
                "reported (the plan recomputes it: staff x policy.seats.office_m2_per_staff - "
-               "the main seat's floor area, housed first in kept buildings)", "m2",
+               "the main seat's floor area, housed first in kept buildings)"), "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
-        Column("health_need_m2", "float", "health-facility floor area lacking", "m2",
+        Column("health_need_m2", "float", N_("health-facility floor area lacking"), "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
-        Column("education_need_m2", "float", "school floor area lacking", "m2",
+        Column("education_need_m2", "float", N_("school floor area lacking"), "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
-        Column("service_point_need", "int", "public-service points lacking", "points",
+        Column("service_point_need", "int", N_("public-service points lacking"), "points",
                min_value=0, max_value=100),
-        Column("housing_need_m2", "float", "official housing floor area lacking", "m2",
+        Column("housing_need_m2", "float", N_("official housing floor area lacking"), "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
-        Column("culture_need_m2", "float", "culture and sport floor area lacking", "m2",
+        Column("culture_need_m2", "float", N_("culture and sport floor area lacking"), "m2",
                min_value=0.0, max_value=MAX_FLOOR_AREA_M2),
     ),
     id_column="commune_code",
@@ -183,13 +186,13 @@ COMMUNES = Table(
 
 NORMS = Table(
     "norms",
-    "Car and equipment norms per new unit.",
+    N_("Car and equipment norms per new unit."),
     (
-        Column("category", "category", "'car' or an equipment category",
+        Column("category", "category", N_("'car' or an equipment category"),
                choices=("car", *EQUIPMENT_CATEGORIES)),
-        Column("basis", "category", "per_unit: items per unit; per_10_staff: per 10 staff",
+        Column("basis", "category", N_("per_unit: items per unit; per_10_staff: per 10 staff"),
                choices=NORM_BASES),
-        Column("quantity", "float", "items required per basis", "items", min_value=0.0,
+        Column("quantity", "float", N_("items required per basis"), "items", min_value=0.0,
                max_value=1000.0),
     ),
     id_column="category",

@@ -15,7 +15,7 @@ plan row that carries a distance says where it came from (``distance_source``: `
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +57,7 @@ class TravelError(InventoryError):
     """The OD table breaks a rule; ``problems`` lists every one."""
 
     def __init__(self, problems: list[Problem]):
-        super().__init__(problems)
-        self.args = (str(self).replace("in the inventory", "in the OD table", 1),)
+        super().__init__(problems, _("the OD table"))
 
 
 @dataclass(frozen=True)
@@ -164,7 +163,7 @@ def validate_travel(raw: RawTable, property_ids: pd.Index, unit_codes: pd.Index,
     for col in ("destination_type", "minutes"):
         if col not in frame:
             frame[col] = ""
-    raw = RawTable(frame, raw.file, raw.row_offset)
+    raw = replace(raw, frame=frame)
     if not _check_columns(raw, OD, problems):
         raise TravelError(problems)
     t = pd.DataFrame({c.name: _coerce(frame[c.name], c, raw, limits, problems)

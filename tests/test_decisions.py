@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_localformats import ENGLISH
 from test_pipeline import SCEN, province_scenario
 from typer.testing import CliRunner
 
@@ -20,7 +21,7 @@ from planner.decisions import (
     load_decisions,
 )
 from planner.demo import load_demo
-from planner.i18n import _
+from planner.i18n import _, use_lang
 from planner.labels import column_label
 from planner.pipeline import output_name, run_scenario
 
@@ -96,13 +97,18 @@ def test_every_problem_of_a_decisions_table_at_once(demo):
 
     assert has(2, "property_id", "unknown property 'NOPE'")
     assert has(3, "property_id", f"{main!r} is a unit's main seat, which is always kept")
-    assert has(5, "use", "health is both required (row 4) and forbidden")
-    assert has(6, "use", "hold cannot be forbidden")
+    assert has(5, "use", "Health is both required (row 4) and forbidden")
+    assert has(6, "use", "'Held for a later decision' cannot be forbidden")
     assert has(8, "use", "a property is given one use")
     assert has(9, "commune_code", "unknown unit '99999'")
     assert has(10, "rule", "unknown value 'maybe'")
     assert has(11, "commune_code", "only a required service use names the unit it serves")
     assert all(q.file == "d.csv" for q in err.value.problems)
+    with use_lang("vi"), pytest.raises(DecisionError) as vi:
+        decisions_from_frame(bad, demo, name="d.csv")
+    assert [(q.row, q.column) for q in vi.value.problems] == [(r, c) for r, c, _t in said]
+    for q, (_r, _c, rule) in zip(vi.value.problems, said, strict=True):
+        assert q.rule != rule and not ENGLISH.search(q.rule), q.rule
 
 
 def test_csv_excel_and_parquet_read_alike(demo, tmp_path):

@@ -85,7 +85,7 @@ def test_duplicate_ids(small_csv_dir):
 def test_unknown_codes_with_suggestions(small_csv_dir, communes):
     def bad(d):
         d.loc[0, "holder_code"] = "01267"  # pre-2025 Phường Sông Hiến, now in 01273
-        d.loc[1, "holder_code"] = "Phường Thục Phán"  # a name instead of a code
+        d.loc[1, "holder_code"] = "Phường Thục Phánh"  # a misspelt name instead of a code
         d.loc[2, "holder_code"] = "99999"
         return d
     edit(small_csv_dir, "equipment", bad)
@@ -127,7 +127,7 @@ def test_withdrawn_code_is_read_as_the_official_one_with_a_note(small_csv_dir, c
                                                          "provinces": ["04"]}})
     prov = provenance(load_inputs(scenario), [], {})
     assert [n["row"] for n in prov["dataset"]["notes"]] == [2, 4, 3]
-    assert prov["dataset"]["notes"][2] == {"file": "vehicles.csv", "row": 3,
+    assert prov["dataset"]["notes"][2] == {"file": "vehicles.csv", "sheet": None, "row": 3,
                                            "column": "holder_code", "rule": f"{rule} of that unit"}
 
 
@@ -165,17 +165,17 @@ def test_islands_are_inside_vietnam(demo, tmp_path):
 
 def test_unknown_categories_and_conditions(small_csv_dir):
     def bad(d):
-        d.loc[0, "condition"] = "Good "  # stripped, but the case matters
+        d.loc[0, "condition"] = "Unusabel "
         d.loc[1, "category"] = "laptop"
         d.loc[2, "condition"] = "goood"
         return d
     edit(small_csv_dir, "equipment", bad)
     msgs = problems_of(small_csv_dir)
-    assert any("row 2, column condition: unknown value 'Good' (did you mean 'good'?)" in m
+    assert any("row 2, column condition: unknown value 'Unusabel' (did you mean 'Unusable'?)"
+               in m for m in msgs)
+    assert any("row 3, column category: unknown value 'laptop'; allowed: Computer; Printer" in m
                for m in msgs)
-    assert any("row 3, column category: unknown value 'laptop'; allowed: computer" in m
-               for m in msgs)
-    assert any("row 4, column condition: unknown value 'goood' (did you mean 'good'?)" in m
+    assert any("row 4, column condition: unknown value 'goood' (did you mean 'Good'?)" in m
                for m in msgs)
 
 
