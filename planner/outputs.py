@@ -134,6 +134,14 @@ def sheet_name(label: str) -> str:
     return cut if cut else label[:MAX_SHEET_NAME]
 
 
+def readable_sheets(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Plan tables as a download reads in the current language: sheets named by the tables'
+    labels, one header row of column labels, coded values as labels with their codes beside
+    them (the run's own plan.xlsx adds names, formats and a dictionary)."""
+    return {sheet_name(table_label(name)): readable_frame(df).rename(columns=column_label)
+            for name, df in tables.items()}
+
+
 def with_names(table: str, df: pd.DataFrame, names: dict[str, pd.Series]) -> pd.DataFrame:
     """``df`` with the name of each unit and property beside its code (``NAME_BESIDE``),
     where the table does not already carry it."""

@@ -29,6 +29,7 @@ from api.security import create_key
 from api.settings import Settings
 from api.store import Store
 from planner.inventory import write_dataset
+from planner.labels import column_label, table_label
 
 
 @pytest.fixture
@@ -141,7 +142,8 @@ def test_planner_walkthrough(solver, demo, tmp_path):
     sheets = pd.read_excel(io.BytesIO(client.get(
         f"/runs/{rid}/plan", params={"format": "xlsx", "province": "68"},
         headers=viewer).content), sheet_name=None)
-    assert "dispositions" in sheets and "solves" not in sheets
+    assert table_label("dispositions") in sheets and table_label("solves") not in sheets
+    assert column_label("use_code") in sheets[table_label("dispositions")].columns
     one = pd.read_excel(io.BytesIO(client.get(
         f"/runs/{rid}/plan", params={"format": "xlsx", "table": "units"},
         headers=viewer).content))

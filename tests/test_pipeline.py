@@ -295,7 +295,7 @@ def test_national_baseline(tmp_path):
 def test_kpi_tables_fold_to_80_columns_and_say_each_difference(plan):
     from rich.console import Console
 
-    from planner.cli import _kpi_table, kpi_frame
+    from planner.cli_plans import _kpi_table, kpi_frame
 
     other = plan.kpis.assign(after=plan.kpis["after"] * 2)
     runs = {"national-baseline-with-a-long-name": plan.kpis, "the-other-scenario": other}

@@ -29,6 +29,7 @@ from api.routers.runs import find as find_run
 from api.schemas import NO_NUL, KpisPublic, PlanPage
 from api.security import Principal, Viewer, must_see
 from planner.i18n import _
+from planner.outputs import readable_sheets
 from planner.safecells import csv_text, xlsx_bytes
 
 router = APIRouter(prefix="/runs/{run_id}", tags=["results"],
@@ -155,8 +156,9 @@ def _kpis_body(results: ResultCache, run: FinishedRun, scope: str | None,
     description="`format=json` (default) and `geojson` answer one page (`limit` default "
     f"{DEFAULT_PAGE}); `csv` and `xlsx` answer every matching row unless `limit` is given. "
     "`format=xlsx` without `table` and without filters is the run's full workbook "
-    "(`plan.xlsx`, every table, Vietnamese headers and a dictionary sheet); with `province` it is "
-    "every table filtered to that province. GeoJSON geometry: the row's point, a line for "
+    "(`plan.xlsx`, every table, in the language it was run in, with a dictionary sheet); with "
+    "`province` it is every table filtered to that province, headers and coded values in the "
+    "request's language. GeoJSON geometry: the row's point, a line for "
     "flows (transfers, service), else the HQ of the row's unit (WGS84 lon/lat).",
     responses={422: responses(422)[422], 200: {"content": {
         "application/geo+json": {"schema": {"$ref":
@@ -205,7 +207,8 @@ def _plan(results: ResultCache, run: FinishedRun, table: Any, format: PlanFormat
                                                       _table(results, run_id, "units")) is None:
                 continue
             sheets[name] = _page(_filter(results, run_id, name, df, province), offset, limit)
-        return _download(xlsx_bytes(sheets), XLSX, f"{run_id}-plan-{province or 'all'}.xlsx")
+        return _download(xlsx_bytes(readable_sheets(sheets)), XLSX,
+                         f"{run_id}-plan-{province or 'all'}.xlsx")
     name = str(table.value) if table is not None else "dispositions"
     if format in (PlanFormat.json, PlanFormat.geojson):
         limit = DEFAULT_PAGE if limit is None else limit
@@ -218,7 +221,8 @@ def _plan(results: ResultCache, run: FinishedRun, table: Any, format: PlanFormat
         return _download(csv_text(page), "text/csv",
                          f"{run_id}-{name}.csv")
     if format == PlanFormat.xlsx:
-        return _download(xlsx_bytes({name: page}), XLSX, f"{run_id}-{name}.xlsx")
+        return _download(xlsx_bytes(readable_sheets({name: page})), XLSX,
+                         f"{run_id}-{name}.xlsx")
     meta: dict[str, Any] = {"run_id": run_id, "table": name, "synthetic": run.synthetic,
                             "total": total, "limit": limit, "offset": offset}
     if format == PlanFormat.geojson:
