@@ -161,16 +161,46 @@ def by_province(units: pd.DataFrame) -> bool:
     return units["province_code"].nunique() > BY_UNIT_MAX_PROVINCES
 
 
-def drawn_areas(units: pd.DataFrame) -> gpd.GeoDataFrame:
+def drawn_areas(units: pd.DataFrame, polygons: gpd.GeoDataFrame | None = None
+                ) -> gpd.GeoDataFrame:
     """The areas a map of ``units`` is drawn over: every province for a national map, else
-    the units' own."""
+    the units' own; a unit's own polygon (``polygons``, by code) in place of its
+    approximation."""
+    if polygons is None:
+        if by_province(units):
+            return province_areas()
+        return unit_areas().loc[lambda a: a.index.isin(units["commune_code"])]
+    areas = unit_areas().copy()
+    own = areas.index.isin(polygons.index)
+    areas.loc[own, "geometry"] = polygons.geometry.reindex(areas.index[own]).to_numpy()
     if by_province(units):
-        return province_areas()
-    return unit_areas().loc[lambda a: a.index.isin(units["commune_code"])]
+        return areas.dissolve("province_code", aggfunc={"province_name": "first"})
+    return areas.loc[areas.index.isin(units["commune_code"])]
 
 
-def map_captions(national: bool) -> dict[str, str]:
-    """The title of each PNG map; each says its areas are approximate."""
+def approximated(units: pd.DataFrame, polygons: gpd.GeoDataFrame | None) -> bool:
+    """Whether a map of ``units`` draws any area approximated from the units' points."""
+    if polygons is None:
+        return True
+    shown = unit_areas().index if by_province(units) else pd.Index(units["commune_code"])
+    return not shown.isin(polygons.index).all()
+
+
+def map_captions(national: bool, approximate: bool = True) -> dict[str, str]:
+    """The title of each PNG map; each says whether its areas are approximate."""
+    if not approximate:
+        if national:
+            return {"needs.png": _("Units with unmet need after the plan, share by province "
+                                   "(provinces from your unit polygons)"),
+                    "dispositions.png": _("Surplus houses and land by province (provinces "
+                                          "from your unit polygons)"),
+                    "transfers.png": _("Transfers of surplus cars and equipment (provinces "
+                                       "from your unit polygons)")}
+        return {"needs.png": _("Needs after the plan by unit (your unit polygons)"),
+                "dispositions.png": _("Surplus houses and land by decided use (your unit "
+                                      "polygons)"),
+                "transfers.png": _("Transfers of surplus cars and equipment (your unit "
+                                   "polygons)")}
     if national:
         return {"needs.png": _("Units with unmet need after the plan, share by province "
                                "(approximate province areas)"),
@@ -198,8 +228,9 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[st
     (d / "maps").mkdir()
     units = plan["units"]
     national = by_province(units)
-    captions = map_captions(national)
-    areas = drawn_areas(units)
+    approximate = approximated(units, plan.polygons)
+    captions = map_captions(national, approximate)
+    areas = drawn_areas(units, plan.polygons)
     planned = (areas.index.isin(units["province_code"]) if national
                else np.ones(len(areas), dtype=bool))
     out: list[tuple[str, str]] = []
@@ -259,7 +290,8 @@ def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[st
         shown = _("{title} (SYNTHETIC inventory)", title=title) if plan.synthetic else title
         ax.set_title(shown, fontsize=9, wrap=True)
         fig.text(0.01, 0.01, _("Areas are approximate: drawn from the units' points, not "
-                               "official boundaries."), fontsize=6)
+                               "official boundaries.") if approximate else
+                 _("Areas: the unit polygons of the scenario (data.unit_polygons)."), fontsize=6)
         fig.tight_layout()
         fig.savefig(d / "maps" / name, metadata=meta)
         plt.close(fig)
@@ -363,7 +395,9 @@ def write_html_map(plan: Plan, layers: dict[str, Any], path: Path) -> None:
         "properties": [], "transfers": [], "service": [],
         "colours": {**USE_COLOURS, **CATEGORY_COLOURS}, "marks": MARK_COLOURS,
         "use_labels": labels("use"),
-        "areas": _geojson(drawn_areas(units), 0.01 if by_province(units) else 0.002),
+        "areas": _geojson(drawn_areas(units, plan.polygons),
+                          0.01 if by_province(units) else 0.002),
+        "approximate": approximated(units, plan.polygons),
         "bounds": [[float(units["lat"].min()), float(units["lon"].min())],
                    [float(units["lat"].max()), float(units["lon"].max())]],
     }

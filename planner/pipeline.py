@@ -32,6 +32,7 @@ from planner.demo import load_demo
 from planner.i18n import _, number
 from planner.inventory import Dataset, load_dataset
 from planner.labels import label
+from planner.polygons import polygons_hash, read_unit_polygons
 from planner.scenario import Scenario
 from planner.schema import REPORT_CATEGORY_OF_USE, SERVICE_USES
 from planner.travel import TravelTable, load_travel, require_minutes, travel_file
@@ -55,6 +56,7 @@ class Inputs:
     legacy: pd.DataFrame
     decisions: Decisions = dataclasses.field(default_factory=Decisions.empty)
     travel: TravelTable = dataclasses.field(default_factory=TravelTable.empty)
+    polygons: Any = None  # the user's unit polygons (GeoDataFrame by code), if given
 
 
 @dataclass
@@ -66,6 +68,7 @@ class Plan:
     kpis: pd.DataFrame
     provenance: dict[str, Any]
     synthetic: bool = False
+    polygons: Any = None  # the user's unit polygons the maps draw (GeoDataFrame by code)
 
     @property
     def solves(self) -> list[dict[str, Any]]:
@@ -114,7 +117,9 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
     units = prepare.unit_table(communes, scenario.policy).reset_index(drop=True)
     decisions = (load_decisions(d.decisions, dataset) if d.decisions
                  else Decisions.empty())
-    return Inputs(scenario, dataset, units, legacy, decisions, travel)
+    polygons = (read_unit_polygons(d.unit_polygons, pd.Index(all_codes))
+                if d.unit_polygons else None)
+    return Inputs(scenario, dataset, units, legacy, decisions, travel, polygons)
 
 
 def _solve_record(stage: str, part: str, info: SolveInfo) -> dict[str, Any]:
@@ -457,7 +462,7 @@ def _shown_scenario(scenario: Scenario) -> dict[str, Any]:
     """The scenario as the plan shows it: the decisions and OD files by their names, not
     their paths."""
     out: dict[str, Any] = json.loads(scenario.model_dump_json())
-    for key in ("decisions", "od_table"):
+    for key in ("decisions", "od_table", "unit_polygons"):
         if out["data"].get(key):
             out["data"][key] = Path(out["data"][key]).name
     return out
@@ -534,5 +539,10 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
         "areas": tables["areas"]["nearest_kept_km_source"],
         "service": tables["service"]["distance_source"],
         "transfers": tables["transfers"]["distance_source"]})
-    return Plan(scenario, ordered, kpis, prov,
-                synthetic=inputs.dataset.synthetic)
+    if inputs.polygons is not None:
+        planned = inputs.polygons.index.isin(inputs.units["commune_code"])
+        prov["unit_polygons"] = {"file": Path(str(scenario.data.unit_polygons)).name,
+                                 "content_hash": polygons_hash(str(scenario.data.unit_polygons)),
+                                 "units": int(planned.sum())}
+    return Plan(scenario, ordered, kpis, prov, synthetic=inputs.dataset.synthetic,
+                polygons=inputs.polygons)

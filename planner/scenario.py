@@ -85,6 +85,10 @@ class DataSection(_Frozen):
                                   ".xlsx or .parquet; `assetplan schema decisions`): uses "
                                   "required or forbidden, buildings kept or released, lots "
                                   "sent or kept, units served first")
+    unit_polygons: str | None = Field(None, description="the units' own boundaries "
+                                      "(GeoPackage or GeoJSON polygons with a commune_code "
+                                      "column): the maps draw them in place of the areas "
+                                      "approximated from the units' points")
 
 
 class SeatsPolicy(_Frozen):
@@ -552,7 +556,7 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     d = scenario.data
     fixed = {}
     for key in ("dataset", "population_overrides", "terrain_overrides", "od_table",
-                "decisions"):
+                "decisions", "unit_polygons"):
         value = getattr(d, key)
         if value and value != "demo" and not Path(value).is_absolute():
             fixed[key] = str((path.parent / value).resolve())
