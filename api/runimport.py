@@ -10,6 +10,7 @@ dataset its provenance names.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -53,9 +54,16 @@ def read_provenance(folder: Path) -> dict[str, Any]:
 
 
 def import_run(session: Session, data_dir: Path, folder: Path) -> RunRow:
-    """Copy ``folder`` into the store's data directory and record it as a succeeded run."""
+    """Copy ``folder`` into the store's data directory and record it as a succeeded run; a
+    folder imported before (the same provenance) is that run again, not a second one."""
     folder = folder.resolve()
     prov = read_provenance(folder)
+    digest = hashlib.sha256((folder / "provenance.json").read_bytes()).hexdigest()
+    key = f"import-{digest[:48]}"
+    before = session.scalars(select(RunRow).where(RunRow.idempotency_key == key,
+                                                  RunRow.created_by.is_(None))).first()
+    if before is not None:
+        return before
     scenario, dataset = prov["scenario"], prov["dataset"]
     provinces = sorted(str(c) for c in scenario["data"]["provinces"])
     # The dataset as the store knows it: the demo, an upload with the same content, or none.
@@ -72,10 +80,11 @@ def import_run(session: Session, data_dir: Path, folder: Path) -> RunRow:
                  dataset_id=dataset_id, provinces=provinces,
                  province_code=provinces[0] if len(provinces) == 1 else None,
                  synthetic=bool(dataset["synthetic"]), status=SUCCEEDED, stage="done",
-                 progress=1.0, message=f"imported from {folder.name}", error=None,
-                 worker_pid=None, created_at=utcnow(), started_at=finished,
-                 finished_at=finished, created_by=None, idempotency_key=None,
-                 request_hash=None, retry_of=None, replan_of=None)
+                 progress=1.0, message=_("imported from {folder}", folder=folder.name),
+                 error=None, worker_pid=None, created_at=utcnow(), started_at=finished,
+                 finished_at=finished, created_by=None, idempotency_key=key,
+                 request_hash=digest, retry_of=None, replan_of=None,
+                 lang=str(prov.get("lang", "vi")))
     try:
         tmp.rename(target)
         session.add(row)

@@ -29,7 +29,7 @@ from optimization.transfer import TransferModel
 from planner import pinned, prepare, reasons
 from planner.decisions import Decisions, load_decisions
 from planner.demo import load_demo
-from planner.i18n import _, number
+from planner.i18n import _, current_lang, number
 from planner.inventory import Dataset, load_dataset
 from planner.labels import label
 from planner.polygons import polygons_hash, read_unit_polygons
@@ -441,6 +441,7 @@ def provenance(inputs: Inputs, solves: list[dict[str, Any]],
         "versions": package_versions(),
         "units": len(inputs.units),
         "provinces": sorted(inputs.units["province_code"].unique().tolist()),
+        "lang": current_lang(),  # the language of its reasons, workbook and report
     }
 
 

@@ -126,6 +126,8 @@ def test_runs_import_registers_a_cli_run_the_api_lists(store_url, tmp_path, monk
     run_id = res.stdout.strip().splitlines()[0]
     assert (data_dir / "runs" / run_id / "tables" / "kpis.parquet").is_file()
     assert (data_dir / "runs" / run_id / "plan.xlsx").is_file()
+    again = runner.invoke(cli, ["runs", "import", str(folder)])  # the same run, not a second
+    assert again.exit_code == 0 and again.stdout.strip().splitlines()[0] == run_id
 
     with TestClient(create_app(make_settings(store_url, data_dir))) as client:
         keys = make_keys(client.app.state.store)
@@ -133,6 +135,7 @@ def test_runs_import_registers_a_cli_run_the_api_lists(store_url, tmp_path, monk
         assert [(r["id"], r["status"], r["scenario_name"], r["provinces"], r["overrides"],
                  r["dataset_id"], r["synthetic"]) for r in runs] == [
             (run_id, "succeeded", "national-baseline", ["04"], ["quick"], "demo", True)]
+        assert runs[0]["lang"] == "en"  # the language the CLI run was written in
         kpis = client.get(f"/runs/{run_id}/kpis", headers=auth(keys["viewer"])).json()
         assert kpis["items"] and kpis["synthetic"] is True
         # A key scoped to another province (Lâm Đồng) does not see it.
