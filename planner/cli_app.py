@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from planner import cli_words
-from planner.i18n import _, set_lang
+from planner.i18n import _, use_lang
 from planner.readers import Problem
 
 app = typer.Typer(
@@ -27,13 +27,15 @@ cli_words.install()
 
 @app.callback()
 def _language(
+    ctx: typer.Context,
     lang: Annotated[str | None, typer.Option(
         "--lang", envvar="ASSETPLAN_LANG", show_envvar=True,
         help=_("Language of every message and output: vi (default) or en."))] = None,
 ) -> None:
     if lang is not None:
         try:
-            set_lang(lang)
+            # For this command only: a CLI called in-process leaves the caller's language.
+            ctx.with_resource(use_lang(lang))
         except ValueError as err:
             raise typer.BadParameter(str(err), param_hint="--lang") from None
         cli_words.install()

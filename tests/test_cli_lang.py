@@ -43,3 +43,15 @@ def test_an_unknown_language_is_refused_in_both_languages(args: tuple[str, ...])
     res = _assetplan(*args)
     assert res.returncode == 2
     assert "language" in res.stderr and "ngôn ngữ" in res.stderr
+
+
+def test_a_cli_called_in_process_leaves_the_callers_language() -> None:
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+    from planner.i18n import current_lang, use_lang
+
+    with use_lang("vi"):
+        res = CliRunner().invoke(app, ["--lang", "en", "schema", "od"])
+        assert res.exit_code == 0, res.output
+        assert current_lang() == "vi"
