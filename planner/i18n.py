@@ -107,16 +107,6 @@ def pgettext(context: str, message: str, /, lang: str | None = None, **values: A
     return text.format(**values) if values else text
 
 
-def ngettext(singular: str, plural: str, n: int, /, lang: str | None = None,
-             **values: Any) -> str:
-    """``singular`` or ``plural`` by ``n`` (Vietnamese has one form: the catalogue keeps the
-    plural's translation under the singular)."""
-    lang = lang or current_lang()
-    text = _lookup(None, singular, lang) if lang != SOURCE_LANG else (
-        singular if n == 1 else plural)
-    return text.format(n=n, **values)
-
-
 def N_(message: str) -> str:  # the gettext convention
     """Mark ``message`` for the catalogue; it is translated where it is shown."""
     return message
