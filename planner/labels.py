@@ -476,6 +476,12 @@ def number_format(col: str) -> str | None:
     return None
 
 
+def _by_value(values: Any, word: Any) -> Any:
+    """``values`` with each distinct value worded once (a national table has few)."""
+    distinct = values.dropna().unique()
+    return values.map(dict(zip(distinct, map(word, distinct), strict=True)))
+
+
 def readable_frame(df: Any, lang: str | None = None) -> Any:
     """``df`` as a planner reads it: every coded column shown by its labels, its codes kept
     beside it in ``<column>_code`` (left out where they read the same), booleans as Có/Không,
@@ -485,17 +491,16 @@ def readable_frame(df: Any, lang: str | None = None) -> Any:
     for col in list(out.columns):
         values = out[col]
         if col == "kpi":
-            shown = values.map(lambda k: kpi_label(str(k), lang))
+            shown = _by_value(values, lambda k: kpi_label(str(k), lang))
         elif col == "scope_name" and "scope" in out.columns:
-            shown = values.where(out["scope"] != "terrain",
-                                 values.map(lambda v: label("terrain", v, lang)))
-            out[col] = shown
+            terrain = _by_value(values, lambda v: label("terrain", v, lang))
+            out[col] = values.where(out["scope"] != "terrain", terrain)
             continue
         elif values.dtype == bool:
-            out[col] = values.map(lambda v: label("bool", v, lang))
+            out[col] = _by_value(values, lambda v: label("bool", v, lang))
             continue
         elif col in VALUE_FAMILY_OF_COLUMN:
-            shown = values.map(lambda v, c=col: value_label(c, v, lang))
+            shown = _by_value(values, lambda v, c=col: value_label(c, v, lang))
         else:
             continue
         if shown.equals(values):
