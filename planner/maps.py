@@ -187,32 +187,20 @@ def approximated(units: pd.DataFrame, polygons: gpd.GeoDataFrame | None) -> bool
 
 
 def map_captions(national: bool, approximate: bool = True) -> dict[str, str]:
-    """The title of each PNG map; each says whether its areas are approximate."""
-    if not approximate:
-        if national:
-            return {"needs.png": _("Units with unmet need after the plan, share by province "
-                                   "(provinces from your unit polygons)"),
-                    "dispositions.png": _("Surplus houses and land by province (provinces "
-                                          "from your unit polygons)"),
-                    "transfers.png": _("Transfers of surplus cars and equipment (provinces "
-                                       "from your unit polygons)")}
-        return {"needs.png": _("Needs after the plan by unit (your unit polygons)"),
-                "dispositions.png": _("Surplus houses and land by decided use (your unit "
-                                      "polygons)"),
-                "transfers.png": _("Transfers of surplus cars and equipment (your unit "
-                                   "polygons)")}
+    """The title of each PNG map; each says whose areas it draws and whether they are
+    approximate."""
     if national:
-        return {"needs.png": _("Units with unmet need after the plan, share by province "
-                               "(approximate province areas)"),
-                "dispositions.png": _("Surplus houses and land by province (approximate "
-                                      "province areas)"),
-                "transfers.png": _("Transfers of surplus cars and equipment (approximate "
-                                   "province areas)")}
-    return {"needs.png": _("Needs after the plan by unit (approximate unit areas)"),
-            "dispositions.png": _("Surplus houses and land by decided use (approximate unit "
-                                  "areas)"),
-            "transfers.png": _("Transfers of surplus cars and equipment (approximate unit "
-                               "areas)")}
+        titles = {"needs.png": _("Units with unmet need after the plan, share by province"),
+                  "dispositions.png": _("Surplus houses and land by province")}
+        areas = (_("approximate province areas") if approximate
+                 else _("provinces from your unit polygons"))
+    else:
+        titles = {"needs.png": _("Needs after the plan by unit"),
+                  "dispositions.png": _("Surplus houses and land by decided use")}
+        areas = _("approximate unit areas") if approximate else _("your unit polygons")
+    titles["transfers.png"] = _("Transfers of surplus cars and equipment")
+    return {name: _("{title} ({areas})", title=title, areas=areas)
+            for name, title in titles.items()}
 
 
 def write_png_maps(plan: Plan, layers: dict[str, Any], d: Path) -> list[tuple[str, str]]:
