@@ -213,7 +213,7 @@ def main() -> None:
             i, j, d, w, n_sites=ns, service_radius=args.radius_km, p_facilities=args.p_mclp
         ).build()
         build_s = time.perf_counter() - t0 + pairs_s
-        ours.solve(time_limit=args.ours_mclp_s, seed=seed, threads=args.threads)
+        ours.solve(time_limit_s=args.ours_mclp_s, seed=seed, threads=args.threads)
         ours.check_solution()
         st = ours.info.stats
         rows[f"mclp_ours_{seed}"] = {
@@ -247,7 +247,7 @@ def main() -> None:
     i, j, d = (kp[c].to_numpy() for c in ("origin", "destination", "distance_km"))
     pm = PMedian.from_pairs(i, j, d, w, n_sites=ns, p_facilities=args.p_median).build()
     build_s = time.perf_counter() - t0
-    pm.solve(time_limit=args.ours_pmedian_s, seed=0, threads=args.threads)
+    pm.solve(time_limit_s=args.ours_pmedian_s, seed=0, threads=args.threads)
     pm.check_solution()
     dense = float(np.sum(w * nearest_open_km(demand, sites, pm.selected_sites)))
     rows["pmedian_ours"] = {

@@ -386,7 +386,7 @@ def main() -> None:
         t0 = time.perf_counter()
         sm = SeatsModel.from_frames(b, a, p[p["distance_km"] <= km], max_service_km=km,
                                     penalty_vnd_per_person=50_000)
-        sm.run(time_limit=limit, mip_gap=0.0, threads=args.threads, seed=args.seed)
+        sm.run(time_limit_s=limit, mip_gap=0.0, threads=args.threads, seed=args.seed)
         wall = time.perf_counter() - t0
         srows.append({"max_service_km": km, "pairs": int((p["distance_km"] <= km).sum()),
                       "total s": wall, "objective": sm.info.objective_value,

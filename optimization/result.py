@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+# A relative gap this small counts as proven optimal (in every model).
+OPTIMAL_GAP = 1e-6
+
 
 class SolveStatus(StrEnum):
     OPTIMAL = "optimal"
@@ -62,6 +65,17 @@ class SolveInfo:
         out = asdict(self)
         out["status"] = str(self.status)
         return out
+
+    @classmethod
+    def solved(cls, objective_value: float, best_bound: float, *, sense: str, solver: str,
+               wall_time_s: float, time_limit_s: float | None,
+               stats: dict[str, Any] | None = None) -> SolveInfo:
+        """A solve with a plan: the gap from objective and bound, ``optimal`` only within
+        ``OPTIMAL_GAP`` of a proven bound."""
+        gap = relative_gap(objective_value, best_bound, sense)
+        status = SolveStatus.OPTIMAL if gap <= OPTIMAL_GAP else SolveStatus.FEASIBLE
+        return cls(status, float(objective_value), float(best_bound), gap, solver, wall_time_s,
+                   time_limit_s, sense, stats or {})
 
     @classmethod
     def not_solved(cls) -> SolveInfo:

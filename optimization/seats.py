@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
-from optimization.location._base import LocationModel, MipBlocks
+from optimization.location._base import LocationModel
 from optimization.location._pairs import BoolArray, FloatArray, make_pairs
 from optimization.result import SolutionCheckError
+from optimization.solver import TOL, Deadline, SolveOptions, SparseModel
 
-_TOL = 1e-6
 ROLES = ("main_seat", "annex", "service_point")
 # A kept building with at least this floor area is an annex (room for departments).
 ANNEX_MIN_FLOOR_AREA_M2 = 500.0
@@ -169,24 +169,24 @@ class SeatsModel(LocationModel):
                    office_rent_vnd_per_m2_year)
 
     # --------------------------------------------------------------------------- MIP
-    def _define(self, b: MipBlocks) -> None:
+    def _define(self, m: SparseModel) -> None:
         pr = self.pairs
         n_s, n_d = self.n_sites, self.n_demands
-        self._x0 = b.add_vars(n_s, lb=self.required.astype(float), obj=self.upkeep,
-                              integer=True)
-        self._u0 = b.add_vars(n_d, obj=self.penalty, integer=True)
-        b.add_rows(np.r_[np.arange(n_d), pr.demand],
-                   np.r_[self._u0 + np.arange(n_d), self._x0 + pr.site],
-                   1.0, 1.0, np.inf, n_d)  # serve
+        self._x0 = m.add_variables("keep", n_s, lb=self.required.astype(float), cost=self.upkeep,
+                                   integer=True)
+        self._u0 = m.add_variables("unserved", n_d, cost=self.penalty, integer=True)
+        m.add_constraints("serve", np.r_[np.arange(n_d), pr.demand],
+                          np.r_[self._u0 + np.arange(n_d), self._x0 + pr.site],
+                          1.0, 1.0, np.inf, n_d)
         n_c = len(self.unit_codes)
-        self._s0 = b.add_vars(n_c, ub=self.deficit, obj=self.rent, integer=True)
+        self._s0 = m.add_variables("rented_m2", n_c, ub=self.deficit, cost=self.rent,
+                                   integer=True)
         j = np.flatnonzero(self.office_floor > 0)
-        b.add_rows(np.r_[self.site_unit[j], np.arange(n_c)], np.r_[self._x0 + j,
-                                                                  self._s0 + np.arange(n_c)],
-                   np.r_[self.office_floor[j], np.ones(n_c)], self.deficit, np.inf,
-                   n_c)  # office
+        m.add_constraints("office", np.r_[self.site_unit[j], np.arange(n_c)],
+                          np.r_[self._x0 + j, self._s0 + np.arange(n_c)],
+                          np.r_[self.office_floor[j], np.ones(n_c)], self.deficit, np.inf, n_c)
 
-    def _heuristic(self, seed: int) -> BoolArray | None:
+    def _heuristic(self, seed: int, deadline: Deadline) -> BoolArray | None:
         """Greedy by net saving, all units at once; then drop buildings that no longer pay."""
         pr = self.pairs
         site_unit = self.site_unit
@@ -199,16 +199,16 @@ class SeatsModel(LocationModel):
                                minlength=self.n_sites) - self.upkeep \
                 + self.rent * np.minimum(self.office_floor, lacking)
             gain[keep] = -np.inf
-            if not (gain > _TOL).any():
+            if not (gain > TOL).any():
                 break
             # The best positive candidate of every unit (lowest index on ties).
             order = np.lexsort((np.arange(self.n_sites), -gain, site_unit))
             first = order[np.r_[True, site_unit[order][1:] != site_unit[order][:-1]]]
-            keep[first[gain[first] > _TOL]] = True
+            keep[first[gain[first] > TOL]] = True
         for j in np.flatnonzero(keep & ~self.required):  # few kept buildings: one pass is cheap
             trial = keep.copy()
             trial[j] = False
-            if self._cost(trial) < self._cost(keep) - _TOL:
+            if self._cost(trial) < self._cost(keep) - TOL:
                 keep = trial
         return keep
 
@@ -254,15 +254,9 @@ class SeatsModel(LocationModel):
                      + self.rent * self._shortfall(open_mask).sum())
 
     # ------------------------------------------------------------------------ results
-    def solve(self, time_limit: float = 60.0, mip_gap: float = 0.0, threads: int = 1,
-              seed: int = 0) -> SeatsModel:
-        super().solve(time_limit=time_limit, mip_gap=mip_gap, threads=threads, seed=seed)
+    def solve(self, options: SolveOptions | None = None, **overrides: Any) -> Self:
+        super().solve(options, **overrides)
         self._write_results()
-        return self
-
-    def run(self, **solve_kwargs: Any) -> SeatsModel:
-        self.build().solve(**solve_kwargs)
-        self.check_solution()
         return self
 
     def _write_results(self) -> None:
@@ -296,7 +290,7 @@ class SeatsModel(LocationModel):
             "served": site >= 0,
         })
 
-    def check_solution(self) -> None:
+    def check_solution(self) -> Self:
         """Recompute every constraint and the objective (see LocationModel.check_solution),
         then check the result frames against the selection."""
         super().check_solution()
@@ -316,6 +310,7 @@ class SeatsModel(LocationModel):
                                                 minlength=len(self.unit_codes)))
                 and np.allclose(o["office_shortfall_m2"], np.maximum(self.deficit - housed, 0))):
             raise SolutionCheckError("Seats: office shortfall differs from the kept buildings")
+        return self
 
 
 def _units(commune: pd.Series) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -19,16 +19,10 @@ from ortools.graph.python import min_cost_flow
 
 from optimization import transfer_checks
 from optimization._frames import checked_frame
-from optimization.result import (
-    InfeasibleInputError,
-    SolveInfo,
-    SolveStatus,
-)
+from optimization.result import InfeasibleInputError, SolveInfo
+from optimization.solver import FLOW_COST_LIMIT, Runs, SolveOptions, check_info
 
 EARTH_RADIUS_KM = 6371.0088
-# Integer-cost guard: the cost-scaling algorithm multiplies unit costs by about the number of
-# nodes, and total costs must stay inside int64. Keep a wide margin below 2**63.
-_COST_LIMIT = 2**60
 
 CostArg = int | float | Mapping[Any, int | float]
 
@@ -67,7 +61,7 @@ def _per_category(value: CostArg, categories: NDArray[Any], required: NDArray[An
     return out
 
 
-class TransferModel:
+class TransferModel(Runs):
     r"""Min-cost transfer of surplus assets (per category) to communes below the norm.
 
     **Graph** (one component per category k; all solved by one ``SimpleMinCostFlow`` call):
@@ -333,7 +327,7 @@ class TransferModel:
                                 self.unit_penalty_vnd() if self.allow_unmet else []])
         top = int(np.abs(costs).max(initial=0))
         flow = int(self.supplies["surplus"].sum() + self.demands["shortfall"].sum())
-        if top * (self._n_nodes + 1) >= _COST_LIMIT or top * max(flow, 1) >= _COST_LIMIT:
+        if top * (self._n_nodes + 1) >= FLOW_COST_LIMIT or top * max(flow, 1) >= FLOW_COST_LIMIT:
             raise ValueError(f"unit costs up to {top:,} VND are too large for exact int64 "
                              "min-cost flow; lower cost_per_km_vnd or unmet_penalty_vnd")
 
@@ -422,10 +416,10 @@ class TransferModel:
         else:
             self._unmet = np.zeros(0, dtype=np.int32)
 
-    def solve(self, time_limit_s: float | None = None, mip_gap: float | None = None,
-              threads: int | None = None, seed: int | None = None) -> TransferModel:
-        """Solve exactly. The min-cost flow is polynomial and deterministic, so the time limit,
-        gap, thread and seed arguments are accepted for a uniform interface and not needed."""
+    def solve(self, options: SolveOptions | None = None, **overrides: Any) -> Self:
+        """Solve exactly. The min-cost flow is polynomial and deterministic: the options are
+        validated like every model's and only the time limit is recorded."""
+        opts = SolveOptions.of(options, **overrides)
         if self._smcf is None:
             self.build()
         assert self._smcf is not None
@@ -444,8 +438,9 @@ class TransferModel:
             raise RuntimeError(f"SimpleMinCostFlow failed with status {status.name}")
         cost = float(self._smcf.optimal_cost()
                      + int((self._fixed_q * self._arcs["unit_cost_vnd"].to_numpy()).sum()))
-        self.info = SolveInfo(SolveStatus.OPTIMAL, cost, cost, 0.0, self.SOLVER, wall,
-                              time_limit_s, "min", stats)
+        self.info = SolveInfo.solved(cost, cost, sense="min", solver=self.SOLVER,
+                                     wall_time_s=wall, time_limit_s=opts.time_limit_s,
+                                     stats=stats)
         self._write_results()
         return self
 
@@ -484,12 +479,8 @@ class TransferModel:
             "surplus": surplus, "shipped": shipped, "remaining": surplus - shipped,
         })
 
-    def run(self, **solve_kwargs: Any) -> TransferModel:
-        """Build, solve and check in one call."""
-        self.build().solve(**solve_kwargs).check_solution()
-        return self
-
-    def check_solution(self) -> TransferModel:
+    def check_solution(self) -> Self:
         """Recompute every constraint and the objective from the result frames alone."""
         transfer_checks.check_solution(self)
+        check_info(self.info, "transfer")
         return self

@@ -169,7 +169,7 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
             penalty_vnd_per_person=sp.penalty_vnd_per_person,
             office_deficit_m2=deficit,
             office_rent_vnd_per_m2_year=sp.office_rent_vnd_per_m2_year)
-        model.run(time_limit=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
+        model.run(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                   threads=sc.solver.threads, seed=sc.solver.seed)
         kept = model.kept.rename(columns={"commune": "commune_code"})[
             ["building_id", "commune_code", "role"]]

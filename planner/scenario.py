@@ -361,7 +361,8 @@ class Budget(_Frozen):
 class SolverSettings(_Frozen):
     time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 0.005
-    threads: Annotated[int, Field(ge=1, le=64)] = 1
+    threads: Annotated[int | None, Field(
+        ge=1, le=64, description="threads per solve; empty: the machine's cores")] = None
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0  # solvers take 32-bit seeds
 
 

@@ -14,12 +14,13 @@ from optimization.location import LSCP, MCLP, PCenter, PMedian
 from optimization.location._heuristics import CoverNeighbourhoodSearch
 from optimization.location._pairs import make_pairs
 from optimization.result import InfeasibleInputError, SolutionCheckError, SolveStatus
+from optimization.solver import Deadline
 
 INF = np.inf
 
 
 def solved(model, **kw):
-    model.solve(time_limit=kw.pop("time_limit", 20.0), **kw)
+    model.solve(time_limit_s=kw.pop("time_limit_s", 20.0), **kw)
     model.check_solution()
     return model
 
@@ -182,7 +183,7 @@ def test_radius_pairs_beyond_the_radius_are_ignored():
 
 def test_one_shot_run_and_info():
     cost, w = random_instance(3)
-    m = PMedian.from_cost_matrix(cost, w, 3).run(time_limit=20.0, seed=1)
+    m = PMedian.from_cost_matrix(cost, w, 3).run(time_limit_s=20.0, seed=1)
     m.check_solution()
     info = m.info
     assert info.solver == "scip" and info.sense == "min"
@@ -193,7 +194,7 @@ def test_one_shot_run_and_info():
 
 def test_time_limited_is_not_called_optimal_unless_proven():
     cost, w = random_instance(11, n_d=300, n_s=250)
-    m = MCLP.from_cost_matrix(cost, w, 0.9, 25).solve(time_limit=0.5, seed=0)
+    m = MCLP.from_cost_matrix(cost, w, 0.9, 25).solve(time_limit_s=0.5, seed=0)
     m.check_solution()
     if m.status == SolveStatus.OPTIMAL:
         assert m.gap == 0.0 and m.best_bound == m.objective_value
@@ -378,7 +379,7 @@ def test_neighbourhood_search_keeps_p_and_required_and_never_loses():
     start |= required
     search = CoverNeighbourhoodSearch(pairs, w, required, m.allowed)
     before = search.covered_weight(start)
-    best, stats = search.run(start, 0, max_steps=12, deadline=time.perf_counter() + 60)
+    best, stats = search.run(start, 0, max_steps=12, deadline=Deadline(60))
     assert best.sum() == 40 and best[required].all() and not best[~m.allowed].any()
     assert stats["lns_steps"] >= 1 and stats["lns_kept"] >= 1
     assert search.covered_weight(best) == before + stats["lns_gain"] > before
@@ -386,7 +387,7 @@ def test_neighbourhood_search_keeps_p_and_required_and_never_loses():
 
 def test_mclp_two_threads_agree_with_one_and_check():
     dist, w = _clustered(6, n_d=200, n_s=300)
-    one = solved(MCLP.from_cost_matrix(dist, w, 3.0, 12), seed=1)
+    one = solved(MCLP.from_cost_matrix(dist, w, 3.0, 12), threads=1, seed=1)
     two = solved(MCLP.from_cost_matrix(dist, w, 3.0, 12), threads=2, seed=1)
     assert one.info.stats["threads_used"] == 1 and two.info.stats["threads_used"] == 2
     assert one.status == two.status == SolveStatus.OPTIMAL

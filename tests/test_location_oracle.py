@@ -57,7 +57,7 @@ def check_against(model_factory, oracle_value, sense, seed):
     except InfeasibleInputError:
         assert oracle_value is None, f"seed {seed}: rejected, but the oracle found {oracle_value}"
         return "rejected"
-    model.solve(time_limit=20.0, seed=0)
+    model.solve(time_limit_s=20.0, seed=0)
     if oracle_value is None:
         assert model.status == SolveStatus.INFEASIBLE, f"seed {seed}: {model.status}"
         return "infeasible"

@@ -17,6 +17,7 @@ from optimization.disposition.state import DispositionState
 from optimization.result import (
     SolutionCheckError,
 )
+from optimization.solver import check_info
 
 
 class _Check(DispositionState):
@@ -181,8 +182,7 @@ class _Check(DispositionState):
         serves_first = np.zeros(self.n_p, dtype=bool)
         serves_first[sp_[self.need_first[n]]] = True
         self._check_served_first(o, extra, served_o, m.astype(np.int64), serves_first)
-        if self.info.best_bound > total:
-            raise SolutionCheckError("best bound above the objective of a minimisation")
+        check_info(self.info, "disposition")
         return self
 
 

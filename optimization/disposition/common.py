@@ -18,9 +18,6 @@ HOLD = USES.index("hold")
 # HiGHS works in doubles and warns on cost ranges beyond ~1e9: the LP/MIP objective is passed in
 # million VND (scale 1e-6); every reported figure is recomputed in whole VND.
 MONEY_SCALE = 1e-6
-# A gap this small (relative) counts as proven optimal.
-OPTIMAL_GAP = 1e-6
-COST_LIMIT = 2**60
 # Groups of independent blocks are packed up to about this many matrix nonzeros per solve.
 GROUP_NNZ = 60_000
 # Work limit of one neighbourhood sub-MIP (they are small but can be hard to prove):

@@ -8,9 +8,9 @@ from ortools.graph.python import min_cost_flow
 from scipy.sparse.csgraph import connected_components
 
 from optimization.disposition.common import (
-    COST_LIMIT,
     pack_bins,
 )
+from optimization.solver import FLOW_COST_LIMIT
 
 
 class ServiceFlow:
@@ -47,7 +47,7 @@ class ServiceFlow:
         dearest = need_pen.astype(np.float64)
         np.maximum.at(dearest, arc_n, arc_cost.astype(np.float64))
         total_vnd = float(need_q.astype(np.float64) @ dearest)
-        if top * (k + n_n + 2) >= COST_LIMIT or total_vnd >= COST_LIMIT:
+        if top * (k + n_n + 2) >= FLOW_COST_LIMIT or total_vnd >= FLOW_COST_LIMIT:
             raise ValueError(f"costs up to {top:,} VND per unit (a plan of up to "
                              f"{total_vnd:,.0f} VND) are too large for exact int64 min-cost "
                              "flow; lower the unmet penalties, priority weights or travel "

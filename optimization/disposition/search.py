@@ -16,9 +16,9 @@ from optimization.disposition.common import (
     CandidatePlan,
     first_of_groups,
 )
-from optimization.disposition.milp import solve_sparse_milp
 from optimization.disposition.state import DispositionState
 from optimization.result import relative_gap
+from optimization.solver import Deadline, MipArrays, SolveOptions, solve_arrays
 
 
 class _Search(DispositionState):
@@ -304,12 +304,13 @@ class _Search(DispositionState):
             slack = self._budget_caps() - self._spending(plan.choice, plan.area, plan.extra)
             rows = np.concatenate([rows, b_rows])
             row_ub = np.concatenate([row_ub, spend_sub + slack_share * np.maximum(slack, 0)])
-        res = solve_sparse_milp(self.cost[cols] * MONEY_SCALE, self.matrix[rows][:, cols],
-                                self.row_lb[rows], row_ub, self.lb[cols], self.ub[cols],
-                                self.integer[cols], time_limit_s=time_limit_s,
-                                mip_gap=self._lns_gap, seed=seed, hint=hint,
-                                absolute_gap=0.5 * MONEY_SCALE,
-                                node_limit=LNS_NODES)
+        res = solve_arrays(MipArrays(self.cost[cols] * MONEY_SCALE, self.matrix[rows][:, cols],
+                                     self.row_lb[rows], row_ub, self.lb[cols], self.ub[cols],
+                                     self.integer[cols]),
+                           backend="highs", deadline=Deadline(time_limit_s), hint=hint,
+                           options=SolveOptions(mip_gap=self._lns_gap, seed=seed or 0,
+                                                node_limit=LNS_NODES),
+                           absolute_gap=0.5 * MONEY_SCALE)
         self._lns_dims = (len(cols), len(rows))
         area = plan.area.copy()
         if res.x is None:

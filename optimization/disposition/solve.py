@@ -17,30 +17,32 @@ from optimization.disposition.common import (
     GROUP_NNZ,
     MONEY_SCALE,
     N_SERVICE,
-    OPTIMAL_GAP,
     USES,
     CandidatePlan,
     pack_bins,
 )
 from optimization.disposition.explain import _Explain
-from optimization.disposition.milp import MilpResult, integral_bound, solve_sparse_milp
 from optimization.disposition.order import _Order
 from optimization.disposition.priority import _Priority
 from optimization.disposition.search import _Search
-from optimization.result import (
-    SolveInfo,
-    SolveStatus,
-    relative_gap,
+from optimization.result import OPTIMAL_GAP, InfeasibleInputError, SolveInfo, relative_gap
+from optimization.solver import (
+    Deadline,
+    MipArrays,
+    MipResult,
+    Runs,
+    SolveOptions,
+    proven_bound,
+    solve_arrays,
 )
 
 
-class _Solve(_Search, _Order, _Priority, _Explain, _Check):
+class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
     """Bounds, incumbent and polish in the time given."""
 
-    def solve(self, time_limit_s: float | None = 60.0, mip_gap: float | None = 0.01,
-              threads: int | None = None, seed: int | None = 0,
-              start: pd.DataFrame | None = None) -> Self:
-        """LP bound per block, local-search incumbent, HiGHS polish in the time left.
+    def solve(self, options: SolveOptions | None = None, *, start: pd.DataFrame | None = None,
+              **overrides: Any) -> Self:
+        """LP bound per block, local-search incumbent, HiGHS branch-and-bound in the time left.
 
         ``start`` (property_id, use, optional area: an earlier plan's open options, a
         re-plan's) becomes a first incumbent where its uses are still options, repaired to
@@ -49,14 +51,15 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         ``threads`` groups are solved side by side (HiGHS releases the GIL); each HiGHS run is
         serial. ``mip_gap`` is the relative gap at which a group is left alone; 0 asks for
         proofs. The results do not depend on ``threads`` unless a time limit cuts a search.
+        With a national budget coupling the groups, the last phase is one branch-and-bound on
+        the whole model (budget row included), so its bound holds for the whole plan.
         """
+        opts = SolveOptions.of(options, **overrides)
         if not self._built:
             self.build()
-        start_plan = start
-        t0 = time.perf_counter()
-        deadline = math.inf if time_limit_s is None else t0 + time_limit_s
-        gap_goal = 0.0 if mip_gap is None else mip_gap
-        workers = max(1, int(threads or 1))
+        clock = Deadline(opts.time_limit_s)
+        t0, deadline = clock.start, clock.end
+        gap_goal, seed, workers = opts.mip_gap, opts.seed, opts.workers
         groups = [(np.flatnonzero(self.col_group == g), np.flatnonzero(self.row_group == g))
                   for g in range(self.n_groups)]
         weight = np.array([len(c) + 1 for c, _ in groups], dtype=float)
@@ -73,11 +76,11 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         # 2. Incumbent: rounding, budget repair, local search with exact evaluation.
         t = time.perf_counter()
         rounded, rounded_extra = self._round(x_lp[:self.n_o])
-        start = self._repair_budget(self.evaluate(rounded, "lp rounding", extra=rounded_extra))
+        first = self._repair_budget(self.evaluate(rounded, "lp rounding", extra=rounded_extra))
         hold = self._repair_budget(self.evaluate(self._cheapest_free(), "no renovation"))
-        plan = start if start.objective <= hold.objective else hold
-        if start_plan is not None:
-            choice, area, extra = self._from_frame(start_plan)
+        plan = first if first.objective <= hold.objective else hold
+        if start is not None:
+            choice, area, extra = self._from_frame(start)
             given = self._repair_budget(self.evaluate(choice, "start", area, extra))
             plan = given if given.objective < plan.objective else plan
         # The local search gets at most 25 % of the time left, the neighbourhood search half of
@@ -95,72 +98,22 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
                                         bound=float(bound.sum() / MONEY_SCALE), gap_goal=goal)
         lns_time = time.perf_counter() - t
         lns_obj = plan.objective
-        # 3. Branch-and-bound on every group not yet within the gap, from the plan.
+        # 3. Branch-and-bound from the plan: per group not yet within the gap, or on the whole
+        #    model when a national budget couples the groups.
         t = time.perf_counter()
-        group_obj = self._group_objective(plan)
-        if relative_gap(plan.objective, bound.sum() / MONEY_SCALE) <= goal:
-            todo: list[int] = []
-        elif lagrangian:  # group bounds are in priced terms: only the total is comparable
-            todo = by_size if relative_gap(plan.objective, bound.sum() / MONEY_SCALE) > goal \
-                else []
-        else:
-            todo = [g for g in by_size
-                    if relative_gap(group_obj[g] * MONEY_SCALE, bound[g]) > goal]
-        hint = self._hint(plan)
-        left = (deadline - t) * workers
-        share = {g: left * weight[g] / weight[todo].sum() for g in todo} if todo else {}
-        # Under a national budget every group may spend what it spends now plus its share of
-        # the slack, so the groups' plans stay jointly within the budget.
-        budget_share: dict[int, float | None] = dict.fromkeys(todo)
-        if self.national_row >= 0:
-            spend = np.bincount(self.col_group, weights=self.budget_coef * hint,
-                                minlength=self.n_groups)
-            slack = self.budget_vnd - spend.sum() if self.budget_vnd is not None else 0.0
-            budget_share = {g: float(spend[g] + max(slack, 0) * weight[g] / weight[todo].sum())
-                            for g in todo}
-
-        def polish(g: int) -> MilpResult | None:
-            limit = min(share[g], deadline - time.perf_counter()) if share[g] < math.inf \
-                else None
-            if limit is not None and limit < 0.05:
-                return None
-            cols, rows = groups[g]
-            return self._solve_group(cols, rows, integer=True, time_limit_s=limit,
-                                     mip_gap=gap_goal, seed=seed, hint=hint[cols],
-                                     budget_share=budget_share[g])
-
-        with ThreadPoolExecutor(workers) as pool:
-            results = dict(zip(todo, pool.map(polish, todo), strict=True))
-        nodes = 0
-        for g in todo:
-            mres = results[g]
-            if mres is None:
-                continue
-            nodes += mres.nodes
-            if not lagrangian:  # a group's MIP bound is global only without the coupling row
-                bound[g] = max(bound[g], mres.bound)
-            if mres.x is not None:
-                on = self._choice_from_x(mres.x, groups[g][0])
-                choice, extra = self._split_open(on, plan.choice, plan.extra)
-                trial = self._evaluate_within(
-                    choice, self._areas_from_x(mres.x, groups[g][0], plan.area),
-                    "HiGHS branch-and-bound", extra)
-                if trial.objective < plan.objective and self._within_budget(trial):
-                    trial.history = [*plan.history, trial.objective]
-                    plan = trial
+        plan, total_bound, nodes = self._branch_and_bound(plan, groups, by_size, weight, bound,
+                                                          lagrangian, clock, opts, goal)
         mip_time = time.perf_counter() - t
         t = time.perf_counter()
         plan = self._canonical(self._grow_areas(self._public_first(self._served_first(
             self._settle_non_public(plan)))))
         order_time = time.perf_counter() - t
         self._plan = plan
-        wall = time.perf_counter() - t0
         objective = float(plan.objective)
-        best_bound = float(min(integral_bound(bound.sum() / MONEY_SCALE), objective))
-        gap = relative_gap(objective, best_bound)
-        status = SolveStatus.OPTIMAL if gap <= OPTIMAL_GAP else SolveStatus.FEASIBLE
-        self.info = SolveInfo(status, objective, best_bound, gap, self.SOLVER, wall,
-                              time_limit_s, "min", {
+        best_bound = proven_bound(total_bound, objective, "min", integral=True)
+        self.info = SolveInfo.solved(objective, best_bound, sense="min", solver=self.SOLVER,
+                                     wall_time_s=clock.elapsed(), time_limit_s=opts.time_limit_s,
+                                     stats={
                                   "properties": self.n_p, "options": self.n_o,
                                   "service_arcs": self.n_a, "needs": self.n_n,
                                   "rows": int(self.matrix.shape[0]),
@@ -173,9 +126,72 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
                                   "lns_objective_vnd": lns_obj, "mip_time_s": mip_time,
                                   "mip_nodes": nodes, "order_time_s": order_time,
                                   "incumbent_from": plan.source, "seed": seed,
-                                  **self._objective_parts(plan)})
+                                  "threads": workers, **self._objective_parts(plan)})
         self._write_results(plan)
         return self
+
+    def _branch_and_bound(self, plan: CandidatePlan,
+                          groups: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+                          by_size: list[int], weight: NDArray[np.float64],
+                          bound: NDArray[np.float64], lagrangian: bool, clock: Deadline,
+                          opts: SolveOptions, goal: float
+                          ) -> tuple[CandidatePlan, float, int]:
+        """HiGHS from the plan; returns the plan, the proven bound (VND) and the nodes.
+
+        Independent groups: each group not within ``goal`` is solved alone (side by side),
+        its bound replacing the group's LP bound. Groups coupled by the national budget: one
+        solve of the whole model, whose bound holds for the whole plan; the Lagrangian bound
+        stays when it is the stronger.
+        """
+        total = float(bound.sum() / MONEY_SCALE)
+        if relative_gap(plan.objective, total) <= goal or clock.left() < 0.05:
+            return plan, total, 0
+        hint = self._hint(plan)
+        if lagrangian:
+            every = np.arange(self.n_var)
+            res = self._solve_group(every, np.arange(self.matrix.shape[0]), integer=True,
+                                    deadline=clock, options=opts, hint=hint)
+            if res.bound > -math.inf:
+                total = max(total, res.bound / MONEY_SCALE)
+            return self._take(plan, res, every), total, res.nodes
+        todo = [g for g in by_size
+                if relative_gap(self._group_objective(plan)[g] * MONEY_SCALE, bound[g]) > goal]
+        left = clock.left() * opts.workers
+        share = {g: left * weight[g] / weight[todo].sum() for g in todo} if todo else {}
+
+        def polish(g: int) -> MipResult | None:
+            limit = clock.earlier(share[g])
+            if limit.left() < 0.05:
+                return None
+            cols, rows = groups[g]
+            return self._solve_group(cols, rows, integer=True, deadline=limit, options=opts,
+                                     hint=hint[cols])
+
+        with ThreadPoolExecutor(opts.workers) as pool:
+            results = dict(zip(todo, pool.map(polish, todo), strict=True))
+        nodes = 0
+        for g in todo:
+            found = results[g]
+            if found is None:
+                continue
+            nodes += found.nodes
+            bound[g] = max(bound[g], found.bound)
+            plan = self._take(plan, found, groups[g][0])
+        return plan, float(bound.sum() / MONEY_SCALE), nodes
+
+    def _take(self, plan: CandidatePlan, res: MipResult, cols: NDArray[np.int64]
+              ) -> CandidatePlan:
+        """The plan with ``cols`` as the branch-and-bound solution sets them, if better."""
+        if res.x is None:
+            return plan
+        on = self._choice_from_x(res.x, cols)
+        choice, extra = self._split_open(on, plan.choice, plan.extra)
+        trial = self._evaluate_within(choice, self._areas_from_x(res.x, cols, plan.area),
+                                      "HiGHS branch-and-bound", extra)
+        if trial.objective < plan.objective and self._within_budget(trial):
+            trial.history = [*plan.history, trial.objective]
+            return trial
+        return plan
 
     def define_blocks(self) -> None:
         """Independent blocks (components over variables sharing a row), packed in groups.
@@ -231,14 +247,16 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         within budget. A group LP stopped by the deadline has
         no bound (-inf), so the gap stays honest.
         """
+        options = SolveOptions(time_limit_s=None, seed=seed or 0)
 
         def lps(price: float) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
-            limit = None if not math.isfinite(deadline) else max(
-                0.1, deadline - time.perf_counter())
+            # a round that starts at the deadline still gets a moment: its plan is needed
+            clock = Deadline(None if not math.isfinite(deadline) else max(
+                0.1, deadline - time.perf_counter()))
             with ThreadPoolExecutor(workers) as pool:
                 res = dict(zip(order, pool.map(lambda g: self._solve_group(
-                    *groups[g], integer=False, time_limit_s=limit, mip_gap=None, seed=seed,
-                    price=price), order), strict=True))
+                    *groups[g], integer=False, deadline=clock, options=options, price=price),
+                    order), strict=True))
             x = np.zeros(self.n_var)
             b = np.full(self.n_groups, -np.inf)
             for g, r in res.items():
@@ -322,25 +340,22 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
         return np.asarray(out, dtype=float)
 
     def _solve_group(self, cols: NDArray[np.int64], rows: NDArray[np.int64], *, integer: bool,
-                     time_limit_s: float | None, mip_gap: float | None, seed: int | None,
-                     hint: NDArray[np.float64] | None = None, price: float = 0.0,
-                     budget_share: float | None = None) -> MilpResult:
-        """One group's LP or MIP. ``price`` (VND per VND) is the Lagrangian multiplier of the
-        national budget added to renovation costs; ``budget_share`` (VND) a national budget
-        row restricted to the group."""
-        a = self.matrix[rows][:, cols]
-        row_lb, row_ub = self.row_lb[rows], self.row_ub[rows]
-        reno = self.budget_coef[cols]
-        if budget_share is not None:
-            a = sp.vstack([a, sp.csr_matrix(reno.astype(float)[None, :])], format="csr")
-            row_lb = np.append(row_lb, -np.inf)
-            row_ub = np.append(row_ub, budget_share)
-        cost = (self.cost[cols] + price * reno) * MONEY_SCALE
+                     deadline: Deadline, options: SolveOptions,
+                     hint: NDArray[np.float64] | None = None, price: float = 0.0) -> MipResult:
+        """One group's LP or MIP (or the whole model's: all columns and rows). ``price`` (VND
+        per VND) is the Lagrangian multiplier of the national budget added to renovation
+        costs. An infeasible group is an error of the data (the hold option is always free)."""
+        cost = (self.cost[cols] + price * self.budget_coef[cols]) * MONEY_SCALE
+        arrays = MipArrays(cost, self.matrix[rows][:, cols], self.row_lb[rows],
+                           self.row_ub[rows], self.lb[cols], self.ub[cols],
+                           self.integer[cols] & integer)
         # Half a VND of absolute gap: optimal objectives are whole VND (see the docstring).
-        return solve_sparse_milp(cost, a, row_lb, row_ub, self.lb[cols], self.ub[cols],
-                                 self.integer[cols] & integer, time_limit_s=time_limit_s,
-                                 mip_gap=mip_gap, seed=seed, hint=hint,
-                                 absolute_gap=0.5 * MONEY_SCALE if integer else None)
+        res = solve_arrays(arrays, backend="highs", deadline=deadline, options=options,
+                           hint=hint, relax=not integer,
+                           absolute_gap=0.5 * MONEY_SCALE if integer else None)
+        if res.infeasible:
+            raise InfeasibleInputError("HiGHS proved the disposition model infeasible")
+        return res
 
     def _from_frame(self, start: pd.DataFrame
                     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
@@ -375,10 +390,5 @@ class _Solve(_Search, _Order, _Priority, _Explain, _Check):
             opts = np.flatnonzero(extra & (self.opt_p == q))
             extra[opts[int(self.prop_uses[q]) - 1:]] = False
         return choice, area, extra
-
-    def run(self, **solve_kwargs: Any) -> Self:
-        """Build, solve and check in one call."""
-        self.build().solve(**solve_kwargs).check_solution()
-        return self
 
     # ------------------------------------------------------------------ results

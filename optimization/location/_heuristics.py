@@ -14,14 +14,13 @@ the lowest index, so the search is deterministic.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import scipy.sparse as sp
-from ortools.linear_solver.python import model_builder_helper as mbh
 
-from optimization.location._base import MipBlocks, run_mip
 from optimization.location._pairs import BoolArray, CandidatePairs, FloatArray, IntArray
+from optimization.solver import Deadline, SolveOptions, SparseModel
+
+_NO_DEADLINE = Deadline(None)
 
 
 class SwapEngine:
@@ -91,7 +90,9 @@ class SwapEngine:
         return gain
 
     # --------------------------------------------------------------- greedy
-    def greedy(self) -> BoolArray | None:
+    def greedy(self, deadline: Deadline = _NO_DEADLINE) -> BoolArray | None:
+        """Add the site of largest gain until ``p`` are open; when the deadline passes, the
+        sites of largest gain at that point complete the set at once."""
         open_mask = self.required.copy()
         spent = float(self.site_cost[open_mask].sum()) if self.site_cost is not None else 0.0
         while self.p is None or open_mask.sum() < self.p:
@@ -111,6 +112,13 @@ class SwapEngine:
                 score[ok & (self.site_cost <= 0) & (gain > self.tol)] = np.inf
             else:
                 score = np.where(ok, gain, -np.inf)
+                if deadline.expired() and self.site_cost is None:
+                    assert self.p is not None
+                    need = self.p - int(open_mask.sum())
+                    top = np.lexsort((np.arange(score.size), -score))[:need]
+                    if np.isfinite(score[top]).all() and top.size == need:
+                        open_mask[top] = True
+                        return open_mask
             k = int(np.argmax(score))
             open_mask[k] = True
             if self.site_cost is not None:
@@ -118,13 +126,17 @@ class SwapEngine:
         return open_mask
 
     # ----------------------------------------------------------- local search
-    def improve(self, open_mask: BoolArray, max_iter: int = 100_000) -> tuple[BoolArray, int]:
-        """Best-improvement 1-interchange (plus free additions when ``p`` is None)."""
+    def improve(self, open_mask: BoolArray, max_iter: int = 100_000,
+                deadline: Deadline = _NO_DEADLINE) -> tuple[BoolArray, int]:
+        """Best-improvement 1-interchange (plus free additions when ``p`` is None), until no
+        swap gains, ``max_iter`` swaps or the deadline."""
         pr = self.pairs
         open_mask = open_mask.copy()
         n_sites = pr.n_sites
         it = 0
         for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+            if deadline.expired():
+                break
             d1, phi1, d2 = self._state(open_mask)
             gain = self._gain(d1)
             can_add = ~open_mask & self.allowed
@@ -183,16 +195,15 @@ class SwapEngine:
         return open_mask, it
 
     def perturb_search(
-        self, open_mask: BoolArray, seed: int, n_iter: int, time_cap_s: float
+        self, open_mask: BoolArray, seed: int, n_iter: int, deadline: Deadline
     ) -> tuple[BoolArray, int]:
         """Iterated local search with local kicks, for ``p``-fixed runs without a budget.
 
         Each kick closes 1-3 open sites around a random open site and opens as many closed
         sites that share demands with it, then ``improve`` runs again; the result is kept when
         it is better. Coverage and distance effects are local, so local kicks waste far fewer
-        iterations than random ones (national MCLP: 88.52 M -> 88.84 M people in 400 kicks,
-        4.8 s, against 88.71 M for 8 s of random kicks). ``n_iter`` fixes the work, so a run is
-        reproducible for a given ``seed`` unless ``time_cap_s`` cuts it first.
+        iterations than random ones (benchmarks/RESULTS.md). ``n_iter`` fixes the work, so a
+        run is reproducible for a given ``seed`` unless the deadline cuts it first.
         """
         pr = self.pairs
         n_s = pr.n_sites
@@ -204,10 +215,9 @@ class SwapEngine:
         best = open_mask.copy()
         best_val = self.objective(best)
         movable = ~self.required & self.allowed
-        t0 = time.perf_counter()
         done = 0
         for done in range(1, n_iter + 1):  # noqa: B007 - the count is returned
-            if time.perf_counter() - t0 > time_cap_s:
+            if deadline.expired():
                 break
             candidates = np.flatnonzero(best & movable)
             if candidates.size == 0:
@@ -222,7 +232,7 @@ class SwapEngine:
             trial = best.copy()
             trial[rng.choice(nb_open, r, replace=False)] = False
             trial[rng.choice(nb_closed, r, replace=False)] = True
-            trial, _ = self.improve(trial)
+            trial, _ = self.improve(trial, deadline=deadline)
             value = self.objective(trial)
             if value < best_val - self.tol:
                 best, best_val = trial, value
@@ -234,11 +244,14 @@ def greedy_cover(
     required: BoolArray,
     site_cost: FloatArray | None,
     allowed: BoolArray | None = None,
+    *,
+    deadline: Deadline = _NO_DEADLINE,
 ) -> BoolArray | None:
     """Greedy set cover (cost per newly covered demand), then drop redundant sites.
 
     Returns ``None`` when some demand has no allowed candidate. ``pairs`` are the covering
-    pairs (already cut to the radius).
+    pairs (already cut to the radius). When the deadline passes, each demand still uncovered
+    opens its first usable candidate, so the cover is complete (if poorer).
     """
     n_sites = pairs.n_sites
     cost = np.ones(n_sites) if site_cost is None else site_cost
@@ -251,6 +264,10 @@ def greedy_cover(
     covered = np.zeros(pairs.n_demands, dtype=bool)
     covered[dem[open_mask[site]]] = True
     while not covered.all():
+        if deadline.expired():
+            first = np.r_[True, dem[1:] != dem[:-1]] & ~covered[dem]
+            open_mask[site[first]] = True
+            break
         live = ~covered[dem]
         count = np.bincount(site[live], minlength=n_sites).astype(float)
         score = np.where(count > 0, cost / np.maximum(count, 1.0), np.inf)
@@ -295,6 +312,7 @@ def pmedian_lagrangian_bound(
     upper_bound: float,
     *,
     max_iter: int = 300,
+    deadline: Deadline = _NO_DEADLINE,
 ) -> tuple[float, int]:
     """Lower bound for the uncapacitated p-median on sparse pairs by Lagrangian relaxation.
 
@@ -303,7 +321,8 @@ def pmedian_lagrangian_bound(
     ``p - |required|`` other sites with the smallest ``rho_j``, so
     ``L(l) = sum_i l_i + sum_{j open} rho_j`` is a valid bound for every ``l`` (weak duality).
     Subgradient ascent (Held-Wolfe-Crowder steps towards ``upper_bound``), all numpy.
-    Returns the best bound and the number of iterations.
+    Returns the best bound and the number of iterations (the deadline may stop the ascent: the
+    best value so far is a bound all the same).
     """
     n_d, n_s = pairs.n_demands, pairs.n_sites
     dem, site, a = pairs.demand, pairs.site, weighted_cost
@@ -317,6 +336,8 @@ def pmedian_lagrangian_bound(
     theta, stall = 2.0, 0
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+        if deadline.expired():
+            break
         red = np.minimum(0.0, a - lam[dem])
         rho = np.bincount(site, weights=red, minlength=n_s)
         opened = required.copy()
@@ -353,12 +374,8 @@ class CoverNeighbourhoodSearch:
     are two random open sites, or (in ``lp_share`` of the steps, when the LP relaxation is
     given) an open site the LP barely uses and a closed site the LP uses. A step is kept when
     the coverage rises. Regions grow after fast steps without gain and shrink after slow ones,
-    so sub-problems stay in the 10-50 ms range.
-
-    National MCLP (10 km, p = 300, after site dominance, 2 threads, 10 s): from the LP-rounding
-    start (88.64 M people) about 150 steps reach 89.36-89.44 M (seeds 0-5, mean 89.40 M; 89.38 M
-    without the LP's seeds); 1-3 site swap kicks stalled at 88.96 M. Work is fixed by
-    ``max_steps`` and the seed; a deadline can cut it short.
+    so sub-problems stay small (tens of milliseconds). Work is fixed by ``max_steps`` and the
+    seed; a deadline can cut it short.
     """
 
     #: open sites per region at the start and at most; steps faster than ``fast_s`` seconds
@@ -434,7 +451,7 @@ class CoverNeighbourhoodSearch:
         seed: int,
         *,
         max_steps: int,
-        deadline: float,
+        deadline: Deadline,
         step_time_s: float = 0.5,
     ) -> tuple[BoolArray, dict[str, float]]:
         rng = np.random.default_rng(seed)
@@ -444,11 +461,7 @@ class CoverNeighbourhoodSearch:
         movable = ~self.required
         n_movable = int((movable & self.allowed).sum())
         k_open, steps, kept, stall = self.k_start, 0, 0, 0
-        while (
-            steps < max_steps
-            and stall < self.max_stall
-            and time.perf_counter() < deadline - step_time_s
-        ):
+        while steps < max_steps and stall < self.max_stall and deadline.left() > self.fast_s:
             steps += 1
             opens = np.flatnonzero(best & movable)
             if opens.size < 1:
@@ -470,7 +483,8 @@ class CoverNeighbourhoodSearch:
                 regions = [self._region(int(s), best, k_open, rng) for s in seeds]
                 free = np.unique(np.concatenate(regions))
                 free = free[movable[free]]
-            trial, optimal, wall_s = self._solve_region(best, free, step_time_s, seed + steps)
+            step = deadline.earlier(step_time_s)
+            trial, optimal, wall_s = self._solve_region(best, free, step, seed + steps)
             value = self.covered_weight(trial)
             stall += 1
             if value > best_val + self.tol:
@@ -485,7 +499,7 @@ class CoverNeighbourhoodSearch:
         return best, stats
 
     def _solve_region(
-        self, open_mask: BoolArray, free: IntArray, time_s: float, seed: int
+        self, open_mask: BoolArray, free: IntArray, deadline: Deadline, seed: int
     ) -> tuple[BoolArray, bool, float]:
         """Best placement of ``open_mask[free].sum()`` sites among ``free``, others fixed;
         also whether SCIP proved it optimal, and its wall time."""
@@ -499,11 +513,12 @@ class CoverNeighbourhoodSearch:
         col = sub.row[live]
         n_free, n_dem = free.size, demands.size
         count = int(open_mask[free].sum())
-        b = MipBlocks()
-        x0 = b.add_vars(n_free, integer=True)
+        m = SparseModel(sense="max")
+        x0 = m.add_variables("open", n_free, integer=True)
         # z may stay continuous: with x integral, z_i = min(1, sum x) at the optimum
-        z0 = b.add_vars(n_dem, obj=self.weights[demands], integer=False)
-        b.add_rows(
+        z0 = m.add_variables("covered", n_dem, cost=self.weights[demands], integer=False)
+        m.add_constraints(
+            "cover",
             np.r_[np.arange(n_dem), row],
             np.r_[z0 + np.arange(n_dem), x0 + col],
             np.r_[np.ones(n_dem), -np.ones(col.size)],
@@ -511,14 +526,15 @@ class CoverNeighbourhoodSearch:
             0.0,
             n_dem,
         )
-        b.add_rows(np.zeros(n_free, dtype=np.int64), x0 + np.arange(n_free), 1.0, count, count, 1)
-        model, _ = b.to_model(maximize=True)
-        hint = np.zeros(b.n_vars)
+        m.add_constraints("count", np.zeros(n_free, dtype=np.int64), x0 + np.arange(n_free), 1.0,
+                          count, count, 1)
+        hint = np.zeros(m.n_vars)
         hint[x0 : x0 + n_free] = open_mask[free]
         reach = np.bincount(row, weights=open_mask[free][col], minlength=n_dem)
         hint[z0:] = reach > 0
-        out = run_mip(model, hint, time_limit_s=time_s, mip_gap=0.0, seed=seed)
+        out = m.solve(backend="scip", deadline=deadline, options=SolveOptions(seed=seed),
+                      hint=hint)
         trial = open_mask.copy()
-        if out.values is not None:
-            trial[free] = out.values[x0 : x0 + n_free] > 0.5
-        return trial, out.status == mbh.SolveStatus.OPTIMAL, out.wall_time_s
+        if out.x is not None:
+            trial[free] = out.x[x0 : x0 + n_free] > 0.5
+        return trial, out.proven, out.wall_time_s

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 
-from optimization.location._base import LocationModel, MipBlocks
+from optimization.location._base import LocationModel
 from optimization.location._heuristics import (
     CoverNeighbourhoodSearch,
     SwapEngine,
@@ -24,8 +22,7 @@ from optimization.location._pairs import (
     pairs_from_matrix,
 )
 from optimization.result import SolutionCheckError
-
-_TOL = 1e-6
+from optimization.solver import TOL, Deadline, SparseModel
 
 
 def _check_radius(service_radius: float) -> float:
@@ -74,13 +71,9 @@ class MCLP(LocationModel):
     ``CoverNeighbourhoodSearch`` (regions re-solved exactly by SCIP) while SCIP, its own
     primal heuristics off, works on the whole model for the bound (``threads >= 2``; with one
     thread, one after the other, SCIP starting from the improved plan). Side by side, SCIP
-    starts from the greedy start, before the LP start exists. SCIP's
-    bound is rounded down when the weights are integers (the objective then is an integer).
-    National instance (10 km, p = 300, 10 s, 2 threads; ``benchmarks/results_location.md``):
-    89.41-89.42 M people (seeds 0-2) against bounds of 89.84 M, gaps 0.47-0.49 %; spopt with
-    CBC on two threads ends at 89.34 M after 600 s in the same run (89.32-89.44 M in others).
-    SCIP's bound falls slowly (89.79 M after 390 s), so the remaining gap is mostly the
-    bound's. Capacitated: SCIP alone.
+    starts from the greedy start, before the LP start exists. The bound is the better of
+    SCIP's and the LP relaxation's, rounded down when the weights are integers (the objective
+    then is an integer). Capacitated: SCIP alone. Measurements: benchmarks/RESULTS.md.
     """
 
     sense = "max"
@@ -111,10 +104,11 @@ class MCLP(LocationModel):
         self._check_input()
         self.allowed = self._undominated_sites()
         self._x_lp: FloatArray | None = None  # site values of the LP relaxation, once solved
+        self._greedy_done: BoolArray | None = None
 
     def _undominated_sites(self) -> BoolArray:
         """Sites worth opening: a site whose demands another site also covers, at no higher
-        opening cost, never adds coverage (national instance: 10,040 -> 4,578 sites). Kept
+        opening cost, never adds coverage. Kept
         exact: with ``p`` fixed only when there are no opening costs (a useless site must be
         swappable for any closed one), and with at least ``p`` sites left."""
         everything = np.ones(self.n_sites, dtype=bool)
@@ -210,29 +204,32 @@ class MCLP(LocationModel):
         if self.budget is not None and self.opening_costs is not None:
             fc = self.opening_costs
             req_cost = float(fc[self.required].sum())
-            if req_cost > self.budget + _TOL:
+            if req_cost > self.budget + TOL:
                 self._fail(
                     f"the {n_req} required sites cost {req_cost:,.6g} > budget {self.budget:,.6g}"
                 )
             if p is not None:
                 cheapest = req_cost + float(np.sort(fc[~self.required])[: p - n_req].sum())
-                if cheapest > self.budget + _TOL:
+                if cheapest > self.budget + TOL:
                     self._fail(
                         f"the cheapest {p} sites cost {cheapest:,.6g} > budget {self.budget:,.6g}"
                     )
 
     # ------------------------------------------------------------------- MIP
-    def _define(self, b: MipBlocks) -> None:
+    def _define(self, m: SparseModel) -> None:
         pr = self.pairs
         n_s, n_d = self.n_sites, self.n_demands
-        self._x0 = b.add_vars(
-            n_s, lb=self.required.astype(float), ub=self.allowed.astype(float), integer=True
+        self._x0 = m.add_variables(
+            "open", n_s, lb=self.required.astype(float), ub=self.allowed.astype(float),
+            integer=True
         )
         x = self._x0 + np.arange(n_s)
         if self.capacities is None:
             has = pr.pairs_per_demand() > 0
-            self._z0 = b.add_vars(n_d, ub=has.astype(float), obj=self.weights, integer=True)
-            b.add_rows(
+            self._z0 = m.add_variables("covered", n_d, ub=has.astype(float), cost=self.weights,
+                                       integer=True)
+            m.add_constraints(
+                "cover",
                 np.r_[np.arange(n_d), pr.demand],
                 np.r_[self._z0 + np.arange(n_d), self._x0 + pr.site],
                 np.r_[np.ones(n_d), -np.ones(pr.n_pairs)],
@@ -241,19 +238,22 @@ class MCLP(LocationModel):
                 n_d,
             )  # cover
         else:
-            self._y0 = b.add_vars(pr.n_pairs, obj=self.weights[pr.demand], integer=True)
+            self._y0 = m.add_variables("assign", pr.n_pairs, cost=self.weights[pr.demand],
+                                       integer=True)
             y = self._y0 + np.arange(pr.n_pairs)
-            b.add_rows(pr.demand, y, 1.0, -np.inf, 1.0, n_d)  # one site per covered demand
+            m.add_constraints("one_site", pr.demand, y, 1.0, -np.inf, 1.0, n_d)
             rows = np.arange(pr.n_pairs)
-            b.add_rows(
+            m.add_constraints(
+                "link",
                 np.r_[rows, rows],
                 np.r_[y, self._x0 + pr.site],
                 np.r_[np.ones(pr.n_pairs), -np.ones(pr.n_pairs)],
                 -np.inf,
                 0.0,
                 pr.n_pairs,
-            )  # link
-            b.add_rows(
+            )
+            m.add_constraints(
+                "capacity",
                 np.r_[pr.site, np.arange(n_s)],
                 np.r_[y, x],
                 np.r_[self.demand_quantity[pr.demand], -self.capacities],
@@ -263,18 +263,22 @@ class MCLP(LocationModel):
             )  # capacity
         zeros = np.zeros(n_s, dtype=np.int64)
         if self.p_facilities is not None:
-            b.add_rows(zeros, x, 1.0, self.p_facilities, self.p_facilities, 1)  # count
+            m.add_constraints("count", zeros, x, 1.0, self.p_facilities, self.p_facilities, 1)
         if self.budget is not None and self.opening_costs is not None:
-            b.add_rows(zeros, x, self.opening_costs, -np.inf, self.budget, 1)  # budget
+            m.add_constraints("budget", zeros, x, self.opening_costs, -np.inf, self.budget, 1)
 
-    def _early_start(self) -> BoolArray | None:
-        # greedy alone (~0.1 s nationally): SCIP starts 0.7 s sooner than after the LP start
-        return self._greedy if self._improves() else None
+    def _early_start(self, deadline: Deadline) -> BoolArray | None:
+        # greedy alone is much cheaper than the LP start, so SCIP starts sooner
+        return self._greedy(deadline) if self._improves() else None
 
-    @functools.cached_property
-    def _greedy(self) -> BoolArray | None:
-        """Greedy start by marginal coverage (deterministic; computed once per model)."""
-        return self._new_engine().greedy()
+    def _greedy(self, deadline: Deadline) -> BoolArray | None:
+        """Greedy start by marginal coverage (deterministic; kept once it is complete)."""
+        if self._greedy_done is None:
+            mask = self._new_engine().greedy(deadline)
+            if deadline.expired():
+                return mask
+            self._greedy_done = mask
+        return self._greedy_done
 
     def _new_engine(self) -> SwapEngine:
         return SwapEngine(
@@ -288,19 +292,19 @@ class MCLP(LocationModel):
             budget=self.budget,
         )
 
-    def _heuristic(self, seed: int) -> BoolArray | None:
+    def _heuristic(self, seed: int, deadline: Deadline) -> BoolArray | None:
         if self.capacities is not None:
             return None
         eng = self._new_engine()
         starts = []
-        greedy = self._greedy
+        greedy = self._greedy(deadline)
         if greedy is not None:
             starts.append(("greedy", greedy))
         p = self.p_facilities
         if p is not None and self.budget is None:
             # Rounding the LP relaxation (top p sites by x_j) and then swapping beats greedy
-            # starts by about 1.2 % on the national instance (88.46 M vs 87.39 M people).
-            x_lp = self._lp_site_values()
+            # starts on the national instance (benchmarks/RESULTS.md).
+            x_lp = self._lp_site_values(deadline)
             self._x_lp = x_lp
             if x_lp is not None:
                 order = np.lexsort((np.arange(self.n_sites), -x_lp))
@@ -310,7 +314,7 @@ class MCLP(LocationModel):
                 starts.append(("lp_rounding", start))
         best, best_val, best_name = None, np.inf, ""
         for name, start in starts:
-            mask, iters = eng.improve(start)
+            mask, iters = eng.improve(start, deadline=deadline)
             val = eng.objective(mask)  # uncovered weight, lower is better
             self._heuristic_stats[f"swaps_{name}"] = iters - 1
             if val < best_val - eng.tol:
@@ -321,7 +325,7 @@ class MCLP(LocationModel):
     def _improves(self) -> bool:
         return self.capacities is None and self.budget is None and self.p_facilities is not None
 
-    def _improve(self, open_mask: BoolArray, seed: int, deadline: float) -> BoolArray:
+    def _improve(self, open_mask: BoolArray, seed: int, deadline: Deadline) -> BoolArray:
         if not self._improves():
             return open_mask
         search = CoverNeighbourhoodSearch(
@@ -362,7 +366,7 @@ class MCLP(LocationModel):
             )
         if self.budget is not None and self.opening_costs is not None:
             spent = float(self.opening_costs[open_mask].sum())
-            if spent > self.budget + _TOL * max(1.0, abs(self.budget)):
+            if spent > self.budget + TOL * max(1.0, abs(self.budget)):
                 raise SolutionCheckError(
                     f"MCLP: opening cost {spent:,.6g} > budget {self.budget:,.6g}"
                 )
@@ -386,7 +390,7 @@ class MCLP(LocationModel):
             load = np.bincount(
                 site[covered], weights=self.demand_quantity[dem[covered]], minlength=self.n_sites
             )
-            over = load > self.capacities + _TOL * np.maximum(1.0, self.capacities)
+            over = load > self.capacities + TOL * np.maximum(1.0, self.capacities)
             if over.any():
                 j = int(np.flatnonzero(over)[0])
                 raise SolutionCheckError(
@@ -514,7 +518,7 @@ class LSCP(LocationModel):
         if self.budget is not None:
             fc = self._site_cost()
             req_cost = float(fc[self.required].sum())
-            if req_cost > self.budget + _TOL:
+            if req_cost > self.budget + TOL:
                 self._fail(
                     f"the {int(self.required.sum())} required sites cost {req_cost:,.6g} > "
                     f"budget {self.budget:,.6g}"
@@ -522,32 +526,35 @@ class LSCP(LocationModel):
             cheapest = np.full(self.n_demands, np.inf)
             np.minimum.at(cheapest, self.pairs.demand, fc[self.pairs.site])
             i = int(np.argmax(cheapest))
-            if cheapest[i] > self.budget + _TOL:
+            if cheapest[i] > self.budget + TOL:
                 self._fail(
                     f"demand {i}: its cheapest covering site costs {cheapest[i]:,.6g} > budget "
                     f"{self.budget:,.6g}"
                 )
 
-    def _define(self, b: MipBlocks) -> None:
+    def _define(self, m: SparseModel) -> None:
         pr = self.pairs
         fc = self._site_cost()
-        self._x0 = b.add_vars(self.n_sites, lb=self.required.astype(float), obj=fc, integer=True)
-        b.add_rows(pr.demand, self._x0 + pr.site, 1.0, 1.0, np.inf, self.n_demands)  # cover
+        self._x0 = m.add_variables("open", self.n_sites, lb=self.required.astype(float),
+                                   cost=fc, integer=True)
+        m.add_constraints("cover", pr.demand, self._x0 + pr.site, 1.0, 1.0, np.inf,
+                          self.n_demands)
         if self.budget is not None:
-            b.add_rows(
+            m.add_constraints(
+                "budget",
                 np.zeros(self.n_sites, dtype=np.int64),
                 self._x0 + np.arange(self.n_sites),
                 fc,
                 -np.inf,
                 self.budget,
                 1,
-            )  # budget
+            )
 
-    def _heuristic(self, seed: int) -> BoolArray | None:
-        mask = greedy_cover(self.pairs, self.required, self.opening_costs)
+    def _heuristic(self, seed: int, deadline: Deadline) -> BoolArray | None:
+        mask = greedy_cover(self.pairs, self.required, self.opening_costs, deadline=deadline)
         if mask is None:
             return None
-        if self.budget is not None and self._site_cost()[mask].sum() > self.budget + _TOL:
+        if self.budget is not None and self._site_cost()[mask].sum() > self.budget + TOL:
             return None  # the greedy cover overspends; leave it to the MIP
         return mask
 
@@ -569,6 +576,6 @@ class LSCP(LocationModel):
         if np.any(frame["cost"].to_numpy(dtype=float) > self.service_radius + 1e-9):
             raise SolutionCheckError("LSCP: a demand is assigned beyond service_radius")
         total = float(self._site_cost()[open_mask].sum())
-        if self.budget is not None and total > self.budget + _TOL * max(1.0, abs(self.budget)):
+        if self.budget is not None and total > self.budget + TOL * max(1.0, abs(self.budget)):
             raise SolutionCheckError(f"LSCP: opening cost {total:,.6g} > budget {self.budget:,.6g}")
         return total

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
-from optimization.location._base import SOLVER_NAME, LocationModel
+from optimization.location._base import SOLVER_NAME, SiteModel
 from optimization.location._heuristics import greedy_cover, pad_to
 from optimization.location._pairs import (
     BoolArray,
@@ -24,13 +24,13 @@ from optimization.location.coverage import LSCP
 from optimization.result import (
     InfeasibleInputError,
     SolutionCheckError,
-    SolveInfo,
     SolveStatus,
     relative_gap,
 )
+from optimization.solver import Deadline, SolveOptions
 
 
-class PCenter(LocationModel):
+class PCenter(SiteModel):
     r"""p-center: open exactly ``p`` sites so that the largest cost from a demand to its nearest
     open candidate site is as small as possible.
 
@@ -141,7 +141,7 @@ class PCenter(LocationModel):
         if lonely.size:
             self._fail(f"{lonely.size} demand(s) have no candidate site, e.g. demand {lonely[0]}")
 
-    def build(self) -> PCenter:
+    def build(self) -> Self:
         """List the candidate radii: distinct pair costs from ``max_i min_j c_ij`` up."""
         t0 = time.perf_counter()
         nearest = np.full(self.n_demands, np.inf)
@@ -153,24 +153,19 @@ class PCenter(LocationModel):
             "candidate_radii": int(self.levels.size),
             "build_time_s": time.perf_counter() - t0,
         }
-        self.model = None
         return self
 
-    def solve(
-        self,
-        time_limit: float = 60.0,
-        mip_gap: float = 0.0,
-        threads: int = 1,
-        seed: int = 0,
-    ) -> PCenter:
-        """Greedy-cover bisection for a start, then exact LSCP bisection (SCIP), in time_limit s."""
-        if time_limit <= 0:
-            raise ValueError(f"time_limit must be positive, got {time_limit}")
-        t0 = time.perf_counter()
+    def solve(self, options: SolveOptions | None = None, **overrides: Any) -> Self:
+        """Greedy-cover bisection for a start, then exact LSCP bisection (SCIP), within the
+        time limit; one thread (each LSCP is SCIP's serial run)."""
+        opts = SolveOptions.of(options, **overrides)
+        deadline = Deadline(opts.time_limit_s)
+        mip_gap, seed = opts.mip_gap, opts.seed
         if self.levels.size == 0:
             self.build()
         levels = self.levels
-        stats: dict[str, Any] = {"threads_requested": threads, "threads_used": 1, "seed": seed}
+        stats: dict[str, Any] = {"threads_requested": opts.workers, "threads_used": 1,
+                                 "seed": seed}
         stats.update(self._build_stats)
 
         def objective(mask: BoolArray) -> float:
@@ -185,7 +180,8 @@ class PCenter(LocationModel):
         lo_h, hi_h = 0, levels.size - 1
         while lo_h <= hi_h:
             mid = (lo_h + hi_h) // 2
-            mask = greedy_cover(self.pairs.within(levels[mid]), self.required, None)
+            mask = greedy_cover(self.pairs.within(levels[mid]), self.required, None,
+                                deadline=deadline)
             if mask is not None and mask.sum() <= self.p_facilities:
                 mask = pad_to(mask, self.p_facilities)
                 if best is None or objective(mask) < objective(best):
@@ -193,7 +189,7 @@ class PCenter(LocationModel):
                 hi_h = level_of(objective(mask)) - 1
             else:
                 lo_h = mid + 1
-        stats["heuristic_time_s"] = time.perf_counter() - t0
+        stats["heuristic_time_s"] = deadline.elapsed()
         stats["heuristic_objective"] = objective(best) if best is not None else math.nan
 
         # 2. exact bisection: every level below `lo` is proven infeasible
@@ -208,11 +204,10 @@ class PCenter(LocationModel):
                 and mip_gap > 0
             ):
                 break
-            remaining = time_limit - (time.perf_counter() - t0)
-            if remaining <= 0.01:
+            if deadline.left() <= 0.01:
                 break
             mid = (lo + hi) // 2 if hi < levels.size else levels.size - 1
-            verdict, mask = self._test_radius(float(levels[mid]), remaining, seed)
+            verdict, mask = self._test_radius(float(levels[mid]), deadline, seed)
             steps.append({"radius": float(levels[mid]), "verdict": verdict})
             if verdict == "feasible":
                 assert mask is not None
@@ -226,36 +221,25 @@ class PCenter(LocationModel):
             else:
                 break
         stats["bisection_steps"] = steps
-        wall = time.perf_counter() - t0
         if best is None:
             status = SolveStatus.INFEASIBLE if proven_infeasible else SolveStatus.NO_SOLUTION
-            self.info = SolveInfo(
-                status, math.nan, math.nan, math.inf, SOLVER_NAME, wall, time_limit, "min", stats
-            )
-            self.selected_sites = np.zeros(0, dtype=np.int64)
-            self.assignment = self._assignment_frame(
-                np.full(self.n_demands, -1), np.full(self.n_demands, np.nan)
-            ).iloc[0:0]
+            self._set_no_solution(status, float(levels[0]) if levels.size else -math.inf,
+                                  SOLVER_NAME, deadline, stats)
             return self
-        obj, frame = self._evaluate(best, None)
-        bound = float(levels[min(lo, levels.size - 1)])
-        bound = min(bound, obj)
-        gap = relative_gap(obj, bound, "min")
-        status = SolveStatus.OPTIMAL if gap == 0.0 else SolveStatus.FEASIBLE
-        self.info = SolveInfo(status, obj, bound, gap, SOLVER_NAME, wall, time_limit, "min", stats)
-        self.selected_sites = np.flatnonzero(best).astype(np.int64)
-        self.assignment = frame
+        # every candidate radius below levels[lo] is proven infeasible
+        self._set_solution(best, None, float(levels[min(lo, levels.size - 1)]), SOLVER_NAME,
+                           deadline, stats)
         return self
 
     def _test_radius(
-        self, radius: float, time_limit: float, seed: int
+        self, radius: float, deadline: Deadline, seed: int
     ) -> tuple[str, BoolArray | None]:
         """Can at most p sites (required included) cover every demand within ``radius``?"""
         try:
             cover = LSCP(self.pairs, radius, self.required)
         except InfeasibleInputError:
             return "infeasible", None
-        cover.solve(time_limit=time_limit, seed=seed)
+        cover.solve(time_limit_s=deadline.limit(), seed=seed, threads=1)
         if cover.status.has_solution and cover.objective_value <= self.p_facilities + 1e-9:
             mask = np.zeros(self.n_sites, dtype=bool)
             mask[cover.selected_sites] = True
@@ -263,9 +247,6 @@ class PCenter(LocationModel):
         if cover.status == SolveStatus.INFEASIBLE or cover.best_bound > self.p_facilities + 1e-9:
             return "infeasible", None
         return "unknown", None
-
-    def _heuristic(self, seed: int) -> BoolArray | None:  # solve() is overridden
-        raise NotImplementedError
 
     def _evaluate(
         self, open_mask: BoolArray, values: FloatArray | None

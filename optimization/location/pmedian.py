@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 
-from optimization.location._base import LocationModel, MipBlocks
+from optimization.location._base import LocationModel
 from optimization.location._heuristics import SwapEngine, pmedian_lagrangian_bound
 from optimization.location._pairs import (
     BoolArray,
@@ -20,8 +18,7 @@ from optimization.location._pairs import (
     pairs_from_matrix,
 )
 from optimization.result import SolutionCheckError
-
-_CAP_TOL = 1e-6
+from optimization.solver import TOL, Deadline, SparseModel
 
 
 class PMedian(LocationModel):
@@ -58,10 +55,9 @@ class PMedian(LocationModel):
 
     Solve strategy (uncapacitated): greedy addition then best-improvement swaps (see
     ``_heuristics``), handed to SCIP as a hint. The reported bound is the better of SCIP's and a
-    Lagrangian bound (assignment constraints relaxed, subgradient ascent, numpy only): on the
-    national k = 50 instance (166,050 pairs) SCIP's root LP does not finish in 30 s, while the
-    Lagrangian bound takes about 0.4 s. Capacitated: SCIP alone, since nearest-site assignment
-    does not respect capacities.
+    Lagrangian bound (assignment constraints relaxed, subgradient ascent, numpy only), which
+    on large k-nearest instances comes long before SCIP's root LP. Capacitated: SCIP alone,
+    since nearest-site assignment does not respect capacities.
     """
 
     sense = "min"
@@ -162,13 +158,13 @@ class PMedian(LocationModel):
             best = float(caps[self.required].sum()) + float(
                 np.sort(caps[~self.required])[::-1][: p - n_req].sum()
             )
-            if best + _CAP_TOL < total:
+            if best + TOL < total:
                 self._fail(
                     f"capacity shortfall: total demand {total:,.6g} exceeds {best:,.6g}, the "
                     f"largest capacity any {p} sites (with the {n_req} required) can offer"
                 )
             # each demand must fit whole into one of its candidate sites
-            fits = caps[self.pairs.site] + _CAP_TOL >= self.demand_quantity[self.pairs.demand]
+            fits = caps[self.pairs.site] + TOL >= self.demand_quantity[self.pairs.demand]
             ok = np.bincount(self.pairs.demand[fits], minlength=self.n_demands) > 0
             if not ok.all():
                 i = int(np.flatnonzero(~ok)[0])
@@ -178,45 +174,50 @@ class PMedian(LocationModel):
                 )
 
     # ------------------------------------------------------------------- MIP
-    def _define(self, b: MipBlocks) -> None:
+    def _define(self, m: SparseModel) -> None:
         pr = self.pairs
         n_pairs = pr.n_pairs
-        self._x0 = b.add_vars(self.n_sites, lb=self.required.astype(float), integer=True)
-        self._y0 = b.add_vars(
+        self._x0 = m.add_variables("open", self.n_sites, lb=self.required.astype(float),
+                                   integer=True)
+        self._y0 = m.add_variables(
+            "assign",
             n_pairs,
-            obj=self.weights[pr.demand] * pr.cost,
+            cost=self.weights[pr.demand] * pr.cost,
             integer=self.capacities is not None,
         )
         y = self._y0 + np.arange(n_pairs)
-        b.add_rows(pr.demand, y, 1.0, 1.0, 1.0, self.n_demands)  # assign
+        m.add_constraints("assign", pr.demand, y, 1.0, 1.0, 1.0, self.n_demands)
         rows = np.arange(n_pairs)
-        b.add_rows(
+        m.add_constraints(
+            "link",
             np.r_[rows, rows],
             np.r_[y, self._x0 + pr.site],
             np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
             -np.inf,
             0.0,
             n_pairs,
-        )  # link
-        b.add_rows(
+        )
+        m.add_constraints(
+            "count",
             np.zeros(self.n_sites, dtype=np.int64),
             self._x0 + np.arange(self.n_sites),
             1.0,
             self.p_facilities,
             self.p_facilities,
             1,
-        )  # count
+        )
         if self.capacities is not None:
-            b.add_rows(
+            m.add_constraints(
+                "capacity",
                 np.r_[pr.site, np.arange(self.n_sites)],
                 np.r_[y, self._x0 + np.arange(self.n_sites)],
                 np.r_[self.demand_quantity[pr.demand], -self.capacities],
                 -np.inf,
                 0.0,
                 self.n_sites,
-            )  # capacity
+            )
 
-    def _heuristic(self, seed: int) -> BoolArray | None:
+    def _heuristic(self, seed: int, deadline: Deadline) -> BoolArray | None:
         if self.capacities is not None:
             return None
         pr = self.pairs
@@ -228,32 +229,33 @@ class PMedian(LocationModel):
         eng = SwapEngine(
             pr, a, np.full(self.n_demands, big), p=self.p_facilities, required=self.required
         )
-        start = eng.greedy()
+        start = eng.greedy(deadline)
         if start is None:
             return None
-        mask, iters = eng.improve(start)
+        mask, iters = eng.improve(start, deadline=deadline)
         self._heuristic_stats["swaps"] = iters - 1
         self._engine = eng
         _, cost = pr.nearest_open(mask)
         if not np.isfinite(cost).all():
             return None
-        # SCIP's root LP on national k-nearest instances (166k pairs) outlasts a 30 s limit;
-        # the Lagrangian bound (about 0.3 s there) keeps the reported gap honest and small.
+        # SCIP's root LP on national k-nearest instances outlasts the limit; the Lagrangian
+        # bound keeps the reported gap honest and small.
         bound, lag_iters = pmedian_lagrangian_bound(
-            pr, a, self.p_facilities, self.required, float(np.sum(self.weights * cost))
+            pr, a, self.p_facilities, self.required, float(np.sum(self.weights * cost)),
+            deadline=deadline,
         )
         self._heuristic_stats["lagrangian_bound"] = bound
         self._heuristic_stats["lagrangian_iterations"] = lag_iters
         self._extra_bound = bound
         return mask
 
-    def _improve(self, open_mask: BoolArray, seed: int, deadline: float) -> BoolArray:
+    def _improve(self, open_mask: BoolArray, seed: int, deadline: Deadline) -> BoolArray:
         """Local kicks (``SwapEngine.perturb_search``), at most ``kicks`` of them."""
         if self._engine is None:
             return open_mask
-        left_s = min(self.kick_time_s, deadline - time.perf_counter())
         n_kicks = min(self.kicks, 10 * self.p_facilities)  # tiny instances need few
-        mask, done = self._engine.perturb_search(open_mask, seed, n_kicks, max(0.0, left_s))
+        mask, done = self._engine.perturb_search(open_mask, seed, n_kicks,
+                                                 deadline.earlier(self.kick_time_s))
         self._heuristic_stats["kicks"] = done
         return mask
 
@@ -309,7 +311,7 @@ class PMedian(LocationModel):
                 )
         else:
             load = np.bincount(site, weights=self.demand_quantity[dem], minlength=self.n_sites)
-            over = load > self.capacities + _CAP_TOL * np.maximum(1.0, self.capacities)
+            over = load > self.capacities + TOL * np.maximum(1.0, self.capacities)
             if over.any():
                 j = int(np.flatnonzero(over)[0])
                 raise SolutionCheckError(
