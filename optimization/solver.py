@@ -50,6 +50,10 @@ TOL = 1e-6
 # Integer-cost guard of OR-Tools' min-cost flow: cost scaling multiplies unit costs by about the
 # number of nodes, and totals must stay inside int64; a wide margin below 2**63.
 FLOW_COST_LIMIT = 2**60
+# SCIP reads a model_builder model and sets it up before it looks at its clock (and does not
+# answer an interrupt then): about this many seconds per nonzero on the reference machine
+# (benchmarks/RESULTS.md). A solve with less time left than that is not started.
+SCIP_SETUP_S_PER_NONZERO = 2.5e-6
 # Solvers report "no bound" as a huge finite number (SCIP: 1e20); beyond this it is infinite.
 _INFINITE = 1e19
 
@@ -314,11 +318,17 @@ class SparseModel:
               options: SolveOptions | None = None, hint: FloatArray | None = None,
               settings: str = "", relax: bool = False) -> MipResult:
         """Solve with ``backend`` within ``deadline``; the model is built once per backend."""
+        deadline = deadline or Deadline(None)
         if backend == "scip" and not relax:
+            setup_s = SCIP_SETUP_S_PER_NONZERO * sum(len(v) for v in self._vals)
+            if deadline.left() < setup_s:
+                return MipResult(None, math.nan, no_bound(self.sense), False, False, 0, 0.0,
+                                 "not started: less time left than SCIP's setup", "scip")
             if self._built is None:
                 self._built = _model_builder(self.arrays(), relax=False)
-            return _solve_scip(self._built, self.sense, deadline or Deadline(None),
-                               options or SolveOptions(), hint, settings, "scip")
+            solve_by = Deadline(max(0.01, deadline.left() - setup_s))
+            return _solve_scip(self._built, self.sense, solve_by, options or SolveOptions(),
+                               hint, settings, "scip")
         return solve_arrays(self.arrays(), backend=backend, deadline=deadline, options=options,
                             hint=hint, settings=settings, relax=relax)
 

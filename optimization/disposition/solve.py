@@ -40,6 +40,9 @@ from optimization.solver import (
 class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
     """Bounds, incumbent and polish in the time given."""
 
+    #: independent blocks are packed into groups of about this many nonzeros per solve
+    group_nnz: int = GROUP_NNZ
+
     def solve(self, options: SolveOptions | None = None, *, start: pd.DataFrame | None = None,
               **overrides: Any) -> Self:
         """LP bound per block, local-search incumbent, HiGHS branch-and-bound in the time left.
@@ -221,7 +224,7 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         n_comp, label = connected_components(adj, directed=False)
         nnz_col = np.diff(a.indptr)
         size = np.bincount(label, weights=nnz_col + 1, minlength=n_comp)
-        group_of = pack_bins(size, GROUP_NNZ)
+        group_of = pack_bins(size, self.group_nnz)
         self.col_group = group_of[label]
         self.n_groups = int(group_of.max()) + 1 if n_comp else 0
         # A row belongs to the group of its columns; an empty row (a budget nobody can spend)

@@ -232,7 +232,8 @@ class PMedian(LocationModel):
         start = eng.greedy(deadline)
         if start is None:
             return None
-        mask, iters = eng.improve(start, deadline=deadline)
+        # the swaps leave a third of the time to the bound
+        mask, iters = eng.improve(start, deadline=deadline.share(2 / 3))
         self._heuristic_stats["swaps"] = iters - 1
         self._engine = eng
         _, cost = pr.nearest_open(mask)
