@@ -4,7 +4,6 @@ the solution checker. The brute-force oracle lives in ``test_location_oracle.py`
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pandas as pd

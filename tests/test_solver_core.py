@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 import pytest
+from disposition_oracle import M, brute_force, random_instance
 from scipy.spatial import cKDTree
 
-from disposition_oracle import M, brute_force, random_instance
 from optimization import MCLP, DispositionModel, PMedian, SolveStatus, TransferModel
 from optimization.result import SolutionCheckError, SolveInfo
 from optimization.solver import (
