@@ -27,19 +27,15 @@ import pandas as pd
 import scipy
 import scipy.sparse as sp
 import shapely
-from ortools.math_opt.python import mathopt
 from scipy.optimize import linprog
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from optimization.disposition import (
-    MONEY_SCALE,
-    DispositionModel,
-    solve_sparse_milp,
-)
+from optimization.disposition import MONEY_SCALE, DispositionModel
 from optimization.result import relative_gap
 from optimization.seats import SeatsModel
+from optimization.solver import Deadline, MipArrays, SolveOptions, solve_arrays
 from optimization.transfer import TransferModel
 
 EARTH_RADIUS_KM = 6371.0088
@@ -172,7 +168,7 @@ def run_disposition(inst: dict[str, Any], factor: float, budget: int | None, lim
                      st["nonzeros"], st["components"], st["groups"])}
 
 
-def plain_mip(inst: dict[str, Any], limit: float, solver: mathopt.SolverType,
+def plain_mip(inst: dict[str, Any], limit: float, solver: str,
               province: int | None = None, threads: int = 2) -> dict[str, Any]:
     """The same MIP handed whole to one solver, no start, no decomposition."""
     if province is not None:
@@ -184,14 +180,14 @@ def plain_mip(inst: dict[str, Any], limit: float, solver: mathopt.SolverType,
                 "options": inst["options"][inst["options"]["property_id"].isin(
                     props["property_id"])]}
     m = DispositionModel.from_frames(**inst, unmet_penalty_vnd=PENALTY_VND).build()
-    cp = solver == mathopt.SolverType.CP_SAT
+    cp = solver == "cp-sat"
     integer = np.ones_like(m.integer) if cp else m.integer  # CP-SAT: y integral (needs are)
     scale = 1e-3 if cp else MONEY_SCALE  # CP-SAT wants integer costs: thousand VND
     cost = np.rint(m.cost * scale) if cp else m.cost * scale
     t = time.perf_counter()
-    res = solve_sparse_milp(cost, m.matrix, m.row_lb, m.row_ub, m.lb, m.ub, integer,
-                            time_limit_s=limit, mip_gap=0.01, seed=0, solver=solver,
-                            threads=threads)
+    res = solve_arrays(MipArrays(cost, m.matrix, m.row_lb, m.row_ub, m.lb, m.ub, integer),
+                       backend=solver, deadline=Deadline(limit),
+                       options=SolveOptions(mip_gap=0.01, threads=threads))
     wall = time.perf_counter() - t
     obj = res.objective / scale if res.x is not None else float("nan")
     return {"properties": m.n_p, "solve s": wall, "objective": obj, "bound": res.bound / scale,
@@ -435,13 +431,12 @@ def main() -> None:
     print("plain solvers ...", flush=True)
     prov = int(inst["properties"]["province"].value_counts().index[0])
     prow = []
-    for label, st in (("HiGHS", mathopt.SolverType.HIGHS), ("SCIP", mathopt.SolverType.GSCIP),
-                      ("CP-SAT", mathopt.SolverType.CP_SAT)):
+    for label, st in (("HiGHS", "highs"), ("SCIP", "gscip"), ("CP-SAT", "cp-sat")):
         r = plain_mip(inst, limit / 3, st, province=prov, threads=args.threads)
         prow.append({"solver": label, "scope": f"largest province ({r['properties']:,} "
                      "properties)", **r})
         print(prow[-1], flush=True)
-    r = plain_mip(inst, limit, mathopt.SolverType.HIGHS, threads=args.threads)
+    r = plain_mip(inst, limit, "highs", threads=args.threads)
     prow.append({"solver": "HiGHS", "scope": f"whole country ({r['properties']:,} properties)",
                  **r})
     lines += ["## The same MIP given whole to one solver (no start, no decomposition)", "",

@@ -7,6 +7,9 @@ Backends (``backend=``):
   hint and SCIP's own parameters (``settings``). The location and seats models use it.
 * ``"highs"``: HiGHS through ``math_opt``, filled from whole arrays into the model proto. The
   disposition model's LPs and sub-MIPs use it.
+* ``"gscip"``, ``"cp-sat"``: SCIP and CP-SAT through ``math_opt`` from the same proto (CP-SAT
+  needs integer variables and coefficients); the benchmarks' peers.
+* ``"glop"``: the LP relaxation through ``model_builder`` (the location models' LP starts).
 
 Min-cost flows (transfer, the disposition's service flow) call OR-Tools' ``SimpleMinCostFlow``
 directly: they are exact and need no option of this module but the result type.
@@ -377,9 +380,14 @@ def solve_arrays(arrays: MipArrays, *, backend: str = "highs", deadline: Deadlin
     if backend in ("scip", "glop"):
         model = _model_builder(arrays, relax=relax or backend == "glop")
         return _solve_scip(model, arrays.sense, deadline, options, hint, settings, backend)
-    if backend == "highs":
-        return _solve_highs(arrays, deadline, options, hint, relax, absolute_gap)
-    raise ValueError(f"unknown backend {backend!r}; use scip, highs or glop")
+    if backend in _MATH_OPT:
+        return _solve_mathopt(arrays, _MATH_OPT[backend], deadline, options, hint, relax,
+                              absolute_gap)
+    raise ValueError(f"unknown backend {backend!r}; use one of scip, glop, {', '.join(_MATH_OPT)}")
+
+
+_MATH_OPT = {"highs": mathopt.SolverType.HIGHS, "gscip": mathopt.SolverType.GSCIP,
+             "cp-sat": mathopt.SolverType.CP_SAT}
 
 
 def _model_builder(arrays: MipArrays, relax: bool) -> mb.Model:
@@ -429,8 +437,9 @@ def _solve_scip(model: mb.Model, sense: str, deadline: Deadline, options: SolveO
                      0, wall, status.name, name)
 
 
-def _solve_highs(arrays: MipArrays, deadline: Deadline, options: SolveOptions,
-                 hint: FloatArray | None, relax: bool, absolute_gap: float | None) -> MipResult:
+def _solve_mathopt(arrays: MipArrays, solver: mathopt.SolverType, deadline: Deadline,
+                   options: SolveOptions, hint: FloatArray | None, relax: bool,
+                   absolute_gap: float | None) -> MipResult:
     a = sp.csr_matrix(arrays.matrix)
     a.sum_duplicates()
     a.sort_indices()
@@ -455,6 +464,8 @@ def _solve_highs(arrays: MipArrays, deadline: Deadline, options: SolveOptions,
     variables = list(model.variables())
     # HiGHS takes no thread count through math_opt: each run is serial.
     params = mathopt.SolveParameters(random_seed=options.seed)
+    if solver != mathopt.SolverType.HIGHS:
+        params.threads = options.workers
     limit = deadline.limit()
     if limit is not None:
         params.time_limit = datetime.timedelta(seconds=limit)
@@ -470,12 +481,11 @@ def _solve_highs(arrays: MipArrays, deadline: Deadline, options: SolveOptions,
             variable_values=dict(zip(variables, hint.tolist(), strict=True))))
     t0 = time.perf_counter()
     try:
-        res = mathopt.solve(model, mathopt.SolverType.HIGHS, params=params,
-                            model_params=model_params)
+        res = mathopt.solve(model, solver, params=params, model_params=model_params)
     except Exception as err:  # HiGHS internal errors surface as several exception types
         # A solver that fails proves nothing and gives no plan: the caller keeps what it has.
         return MipResult(None, math.nan, no_bound(arrays.sense), False, False, 0,
-                         time.perf_counter() - t0, f"solver error: {err}", "highs")
+                         time.perf_counter() - t0, f"solver error: {err}", solver.name.lower())
     wall = time.perf_counter() - t0
     reason = res.termination.reason
     x = None
@@ -488,4 +498,4 @@ def _solve_highs(arrays: MipArrays, deadline: Deadline, options: SolveOptions,
     bound = proven_bound(bound, objective, arrays.sense)
     return MipResult(x, objective, bound, proven,
                      reason == mathopt.TerminationReason.INFEASIBLE,
-                     int(res.solve_stats.node_count), wall, reason.name, "highs")
+                     int(res.solve_stats.node_count), wall, reason.name, solver.name.lower())

@@ -17,10 +17,12 @@ all work on the same sparse arrays:
    that compete for the same needs, everything else kept; accepted when the exact objective
    improves.
 5. **Polish**: HiGHS branch-and-bound on every group that is not yet within the gap, started
-   from the incumbent, in the time left. Its incumbent replaces ours only when better, and
-   its proven bound replaces the LP bound when higher.
+   from the incumbent, in the time left (with a national budget coupling the groups: on the
+   whole model). Its incumbent replaces ours only when better, and its proven bound replaces
+   the LP (or Lagrangian) bound when higher.
 
-The reported bound is the sum of the groups' best proven bounds, so the gap is honest. Why
+The reported bound is the sum of the groups' best proven bounds (or the whole model's), so
+the gap is honest. Why
 not one MIP: handed the national model whole, HiGHS, SCIP and CP-SAT all stall far from the
 optimum in a minute (``benchmarks/results_models.md``); the LP relaxation is weak where a
 property's lumpy capacity meets small needs, and branch-and-bound closes that slowly.
@@ -129,10 +131,10 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
     :math:`\lambda` starts where the LP's renovations ranked by value per VND exhaust B and
     is bisected until the tangents of the (concave) dual function show the bound cannot rise
     by a tenth of ``mip_gap``.
-    Plans always respect the budget itself (repair, moves and sub-MIPs check it; the blocks'
-    branch-and-bound gets the block's spending plus a share of the slack).
+    Plans always respect the budget itself (repair, moves and sub-MIPs check it); the last
+    branch-and-bound runs on the whole model with the budget row, so its bound is global.
 
-    **Status**: ``optimal`` only when the gap is below ``OPTIMAL_GAP`` (1e-6); otherwise
+    **Status**: ``optimal`` only when the gap is below ``OPTIMAL_GAP``; otherwise
     ``feasible`` with the proven bound (LP relaxation, Lagrangian bound or HiGHS
     branch-and-bound, per block). Without a time limit every step is deterministic for a
     seed (sub-MIPs stop on node counts); with one, searches stop on wall-clock time, so two
