@@ -4,7 +4,7 @@ Imports neither ``geodata`` nor ``planner``.
 """
 
 from optimization.disposition import DispositionModel
-from optimization.location import LSCP, MCLP, PCenter, PMedian
+from optimization.location import LSCP, LSCPB, MCLP, PCenter, PMedian
 from optimization.result import (
     InfeasibleInputError,
     SolutionCheckError,
@@ -17,6 +17,7 @@ from optimization.transfer import TransferModel
 
 __all__ = [
     "LSCP",
+    "LSCPB",
     "MCLP",
     "DispositionModel",
     "InfeasibleInputError",

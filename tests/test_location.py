@@ -251,7 +251,9 @@ def test_bad_data_is_rejected():
     with pytest.raises(ValueError, match="weights"):
         PMedian.from_cost_matrix(np.ones((2, 2)), [1, -1], 1)
     with pytest.raises(ValueError, match="0/1 mask"):
-        MCLP.from_cost_matrix(np.ones((2, 3)), [1, 1], 1.0, 1, predefined_facilities_arr=[2])
+        MCLP.from_cost_matrix(np.ones((2, 3)), [1, 1], 1.0, 1, predefined_facilities_arr=[2, 0, 1])
+    with pytest.raises(ValueError, match="outside"):
+        MCLP.from_cost_matrix(np.ones((2, 3)), [1, 1], 1.0, 1, predefined_facilities_arr=[3])
 
 
 # ------------------------------------------------------------------ the checker catches lies

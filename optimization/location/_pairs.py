@@ -156,15 +156,94 @@ def make_pairs(
     return CandidatePairs(dem, site, c, int(n_demands), int(n_sites))
 
 
-def pairs_from_matrix(cost_matrix: object) -> CandidatePairs:
-    """Dense matrix to pairs; ``inf`` entries mean 'not a candidate', NaN is an error."""
+#: the share of candidate entries below which a dense matrix is read by ``np.nonzero`` and its
+#: pairs sorted (about 0.8 us a pair); above it, each row is argsorted (about 45 ns an entry).
+_SPARSE_SHARE = 1 / 16
+
+
+def pairs_from_matrix(cost_matrix: object, radius: float | None = None) -> CandidatePairs:
+    """Dense ``n_demands x n_sites`` matrix to pairs sorted by (demand, cost, site).
+
+    ``inf`` entries mean 'not a candidate'; NaN and negative entries (``-inf`` too) are errors.
+    With ``radius`` only the entries ``<= radius`` become pairs (spopt's coverage rule
+    ``d_ij <= S``): the matrix is filtered first, so a national matrix (33 M entries, 72 k
+    within 10 km) costs a mask and a sort of the survivors. A matrix cannot hold a pair twice,
+    so no duplicate check is needed. Same result as ``make_pairs`` on the finite entries,
+    followed by ``.within(radius)``.
+    """
     m = np.asarray(cost_matrix, dtype=np.float64)
     if m.ndim != 2:
         raise ValueError(f"cost_matrix must be 2-D, got shape {m.shape}")
-    if np.isnan(m).any():
-        raise ValueError(f"cost_matrix holds {int(np.isnan(m).sum())} NaN values")
-    dem, site = np.nonzero(np.isfinite(m))
-    return make_pairs(dem, site, m[dem, site], n_demands=m.shape[0], n_sites=m.shape[1])
+    n_d, n_s = m.shape
+    if n_d < 1 or n_s < 1:
+        raise ValueError(f"need at least one demand and one site, got {n_d} x {n_s}")
+    n_nan = int(np.count_nonzero(np.isnan(m)))
+    if n_nan:
+        raise ValueError(f"cost_matrix holds {n_nan} NaN values")
+    low = float(m.min())
+    if low < 0:
+        raise ValueError(f"cost must be non-negative, found {low} in cost_matrix")
+    keep = np.isfinite(m) if radius is None else m <= radius
+    n_keep = int(np.count_nonzero(keep))
+    if n_keep <= _SPARSE_SHARE * m.size:
+        dem, site, cost = _sorted_nonzero(m, keep)
+    else:
+        dem, site, cost = _sorted_rows(m if radius is None else np.where(keep, m, np.inf), keep)
+    return CandidatePairs(dem, site, cost, n_d, n_s)
+
+
+def _sorted_nonzero(m: FloatArray, keep: BoolArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """Few candidates: ``np.nonzero`` lists them by (demand, site); a stable sort by (demand,
+    cost) then leaves equal costs in site order."""
+    dem, site = np.nonzero(keep)
+    cost = m[dem, site]
+    order = np.lexsort((cost, dem))
+    return (
+        dem[order].astype(np.int64, copy=False),
+        site[order].astype(np.int64, copy=False),
+        cost[order],
+    )
+
+
+def _sorted_rows(cm: FloatArray, keep: BoolArray) -> tuple[IntArray, IntArray, FloatArray]:
+    """Many candidates: argsort each row (non-candidates are ``inf`` in ``cm``, so they sort
+    last) and keep each row's candidate prefix. The fast sort is not stable, so runs of equal
+    costs are put back in site order afterwards (or, when ties are common, the rows re-sorted
+    stably)."""
+    n_d, n_s = cm.shape
+    counts = keep.sum(axis=1)
+    prefix = np.arange(n_s) < counts[:, None]
+    order = np.argsort(cm, axis=1)
+    sc = np.take_along_axis(cm, order, axis=1)
+    tie = np.zeros_like(prefix)
+    tie[:, 1:] = (sc[:, 1:] == sc[:, :-1]) & prefix[:, 1:]
+    n_tie = int(np.count_nonzero(tie))
+    if n_tie * 8 > max(int(counts.sum()), 1):
+        order = np.argsort(cm, axis=1, kind="stable")
+        sc = np.take_along_axis(cm, order, axis=1)
+    elif n_tie:
+        member = tie.copy()
+        member[:, :-1] |= tie[:, 1:]  # the first entry of each run of equal costs too
+        flat_member = member.reshape(-1)
+        idx = np.flatnonzero(flat_member)
+        run = np.cumsum(flat_member & ~tie.reshape(-1))[idx]
+        flat_order = order.reshape(-1)
+        sub = flat_order[idx]
+        flat_order[idx] = sub[np.lexsort((sub, run))]
+    order = order.astype(np.int64, copy=False)
+    if int(counts.min()) == n_s:  # every entry a candidate: the sorted rows are the pairs
+        dem = np.broadcast_to(np.arange(n_d, dtype=np.int64)[:, None], (n_d, n_s))
+        return dem.reshape(-1), order.reshape(-1), sc.reshape(-1)
+    dem = np.repeat(np.arange(n_d, dtype=np.int64), counts)
+    return dem, order[prefix], sc[prefix]
+
+
+def check_radius(service_radius: float) -> float:
+    """A finite, non-negative service radius."""
+    r = float(service_radius)
+    if not np.isfinite(r) or r < 0:
+        raise ValueError(f"service_radius must be finite and non-negative, got {service_radius}")
+    return r
 
 
 def as_weights(weights: object, n: int, name: str = "weights") -> FloatArray:
@@ -193,15 +272,36 @@ def as_site_values(values: object, n_sites: int, name: str) -> FloatArray | None
 
 
 def as_required_mask(predefined_facilities_arr: object, n_sites: int) -> BoolArray:
-    """spopt's ``predefined_facilities_arr``: a 0/1 (or bool) array of length ``n_sites``."""
+    """spopt's ``predefined_facilities_arr`` as a mask of the required sites.
+
+    Two forms are accepted, as in spopt:
+
+    - a 0/1 (or bool) mask with one entry per site (``[0, 1, 0]``: site 1 is required);
+    - the indices of the required sites, of any length other than ``n_sites``: integers,
+      distinct, in ``[0, n_sites)`` (``[1]``, or ``[]`` for none).
+
+    An array with exactly ``n_sites`` entries is always read as a mask, so an integer array of
+    length ``n_sites`` holding only 0 and 1 is a mask, never the indices 0 and 1; one of that
+    length holding other values is refused (to require every site, pass ``np.ones(n_sites)``).
+    """
     if predefined_facilities_arr is None:
         return np.zeros(n_sites, dtype=bool)
     arr = np.asarray(predefined_facilities_arr).reshape(-1)
-    if arr.size != n_sites:
+    if arr.size == n_sites:
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError(
+                f"predefined_facilities_arr has n_sites={n_sites} entries, so it is read as a "
+                "0/1 mask, but it holds other values; give fewer indices or a 0/1 mask"
+            )
+        return arr.astype(bool)
+    if arr.dtype == np.bool_:
         raise ValueError(
-            f"predefined_facilities_arr must be a 0/1 mask of length n_sites={n_sites}, "
-            f"got {arr.size} entries"
+            f"predefined_facilities_arr as a bool mask needs n_sites={n_sites} entries, "
+            f"got {arr.size}"
         )
-    if not np.isin(arr, (0, 1)).all():
-        raise ValueError("predefined_facilities_arr must hold only 0/1 (or bool) values")
-    return arr.astype(bool)
+    idx = _as_index_array(arr, "predefined_facilities_arr", n_sites)
+    if np.unique(idx).size != idx.size:
+        raise ValueError("predefined_facilities_arr holds a site index more than once")
+    mask = np.zeros(n_sites, dtype=bool)
+    mask[idx] = True
+    return mask

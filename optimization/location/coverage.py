@@ -1,4 +1,5 @@
-"""Covering models: maximal covering (MCLP) and location set covering (LSCP)."""
+"""The maximal covering location model (MCLP); set covering (LSCP, LSCP-B) is in ``lscp``
+and ``lscpb``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from optimization.location._base import LocationModel
 from optimization.location._heuristics import (
     CoverNeighbourhoodSearch,
     SwapEngine,
-    greedy_cover,
 )
 from optimization.location._pairs import (
     BoolArray,
@@ -18,18 +18,12 @@ from optimization.location._pairs import (
     as_required_mask,
     as_site_values,
     as_weights,
+    check_radius,
     make_pairs,
     pairs_from_matrix,
 )
 from optimization.result import SolutionCheckError
 from optimization.solver import TOL, Deadline, SparseModel
-
-
-def _check_radius(service_radius: float) -> float:
-    r = float(service_radius)
-    if not np.isfinite(r) or r < 0:
-        raise ValueError(f"service_radius must be finite and non-negative, got {service_radius}")
-    return r
 
 
 class MCLP(LocationModel):
@@ -94,7 +88,7 @@ class MCLP(LocationModel):
         demand_quantity: FloatArray | None = None,
         name: str = "mclp",
     ) -> None:
-        self.service_radius = _check_radius(service_radius)
+        self.service_radius = check_radius(service_radius)
         super().__init__(pairs.within(self.service_radius), weights, required, name)
         self.p_facilities = None if p_facilities is None else int(p_facilities)
         self.opening_costs = opening_costs
@@ -134,22 +128,22 @@ class MCLP(LocationModel):
         demand_quantity_arr: object = None,
         name: str = "mclp",
     ) -> MCLP:
-        """Dense costs; a demand is covered by j when ``cost_matrix[i, j] <= service_radius``."""
-        pairs = pairs_from_matrix(cost_matrix).within(_check_radius(service_radius))
-        return cls.from_pairs(
-            pairs.demand,
-            pairs.site,
-            pairs.cost,
+        """Dense costs; a demand is covered by j when ``cost_matrix[i, j] <= service_radius``.
+
+        Only the entries within the radius become pairs (``pairs_from_matrix``), so a
+        national matrix (3,321 x 10,035) is read in a fraction of a second."""
+        radius = check_radius(service_radius)
+        return cls._from_candidates(
+            pairs_from_matrix(cost_matrix, radius),
             weights,
-            n_sites=pairs.n_sites,
-            service_radius=service_radius,
-            p_facilities=p_facilities,
-            predefined_facilities_arr=predefined_facilities_arr,
-            opening_costs=opening_costs,
-            budget=budget,
-            facility_capacities=facility_capacities,
-            demand_quantity_arr=demand_quantity_arr,
-            name=name,
+            radius,
+            p_facilities,
+            predefined_facilities_arr,
+            opening_costs,
+            budget,
+            facility_capacities,
+            demand_quantity_arr,
+            name,
         )
 
     @classmethod
@@ -171,20 +165,48 @@ class MCLP(LocationModel):
         name: str = "mclp",
     ) -> MCLP:
         """Sparse pairs; pairs with ``cost > service_radius`` are dropped."""
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
-        pairs = make_pairs(demand_index, site_index, cost, n_demands=w.size, n_sites=n_sites)
-        qty = None
-        if demand_quantity_arr is not None:
-            qty = as_weights(demand_quantity_arr, w.size, "demand_quantity_arr")
-        return cls(
-            pairs,
-            as_weights(w, w.size),
+        n_d = np.asarray(weights).size
+        return cls._from_candidates(
+            make_pairs(demand_index, site_index, cost, n_demands=n_d, n_sites=n_sites),
+            weights,
             service_radius,
             p_facilities,
-            as_required_mask(predefined_facilities_arr, n_sites),
-            as_site_values(opening_costs, n_sites, "opening_costs"),
+            predefined_facilities_arr,
+            opening_costs,
             budget,
-            as_site_values(facility_capacities, n_sites, "facility_capacities"),
+            facility_capacities,
+            demand_quantity_arr,
+            name,
+        )
+
+    @classmethod
+    def _from_candidates(
+        cls,
+        pairs: CandidatePairs,
+        weights: object,
+        service_radius: float,
+        p_facilities: int | None,
+        predefined_facilities_arr: object,
+        opening_costs: object,
+        budget: float | None,
+        facility_capacities: object,
+        demand_quantity_arr: object,
+        name: str,
+    ) -> MCLP:
+        """The one path of both constructors: validated arrays around sorted pairs."""
+        n_d, n_s = pairs.n_demands, pairs.n_sites
+        qty = None
+        if demand_quantity_arr is not None:
+            qty = as_weights(demand_quantity_arr, n_d, "demand_quantity_arr")
+        return cls(
+            pairs,
+            as_weights(weights, n_d),
+            service_radius,
+            p_facilities,
+            as_required_mask(predefined_facilities_arr, n_s),
+            as_site_values(opening_costs, n_s, "opening_costs"),
+            budget,
+            as_site_values(facility_capacities, n_s, "facility_capacities"),
             qty,
             name,
         )
@@ -397,185 +419,3 @@ class MCLP(LocationModel):
                     f"MCLP: site {j} serves {load[j]:,.6g} > capacity {self.capacities[j]:,.6g}"
                 )
         return float(self.weights[dem[covered]].sum())
-
-
-class LSCP(LocationModel):
-    r"""Location set covering: cover every demand within ``service_radius`` at the least number
-    of sites (or least total opening cost), optionally within a budget.
-
-    Formulation (Toregas et al. 1971, as in spopt), ``N_i = {j : (i,j) in P, c_ij <= S}``::
-
-        minimise    sum_j f_j x_j                       (f_j = 1 without opening_costs)
-        subject to  sum_{j in N_i} x_j >= 1             for every demand i   (cover)
-                    sum_j f_j x_j <= B                                       (budget, if B)
-                    x_j = 1                             for every required j (required)
-                    x_j in {0,1}
-
-    ============  =================================================================
-    symbol        meaning
-    ============  =================================================================
-    S             ``service_radius`` (same unit as the costs, e.g. km)
-    f_j, B        ``opening_costs`` (e.g. VND, default 1 per site), ``budget``
-    x_j           site j opened
-    ============  =================================================================
-
-    Objective units: number of sites, or the unit of ``opening_costs``. ``weights`` (optional)
-    only fill the ``weight`` column of ``assignment``; each demand is reported with its nearest
-    open site within the radius.
-
-    Solve strategy: greedy cover (cost per newly covered demand) with redundant sites dropped,
-    handed to SCIP as a hint. Set covering LPs are tight, so SCIP usually proves optimality.
-    """
-
-    sense = "min"
-    model_name = "LSCP"
-
-    def __init__(
-        self,
-        pairs: CandidatePairs,
-        service_radius: float,
-        required: BoolArray,
-        opening_costs: FloatArray | None = None,
-        budget: float | None = None,
-        weights: FloatArray | None = None,
-        name: str = "lscp",
-    ) -> None:
-        self.service_radius = _check_radius(service_radius)
-        w = np.ones(pairs.n_demands) if weights is None else weights
-        super().__init__(pairs.within(self.service_radius), w, required, name)
-        self.opening_costs = opening_costs
-        self.budget = None if budget is None else float(budget)
-        self._check_input()
-
-    @classmethod
-    def from_cost_matrix(
-        cls,
-        cost_matrix: object,
-        service_radius: float,
-        predefined_facilities_arr: object = None,
-        opening_costs: object = None,
-        budget: float | None = None,
-        weights: object = None,
-        name: str = "lscp",
-    ) -> LSCP:
-        """Dense costs; spopt's positional order (``cost_matrix, service_radius``)."""
-        pairs = pairs_from_matrix(cost_matrix).within(_check_radius(service_radius))
-        return cls.from_pairs(
-            pairs.demand,
-            pairs.site,
-            pairs.cost,
-            weights,
-            n_demands=pairs.n_demands,
-            n_sites=pairs.n_sites,
-            service_radius=service_radius,
-            predefined_facilities_arr=predefined_facilities_arr,
-            opening_costs=opening_costs,
-            budget=budget,
-            name=name,
-        )
-
-    @classmethod
-    def from_pairs(
-        cls,
-        demand_index: object,
-        site_index: object,
-        cost: object,
-        weights: object = None,
-        *,
-        n_sites: int,
-        service_radius: float,
-        n_demands: int | None = None,
-        predefined_facilities_arr: object = None,
-        opening_costs: object = None,
-        budget: float | None = None,
-        name: str = "lscp",
-    ) -> LSCP:
-        """Sparse pairs; give ``weights`` or ``n_demands`` so that uncovered demands are known."""
-        if weights is None and n_demands is None:
-            raise ValueError("LSCP.from_pairs needs weights or n_demands")
-        n_d = int(np.asarray(weights).size) if weights is not None else int(n_demands or 0)
-        pairs = make_pairs(demand_index, site_index, cost, n_demands=n_d, n_sites=n_sites)
-        return cls(
-            pairs,
-            service_radius,
-            as_required_mask(predefined_facilities_arr, n_sites),
-            as_site_values(opening_costs, n_sites, "opening_costs"),
-            budget,
-            None if weights is None else as_weights(weights, n_d),
-            name,
-        )
-
-    def _site_cost(self) -> FloatArray:
-        return np.ones(self.n_sites) if self.opening_costs is None else self.opening_costs
-
-    def _check_input(self) -> None:
-        lonely = np.flatnonzero(self.pairs.pairs_per_demand() == 0)
-        if lonely.size:
-            self._fail(
-                f"demand {lonely[0]} has no candidate site within service_radius "
-                f"{self.service_radius:g} ({lonely.size} such demand(s))"
-            )
-        if self.budget is not None:
-            fc = self._site_cost()
-            req_cost = float(fc[self.required].sum())
-            if req_cost > self.budget + TOL:
-                self._fail(
-                    f"the {int(self.required.sum())} required sites cost {req_cost:,.6g} > "
-                    f"budget {self.budget:,.6g}"
-                )
-            cheapest = np.full(self.n_demands, np.inf)
-            np.minimum.at(cheapest, self.pairs.demand, fc[self.pairs.site])
-            i = int(np.argmax(cheapest))
-            if cheapest[i] > self.budget + TOL:
-                self._fail(
-                    f"demand {i}: its cheapest covering site costs {cheapest[i]:,.6g} > budget "
-                    f"{self.budget:,.6g}"
-                )
-
-    def _define(self, m: SparseModel) -> None:
-        pr = self.pairs
-        fc = self._site_cost()
-        self._x0 = m.add_variables("open", self.n_sites, lb=self.required.astype(float),
-                                   cost=fc, integer=True)
-        m.add_constraints("cover", pr.demand, self._x0 + pr.site, 1.0, 1.0, np.inf,
-                          self.n_demands)
-        if self.budget is not None:
-            m.add_constraints(
-                "budget",
-                np.zeros(self.n_sites, dtype=np.int64),
-                self._x0 + np.arange(self.n_sites),
-                fc,
-                -np.inf,
-                self.budget,
-                1,
-            )
-
-    def _heuristic(self, seed: int, deadline: Deadline) -> BoolArray | None:
-        mask = greedy_cover(self.pairs, self.required, self.opening_costs, deadline=deadline)
-        if mask is None:
-            return None
-        if self.budget is not None and self._site_cost()[mask].sum() > self.budget + TOL:
-            return None  # the greedy cover overspends; leave it to the MIP
-        return mask
-
-    def _hint(self, open_mask: BoolArray) -> FloatArray:
-        return open_mask.astype(float)
-
-    def _evaluate(
-        self, open_mask: BoolArray, values: FloatArray | None
-    ) -> tuple[float, pd.DataFrame]:
-        site, cost = self.pairs.nearest_open(open_mask)
-        obj = float(self._site_cost()[open_mask].sum()) if (site >= 0).all() else np.inf
-        return obj, self._assignment_frame(site, cost)
-
-    def _check(self, open_mask: BoolArray, frame: pd.DataFrame) -> float:
-        site = frame["site"].to_numpy(dtype=np.int64)
-        if (site < 0).any():
-            i = int(frame["demand"].to_numpy()[site < 0][0])
-            raise SolutionCheckError(f"LSCP: demand {i} is not covered")
-        if np.any(frame["cost"].to_numpy(dtype=float) > self.service_radius + 1e-9):
-            raise SolutionCheckError("LSCP: a demand is assigned beyond service_radius")
-        total = float(self._site_cost()[open_mask].sum())
-        if self.budget is not None and total > self.budget + TOL * max(1.0, abs(self.budget)):
-            raise SolutionCheckError(f"LSCP: opening cost {total:,.6g} > budget {self.budget:,.6g}")
-        return total

@@ -20,7 +20,7 @@ from optimization.location._pairs import (
     make_pairs,
     pairs_from_matrix,
 )
-from optimization.location.coverage import LSCP
+from optimization.location.lscp import LSCP
 from optimization.result import (
     InfeasibleInputError,
     SolutionCheckError,
@@ -91,17 +91,8 @@ class PCenter(SiteModel):
         name: str = "p-center",
     ) -> PCenter:
         """Dense costs (``inf`` = not a candidate); spopt's positional order."""
-        pairs = pairs_from_matrix(cost_matrix)
-        return cls.from_pairs(
-            pairs.demand,
-            pairs.site,
-            pairs.cost,
-            weights,
-            n_demands=pairs.n_demands,
-            n_sites=pairs.n_sites,
-            p_facilities=p_facilities,
-            predefined_facilities_arr=predefined_facilities_arr,
-            name=name,
+        return cls._from_candidates(
+            pairs_from_matrix(cost_matrix), weights, p_facilities, predefined_facilities_arr, name
         )
 
     @classmethod
@@ -123,11 +114,23 @@ class PCenter(SiteModel):
             raise ValueError("PCenter.from_pairs needs weights or n_demands")
         n_d = int(np.asarray(weights).size) if weights is not None else int(n_demands or 0)
         pairs = make_pairs(demand_index, site_index, cost, n_demands=n_d, n_sites=n_sites)
+        return cls._from_candidates(pairs, weights, p_facilities, predefined_facilities_arr, name)
+
+    @classmethod
+    def _from_candidates(
+        cls,
+        pairs: CandidatePairs,
+        weights: object,
+        p_facilities: int,
+        predefined_facilities_arr: object,
+        name: str,
+    ) -> PCenter:
+        """The one path of both constructors: validated arrays around sorted pairs."""
         return cls(
             pairs,
             p_facilities,
-            as_required_mask(predefined_facilities_arr, n_sites),
-            None if weights is None else as_weights(weights, n_d),
+            as_required_mask(predefined_facilities_arr, pairs.n_sites),
+            None if weights is None else as_weights(weights, pairs.n_demands),
             name,
         )
 

@@ -34,6 +34,8 @@ class PMedian(LocationModel):
                     x_j = 1                                    for every required j    (required)
                     sum_{i:(i,j) in P} q_i y_ij <= Q_j x_j     for every site j        (capacity,
                                                                           only with capacities)
+                    sum_{i:(i,j) in P} q_i y_ij = Q_j          for every required j    (fulfil,
+                                                               with fulfill_predefined_fac)
                     x_j in {0,1};  y_ij in [0,1], binary when capacitated
 
     ============  =================================================================
@@ -51,7 +53,10 @@ class PMedian(LocationModel):
 
     Objective units: weight x cost unit. The model is exact on the given pairs: with k-nearest
     pairs a demand can only be served by one of its k candidates. Capacitated assignment is
-    single-source (binary ``y``), as in spopt.
+    single-source (binary ``y``), as in spopt. ``fulfill_predefined_fac`` (spopt's option, with
+    ``facility_capacities`` only) fills each required site exactly to its capacity; spopt
+    refuses it without capacities, and when the required sites' capacity exceeds the total
+    demand, and so does this model (``ValueError``, ``InfeasibleInputError``).
 
     Solve strategy (uncapacitated): greedy addition then best-improvement swaps (see
     ``_heuristics``), handed to SCIP as a hint. The reported bound is the better of SCIP's and a
@@ -75,11 +80,16 @@ class PMedian(LocationModel):
         facility_capacities: FloatArray | None = None,
         demand_quantity: FloatArray | None = None,
         name: str = "p-median",
+        *,
+        fulfill_predefined_fac: bool = False,
     ) -> None:
         super().__init__(pairs, weights, required, name)
         self.p_facilities = int(p_facilities)
         self.capacities = facility_capacities
         self.demand_quantity = weights if demand_quantity is None else demand_quantity
+        self.fulfill_predefined_fac = bool(fulfill_predefined_fac)
+        # sites that must be filled exactly to capacity
+        self.fulfilled = self.required & self.fulfill_predefined_fac
         self._check_input()
         self._engine: SwapEngine | None = None  # the heuristic's, reused by _improve
 
@@ -92,22 +102,21 @@ class PMedian(LocationModel):
         p_facilities: int,
         predefined_facilities_arr: object = None,
         facility_capacities: object = None,
+        fulfill_predefined_fac: bool = False,
         demand_quantity_arr: object = None,
         name: str = "p-median",
     ) -> PMedian:
-        """Dense ``n_demands x n_sites`` costs (``inf`` = not a candidate), spopt's names."""
-        pairs = pairs_from_matrix(cost_matrix)
-        return cls.from_pairs(
-            pairs.demand,
-            pairs.site,
-            pairs.cost,
+        """Dense ``n_demands x n_sites`` costs (``inf`` = not a candidate), spopt's names and
+        positional order."""
+        return cls._from_candidates(
+            pairs_from_matrix(cost_matrix),
             weights,
-            n_sites=pairs.n_sites,
-            p_facilities=p_facilities,
-            predefined_facilities_arr=predefined_facilities_arr,
-            facility_capacities=facility_capacities,
-            demand_quantity_arr=demand_quantity_arr,
-            name=name,
+            p_facilities,
+            predefined_facilities_arr,
+            facility_capacities,
+            fulfill_predefined_fac,
+            demand_quantity_arr,
+            name,
         )
 
     @classmethod
@@ -122,28 +131,54 @@ class PMedian(LocationModel):
         p_facilities: int,
         predefined_facilities_arr: object = None,
         facility_capacities: object = None,
+        fulfill_predefined_fac: bool = False,
         demand_quantity_arr: object = None,
         name: str = "p-median",
     ) -> PMedian:
         """Sparse candidate pairs as numpy arrays; ``len(weights)`` is the number of demands."""
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
-        pairs = make_pairs(demand_index, site_index, cost, n_demands=w.size, n_sites=n_sites)
-        caps = as_site_values(facility_capacities, n_sites, "facility_capacities")
+        n_d = np.asarray(weights).size
+        return cls._from_candidates(
+            make_pairs(demand_index, site_index, cost, n_demands=n_d, n_sites=n_sites),
+            weights,
+            p_facilities,
+            predefined_facilities_arr,
+            facility_capacities,
+            fulfill_predefined_fac,
+            demand_quantity_arr,
+            name,
+        )
+
+    @classmethod
+    def _from_candidates(
+        cls,
+        pairs: CandidatePairs,
+        weights: object,
+        p_facilities: int,
+        predefined_facilities_arr: object,
+        facility_capacities: object,
+        fulfill_predefined_fac: bool,
+        demand_quantity_arr: object,
+        name: str,
+    ) -> PMedian:
+        """The one path of both constructors: validated arrays around sorted pairs."""
+        n_d, n_s = pairs.n_demands, pairs.n_sites
         qty = None
         if demand_quantity_arr is not None:
-            qty = as_weights(demand_quantity_arr, w.size, "demand_quantity_arr")
+            qty = as_weights(demand_quantity_arr, n_d, "demand_quantity_arr")
         return cls(
             pairs,
-            as_weights(w, w.size),
+            as_weights(weights, n_d),
             p_facilities,
-            as_required_mask(predefined_facilities_arr, n_sites),
-            caps,
+            as_required_mask(predefined_facilities_arr, n_s),
+            as_site_values(facility_capacities, n_s, "facility_capacities"),
             qty,
             name,
+            fulfill_predefined_fac=fulfill_predefined_fac,
         )
 
     # ---------------------------------------------------------------- checks
     def _check_input(self) -> None:
+        self._check_fulfilment()  # first, as in spopt
         p, n_req = self.p_facilities, int(self.required.sum())
         if p < 1 or p > self.n_sites:
             self._fail(f"p_facilities {p} must be between 1 and the {self.n_sites} sites")
@@ -172,6 +207,34 @@ class PMedian(LocationModel):
                     f"demand {i} (quantity {self.demand_quantity[i]:,.6g}) exceeds the capacity of "
                     f"each of its candidate sites"
                 )
+
+    def _check_fulfilment(self) -> None:
+        """``fulfill_predefined_fac``: capacities needed; the required sites must be fillable."""
+        if not (self.fulfill_predefined_fac and self.required.any()):
+            return
+        if self.capacities is None:
+            raise ValueError(
+                "PMedian: fulfill_predefined_fac needs facility_capacities (data on the "
+                "capacity of the facility is missing, so the model cannot be calculated)"
+            )
+        total = float(self.demand_quantity.sum())
+        caps = self.capacities
+        fill = float(caps[self.fulfilled].sum())
+        if fill > total + TOL * max(1.0, total):
+            self._fail(
+                f"the predefined facilities can't be fulfilled: their capacity {fill:,.6g} "
+                f"is larger than the total demand {total:,.6g}"
+            )
+        reach = np.bincount(
+            self.pairs.site, weights=self.demand_quantity[self.pairs.demand], minlength=self.n_sites
+        )
+        short = self.fulfilled & (reach + TOL * np.maximum(1.0, caps) < caps)
+        if short.any():
+            j = int(np.flatnonzero(short)[0])
+            self._fail(
+                f"predefined site {j} can't be fulfilled: its candidate demands total "
+                f"{reach[j]:,.6g} < its capacity {caps[j]:,.6g}"
+            )
 
     # ------------------------------------------------------------------- MIP
     def _define(self, m: SparseModel) -> None:
@@ -212,7 +275,7 @@ class PMedian(LocationModel):
                 np.r_[pr.site, np.arange(self.n_sites)],
                 np.r_[y, self._x0 + np.arange(self.n_sites)],
                 np.r_[self.demand_quantity[pr.demand], -self.capacities],
-                -np.inf,
+                np.where(self.fulfilled, 0.0, -np.inf),
                 0.0,
                 self.n_sites,
             )
@@ -312,10 +375,18 @@ class PMedian(LocationModel):
                 )
         else:
             load = np.bincount(site, weights=self.demand_quantity[dem], minlength=self.n_sites)
-            over = load > self.capacities + TOL * np.maximum(1.0, self.capacities)
+            slack = TOL * np.maximum(1.0, self.capacities)
+            over = load > self.capacities + slack
             if over.any():
                 j = int(np.flatnonzero(over)[0])
                 raise SolutionCheckError(
                     f"PMedian: site {j} serves {load[j]:,.6g} > capacity {self.capacities[j]:,.6g}"
+                )
+            under = self.fulfilled & (load < self.capacities - slack)
+            if under.any():
+                j = int(np.flatnonzero(under)[0])
+                raise SolutionCheckError(
+                    f"PMedian: predefined site {j} serves {load[j]:,.6g}, not its capacity "
+                    f"{self.capacities[j]:,.6g} (fulfill_predefined_fac)"
                 )
         return float(np.sum(self.weights[dem] * cost))
