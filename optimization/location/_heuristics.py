@@ -304,16 +304,17 @@ def pad_to(open_mask: BoolArray, p: int, preferred: FloatArray | None = None) ->
     return open_mask
 
 
-def pmedian_lagrangian_bound(
+def pmedian_lagrangian(
     pairs: CandidatePairs,
     weighted_cost: FloatArray,
     p: int,
     required: BoolArray,
     upper_bound: float,
     *,
-    max_iter: int = 300,
+    max_iter: int = 1_000,
     deadline: Deadline = _NO_DEADLINE,
-) -> tuple[float, int]:
+    every: int = 10,
+) -> tuple[float, int, list[BoolArray]]:
     """Lower bound for the uncapacitated p-median on sparse pairs by Lagrangian relaxation.
 
     Relaxing ``sum_j y_ij = 1`` with multipliers ``l_i`` leaves, per site,
@@ -321,8 +322,10 @@ def pmedian_lagrangian_bound(
     ``p - |required|`` other sites with the smallest ``rho_j``, so
     ``L(l) = sum_i l_i + sum_{j open} rho_j`` is a valid bound for every ``l`` (weak duality).
     Subgradient ascent (Held-Wolfe-Crowder steps towards ``upper_bound``), all numpy.
-    Returns the best bound and the number of iterations (the deadline may stop the ascent: the
-    best value so far is a bound all the same).
+    Returns the best bound, the number of iterations (the deadline may stop the ascent: the
+    best value so far is a bound all the same) and the relaxed open sets of every ``every``-th
+    iteration: starts for the swap search (Beasley's Lagrangian heuristic), much better than
+    greedy ones because the multipliers price every demand at once.
     """
     n_d, n_s = pairs.n_demands, pairs.n_sites
     dem, site, a = pairs.demand, pairs.site, weighted_cost
@@ -335,7 +338,8 @@ def pmedian_lagrangian_bound(
     best = -np.inf
     theta, stall = 2.0, 0
     it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - the count is returned
+    starts: list[BoolArray] = []
+    for it in range(1, max_iter + 1):
         if deadline.expired():
             break
         red = np.minimum(0.0, a - lam[dem])
@@ -346,6 +350,8 @@ def pmedian_lagrangian_bound(
             pick = free[np.argsort(rho[free], kind="stable")[:n_free]]
             opened[pick] = True
         value = float(lam.sum() + rho[opened].sum())
+        if it % every == 0:
+            starts.append(opened)
         if not np.isfinite(best) or value > best + 1e-12 * max(1.0, abs(best)):
             best, stall = value, 0
         else:
@@ -360,7 +366,7 @@ def pmedian_lagrangian_bound(
         if norm == 0:
             break  # the relaxed solution is feasible: the bound is exact
         lam = lam + theta * (upper_bound - value) / norm * grad
-    return best, it
+    return best, it, starts
 
 
 class CoverNeighbourhoodSearch:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from optimization.location._base import LocationModel
-from optimization.location._heuristics import SwapEngine, pmedian_lagrangian_bound
+from optimization.location._heuristics import SwapEngine, pmedian_lagrangian
 from optimization.location._pairs import (
     BoolArray,
     CandidatePairs,
@@ -59,17 +59,18 @@ class PMedian(LocationModel):
     demand, and so does this model (``ValueError``, ``InfeasibleInputError``).
 
     Solve strategy (uncapacitated): greedy addition then best-improvement swaps (see
-    ``_heuristics``), handed to SCIP as a hint. The reported bound is the better of SCIP's and a
-    Lagrangian bound (assignment constraints relaxed, subgradient ascent, numpy only), which
-    on large k-nearest instances comes long before SCIP's root LP. Capacitated: SCIP alone,
-    since nearest-site assignment does not respect capacities.
+    ``_heuristics``); a Lagrangian relaxation of the assignment rows (subgradient ascent, numpy
+    only) gives a bound, which on large k-nearest instances comes long before SCIP's root LP,
+    and its relaxed plans, improved by swaps, the start (Beasley's Lagrangian heuristic); kicks
+    then perturb the best plan until the deadline, while SCIP, hinted, works for its own
+    bound. The reported bound is the better of SCIP's and the Lagrangian one. Capacitated: SCIP
+    alone, since nearest-site assignment does not respect capacities.
     """
 
     sense = "min"
     model_name = "PMedian"
     #: perturbation kicks after the swap search (see ``SwapEngine.perturb_search``)
-    kicks = 200
-    kick_time_s = 10.0
+    kicks = 2_000
 
     def __init__(
         self,
@@ -295,31 +296,40 @@ class PMedian(LocationModel):
         start = eng.greedy(deadline)
         if start is None:
             return None
-        # the swaps leave a third of the time to the bound
-        mask, iters = eng.improve(start, deadline=deadline.share(2 / 3))
+        # the greedy's swaps leave most of the time to the bound and its starts
+        mask, iters = eng.improve(start, deadline=deadline.share(1 / 3))
         self._heuristic_stats["swaps"] = iters - 1
         self._engine = eng
-        _, cost = pr.nearest_open(mask)
-        if not np.isfinite(cost).all():
-            return None
         # SCIP's root LP on national k-nearest instances outlasts the limit; the Lagrangian
-        # bound keeps the reported gap honest and small.
-        bound, lag_iters = pmedian_lagrangian_bound(
-            pr, a, self.p_facilities, self.required, float(np.sum(self.weights * cost)),
-            deadline=deadline,
+        # bound keeps the reported gap honest and small, and its relaxed plans are starts.
+        bound, lag_iters, starts = pmedian_lagrangian(
+            pr, a, self.p_facilities, self.required, eng.objective(mask),
+            deadline=deadline.share(1 / 3),
         )
-        self._heuristic_stats["lagrangian_bound"] = bound
-        self._heuristic_stats["lagrangian_iterations"] = lag_iters
+        self._heuristic_stats.update(lagrangian_bound=bound, lagrangian_iterations=lag_iters,
+                                     greedy_objective=eng.objective(mask))
         self._extra_bound = bound
-        return mask
+        # The relaxed plans, best first, each improved by swaps, in half the time left.
+        by_value = sorted(range(len(starts)), key=lambda k: (eng.objective(starts[k]), -k))
+        search = deadline.share(0.5)
+        tried = 0
+        for k in by_value:
+            if search.expired():
+                break
+            trial, _ = eng.improve(starts[k], deadline=search)
+            tried += 1
+            if eng.objective(trial) < eng.objective(mask) - eng.tol:
+                mask = trial
+        self._heuristic_stats["lagrangian_starts"] = tried
+        _, cost = pr.nearest_open(mask)
+        return mask if np.isfinite(cost).all() else None
 
     def _improve(self, open_mask: BoolArray, seed: int, deadline: Deadline) -> BoolArray:
         """Local kicks (``SwapEngine.perturb_search``), at most ``kicks`` of them."""
         if self._engine is None:
             return open_mask
         n_kicks = min(self.kicks, 10 * self.p_facilities)  # tiny instances need few
-        mask, done = self._engine.perturb_search(open_mask, seed, n_kicks,
-                                                 deadline.earlier(self.kick_time_s))
+        mask, done = self._engine.perturb_search(open_mask, seed, n_kicks, deadline)
         self._heuristic_stats["kicks"] = done
         return mask
 
