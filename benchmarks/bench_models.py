@@ -285,15 +285,15 @@ def seats_instance(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     ll = com[["lon", "lat"]].to_numpy()[unit] + rng.normal(0, 0.04, (n_old, 2))
     main = np.zeros(n_old, dtype=bool)
     main[:N_COMMUNES] = True
-    buildings = pd.DataFrame({"building_id": np.arange(n_old), "commune": unit,
+    buildings = pd.DataFrame({"property_id": np.arange(n_old), "commune_code": unit,
                               "is_main_seat": main,
                               "upkeep_cost_vnd": rng.integers(200, 1500, n_old) * 1_000_000,
                               "floor_area_m2": rng.uniform(150, 1200, n_old)})
-    areas = pd.DataFrame({"area_id": np.arange(n_old), "commune": unit,
+    areas = pd.DataFrame({"area_id": np.arange(n_old), "commune_code": unit,
                           "population": rng.integers(1500, 20000, n_old)})
     i, j, km = pairs_within(ll, ll, 15.0)
     same = unit[i] == unit[j]
-    pairs = pd.DataFrame({"area_id": i[same], "building_id": j[same], "distance_km": km[same]})
+    pairs = pd.DataFrame({"area_id": i[same], "property_id": j[same], "distance_km": km[same]})
     return buildings, areas, pairs
 
 

@@ -33,14 +33,14 @@ def pin_seats(cand: pd.DataFrame, decisions: Decisions, planned: set[str]) -> pd
     the planner releases (forbidden keep, or given a use). ``planned``: the properties of
     the units this run plans (decisions on others wait for a run that plans them)."""
     kept = decisions.kept()
-    usable = set(cand["building_id"])
+    usable = set(cand["property_id"])
     _fail(decisions, [(int(r.row), "property_id", _(
                         "{id!r} cannot be kept by its unit: only a usable building (floor "
                         "area > 0, not unusable) is", id=r.property_id))
                       for r in kept.itertuples(index=False)
                       if r.property_id in planned and r.property_id not in usable])
-    out = cand[~cand["building_id"].isin(decisions.released()) | cand["is_main_seat"]].copy()
-    out["keep_required"] = out["building_id"].isin(set(kept["property_id"]))
+    out = cand[~cand["property_id"].isin(decisions.released()) | cand["is_main_seat"]].copy()
+    out["keep_required"] = out["property_id"].isin(set(kept["property_id"]))
     return out.reset_index(drop=True)
 
 

@@ -157,10 +157,10 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     if radius is None:
         # Buildings the planner keeps are kept here too, as the seats model would name them.
         held = cand[cand["is_main_seat"] | cand["keep_required"]]
-        kept = held[["building_id", "commune_code"]].assign(role=seat_roles(
+        kept = held[["property_id", "commune_code"]].assign(role=seat_roles(
             held["is_main_seat"].to_numpy(), held["floor_area_m2"].to_numpy()))
     else:
-        pairs = prepare.seat_pairs(areas, cand, "building_id", radius, inputs.travel)
+        pairs = prepare.seat_pairs(areas, cand, radius, inputs.travel)
         if sp.max_service_min is not None:  # the pairs the model gets are those within reach
             pairs = pairs[pairs["minutes"].to_numpy(dtype=float) <= sp.max_service_min]
         model = SeatsModel.from_frames(
@@ -171,19 +171,17 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
             office_rent_vnd_per_m2_year=sp.office_rent_vnd_per_m2_year)
         model.run(time_limit=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                   threads=sc.solver.threads, seed=sc.solver.seed)
-        kept = model.kept.rename(columns={"commune": "commune_code"})[
-            ["building_id", "commune_code", "role"]]
-        shortfall = model.office.set_index("commune")["office_shortfall_m2"]
+        kept = model.kept
+        shortfall = model.office.set_index("commune_code")["office_shortfall_m2"]
         records.append(_solve_record("seats", coverage(sc), model.info))
     props = inputs.dataset.properties.set_index("property_id")
-    seats = kept.join(props[["name", "origin", "floor_area_m2", "lon", "lat"]], on="building_id")
-    seats = seats.rename(columns={"building_id": "property_id"})
+    seats = kept.join(props[["name", "origin", "floor_area_m2", "lon", "lat"]], on="property_id")
     seats["upkeep_cost_vnd"] = np.round(seats["floor_area_m2"] * sp.upkeep_vnd_per_m2_year
                                         ).astype(np.int64)
     seats = seats.sort_values(["commune_code", "role", "property_id"], kind="stable")
     seats["decided_by"] = np.where(seats["property_id"].isin(
         set(inputs.decisions.kept()["property_id"])), "planner", "model")
-    near = prepare.nearest_kept(areas, main_at["building_id"].to_numpy(),
+    near = prepare.nearest_kept(areas, main_at["property_id"].to_numpy(),
                                 seats.reset_index(drop=True), radius, inputs.travel)
     for col in near:
         areas[col] = near[col].to_numpy()
