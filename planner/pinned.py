@@ -165,16 +165,16 @@ def served_first(needs: pd.DataFrame, decisions: Decisions) -> pd.DataFrame:
 def pin_transfer(supplies: pd.DataFrame, demands: pd.DataFrame, pairs: pd.DataFrame,
                  units: pd.DataFrame, policy: Policy, decisions: Decisions
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Supplies without the lots the planner keeps, and the lots sent (holder, commune,
-    category, quantity), each checked: the target planned and short of that category by at
-    least the quantity, within ``max_km`` (and the province rule)."""
-    lots = decisions.lots[decisions.lots["holder_code"].isin(set(supplies["holder"]))]
+    """Supplies without the lots the planner keeps, and the lots sent (holder_code,
+    commune_code, category, quantity), each checked: the target planned and short of that
+    category by at least the quantity, within ``max_km`` (and the province rule)."""
+    lots = decisions.lots[decisions.lots["holder_code"].isin(set(supplies["holder_code"]))]
     keep = lots[lots["rule"] == "forbid"]
     held = pd.MultiIndex.from_frame(keep[["holder_code", "category"]])
-    out = supplies[~pd.MultiIndex.from_frame(supplies[["holder", "category"]]).isin(held)]
+    out = supplies[~pd.MultiIndex.from_frame(supplies[["holder_code", "category"]]).isin(held)]
     sent = lots[lots["rule"] == "require"]
-    short = demands.set_index(["commune", "category"])["shortfall"]
-    reach = set(zip(pairs["holder"], pairs["commune"], strict=True))
+    short = demands.set_index(["commune_code", "category"])["shortfall"]
+    reach = set(zip(pairs["holder_code"], pairs["commune_code"], strict=True))
     prov = units.set_index("commune_code")["province_code"]
     problems: list[tuple[int, str | None, str]] = []
     for r in sent.itertuples(index=False):
@@ -196,6 +196,6 @@ def pin_transfer(supplies: pd.DataFrame, demands: pd.DataFrame, pairs: pd.DataFr
                 "unit {code!r} lies in another province and the scenario moves items within "
                 "one", code=r.commune_code)))
     _fail(decisions, problems)
-    fixed = sent.rename(columns={"holder_code": "holder", "commune_code": "commune"})[
-        ["holder", "commune", "category", "quantity"]].astype({"quantity": np.int64})
+    fixed = sent[["holder_code", "commune_code", "category", "quantity"]].astype(
+        {"quantity": np.int64})
     return out.reset_index(drop=True), fixed.reset_index(drop=True)

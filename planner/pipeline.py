@@ -350,9 +350,8 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
         same_province=sc.policy.same_province_only,
         cross_province_penalty_vnd=sc.policy.cross_province_penalty_vnd, fixed_flows=fixed,
         sea_leg_vnd=dict(tp.sea_leg_vnd)).run()
-    flows = model.flows.merge(pairs[["holder", "commune", "distance_source"]],
-                              on=["holder", "commune"], how="left").rename(
-        columns={"holder": "holder_code", "commune": "commune_code"})
+    flows = model.flows.merge(pairs[["holder_code", "commune_code", "distance_source"]],
+                              on=["holder_code", "commune_code"], how="left")
     received = flows.groupby(["commune_code", "category"])["quantity"].sum().rename("received")
     eq = short.join(received, on=["commune_code", "category"])
     eq["received"] = eq["received"].fillna(0).astype(np.int64)
@@ -362,7 +361,7 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
     eq["reason"] = _transfer_reasons(eq, supplies, pairs, inputs, sc)
     flows["decided_by"] = np.where(pd.MultiIndex.from_frame(
         flows[["holder_code", "commune_code", "category"]]).isin(pd.MultiIndex.from_frame(
-            fixed[["holder", "commune", "category"]])), "planner", "model")
+            fixed[["holder_code", "commune_code", "category"]])), "planner", "model")
     flows = flows.sort_values(["category", "holder_code", "commune_code"], kind="stable")
     tables = {"transfers": flows.reset_index(drop=True), "equipment": eq}
     return tables, [_solve_record("transfer", coverage(sc), model.info)]
@@ -376,11 +375,10 @@ def _transfer_reasons(eq: pd.DataFrame, supplies: pd.DataFrame, pairs: pd.DataFr
     if not left.any():
         return reasons
     prov = inputs.units.set_index("commune_code")["province_code"]
-    sup = supplies.assign(holder_province=prov.reindex(supplies["holder"]).to_numpy())
-    reach = pairs.merge(sup, on="holder")
+    reach = pairs.merge(supplies, on="holder_code")
     if sc.policy.same_province_only:
-        reach = reach[reach["holder_province"] == prov.reindex(reach["commune"]).to_numpy()]
-    reachable = reach.groupby(["commune", "category"])["surplus"].sum()
+        reach = reach[reach["province_code"] == prov.reindex(reach["commune_code"]).to_numpy()]
+    reachable = reach.groupby(["commune_code", "category"])["surplus"].sum()
     anywhere = supplies.groupby("category")["surplus"].sum()
     max_km = sc.policy.transfer.max_km
     for i in np.flatnonzero(left):

@@ -161,34 +161,35 @@ def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario,
     tr = tr[tr["holder_code"].isin(u.index)]
     supplies = tr.groupby(["holder_code", "category"], as_index=False)["quantity"].sum()
     supplies = pd.DataFrame({
-        "holder": supplies["holder_code"].to_numpy(),
+        "holder_code": supplies["holder_code"].to_numpy(),
         "category": supplies["category"].to_numpy(),
         "surplus": supplies["quantity"].to_numpy(dtype=np.int64),
-        "province": u.loc[supplies["holder_code"], "province_code"].to_numpy(),
+        "province_code": u.loc[supplies["holder_code"], "province_code"].to_numpy(),
     })
     dem = short[short["shortfall"] > 0]
     demands = pd.DataFrame({
-        "commune": dem["commune_code"].to_numpy(),
+        "commune_code": dem["commune_code"].to_numpy(),
         "category": dem["category"].to_numpy(),
         "shortfall": dem["shortfall"].to_numpy(dtype=np.int64),
-        "province": u.loc[dem["commune_code"], "province_code"].to_numpy(),
+        "province_code": u.loc[dem["commune_code"], "province_code"].to_numpy(),
         "priority_weight": u.loc[dem["commune_code"], "priority_weight"].to_numpy(),
     })
-    holders = u.loc[pd.unique(supplies["holder"])]
-    takers = u.loc[pd.unique(demands["commune"])]
+    holders = u.loc[pd.unique(supplies["holder_code"])]
+    takers = u.loc[pd.unique(demands["commune_code"])]
     pairs = geodata.pairs_within_radius(holders[["lon", "lat"]].to_numpy(),
                                         takers[["lon", "lat"]].to_numpy(), pol.transfer.max_km)
-    pairs = pd.DataFrame({"holder": holders.index.to_numpy()[pairs["origin"].to_numpy()],
-                          "commune": takers.index.to_numpy()[pairs["destination"].to_numpy()],
+    pairs = pd.DataFrame({"holder_code": holders.index.to_numpy()[pairs["origin"].to_numpy()],
+                          "commune_code": takers.index.to_numpy()[
+                              pairs["destination"].to_numpy()],
                           "distance_km": pairs["distance_km"].to_numpy()})
-    pairs = travel.apply(pairs, "holder", "commune")
+    pairs = travel.apply(pairs, "holder_code", "commune_code")
     keep = pairs["distance_km"].to_numpy() <= pol.transfer.max_km
     if pol.same_province_only:  # the model drops the others: no need to measure them
         prov = u["province_code"]
-        keep &= (prov.reindex(pairs["holder"]).to_numpy()
-                 == prov.reindex(pairs["commune"]).to_numpy())
+        keep &= (prov.reindex(pairs["holder_code"]).to_numpy()
+                 == prov.reindex(pairs["commune_code"]).to_numpy())
     pairs = pairs[keep].reset_index(drop=True)
-    pairs["sea_leg"] = sea_legs(pairs["holder"], pairs["commune"], units, pol) & (
+    pairs["sea_leg"] = sea_legs(pairs["holder_code"], pairs["commune_code"], units, pol) & (
         pairs["distance_source"] == COMPUTED).to_numpy()
     return supplies, demands, pairs, short
 

@@ -73,8 +73,8 @@ def candidate_pairs(inputs: Inputs) -> pd.DataFrame:
                                 "destination": service["commune_code"],
                                 "destination_type": UNIT}))
     transfer = prepare.transfer_inputs(inputs.dataset, units, inputs.scenario, empty)[2]
-    frames.append(pd.DataFrame({"stage": "transfer", "origin": transfer["holder"],
-                                "destination": transfer["commune"],
+    frames.append(pd.DataFrame({"stage": "transfer", "origin": transfer["holder_code"],
+                                "destination": transfer["commune_code"],
                                 "destination_type": UNIT}))
     pairs = pd.concat(frames, ignore_index=True).drop_duplicates(
         ["origin", "destination", "destination_type"])
