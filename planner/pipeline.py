@@ -242,14 +242,13 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     dropped = key.isin(pd.MultiIndex.from_frame(required[["property_id", "use"]])) & ~key.isin(
         pd.MultiIndex.from_frame(near[["property_id", "use"]]))
     options = pd.concat([near, options[dropped]], ignore_index=True)
-    pairs = pinned.restrict_targets(pairs, all_pairs, required).rename(
-        columns={"commune_code": "commune"})
+    pairs = pinned.restrict_targets(pairs, all_pairs, required)
     penalty = {u: float(v) for u, v in pol.unmet_penalty_vnd_per_m2.items()}
     penalty["service_point"] = float(pol.unmet_penalty_vnd_per_service_point)
     building = surplus["kind"].to_numpy() == "building"
     props = pd.DataFrame({"property_id": surplus["property_id"].to_numpy(),
-                          "province": prov.reindex(surplus["commune_code"]).to_numpy(),
-                          "commune": surplus["commune_code"].to_numpy(),
+                          "province_code": prov.reindex(surplus["commune_code"]).to_numpy(),
+                          "commune_code": surplus["commune_code"].to_numpy(),
                           # A building's public uses share its floor; a plot takes one use.
                           "shared_floor_m2": np.where(building, np.floor(
                               surplus["floor_area_m2"].to_numpy(dtype=float)), 0.0),
@@ -261,11 +260,11 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                     for p in provinces}
     per_province = {p: b for p, b in per_province.items() if b is not None}
     needs = needs.assign(need=np.ceil(needs["need"]).astype(np.int64),
-                         province=prov.reindex(needs["commune_code"]).to_numpy()).rename(
-        columns={"commune_code": "commune"})
+                         province_code=prov.reindex(needs["commune_code"]).to_numpy())
     model = DispositionModel.from_frames(
-        props, needs[["commune", "use", "need", "priority_weight", "served_first", "province"]],
-        pairs[["property_id", "commune", "distance_km", "minutes"]], options=options,
+        props, needs[["commune_code", "use", "need", "priority_weight", "served_first",
+                      "province_code"]],
+        pairs[["property_id", "commune_code", "distance_km", "minutes"]], options=options,
         radius_km=dict(pol.service_radius_km), radius_min=dict(pol.service_radius_min),
         unmet_penalty_vnd=penalty,
         budget_vnd=budget.national_vnd, province_budget_vnd=per_province,
@@ -279,11 +278,10 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                 threads=sc.solver.threads, seed=sc.solver.seed,
                 start=start)
     model.check_solution()
-    a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
+    a = model.assignment
     timed = ["minutes"] if inputs.travel.has_minutes else []
-    sv = model.service.merge(pairs[["property_id", "commune", "distance_source", *timed]],
-                             on=["property_id", "commune"], how="left").rename(
-        columns={"commune": "commune_code"})
+    sv = model.service.merge(pairs[["property_id", "commune_code", "distance_source", *timed]],
+                             on=["property_id", "commune_code"], how="left")
     # What the property's (first) use serves, and the unit it serves most.
     own = sv.merge(a[["property_id", "use"]], on=["property_id", "use"])
     main = own.sort_values(["property_id", "quantity", "commune_code"],
@@ -296,14 +294,13 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     disp["served_commune_code"] = disp["property_id"].map(main["commune_code"])
     disp["served_quantity"] = disp["property_id"].map(served).fillna(0.0)
     disp["report_category"] = disp["use"].map(REPORT_CATEGORY_OF_USE)
-    codes = model.property_reasons().rename(columns={"alt_commune": "alt_commune_code"})
+    codes = model.property_reasons()
     # The model sees only the options that reach a need; eligible ones reach none.
     codes.loc[(codes["reason_code"] == "no_public_option")
               & codes["property_id"].isin(eligible_public), "reason_code"] = "no_need_in_reach"
     disp = disp.join(codes.drop(columns="property_id").set_index(disp.index))
     disp["reason"] = reasons.property_texts(disp, codes, surplus, units, pol, sv)
-    said = reasons.decision_texts(disp["property_id"], inputs.decisions.properties.rename(
-        columns={"property_id": "id"}))
+    said = reasons.decision_texts(disp["property_id"], inputs.decisions.properties)
     disp["decided_by"] = np.where(said != "", "planner", "model")
     disp["reason"] = np.where(said != "", said + ". " + disp["reason"], disp["reason"])
     cols = ["property_id", "name", "origin", "kind", "province_code", "commune_code",
@@ -315,14 +312,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
             "alt_cost_one_unit_vnd", "alt_cost_vnd", "budget_scope", "budget_left_vnd",
             "lon", "lat"]
     disp = disp[cols].sort_values("property_id", kind="stable").reset_index(drop=True)
-    un = model.unmet.rename(columns={"commune": "commune_code"})
-    why = model.need_reasons().rename(columns={"commune": "commune_code",
-                                               "property_id": "candidate_property_id",
-                                               "distance_km": "candidate_distance_km"})
-    why["reason"] = reasons.need_texts(why.rename(columns={
-        "candidate_property_id": "property_id", "candidate_distance_km": "distance_km"}),
-        units, pol)
-    un = un.merge(why, on=["commune_code", "use"], how="left")
+    why = model.need_reasons()
+    why["reason"] = reasons.need_texts(why, units, pol)
+    un = model.unmet.merge(why, on=["commune_code", "use"], how="left")
     un["reason"] = un["reason"].fillna("")
     un["reason_code"] = un["reason_code"].fillna("")
     un = un.sort_values(["commune_code", "use"], kind="stable").reset_index(drop=True)
