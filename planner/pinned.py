@@ -126,11 +126,11 @@ def _over_budget(req: pd.DataFrame, options: pd.DataFrame, info: pd.DataFrame,
     cost = req.merge(options[["property_id", "use", "renovation_cost_vnd"]],
                      on=["property_id", "use"])
     prov = units.set_index("commune_code")["province_code"]
-    cost["province"] = prov.reindex(info.loc[cost["property_id"], "commune_code"]).to_numpy()
+    cost["province_code"] = prov.reindex(info.loc[cost["property_id"], "commune_code"]).to_numpy()
     b = scenario.budget
     out: list[tuple[int, str | None, str]] = []
     groups = [(budget_scope_label("national"), cost, b.national_vnd)]
-    for k, rows in cost.groupby("province"):
+    for k, rows in cost.groupby("province_code"):
         groups.append((budget_scope_label(f"province {k}"), rows,
                        b.per_province_vnd.get(str(k), b.default_province_vnd)))
     for what, rows, cap in groups:
