@@ -25,14 +25,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_location import load_points  # noqa: E402
-from bench_models import PENALTY_VND, disposition_instance, machine  # noqa: E402
+from bench_location import load_points
+from bench_models import PENALTY_VND, disposition_instance, machine
 
-import geodata  # noqa: E402
-from optimization import MCLP, DispositionModel, PMedian  # noqa: E402
-from optimization.disposition import MONEY_SCALE  # noqa: E402
-from optimization.result import relative_gap  # noqa: E402
-from optimization.solver import Deadline, MipArrays, SolveOptions, solve_arrays  # noqa: E402
+import geodata
+from optimization import MCLP, DispositionModel, PMedian
+from optimization.disposition import MONEY_SCALE
+from optimization.result import relative_gap
+from optimization.solver import Deadline, MipArrays, SolveOptions, solve_arrays
 
 OUT = Path(__file__).with_name("results_core.md")
 PEERS = {"SCIP": "scip", "HiGHS": "highs"}
@@ -99,10 +99,10 @@ def two_largest(inst: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """The two provinces with the most properties, and a budget in proportion to the
     national one (5,000 bn VND for 16,124 properties)."""
     props = inst["properties"]
-    top = props["province"].value_counts().index[:2]
-    keep = props[props["province"].isin(top)]
+    top = props["province_code"].value_counts().index[:2]
+    keep = props[props["province_code"].isin(top)]
     sub = {**inst, "properties": keep,
-           "needs": inst["needs"][inst["needs"]["province"].isin(top)],
+           "needs": inst["needs"][inst["needs"]["province_code"].isin(top)],
            "pairs": inst["pairs"][inst["pairs"]["property_id"].isin(keep["property_id"])],
            "options": inst["options"][inst["options"]["property_id"].isin(keep["property_id"])]}
     return sub, int(5_000_000_000_000 * len(keep) / len(props))

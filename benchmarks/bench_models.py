@@ -92,7 +92,7 @@ def communes(rng: np.random.Generator, n: int = N_COMMUNES) -> pd.DataFrame:
     ll = points(rng, n)
     seeds = rng.choice(n, N_PROVINCES, replace=False)
     prov = cKDTree(ll[seeds]).query(ll)[1]
-    return pd.DataFrame({"commune": np.arange(n), "province": prov, "lon": ll[:, 0],
+    return pd.DataFrame({"commune_code": np.arange(n), "province_code": prov, "lon": ll[:, 0],
                          "lat": ll[:, 1],
                          "priority_weight": rng.choice([1.0, 1.5, 2.0, 3.0], n,
                                                        p=[.5, .2, .25, .05])})
@@ -110,7 +110,8 @@ def disposition_instance(seed: int, n_prop: int = 16_124, n_comm: int = N_COMMUN
     floor = np.clip(rng.lognormal(np.log(400), 0.7, n_prop), 50, 5000)
     land = floor * rng.uniform(1.5, 4, n_prop)
     props = pd.DataFrame({"property_id": np.arange(n_prop),
-                          "province": com["province"].to_numpy()[home], "commune": home})
+                          "province_code": com["province_code"].to_numpy()[home],
+                          "commune_code": home})
     # use: (capacity units per m2 of floor, renovation VND per m2, share eligible)
     per = {"health": (1 / 30, 5e6, .3), "education": (1 / 4, 4e6, .5), "office": (1.0, 2.5e6, .7),
            "service_point": (1 / 80, 2e6, .4), "housing": (1 / 60, 3e6, .3),
@@ -137,12 +138,12 @@ def disposition_instance(seed: int, n_prop: int = 16_124, n_comm: int = N_COMMUN
     needs = []
     for u, (p, lo, hi) in rate.items():
         has = np.flatnonzero(rng.random(n_comm) < p)
-        needs.append(pd.DataFrame({"commune": has, "use": u,
+        needs.append(pd.DataFrame({"commune_code": has, "use": u,
                                    "need": rng.integers(lo, hi + 1, len(has))}))
     need = pd.concat(needs, ignore_index=True).merge(
-        com[["commune", "priority_weight", "province"]], on="commune")
+        com[["commune_code", "priority_weight", "province_code"]], on="commune_code")
     i, j, km = pairs_within(pll, cll, max(RADIUS_KM.values()))
-    pairs = pd.DataFrame({"property_id": i, "commune": j, "distance_km": km})
+    pairs = pd.DataFrame({"property_id": i, "commune_code": j, "distance_km": km})
     return {"properties": props, "needs": need, "pairs": pairs,
             "options": pd.concat(opts, ignore_index=True), "radius_km": RADIUS_KM}
 
@@ -172,10 +173,10 @@ def plain_mip(inst: dict[str, Any], limit: float, solver: str,
               province: int | None = None, threads: int = 2) -> dict[str, Any]:
     """The same MIP handed whole to one solver, no start, no decomposition."""
     if province is not None:
-        keep = inst["properties"]["province"] == province
+        keep = inst["properties"]["province_code"] == province
         props = inst["properties"][keep]
         inst = {**inst, "properties": props,
-                "needs": inst["needs"][inst["needs"]["province"] == province],
+                "needs": inst["needs"][inst["needs"]["province_code"] == province],
                 "pairs": inst["pairs"][inst["pairs"]["property_id"].isin(props["property_id"])],
                 "options": inst["options"][inst["options"]["property_id"].isin(
                     props["property_id"])]}
@@ -211,21 +212,21 @@ def transfer_instance(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     com = communes(rng)
     hll = points(rng, 734)
     hprov = cKDTree(com[["lon", "lat"]].to_numpy()).query(hll)[1]
-    hprov = com["province"].to_numpy()[hprov]
+    hprov = com["province_code"].to_numpy()[hprov]
     sup, dem = [], []
     for k in CATEGORIES:
         n_short = 354 if k == "car" else 601
         short = rng.choice(N_COMMUNES, n_short, replace=False)
         qty = rng.integers(1, 3 if k == "car" else 12, n_short)
-        dem.append(pd.DataFrame({"commune": short, "category": k, "shortfall": qty,
-                                 "province": com["province"].to_numpy()[short],
+        dem.append(pd.DataFrame({"commune_code": short, "category": k, "shortfall": qty,
+                                 "province_code": com["province_code"].to_numpy()[short],
                                  "priority_weight": com["priority_weight"].to_numpy()[short],
                                  "lon": com["lon"].to_numpy()[short],
                                  "lat": com["lat"].to_numpy()[short]}))
         has = np.flatnonzero(rng.random(734) < 0.6)
-        sup.append(pd.DataFrame({"holder": has, "category": k,
+        sup.append(pd.DataFrame({"holder_code": has, "category": k,
                                  "surplus": rng.integers(1, 4 if k == "car" else 25, len(has)),
-                                 "province": hprov[has], "lon": hll[has, 0],
+                                 "province_code": hprov[has], "lon": hll[has, 0],
                                  "lat": hll[has, 1]}))
     return pd.concat(sup, ignore_index=True), pd.concat(dem, ignore_index=True)
 
@@ -281,15 +282,15 @@ def seats_instance(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
     ll = com[["lon", "lat"]].to_numpy()[unit] + rng.normal(0, 0.04, (n_old, 2))
     main = np.zeros(n_old, dtype=bool)
     main[:N_COMMUNES] = True
-    buildings = pd.DataFrame({"building_id": np.arange(n_old), "commune": unit,
+    buildings = pd.DataFrame({"property_id": np.arange(n_old), "commune_code": unit,
                               "is_main_seat": main,
                               "upkeep_cost_vnd": rng.integers(200, 1500, n_old) * 1_000_000,
                               "floor_area_m2": rng.uniform(150, 1200, n_old)})
-    areas = pd.DataFrame({"area_id": np.arange(n_old), "commune": unit,
+    areas = pd.DataFrame({"area_id": np.arange(n_old), "commune_code": unit,
                           "population": rng.integers(1500, 20000, n_old)})
     i, j, km = pairs_within(ll, ll, 15.0)
     same = unit[i] == unit[j]
-    pairs = pd.DataFrame({"area_id": i[same], "building_id": j[same], "distance_km": km[same]})
+    pairs = pd.DataFrame({"area_id": i[same], "property_id": j[same], "distance_km": km[same]})
     return buildings, areas, pairs
 
 
@@ -348,12 +349,13 @@ def main() -> None:
     sup, dem = transfer_instance(args.seed)
     rows = []
     for radius in (100.0, 200.0):
-        hs = sup.drop_duplicates("holder")
+        hs = sup.drop_duplicates("holder_code")
         i, j, km = pairs_within(hs[["lon", "lat"]].to_numpy(),
-                                dem.drop_duplicates("commune")[["lon", "lat"]].to_numpy(),
+                                dem.drop_duplicates("commune_code")[["lon", "lat"]].to_numpy(),
                                 radius)
-        pairs = pd.DataFrame({"holder": hs["holder"].to_numpy()[i],
-                              "commune": dem.drop_duplicates("commune")["commune"].to_numpy()[j],
+        pairs = pd.DataFrame({"holder_code": hs["holder_code"].to_numpy()[i],
+                              "commune_code": dem.drop_duplicates("commune_code")[
+                                  "commune_code"].to_numpy()[j],
                               "distance_km": km})
         _, r = run_transfer(sup, dem, pairs)
         rows.append({"pairs": f"sparse, radius {radius:g} km", **r})
@@ -429,7 +431,7 @@ def main() -> None:
 
     # --- Solver comparison on the raw MIP
     print("plain solvers ...", flush=True)
-    prov = int(inst["properties"]["province"].value_counts().index[0])
+    prov = int(inst["properties"]["province_code"].value_counts().index[0])
     prow = []
     for label, st in (("HiGHS", "highs"), ("SCIP", "gscip"), ("CP-SAT", "cp-sat")):
         r = plain_mip(inst, limit / 3, st, province=prov, threads=args.threads)

@@ -65,10 +65,10 @@ class SeatsModel(LocationModel):
     a kept building with at least ``annex_min_floor_area_m2`` of floor area is an ``annex``
     (room for departments), a smaller one a ``service_point``.
 
-    Results: ``kept`` (building_id, commune, role), ``surplus`` (building_id, commune),
-    ``office`` (commune, office_deficit_m2, kept_floor_area_m2, office_shortfall_m2),
-    ``coverage`` (area_id, commune, population, building_id of the nearest kept building within
-    reach or None, distance_km, served).
+    Results: ``kept`` (property_id, commune_code, role), ``surplus`` (property_id,
+    commune_code), ``office`` (commune_code, office_deficit_m2, kept_floor_area_m2,
+    office_shortfall_m2), ``coverage`` (area_id, commune_code, population, property_id of the
+    nearest kept building within reach or None, distance_km, served).
     """
 
     sense = "min"
@@ -93,7 +93,7 @@ class SeatsModel(LocationModel):
         super().__init__(cand.within(self.max_service_km),
                          areas["population"].to_numpy(dtype=float), self.main | pinned, "seats")
         self.upkeep = buildings["upkeep_cost_vnd"].to_numpy(dtype=float)
-        self.unit_codes, self.site_unit = _units(buildings["commune"])
+        self.unit_codes, self.site_unit = _units(buildings["commune_code"])
         deficit = (office_deficit_m2 if office_deficit_m2 is not None else pd.Series(dtype=float))
         self.deficit = np.ceil(deficit.reindex(self.unit_codes).fillna(0.0).to_numpy(
             dtype=float))
@@ -102,8 +102,8 @@ class SeatsModel(LocationModel):
         self.office_floor = np.where(self.main, 0.0, np.floor(floor))
         self.rent = float(office_rent_vnd_per_m2_year)
         self.penalty = self.penalty_vnd_per_person * self.weights
-        self.kept = pd.DataFrame(columns=["building_id", "commune", "role"])
-        self.surplus = pd.DataFrame(columns=["building_id", "commune"])
+        self.kept = pd.DataFrame(columns=["property_id", "commune_code", "role"])
+        self.surplus = pd.DataFrame(columns=["property_id", "commune_code"])
         self.coverage = pd.DataFrame()
         self.office = pd.DataFrame()
 
@@ -113,19 +113,18 @@ class SeatsModel(LocationModel):
                     annex_min_floor_area_m2: float = ANNEX_MIN_FLOOR_AREA_M2,
                     office_deficit_m2: pd.Series | None = None,
                     office_rent_vnd_per_m2_year: float = 0.0) -> SeatsModel:
-        """``buildings``: building_id, commune, is_main_seat, upkeep_cost_vnd (>= 0) and
+        """``buildings``: property_id, commune_code, is_main_seat, upkeep_cost_vnd (>= 0) and
         optionally floor_area_m2 and keep_required (kept whatever it costs: a planner's
-        decision). ``areas``: area_id, commune, population (>= 0). ``pairs``:
-        area_id, building_id, distance_km (only pairs of the same unit count; others are an
+        decision). ``areas``: area_id, commune_code, population (>= 0). ``pairs``:
+        area_id, property_id, distance_km (only pairs of the same unit count; others are an
         error). Exactly one main seat per unit that has areas. ``office_deficit_m2``: per unit
         code, the office area its main seat lacks against the norm (m2, >= 0); the other kept
         buildings' floor areas cover it, what is left costs ``office_rent_vnd_per_m2_year``
         per m2."""
-        b = buildings.rename(columns={"commune_code": "commune"})
-        a = areas.rename(columns={"commune_code": "commune"})
-        _require(b, "buildings", ["building_id", "commune", "is_main_seat", "upkeep_cost_vnd"])
-        _require(a, "areas", ["area_id", "commune", "population"])
-        _require(pairs, "pairs", ["area_id", "building_id", "distance_km"])
+        b, a = buildings, areas
+        _require(b, "buildings", ["property_id", "commune_code", "is_main_seat", "upkeep_cost_vnd"])
+        _require(a, "areas", ["area_id", "commune_code", "population"])
+        _require(pairs, "pairs", ["area_id", "property_id", "distance_km"])
         if not (math.isfinite(max_service_km) and max_service_km > 0):
             raise ValueError(f"max_service_km must be positive and finite, got {max_service_km}")
         if not (math.isfinite(penalty_vnd_per_person) and penalty_vnd_per_person >= 0):
@@ -141,12 +140,12 @@ class SeatsModel(LocationModel):
             v = frame[col].to_numpy(dtype=float)
             if not np.isfinite(v).all() or (v < 0).any():
                 raise ValueError(f"{name}.{col} must be finite and >= 0")
-        for frame, name, col in ((b, "buildings", "building_id"), (a, "areas", "area_id")):
+        for frame, name, col in ((b, "buildings", "property_id"), (a, "areas", "area_id")):
             if frame[col].duplicated().any():
                 raise ValueError(f"{name}.{col} has duplicates, e.g. "
                                  f"{frame[col][frame[col].duplicated()].iloc[0]!r}")
-        mains = b[b["is_main_seat"].astype(bool)].groupby("commune").size()
-        units = pd.Index(a["commune"].unique())
+        mains = b[b["is_main_seat"].astype(bool)].groupby("commune_code").size()
+        units = pd.Index(a["commune_code"].unique())
         missing = units.difference(mains.index)
         if len(missing):
             raise ValueError(f"{len(missing)} unit(s) have areas but no main seat, e.g. "
@@ -154,11 +153,11 @@ class SeatsModel(LocationModel):
         several = mains[mains > 1]
         if len(several):
             raise ValueError(f"unit {several.index[0]!r} has {int(several.iloc[0])} main seats")
-        bi = pd.Index(b["building_id"]).get_indexer(pairs["building_id"])
+        bi = pd.Index(b["property_id"]).get_indexer(pairs["property_id"])
         ai = pd.Index(a["area_id"]).get_indexer(pairs["area_id"])
         if (bi < 0).any() or (ai < 0).any():
-            raise ValueError("pairs name an unknown area_id or building_id")
-        other_unit = b["commune"].to_numpy()[bi] != a["commune"].to_numpy()[ai]
+            raise ValueError("pairs name an unknown area_id or property_id")
+        other_unit = b["commune_code"].to_numpy()[bi] != a["commune_code"].to_numpy()[ai]
         if other_unit.any():
             raise ValueError(f"{int(other_unit.sum())} pair(s) join an area to a building of "
                              "another unit")
@@ -268,13 +267,13 @@ class SeatsModel(LocationModel):
         floor = (b["floor_area_m2"].to_numpy(dtype=float) if "floor_area_m2" in b
                  else np.zeros(len(b)))
         role = seat_roles(self.main, floor, self.annex_min_floor_area_m2)
-        self.kept = pd.DataFrame({"building_id": b["building_id"].to_numpy()[keep],
-                                  "commune": b["commune"].to_numpy()[keep],
+        self.kept = pd.DataFrame({"property_id": b["property_id"].to_numpy()[keep],
+                                  "commune_code": b["commune_code"].to_numpy()[keep],
                                   "role": role[keep]})
-        self.surplus = pd.DataFrame({"building_id": b["building_id"].to_numpy()[~keep],
-                                     "commune": b["commune"].to_numpy()[~keep]})
+        self.surplus = pd.DataFrame({"property_id": b["property_id"].to_numpy()[~keep],
+                                     "commune_code": b["commune_code"].to_numpy()[~keep]})
         self.office = pd.DataFrame({
-            "commune": self.unit_codes, "office_deficit_m2": self.deficit,
+            "commune_code": self.unit_codes, "office_deficit_m2": self.deficit,
             "kept_floor_area_m2": np.bincount(self.site_unit, weights=self.office_floor * keep,
                                               minlength=len(self.unit_codes)),
             "office_shortfall_m2": self._shortfall(keep)})
@@ -282,9 +281,9 @@ class SeatsModel(LocationModel):
         site = a["site"].to_numpy(dtype=np.int64)
         self.coverage = pd.DataFrame({
             "area_id": self.areas["area_id"].to_numpy(),
-            "commune": self.areas["commune"].to_numpy(),
+            "commune_code": self.areas["commune_code"].to_numpy(),
             "population": self.weights,
-            "building_id": np.where(site >= 0, b["building_id"].to_numpy()[np.maximum(site, 0)],
+            "property_id": np.where(site >= 0, b["property_id"].to_numpy()[np.maximum(site, 0)],
                                     None),
             "distance_km": a["cost"].to_numpy(dtype=float),
             "served": site >= 0,
@@ -296,13 +295,13 @@ class SeatsModel(LocationModel):
         super().check_solution()
         keep = np.zeros(self.n_sites, dtype=bool)
         keep[self.selected_sites] = True
-        if set(self.kept["building_id"]) != set(self.buildings["building_id"][keep]):
+        if set(self.kept["property_id"]) != set(self.buildings["property_id"][keep]):
             raise SolutionCheckError("Seats: 'kept' differs from the selected buildings")
         if len(self.kept) + len(self.surplus) != self.n_sites or set(
-                self.kept["building_id"]) & set(self.surplus["building_id"]):
+                self.kept["property_id"]) & set(self.surplus["property_id"]):
             raise SolutionCheckError("Seats: every building must be kept or surplus, once")
         mains = self.kept[self.kept["role"] == "main_seat"]
-        if not mains["commune"].is_unique or len(mains) != int(self.main.sum()):
+        if not mains["commune_code"].is_unique or len(mains) != int(self.main.sum()):
             raise SolutionCheckError("Seats: each unit keeps exactly its main seat")
         o = self.office
         housed = o["kept_floor_area_m2"].to_numpy(dtype=float)

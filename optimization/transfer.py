@@ -113,9 +113,9 @@ class TransferModel(Runs):
     category, carry no arc. Without ``pairs`` every holder is paired with every commune of the
     same category, with great-circle distance from ``lon``/``lat`` columns (small cases).
 
-    Results: ``flows`` (holder, commune, category, quantity, distance_km, sea_leg, cost_vnd),
-    ``unmet`` (commune, category, shortfall, received, unmet, penalty_vnd) and ``remaining``
-    (holder, category, surplus, shipped, remaining).
+    Results: ``flows`` (holder_code, commune_code, category, quantity, distance_km, sea_leg,
+    cost_vnd), ``unmet`` (commune_code, category, shortfall, received, unmet, penalty_vnd) and
+    ``remaining`` (holder_code, category, surplus, shipped, remaining).
     """
 
     SOLVER = "ortools.SimpleMinCostFlow"
@@ -128,7 +128,7 @@ class TransferModel(Runs):
                  sea_leg_vnd: CostArg = 0) -> None:
         self.supplies = supplies
         self.fixed_flows = (fixed_flows if fixed_flows is not None else pd.DataFrame(
-            {"holder": [], "commune": [], "category": [], "quantity": []}))
+            {"holder_code": [], "commune_code": [], "category": [], "quantity": []}))
         self.demands = demands
         self.pairs = pairs
         self.same_province = bool(same_province)
@@ -164,33 +164,34 @@ class TransferModel(Runs):
                     sea_leg_vnd: CostArg = 0) -> TransferModel:
         """Validate the frames and return an unbuilt model.
 
-        ``supplies``: holder, category, surplus (int >= 0), province (needed for the
-        province rules), lon/lat (only without ``pairs``). ``demands``: commune, category,
-        shortfall (int >= 0), province, priority_weight (default 1), lon/lat (only without
-        ``pairs``). ``pairs``: holder, commune, distance_km, optionally sea_leg (bool: the
+        ``supplies``: holder_code (the unit holding the surplus), category, surplus (int >= 0),
+        province_code (needed for the province rules), lon/lat (only without ``pairs``).
+        ``demands``: commune_code, category, shortfall (int >= 0), province_code,
+        priority_weight (default 1), lon/lat (only without ``pairs``). ``pairs``:
+        holder_code, commune_code, distance_km, optionally sea_leg (bool: the
         pair crosses the sea, costed per item by ``sea_leg_vnd`` instead of per km). Key
         columns may also be index levels. ``cost_per_km_vnd``, ``handling_vnd``,
         ``unmet_penalty_vnd`` and ``sea_leg_vnd`` are scalars or mappings category -> VND.
-        ``fixed_flows`` (holder, commune, category, quantity): items that must move (a
+        ``fixed_flows`` (holder_code, commune_code, category, quantity): items that must move (a
         planner's decision), each on an allowed arc, within the holder's surplus and the
         commune's shortfall.
         """
         need_prov = same_province or cross_province_penalty_vnd > 0
         need_ll = pairs is None
-        s_req = {"holder": "id", "category": "id", "surplus": "int"}
-        d_req = {"commune": "id", "category": "id", "shortfall": "int"}
+        s_req = {"holder_code": "id", "category": "id", "surplus": "int"}
+        d_req = {"commune_code": "id", "category": "id", "shortfall": "int"}
         if need_prov:
-            s_req["province"] = d_req["province"] = "id"
+            s_req["province_code"] = d_req["province_code"] = "id"
         if need_ll:
             s_req |= {"lon": "float", "lat": "float"}
             d_req |= {"lon": "float", "lat": "float"}
-        sup = checked_frame(supplies, "supplies", s_req, {"province": "id"})
+        sup = checked_frame(supplies, "supplies", s_req, {"province_code": "id"})
         dem = checked_frame(demands, "demands", d_req,
-                     {"province": "id", "priority_weight": "float"})
+                     {"province_code": "id", "priority_weight": "float"})
         if "priority_weight" not in dem:
             dem["priority_weight"] = 1.0
-        for df, key, qty in ((sup, "holder", "surplus"), (dem, "commune", "shortfall")):
-            name = "supplies" if key == "holder" else "demands"
+        for df, name, key, qty in ((sup, "supplies", "holder_code", "surplus"),
+                                   (dem, "demands", "commune_code", "shortfall")):
             dup = df.duplicated([key, "category"])
             if dup.any():
                 row = df[dup].iloc[0]
@@ -203,26 +204,29 @@ class TransferModel(Runs):
         _same_id_kind(sup["category"], dem["category"], "supplies/demands category")
         pr: pd.DataFrame | None = None
         if pairs is not None:
-            pr = checked_frame(pairs, "pairs", {"holder": "id", "commune": "id",
+            pr = checked_frame(pairs, "pairs", {"holder_code": "id", "commune_code": "id",
                                          "distance_km": "float"}, {"sea_leg": "bool"})
             if (pr["distance_km"] < 0).any():
                 raise ValueError("pairs.distance_km must be >= 0")
-            dup = pr.duplicated(["holder", "commune"])
+            dup = pr.duplicated(["holder_code", "commune_code"])
             if dup.any():
-                raise ValueError(f"pairs has {int(dup.sum())} duplicate (holder, commune) rows")
-            _same_id_kind(pr["holder"], sup["holder"], "pairs/supplies holder")
-            _same_id_kind(pr["commune"], dem["commune"], "pairs/demands commune")
+                raise ValueError(f"pairs has {int(dup.sum())} duplicate (holder_code, "
+                                 "commune_code) rows")
+            _same_id_kind(pr["holder_code"], sup["holder_code"], "pairs/supplies holder")
+            _same_id_kind(pr["commune_code"], dem["commune_code"], "pairs/demands commune")
         # Items of nobody's interest carry no node.
         sup = sup[sup["surplus"] > 0].reset_index(drop=True)
         dem = dem[dem["shortfall"] > 0].reset_index(drop=True)
         fixed = None
         if fixed_flows is not None and len(fixed_flows):
             fixed = checked_frame(fixed_flows, "fixed_flows", {
-                "holder": "id", "commune": "id", "category": "id", "quantity": "int"})
+                "holder_code": "id", "commune_code": "id", "category": "id",
+                "quantity": "int"})
             if (fixed["quantity"] <= 0).any():
                 raise ValueError("fixed_flows.quantity must be > 0")
-            if fixed.duplicated(["holder", "commune", "category"]).any():
-                raise ValueError("fixed_flows has duplicate (holder, commune, category) rows")
+            if fixed.duplicated(["holder_code", "commune_code", "category"]).any():
+                raise ValueError("fixed_flows has duplicate (holder_code, commune_code, "
+                                 "category) rows")
         return cls(sup, dem, pr, cost_per_km_vnd=cost_per_km_vnd, handling_vnd=handling_vnd,
                    unmet_penalty_vnd=unmet_penalty_vnd, same_province=same_province,
                    cross_province_penalty_vnd=cross_province_penalty_vnd,
@@ -243,9 +247,9 @@ class TransferModel(Runs):
         return np.asarray(np.rint(unit), dtype=np.int64)
 
     def _cross(self, s: NDArray[np.int64], d: NDArray[np.int64]) -> NDArray[np.bool_]:
-        if "province" in self.supplies and "province" in self.demands:
-            return np.asarray(self.supplies["province"].to_numpy()[s]
-                              != self.demands["province"].to_numpy()[d])
+        if "province_code" in self.supplies and "province_code" in self.demands:
+            return np.asarray(self.supplies["province_code"].to_numpy()[s]
+                              != self.demands["province_code"].to_numpy()[d])
         return np.zeros(len(s), dtype=bool)
 
     def allowed_arcs(self) -> pd.DataFrame:
@@ -266,10 +270,10 @@ class TransferModel(Runs):
                                self.demands["lat"].to_numpy()[d])
         else:
             sup = pd.DataFrame({"s": np.arange(len(self.supplies)), "k": k_s,
-                                "holder": self.supplies["holder"].to_numpy()})
+                                "holder_code": self.supplies["holder_code"].to_numpy()})
             dem = pd.DataFrame({"d": np.arange(len(self.demands)), "k": k_d,
-                                "commune": self.demands["commune"].to_numpy()})
-            arcs = sup.merge(self.pairs, on="holder").merge(dem, on=["commune", "k"])
+                                "commune_code": self.demands["commune_code"].to_numpy()})
+            arcs = sup.merge(self.pairs, on="holder_code").merge(dem, on=["commune_code", "k"])
             s = arcs["s"].to_numpy(dtype=np.int64)
             d = arcs["d"].to_numpy(dtype=np.int64)
             km = arcs["distance_km"].to_numpy(dtype=float)
@@ -339,10 +343,10 @@ class TransferModel(Runs):
         self._fixed_q = np.zeros(len(arcs), dtype=np.int64)
         if len(f) == 0:
             return
-        s = pd.MultiIndex.from_frame(self.supplies[["holder", "category"]]).get_indexer(
-            pd.MultiIndex.from_frame(f[["holder", "category"]]))
-        d = pd.MultiIndex.from_frame(self.demands[["commune", "category"]]).get_indexer(
-            pd.MultiIndex.from_frame(f[["commune", "category"]]))
+        s = pd.MultiIndex.from_frame(self.supplies[["holder_code", "category"]]).get_indexer(
+            pd.MultiIndex.from_frame(f[["holder_code", "category"]]))
+        d = pd.MultiIndex.from_frame(self.demands[["commune_code", "category"]]).get_indexer(
+            pd.MultiIndex.from_frame(f[["commune_code", "category"]]))
         a = pd.MultiIndex.from_frame(arcs[["s", "d"]]).get_indexer(
             pd.MultiIndex.from_arrays([s, d]))
         bad = (s < 0) | (d < 0) | (a < 0)
@@ -351,17 +355,18 @@ class TransferModel(Runs):
             raise InfeasibleInputError(
                 f"{int(bad.sum())} fixed flow(s) on no allowed arc (a holder without that "
                 "surplus, a commune without that shortfall, no pair or across provinces), "
-                f"e.g. {row['holder']!r} -> {row['commune']!r} ({row['category']})")
+                f"e.g. {row['holder_code']!r} -> {row['commune_code']!r} ({row['category']})")
         np.add.at(self._fixed_q, a, f["quantity"].to_numpy(dtype=np.int64))
-        for idx, frame, col, who in ((arcs["s"], self.supplies, "surplus", "holder"),
-                                     (arcs["d"], self.demands, "shortfall", "commune")):
+        for idx, frame, col, key, who in (
+                (arcs["s"], self.supplies, "surplus", "holder_code", "holder"),
+                (arcs["d"], self.demands, "shortfall", "commune_code", "commune")):
             total = np.bincount(idx.to_numpy(), weights=self._fixed_q, minlength=len(frame))
             over = np.flatnonzero(total > frame[col].to_numpy())
             if len(over):
                 i = int(over[0])
                 raise InfeasibleInputError(
                     f"fixed flows move {int(total[i])} {frame['category'].iloc[i]} for "
-                    f"{who} {frame[who].iloc[i]!r}, beyond its {col} of "
+                    f"{who} {frame[key].iloc[i]!r}, beyond its {col} of "
                     f"{int(frame[col].iloc[i])}")
 
     def _fixed_per(self, side: str) -> NDArray[np.int64]:
@@ -452,8 +457,8 @@ class TransferModel(Runs):
         s = arcs["s"].to_numpy()[used]
         d = arcs["d"].to_numpy()[used]
         self.flows = pd.DataFrame({
-            "holder": self.supplies["holder"].to_numpy()[s],
-            "commune": self.demands["commune"].to_numpy()[d],
+            "holder_code": self.supplies["holder_code"].to_numpy()[s],
+            "commune_code": self.demands["commune_code"].to_numpy()[d],
             "category": self.supplies["category"].to_numpy()[s],
             "quantity": qty[used],
             "distance_km": arcs["distance_km"].to_numpy()[used],
@@ -467,14 +472,14 @@ class TransferModel(Runs):
         unmet = (np.asarray(self._smcf.flows(self._unmet), dtype=np.int64)
                  if self.allow_unmet else np.zeros(n_d, dtype=np.int64))
         self.unmet = pd.DataFrame({
-            "commune": self.demands["commune"].to_numpy(),
+            "commune_code": self.demands["commune_code"].to_numpy(),
             "category": self.demands["category"].to_numpy(),
             "shortfall": shortfall, "received": received, "unmet": unmet,
             "penalty_vnd": unmet * self.unit_penalty_vnd(),
         })
         surplus = self.supplies["surplus"].to_numpy()
         self.remaining = pd.DataFrame({
-            "holder": self.supplies["holder"].to_numpy(),
+            "holder_code": self.supplies["holder_code"].to_numpy(),
             "category": self.supplies["category"].to_numpy(),
             "surplus": surplus, "shipped": shipped, "remaining": surplus - shipped,
         })

@@ -29,7 +29,7 @@ def check_inputs(self: TransferModel, arcs: pd.DataFrame) -> None:
             f"{int((~reached).sum())} shortfall(s) of "
             f"{int(self.demands['shortfall'][~reached].sum()):,} item(s) have no holder "
             "within reach (no pair, or only pairs across provinces), e.g. "
-            + ", ".join(f"{c!r}/{k!r}" for c, k in zip(lonely["commune"],
+            + ", ".join(f"{c!r}/{k!r}" for c, k in zip(lonely["commune_code"],
                                                          lonely["category"], strict=True)))
     # Max flow source -> holders -> communes -> sink tells what can be delivered.
     mf = max_flow.SimpleMaxFlow()
@@ -65,14 +65,14 @@ def check_solution(self: TransferModel) -> None:
         raise SolutionCheckError(f"no solution to check (status {self.info.status})")
     f = self.flows
     # Look every flow up in the inputs directly, not in the arcs the model built.
-    s = pd.MultiIndex.from_frame(self.supplies[["holder", "category"]]).get_indexer(
-        pd.MultiIndex.from_frame(f[["holder", "category"]]))
-    d = pd.MultiIndex.from_frame(self.demands[["commune", "category"]]).get_indexer(
-        pd.MultiIndex.from_frame(f[["commune", "category"]]))
+    s = pd.MultiIndex.from_frame(self.supplies[["holder_code", "category"]]).get_indexer(
+        pd.MultiIndex.from_frame(f[["holder_code", "category"]]))
+    d = pd.MultiIndex.from_frame(self.demands[["commune_code", "category"]]).get_indexer(
+        pd.MultiIndex.from_frame(f[["commune_code", "category"]]))
     if (s < 0).any() or (d < 0).any():
         raise SolutionCheckError("a flow names a holder or commune without surplus or "
                                  "shortfall in its category")
-    if pd.MultiIndex.from_frame(f[["holder", "commune", "category"]]).has_duplicates:
+    if pd.MultiIndex.from_frame(f[["holder_code", "commune_code", "category"]]).has_duplicates:
         raise SolutionCheckError("flows has duplicate (holder, commune, category) rows")
     if self.pairs is None:
         from optimization.transfer import _haversine_km
@@ -82,8 +82,8 @@ def check_solution(self: TransferModel) -> None:
                            self.demands["lon"].to_numpy()[d],
                            self.demands["lat"].to_numpy()[d])
     else:
-        p = pd.MultiIndex.from_frame(self.pairs[["holder", "commune"]]).get_indexer(
-            pd.MultiIndex.from_frame(f[["holder", "commune"]]))
+        p = pd.MultiIndex.from_frame(self.pairs[["holder_code", "commune_code"]]).get_indexer(
+            pd.MultiIndex.from_frame(f[["holder_code", "commune_code"]]))
         if (p < 0).any():
             bad = f[p < 0].iloc[0]
             raise SolutionCheckError(f"flow on a pair that is not given: {dict(bad)}")
@@ -109,7 +109,7 @@ def check_solution(self: TransferModel) -> None:
     if over.any():
         i = int(np.flatnonzero(over)[0])
         raise SolutionCheckError(
-            f"holder {self.supplies['holder'].iloc[i]!r} ships {int(shipped[i])} "
+            f"holder {self.supplies['holder_code'].iloc[i]!r} ships {int(shipped[i])} "
             f"> surplus {int(self.supplies['surplus'].iloc[i])}")
     if not np.array_equal(self.remaining["shipped"].to_numpy(), shipped) or \
             not np.array_equal(self.remaining["remaining"].to_numpy(),
@@ -143,10 +143,10 @@ def check_fixed_flows(self: TransferModel) -> None:
     f = self.fixed_flows
     if len(f) == 0:
         return
-    moved = self.flows.set_index(["holder", "commune", "category"])["quantity"].reindex(
-        pd.MultiIndex.from_frame(f[["holder", "commune", "category"]])).fillna(0)
+    moved = self.flows.set_index(["holder_code", "commune_code", "category"])["quantity"].reindex(
+        pd.MultiIndex.from_frame(f[["holder_code", "commune_code", "category"]])).fillna(0)
     short = moved.to_numpy() < f["quantity"].to_numpy()
     if short.any():
         row = f[short].iloc[0]
-        raise SolutionCheckError(f"fixed flow {row['holder']!r} -> {row['commune']!r} "
+        raise SolutionCheckError(f"fixed flow {row['holder_code']!r} -> {row['commune_code']!r} "
                                  f"({row['category']}) moves less than {row['quantity']}")

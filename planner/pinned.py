@@ -33,14 +33,14 @@ def pin_seats(cand: pd.DataFrame, decisions: Decisions, planned: set[str]) -> pd
     the planner releases (forbidden keep, or given a use). ``planned``: the properties of
     the units this run plans (decisions on others wait for a run that plans them)."""
     kept = decisions.kept()
-    usable = set(cand["building_id"])
+    usable = set(cand["property_id"])
     _fail(decisions, [(int(r.row), "property_id", _(
                         "{id!r} cannot be kept by its unit: only a usable building (floor "
                         "area > 0, not unusable) is", id=r.property_id))
                       for r in kept.itertuples(index=False)
                       if r.property_id in planned and r.property_id not in usable])
-    out = cand[~cand["building_id"].isin(decisions.released()) | cand["is_main_seat"]].copy()
-    out["keep_required"] = out["building_id"].isin(set(kept["property_id"]))
+    out = cand[~cand["property_id"].isin(decisions.released()) | cand["is_main_seat"]].copy()
+    out["keep_required"] = out["property_id"].isin(set(kept["property_id"]))
     return out.reset_index(drop=True)
 
 
@@ -126,11 +126,11 @@ def _over_budget(req: pd.DataFrame, options: pd.DataFrame, info: pd.DataFrame,
     cost = req.merge(options[["property_id", "use", "renovation_cost_vnd"]],
                      on=["property_id", "use"])
     prov = units.set_index("commune_code")["province_code"]
-    cost["province"] = prov.reindex(info.loc[cost["property_id"], "commune_code"]).to_numpy()
+    cost["province_code"] = prov.reindex(info.loc[cost["property_id"], "commune_code"]).to_numpy()
     b = scenario.budget
     out: list[tuple[int, str | None, str]] = []
     groups = [(budget_scope_label("national"), cost, b.national_vnd)]
-    for k, rows in cost.groupby("province"):
+    for k, rows in cost.groupby("province_code"):
         groups.append((budget_scope_label(f"province {k}"), rows,
                        b.per_province_vnd.get(str(k), b.default_province_vnd)))
     for what, rows, cap in groups:
@@ -165,16 +165,16 @@ def served_first(needs: pd.DataFrame, decisions: Decisions) -> pd.DataFrame:
 def pin_transfer(supplies: pd.DataFrame, demands: pd.DataFrame, pairs: pd.DataFrame,
                  units: pd.DataFrame, policy: Policy, decisions: Decisions
                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Supplies without the lots the planner keeps, and the lots sent (holder, commune,
-    category, quantity), each checked: the target planned and short of that category by at
-    least the quantity, within ``max_km`` (and the province rule)."""
-    lots = decisions.lots[decisions.lots["holder_code"].isin(set(supplies["holder"]))]
+    """Supplies without the lots the planner keeps, and the lots sent (holder_code,
+    commune_code, category, quantity), each checked: the target planned and short of that
+    category by at least the quantity, within ``max_km`` (and the province rule)."""
+    lots = decisions.lots[decisions.lots["holder_code"].isin(set(supplies["holder_code"]))]
     keep = lots[lots["rule"] == "forbid"]
     held = pd.MultiIndex.from_frame(keep[["holder_code", "category"]])
-    out = supplies[~pd.MultiIndex.from_frame(supplies[["holder", "category"]]).isin(held)]
+    out = supplies[~pd.MultiIndex.from_frame(supplies[["holder_code", "category"]]).isin(held)]
     sent = lots[lots["rule"] == "require"]
-    short = demands.set_index(["commune", "category"])["shortfall"]
-    reach = set(zip(pairs["holder"], pairs["commune"], strict=True))
+    short = demands.set_index(["commune_code", "category"])["shortfall"]
+    reach = set(zip(pairs["holder_code"], pairs["commune_code"], strict=True))
     prov = units.set_index("commune_code")["province_code"]
     problems: list[tuple[int, str | None, str]] = []
     for r in sent.itertuples(index=False):
@@ -196,6 +196,6 @@ def pin_transfer(supplies: pd.DataFrame, demands: pd.DataFrame, pairs: pd.DataFr
                 "unit {code!r} lies in another province and the scenario moves items within "
                 "one", code=r.commune_code)))
     _fail(decisions, problems)
-    fixed = sent.rename(columns={"holder_code": "holder", "commune_code": "commune"})[
-        ["holder", "commune", "category", "quantity"]].astype({"quantity": np.int64})
+    fixed = sent[["holder_code", "commune_code", "category", "quantity"]].astype(
+        {"quantity": np.int64})
     return out.reset_index(drop=True), fixed.reset_index(drop=True)

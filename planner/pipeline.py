@@ -157,10 +157,10 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
     if radius is None:
         # Buildings the planner keeps are kept here too, as the seats model would name them.
         held = cand[cand["is_main_seat"] | cand["keep_required"]]
-        kept = held[["building_id", "commune_code"]].assign(role=seat_roles(
+        kept = held[["property_id", "commune_code"]].assign(role=seat_roles(
             held["is_main_seat"].to_numpy(), held["floor_area_m2"].to_numpy()))
     else:
-        pairs = prepare.seat_pairs(areas, cand, "building_id", radius, inputs.travel)
+        pairs = prepare.seat_pairs(areas, cand, radius, inputs.travel)
         if sp.max_service_min is not None:  # the pairs the model gets are those within reach
             pairs = pairs[pairs["minutes"].to_numpy(dtype=float) <= sp.max_service_min]
         model = SeatsModel.from_frames(
@@ -171,19 +171,17 @@ def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, A
             office_rent_vnd_per_m2_year=sp.office_rent_vnd_per_m2_year)
         model.run(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                   threads=sc.solver.threads, seed=sc.solver.seed)
-        kept = model.kept.rename(columns={"commune": "commune_code"})[
-            ["building_id", "commune_code", "role"]]
-        shortfall = model.office.set_index("commune")["office_shortfall_m2"]
+        kept = model.kept
+        shortfall = model.office.set_index("commune_code")["office_shortfall_m2"]
         records.append(_solve_record("seats", coverage(sc), model.info))
     props = inputs.dataset.properties.set_index("property_id")
-    seats = kept.join(props[["name", "origin", "floor_area_m2", "lon", "lat"]], on="building_id")
-    seats = seats.rename(columns={"building_id": "property_id"})
+    seats = kept.join(props[["name", "origin", "floor_area_m2", "lon", "lat"]], on="property_id")
     seats["upkeep_cost_vnd"] = np.round(seats["floor_area_m2"] * sp.upkeep_vnd_per_m2_year
                                         ).astype(np.int64)
     seats = seats.sort_values(["commune_code", "role", "property_id"], kind="stable")
     seats["decided_by"] = np.where(seats["property_id"].isin(
         set(inputs.decisions.kept()["property_id"])), "planner", "model")
-    near = prepare.nearest_kept(areas, main_at["building_id"].to_numpy(),
+    near = prepare.nearest_kept(areas, main_at["property_id"].to_numpy(),
                                 seats.reset_index(drop=True), radius, inputs.travel)
     for col in near:
         areas[col] = near[col].to_numpy()
@@ -244,14 +242,13 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     dropped = key.isin(pd.MultiIndex.from_frame(required[["property_id", "use"]])) & ~key.isin(
         pd.MultiIndex.from_frame(near[["property_id", "use"]]))
     options = pd.concat([near, options[dropped]], ignore_index=True)
-    pairs = pinned.restrict_targets(pairs, all_pairs, required).rename(
-        columns={"commune_code": "commune"})
+    pairs = pinned.restrict_targets(pairs, all_pairs, required)
     penalty = {u: float(v) for u, v in pol.unmet_penalty_vnd_per_m2.items()}
     penalty["service_point"] = float(pol.unmet_penalty_vnd_per_service_point)
     building = surplus["kind"].to_numpy() == "building"
     props = pd.DataFrame({"property_id": surplus["property_id"].to_numpy(),
-                          "province": prov.reindex(surplus["commune_code"]).to_numpy(),
-                          "commune": surplus["commune_code"].to_numpy(),
+                          "province_code": prov.reindex(surplus["commune_code"]).to_numpy(),
+                          "commune_code": surplus["commune_code"].to_numpy(),
                           # A building's public uses share its floor; a plot takes one use.
                           "shared_floor_m2": np.where(building, np.floor(
                               surplus["floor_area_m2"].to_numpy(dtype=float)), 0.0),
@@ -263,11 +260,11 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                     for p in provinces}
     per_province = {p: b for p, b in per_province.items() if b is not None}
     needs = needs.assign(need=np.ceil(needs["need"]).astype(np.int64),
-                         province=prov.reindex(needs["commune_code"]).to_numpy()).rename(
-        columns={"commune_code": "commune"})
+                         province_code=prov.reindex(needs["commune_code"]).to_numpy())
     model = DispositionModel.from_frames(
-        props, needs[["commune", "use", "need", "priority_weight", "served_first", "province"]],
-        pairs[["property_id", "commune", "distance_km", "minutes"]], options=options,
+        props, needs[["commune_code", "use", "need", "priority_weight", "served_first",
+                      "province_code"]],
+        pairs[["property_id", "commune_code", "distance_km", "minutes"]], options=options,
         radius_km=dict(pol.service_radius_km), radius_min=dict(pol.service_radius_min),
         unmet_penalty_vnd=penalty,
         budget_vnd=budget.national_vnd, province_budget_vnd=per_province,
@@ -281,11 +278,10 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
                 threads=sc.solver.threads, seed=sc.solver.seed,
                 start=start)
     model.check_solution()
-    a = model.assignment.rename(columns={"commune": "commune_code", "province": "province_code"})
+    a = model.assignment
     timed = ["minutes"] if inputs.travel.has_minutes else []
-    sv = model.service.merge(pairs[["property_id", "commune", "distance_source", *timed]],
-                             on=["property_id", "commune"], how="left").rename(
-        columns={"commune": "commune_code"})
+    sv = model.service.merge(pairs[["property_id", "commune_code", "distance_source", *timed]],
+                             on=["property_id", "commune_code"], how="left")
     # What the property's (first) use serves, and the unit it serves most.
     own = sv.merge(a[["property_id", "use"]], on=["property_id", "use"])
     main = own.sort_values(["property_id", "quantity", "commune_code"],
@@ -298,14 +294,13 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     disp["served_commune_code"] = disp["property_id"].map(main["commune_code"])
     disp["served_quantity"] = disp["property_id"].map(served).fillna(0.0)
     disp["report_category"] = disp["use"].map(REPORT_CATEGORY_OF_USE)
-    codes = model.property_reasons().rename(columns={"alt_commune": "alt_commune_code"})
+    codes = model.property_reasons()
     # The model sees only the options that reach a need; eligible ones reach none.
     codes.loc[(codes["reason_code"] == "no_public_option")
               & codes["property_id"].isin(eligible_public), "reason_code"] = "no_need_in_reach"
     disp = disp.join(codes.drop(columns="property_id").set_index(disp.index))
     disp["reason"] = reasons.property_texts(disp, codes, surplus, units, pol, sv)
-    said = reasons.decision_texts(disp["property_id"], inputs.decisions.properties.rename(
-        columns={"property_id": "id"}))
+    said = reasons.decision_texts(disp["property_id"], inputs.decisions.properties)
     disp["decided_by"] = np.where(said != "", "planner", "model")
     disp["reason"] = np.where(said != "", said + ". " + disp["reason"], disp["reason"])
     cols = ["property_id", "name", "origin", "kind", "province_code", "commune_code",
@@ -317,14 +312,9 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
             "alt_cost_one_unit_vnd", "alt_cost_vnd", "budget_scope", "budget_left_vnd",
             "lon", "lat"]
     disp = disp[cols].sort_values("property_id", kind="stable").reset_index(drop=True)
-    un = model.unmet.rename(columns={"commune": "commune_code"})
-    why = model.need_reasons().rename(columns={"commune": "commune_code",
-                                               "property_id": "candidate_property_id",
-                                               "distance_km": "candidate_distance_km"})
-    why["reason"] = reasons.need_texts(why.rename(columns={
-        "candidate_property_id": "property_id", "candidate_distance_km": "distance_km"}),
-        units, pol)
-    un = un.merge(why, on=["commune_code", "use"], how="left")
+    why = model.need_reasons()
+    why["reason"] = reasons.need_texts(why, units, pol)
+    un = model.unmet.merge(why, on=["commune_code", "use"], how="left")
     un["reason"] = un["reason"].fillna("")
     un["reason_code"] = un["reason_code"].fillna("")
     un = un.sort_values(["commune_code", "use"], kind="stable").reset_index(drop=True)
@@ -352,9 +342,8 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
         same_province=sc.policy.same_province_only,
         cross_province_penalty_vnd=sc.policy.cross_province_penalty_vnd, fixed_flows=fixed,
         sea_leg_vnd=dict(tp.sea_leg_vnd)).run()
-    flows = model.flows.merge(pairs[["holder", "commune", "distance_source"]],
-                              on=["holder", "commune"], how="left").rename(
-        columns={"holder": "holder_code", "commune": "commune_code"})
+    flows = model.flows.merge(pairs[["holder_code", "commune_code", "distance_source"]],
+                              on=["holder_code", "commune_code"], how="left")
     received = flows.groupby(["commune_code", "category"])["quantity"].sum().rename("received")
     eq = short.join(received, on=["commune_code", "category"])
     eq["received"] = eq["received"].fillna(0).astype(np.int64)
@@ -364,7 +353,7 @@ def run_transfer(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str
     eq["reason"] = _transfer_reasons(eq, supplies, pairs, inputs, sc)
     flows["decided_by"] = np.where(pd.MultiIndex.from_frame(
         flows[["holder_code", "commune_code", "category"]]).isin(pd.MultiIndex.from_frame(
-            fixed[["holder", "commune", "category"]])), "planner", "model")
+            fixed[["holder_code", "commune_code", "category"]])), "planner", "model")
     flows = flows.sort_values(["category", "holder_code", "commune_code"], kind="stable")
     tables = {"transfers": flows.reset_index(drop=True), "equipment": eq}
     return tables, [_solve_record("transfer", coverage(sc), model.info)]
@@ -378,11 +367,10 @@ def _transfer_reasons(eq: pd.DataFrame, supplies: pd.DataFrame, pairs: pd.DataFr
     if not left.any():
         return reasons
     prov = inputs.units.set_index("commune_code")["province_code"]
-    sup = supplies.assign(holder_province=prov.reindex(supplies["holder"]).to_numpy())
-    reach = pairs.merge(sup, on="holder")
+    reach = pairs.merge(supplies, on="holder_code")
     if sc.policy.same_province_only:
-        reach = reach[reach["holder_province"] == prov.reindex(reach["commune"]).to_numpy()]
-    reachable = reach.groupby(["commune", "category"])["surplus"].sum()
+        reach = reach[reach["province_code"] == prov.reindex(reach["commune_code"]).to_numpy()]
+    reachable = reach.groupby(["commune_code", "category"])["surplus"].sum()
     anywhere = supplies.groupby("category")["surplus"].sum()
     max_km = sc.policy.transfer.max_km
     for i in np.flatnonzero(left):

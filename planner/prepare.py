@@ -71,15 +71,15 @@ def same_unit_pairs(left: pd.DataFrame, right: pd.DataFrame, left_id: str, right
                          "distance_km": pairs["distance_km"].to_numpy()[same]})
 
 
-def seat_pairs(areas: pd.DataFrame, buildings: pd.DataFrame, building_id: str, radius_km: float,
+def seat_pairs(areas: pd.DataFrame, buildings: pd.DataFrame, radius_km: float,
                travel: TravelTable) -> pd.DataFrame:
-    """(area_id, building_id, distance_km, distance_source) of the same unit within
+    """(area_id, property_id, distance_km, distance_source) of the same unit within
     ``radius_km``: how far a former commune's people travel to a building, from the OD table
     (building -> former commune) where it has the pair."""
-    pairs = same_unit_pairs(areas, buildings, "area_id", building_id, radius_km)
+    pairs = same_unit_pairs(areas, buildings, "area_id", "property_id", radius_km)
     pairs["legacy_code"] = areas.set_index("area_id")["legacy_code"].reindex(
         pairs["area_id"]).to_numpy()
-    pairs = travel.apply(pairs, building_id, "legacy_code", FORMER)
+    pairs = travel.apply(pairs, "property_id", "legacy_code", FORMER)
     return pairs[pairs["distance_km"] <= radius_km].drop(columns="legacy_code").reset_index(
         drop=True)
 
@@ -88,11 +88,11 @@ def main_seat_km(areas: pd.DataFrame, main_at: pd.DataFrame, travel: TravelTable
                  ) -> pd.DataFrame:
     """Each area's distance to its unit's main seat (main_seat_km, main_seat_km_source, and
     main_seat_min when the OD table gives times)."""
-    pairs = pd.DataFrame({"building_id": main_at["building_id"].to_numpy(),
+    pairs = pd.DataFrame({"property_id": main_at["property_id"].to_numpy(),
                           "legacy_code": areas["legacy_code"].to_numpy(),
                           "distance_km": geodata.haversine_km(
                               areas["lon"], areas["lat"], main_at["lon"], main_at["lat"])})
-    pairs = travel.apply(pairs, "building_id", "legacy_code", FORMER)
+    pairs = travel.apply(pairs, "property_id", "legacy_code", FORMER)
     out = pd.DataFrame({"main_seat_km": pairs["distance_km"].to_numpy(),
                         "main_seat_km_source": pairs["distance_source"].to_numpy()})
     if travel.has_minutes:
@@ -114,7 +114,7 @@ def nearest_kept(areas: pd.DataFrame, main_id: np.ndarray, seats: pd.DataFrame,
         out["nearest_kept_min"] = areas["main_seat_min"].to_numpy(dtype=float)
     if radius_km is None:
         return out
-    near = seat_pairs(areas, seats, "property_id", radius_km, travel)
+    near = seat_pairs(areas, seats, radius_km, travel)
     pos_all = pd.Index(areas["area_id"]).get_indexer(near["area_id"])
     if timed:
         fastest = near.assign(pos=pos_all).groupby("pos")["minutes"].min()
@@ -139,7 +139,7 @@ def seat_candidates(dataset: Dataset, units: pd.DataFrame, policy: Policy) -> pd
     upkeep = np.round(cand["floor_area_m2"].to_numpy()
                       * policy.seats.upkeep_vnd_per_m2_year).astype(np.int64)
     return pd.DataFrame({
-        "building_id": cand["property_id"].to_numpy(),
+        "property_id": cand["property_id"].to_numpy(),
         "commune_code": cand["commune_code"].to_numpy(),
         "is_main_seat": cand["in_use_as_seat"].to_numpy(dtype=bool),
         "upkeep_cost_vnd": upkeep,
@@ -161,34 +161,35 @@ def transfer_inputs(dataset: Dataset, units: pd.DataFrame, scenario: Scenario,
     tr = tr[tr["holder_code"].isin(u.index)]
     supplies = tr.groupby(["holder_code", "category"], as_index=False)["quantity"].sum()
     supplies = pd.DataFrame({
-        "holder": supplies["holder_code"].to_numpy(),
+        "holder_code": supplies["holder_code"].to_numpy(),
         "category": supplies["category"].to_numpy(),
         "surplus": supplies["quantity"].to_numpy(dtype=np.int64),
-        "province": u.loc[supplies["holder_code"], "province_code"].to_numpy(),
+        "province_code": u.loc[supplies["holder_code"], "province_code"].to_numpy(),
     })
     dem = short[short["shortfall"] > 0]
     demands = pd.DataFrame({
-        "commune": dem["commune_code"].to_numpy(),
+        "commune_code": dem["commune_code"].to_numpy(),
         "category": dem["category"].to_numpy(),
         "shortfall": dem["shortfall"].to_numpy(dtype=np.int64),
-        "province": u.loc[dem["commune_code"], "province_code"].to_numpy(),
+        "province_code": u.loc[dem["commune_code"], "province_code"].to_numpy(),
         "priority_weight": u.loc[dem["commune_code"], "priority_weight"].to_numpy(),
     })
-    holders = u.loc[pd.unique(supplies["holder"])]
-    takers = u.loc[pd.unique(demands["commune"])]
+    holders = u.loc[pd.unique(supplies["holder_code"])]
+    takers = u.loc[pd.unique(demands["commune_code"])]
     pairs = geodata.pairs_within_radius(holders[["lon", "lat"]].to_numpy(),
                                         takers[["lon", "lat"]].to_numpy(), pol.transfer.max_km)
-    pairs = pd.DataFrame({"holder": holders.index.to_numpy()[pairs["origin"].to_numpy()],
-                          "commune": takers.index.to_numpy()[pairs["destination"].to_numpy()],
+    pairs = pd.DataFrame({"holder_code": holders.index.to_numpy()[pairs["origin"].to_numpy()],
+                          "commune_code": takers.index.to_numpy()[
+                              pairs["destination"].to_numpy()],
                           "distance_km": pairs["distance_km"].to_numpy()})
-    pairs = travel.apply(pairs, "holder", "commune")
+    pairs = travel.apply(pairs, "holder_code", "commune_code")
     keep = pairs["distance_km"].to_numpy() <= pol.transfer.max_km
     if pol.same_province_only:  # the model drops the others: no need to measure them
         prov = u["province_code"]
-        keep &= (prov.reindex(pairs["holder"]).to_numpy()
-                 == prov.reindex(pairs["commune"]).to_numpy())
+        keep &= (prov.reindex(pairs["holder_code"]).to_numpy()
+                 == prov.reindex(pairs["commune_code"]).to_numpy())
     pairs = pairs[keep].reset_index(drop=True)
-    pairs["sea_leg"] = sea_legs(pairs["holder"], pairs["commune"], units, pol) & (
+    pairs["sea_leg"] = sea_legs(pairs["holder_code"], pairs["commune_code"], units, pol) & (
         pairs["distance_source"] == COMPUTED).to_numpy()
     return supplies, demands, pairs, short
 

@@ -156,7 +156,7 @@ def need_texts(codes: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> np.n
                          radius=number(policy.service_radius_km.get(c.use, 0), None),
                          within=within))
             continue
-        who = f"{c.property_id} ({km(c.distance_km)})"
+        who = f"{c.candidate_property_id} ({km(c.candidate_distance_km)})"
         serves = ", ".join(f"{names.get(k, k)} {v}" for k, v in
                            (s.split(":") for s in c.serves.split(", ") if s))
         if code == "budget":
@@ -180,9 +180,9 @@ def need_texts(codes: pd.DataFrame, units: pd.DataFrame, policy: Policy) -> np.n
     return np.asarray(out, dtype=object)
 
 
-def decision_texts(ids: pd.Series, rows: pd.DataFrame) -> pd.Series:
+def decision_texts(ids: pd.Series, rows: pd.DataFrame, key: str = "property_id") -> pd.Series:
     """Per id (a property or a lot key) what the planner decided, from its decision rows
-    (id, rule, use or target, row, note); '' where nothing was decided."""
+    (``key``, rule, use or target, row, note); '' where nothing was decided."""
     if rows.empty:
         return pd.Series("", index=ids.index, dtype=object)
 
@@ -192,6 +192,6 @@ def decision_texts(ids: pd.Series, rows: pd.DataFrame) -> pd.Series:
         note = f": {r['note']}" if isinstance(r["note"], str) and r["note"] else ""
         return _("{verb} (row {row}{note})", verb=verb, row=int(r["row"]), note=note)
 
-    said = rows.assign(text=rows.apply(one, axis=1)).groupby("id")["text"].agg("; ".join)
+    said = rows.assign(text=rows.apply(one, axis=1)).groupby(key)["text"].agg("; ".join)
     texts = ids.map(said)
     return (_("The planner's decision: ") + texts).where(texts.notna(), "").astype(object)

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from optimization.vocabulary import SERVICE_USES as SERVICE_USES
+from optimization.vocabulary import USES as USES
 from planner.i18n import N_
 
 ColumnKind = Literal["id", "str", "int", "float", "bool", "category", "code"]
@@ -29,9 +31,6 @@ RESTRICTIONS = ("none", "heritage", "no_sale", "no_demolition")
 VEHICLE_TYPES = ("car_4_5_seat", "car_7_seat", "car_16_seat", "pickup")
 EQUIPMENT_CATEGORIES = ("computer", "printer", "photocopier", "scanner", "projector")
 NORM_BASES = ("per_unit", "per_10_staff")
-# Uses a surplus property can be given (DESIGN.md section 5).
-USES = ("health", "education", "office", "service_point", "housing", "culture", "transfer",
-        "sale", "hold")
 # The categories in which the Ministry of Finance reports the handling of surplus houses and
 # land after the 2025 reorganisation, in its order; each use is reported in one of them. A
 # public-service point is a room of the commune's one-stop office, so a working office.
@@ -42,8 +41,8 @@ REPORT_CATEGORY_OF_USE = {"office": "working_office", "service_point": "working_
                           "education": "education", "health": "health",
                           "culture": "culture_sport", "housing": "official_housing",
                           "sale": "sale_auction", "transfer": "transfer", "hold": "hold"}
-# Uses that serve a commune's need within a radius, and the need column that measures it.
-SERVICE_USES = ("health", "education", "office", "service_point", "housing", "culture")
+# The need column that measures each service use (the uses a surplus property can be given,
+# USES, and those that serve a need within a radius, SERVICE_USES, are optimization's words).
 NEED_COLUMNS = {
     "health": "health_need_m2",
     "education": "education_need_m2",

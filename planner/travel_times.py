@@ -56,14 +56,14 @@ def candidate_pairs(inputs: Inputs) -> pd.DataFrame:
     cand = prepare.seat_candidates(inputs.dataset, units, pol)
     main = cand[cand["is_main_seat"]].drop_duplicates("commune_code").set_index("commune_code")
     has_main = areas["commune_code"].isin(main.index)
-    seat = pd.DataFrame({"origin": main["building_id"].reindex(
+    seat = pd.DataFrame({"origin": main["property_id"].reindex(
         areas.loc[has_main, "commune_code"]).to_numpy(),
         "destination": areas.loc[has_main, "legacy_code"].to_numpy()})
     if pol.seats.max_service_km is not None:
-        near = prepare.seat_pairs(areas, cand, "building_id", pol.seats.max_service_km, empty)
+        near = prepare.seat_pairs(areas, cand, pol.seats.max_service_km, empty)
         legacy_of = areas.set_index("area_id")["legacy_code"]
         seat = pd.concat([seat, pd.DataFrame({
-            "origin": near["building_id"].to_numpy(),
+            "origin": near["property_id"].to_numpy(),
             "destination": legacy_of.reindex(near["area_id"]).to_numpy()})])
     frames.append(seat.assign(stage="seats", destination_type=FORMER))
     # Measured, a route over the sea (a ferry) may serve: the table decides, not the policy.
@@ -73,8 +73,8 @@ def candidate_pairs(inputs: Inputs) -> pd.DataFrame:
                                 "destination": service["commune_code"],
                                 "destination_type": UNIT}))
     transfer = prepare.transfer_inputs(inputs.dataset, units, inputs.scenario, empty)[2]
-    frames.append(pd.DataFrame({"stage": "transfer", "origin": transfer["holder"],
-                                "destination": transfer["commune"],
+    frames.append(pd.DataFrame({"stage": "transfer", "origin": transfer["holder_code"],
+                                "destination": transfer["commune_code"],
                                 "destination_type": UNIT}))
     pairs = pd.concat(frames, ignore_index=True).drop_duplicates(
         ["origin", "destination", "destination_type"])

@@ -41,7 +41,7 @@ def random_instance(rng: np.random.Generator, n_p: int, n_c: int,
             opts.append((i, "sale", 0, 0, int(rng.integers(0, 400)) * M, 0, 0))
         if rng.random() < 0.2:
             opts.append((i, "transfer", 0, 0, 0, 0, 0))
-    props = pd.DataFrame(props, columns=["property_id", "province", "commune"])
+    props = pd.DataFrame(props, columns=["property_id", "province_code", "commune_code"])
     options = pd.DataFrame(opts, columns=["property_id", "use", "capacity",
                                           "renovation_cost_vnd", "revenue_vnd",
                                           "renovation_vnd_per_unit", "floor_m2_fixed"])
@@ -51,10 +51,11 @@ def random_instance(rng: np.random.Generator, n_p: int, n_c: int,
         options = options.drop(columns="floor_m2_fixed")
     needs = pd.DataFrame([(c, u, int(rng.integers(1, 30)), float(rng.choice([1, 2, 3])),
                            prov[c]) for c in prov for u in uses if rng.random() < 0.7],
-                         columns=["commune", "use", "need", "priority_weight", "province"])
+                         columns=["commune_code", "use", "need", "priority_weight",
+                                  "province_code"])
     pairs = pd.DataFrame([(i, c, float(rng.integers(0, 20))) for i in range(n_p) for c in prov
                           if rng.random() < 0.8],
-                         columns=["property_id", "commune", "distance_km"])
+                         columns=["property_id", "commune_code", "distance_km"])
     kw: dict = {
         "radius_km": {u: float(rng.integers(5, 30)) for u in uses},
         "unmet_penalty_vnd": {u: int(rng.integers(1, 40)) * M for u in uses},
@@ -101,7 +102,7 @@ def reach_km(inst: dict) -> dict[tuple, float]:
     """(property, commune, use) -> km of every pair within the use's radius and, where the
     use has one, its time (a pair without minutes is out of a time's reach)."""
     limit = inst.get("radius_min", {})
-    pairs = inst["pairs"].reindex(columns=["property_id", "commune", "distance_km", "minutes"])
+    pairs = inst["pairs"].reindex(columns=["property_id", "commune_code", "distance_km", "minutes"])
     radius = inst["radius_km"]
     if not isinstance(radius, dict):
         radius = dict.fromkeys(set(inst["needs"]["use"]), radius)
@@ -123,7 +124,7 @@ def _arcs(inst: dict, combo: tuple, unit: int,
     out = []
     for k, (u, cap, _, _, _) in enumerate(combo):
         i = k if owner is None else owner[k]
-        pid, pprov = props["property_id"].iloc[i], props["province"].iloc[i]
+        pid, pprov = props["property_id"].iloc[i], props["province_code"].iloc[i]
         for j, (c, nu, _, _, nprov) in enumerate(needs.itertuples(index=False)):
             km = reach.get((pid, c, u))
             if nu != u or km is None or cap <= 0:
@@ -194,7 +195,7 @@ def floor_fixed(inst: dict) -> dict[tuple, int]:
 
 def budget_rows(inst: dict) -> list[tuple[np.ndarray, int]]:
     """(mask over properties, cap) per budget."""
-    provinces = inst["properties"]["province"].to_numpy()
+    provinces = inst["properties"]["province_code"].to_numpy()
     rows = []
     if inst.get("budget_vnd") is not None:
         rows.append((np.ones(len(provinces), dtype=bool), inst["budget_vnd"]))
@@ -304,5 +305,5 @@ def order_violations(inst: dict, uses: list[str], unmet: np.ndarray,
             for _, j, _ in _arcs(inst, (*[("hold", 0, 0, 0, 0)] * i, alt), 1):
                 if unmet[j] > 0.5 and pen[j] > 0:
                     out.append((props["property_id"].iloc[i], alt[0],
-                                needs["commune"].iloc[j]))
+                                needs["commune_code"].iloc[j]))
     return out

@@ -76,17 +76,17 @@ def test_brute_force_oracle_public_first(seed: int) -> None:
 def island() -> dict:
     """An island commune like Đặc khu Lý Sơn: three buildings worth far more on sale than its
     health (347 m2), culture (365 m2) and housing (339 m2) needs weigh."""
-    props = pd.DataFrame({"property_id": ["H1", "H2", "H3"], "province": "51",
-                          "commune": "21548"})
+    props = pd.DataFrame({"property_id": ["H1", "H2", "H3"], "province_code": "51",
+                          "commune_code": "21548"})
     options = pd.DataFrame({
         "property_id": ["H1", "H1", "H2", "H2", "H3", "H3"],
         "use": ["health", "sale", "culture", "sale", "housing", "sale"],
         "capacity": [3_226, 0, 900, 0, 600, 0],
         "renovation_cost_vnd": [29 * B, 0, 3 * B, 0, 2 * B, 0],
         "revenue_vnd": [0, 60 * B, 0, 25 * B, 0, 18 * B]})
-    needs = pd.DataFrame({"commune": "21548", "use": ["health", "culture", "housing"],
-                          "need": [347, 365, 339], "priority_weight": 3.6, "province": "51"})
-    pairs = pd.DataFrame({"property_id": ["H1", "H2", "H3"], "commune": "21548",
+    needs = pd.DataFrame({"commune_code": "21548", "use": ["health", "culture", "housing"],
+                          "need": [347, 365, 339], "priority_weight": 3.6, "province_code": "51"})
+    pairs = pd.DataFrame({"property_id": ["H1", "H2", "H3"], "commune_code": "21548",
                           "distance_km": [1.0, 2.0, 0.5]})
     return {"properties": props, "options": options, "needs": needs, "pairs": pairs,
             "radius_km": 15.0,

@@ -16,17 +16,17 @@ def hand_instance() -> dict:
     # P1 in commune c1 can be a clinic (10 beds, renovation 100 M) or be sold (500 M);
     # P2 in c2 can be a school (50 places, renovation 200 M). c1 needs 8 beds (weight 1,
     # 100 M VND per bed unmet); c2 needs 30 places (weight 2, 10 M per place unmet).
-    props = pd.DataFrame({"property_id": ["P1", "P2"], "province": ["A", "A"],
-                          "commune": ["c1", "c2"]})
+    props = pd.DataFrame({"property_id": ["P1", "P2"], "province_code": ["A", "A"],
+                          "commune_code": ["c1", "c2"]})
     options = pd.DataFrame({"property_id": ["P1", "P1", "P2"],
                             "use": ["health", "sale", "education"],
                             "capacity": [10, 0, 50],
                             "renovation_cost_vnd": [100 * M, 0, 200 * M],
                             "revenue_vnd": [0, 500 * M, 0]})
-    needs = pd.DataFrame({"commune": ["c1", "c2"], "use": ["health", "education"],
+    needs = pd.DataFrame({"commune_code": ["c1", "c2"], "use": ["health", "education"],
                           "need": [8, 30], "priority_weight": [1.0, 2.0],
-                          "province": ["A", "A"]})
-    pairs = pd.DataFrame({"property_id": ["P1", "P2", "P1"], "commune": ["c1", "c2", "c2"],
+                          "province_code": ["A", "A"]})
+    pairs = pd.DataFrame({"property_id": ["P1", "P2", "P1"], "commune_code": ["c1", "c2", "c2"],
                           "distance_km": [0.0, 1.0, 5.0]})
     return {"properties": props, "needs": needs, "pairs": pairs, "options": options,
             "radius_km": 10.0,
@@ -81,12 +81,13 @@ def test_travel_cost_picks_the_nearer_property() -> None:
     # Two identical schools, 2 km and 8 km from c1 (need 10 places), one must be enough.
     # Travel 1 M per place-km: nearer school costs 50 M + 10 x 2 M = 70 M; the farther one
     # 50 M + 80 M. Optimum 70 M with the far school held.
-    props = pd.DataFrame({"property_id": [1, 2], "province": "A", "commune": ["c1", "c2"]})
+    props = pd.DataFrame({"property_id": [1, 2], "province_code": "A",
+                          "commune_code": ["c1", "c2"]})
     options = pd.DataFrame({"property_id": [1, 2], "use": "education", "capacity": 20,
                             "renovation_cost_vnd": 50 * M, "revenue_vnd": 0})
-    needs = pd.DataFrame({"commune": ["c1"], "use": ["education"], "need": [10],
-                          "province": ["A"]})
-    pairs = pd.DataFrame({"property_id": [1, 2], "commune": ["c1", "c1"],
+    needs = pd.DataFrame({"commune_code": ["c1"], "use": ["education"], "need": [10],
+                          "province_code": ["A"]})
+    pairs = pd.DataFrame({"property_id": [1, 2], "commune_code": ["c1", "c1"],
                           "distance_km": [2.0, 8.0]})
     m = DispositionModel.from_frames(props, needs, pairs, options=options, radius_km=10,
                                      unmet_penalty_vnd={"education": 100 * M},
@@ -120,8 +121,8 @@ def medium_instance(seed: int, n_p: int = 120, n_c: int = 40) -> dict:
     plon, plat = lon[home] + rng.normal(0, 0.03, n_p), lat[home] + rng.normal(0, 0.03, n_p)
     km = np.hypot((plon[:, None] - lon[None]) * 104, (plat[:, None] - lat[None]) * 111)
     prov = np.where(lon < 105.5, "S0", "S1")
-    props = pd.DataFrame({"property_id": np.arange(n_p), "province": prov[home],
-                          "commune": home})
+    props = pd.DataFrame({"property_id": np.arange(n_p), "province_code": prov[home],
+                          "commune_code": home})
     opts = []
     for u, p_el, cap_hi in (("health", .4, 20), ("education", .5, 200), ("office", .6, 600)):
         el = np.flatnonzero(rng.random(n_p) < p_el)
@@ -137,9 +138,10 @@ def medium_instance(seed: int, n_p: int = 120, n_c: int = 40) -> dict:
                            prov[c]) for c in range(n_c)
                           for u, lo, hi in (("health", 5, 40), ("education", 50, 400),
                                             ("office", 100, 900)) if rng.random() < 0.6],
-                         columns=["commune", "use", "need", "priority_weight", "province"])
+                         columns=["commune_code", "use", "need", "priority_weight",
+                                  "province_code"])
     i, j = np.nonzero(km <= 40)
-    pairs = pd.DataFrame({"property_id": i, "commune": j, "distance_km": km[i, j]})
+    pairs = pd.DataFrame({"property_id": i, "commune_code": j, "distance_km": km[i, j]})
     return {"properties": props, "needs": needs, "pairs": pairs,
             "options": pd.concat(opts, ignore_index=True),
             "radius_km": {"health": 20, "education": 10, "office": 15},
@@ -200,8 +202,8 @@ def test_tight_budgets_hold_with_parallel_search() -> None:
 
 def test_same_province_rule_drops_cross_pairs() -> None:
     inst = hand_instance()
-    inst["properties"] = inst["properties"].assign(province=["A", "B"])
-    inst["needs"] = inst["needs"].assign(province=["A", "A"])
+    inst["properties"] = inst["properties"].assign(province_code=["A", "B"])
+    inst["needs"] = inst["needs"].assign(province_code=["A", "A"])
     # P2 (province B) may not serve c2 (province A): the school need stays unmet (600 M).
     m = DispositionModel.from_frames(**inst).run(mip_gap=0.0)
     assert m.info.objective_value == 100 * M + 600 * M
@@ -215,8 +217,8 @@ def test_same_province_rule_drops_cross_pairs() -> None:
 ])
 def test_cross_province_penalty_per_unit(penalty: int, expected: int, use: str) -> None:
     inst = hand_instance()
-    inst["properties"] = inst["properties"].assign(province=["A", "B"])
-    inst["needs"] = inst["needs"].assign(province=["A", "A"])
+    inst["properties"] = inst["properties"].assign(province_code=["A", "B"])
+    inst["needs"] = inst["needs"].assign(province_code=["A", "A"])
     m = DispositionModel.from_frames(**inst, same_province=False,
                                      cross_province_penalty_vnd=penalty).run(mip_gap=0.0)
     m.check_solution()
@@ -257,7 +259,7 @@ def test_check_solution_catches_tampering(tamper: str) -> None:
         m.budget_vnd = 250 * M
         m.budget_rows[0] = ("national", None, 250 * M, m.budget_rows[0][3])
     else:
-        m.service.loc[m.service["property_id"] == "P2", "commune"] = "c1"
+        m.service.loc[m.service["property_id"] == "P2", "commune_code"] = "c1"
     with pytest.raises(SolutionCheckError):
         m.check_solution()
 

@@ -40,9 +40,9 @@ def served_first_cases(inst: dict, first: np.ndarray, m: DispositionModel) -> li
     unmet = m.unmet["unmet"].to_numpy()
     pen = np.where(unmet > 0, m.unmet["penalty_vnd"] / np.maximum(unmet, 1), 0)
     unit = m.info.stats["money_unit_vnd"]
-    first_c = set(zip(needs["commune"][first], needs["use"][first], strict=True))
+    first_c = set(zip(needs["commune_code"][first], needs["use"][first], strict=True))
     serves_first = {p: any((c, u) in first_c for c, u in zip(
-        svc["commune"][svc["property_id"] == p], svc["use"][svc["property_id"] == p],
+        svc["commune_code"][svc["property_id"] == p], svc["use"][svc["property_id"] == p],
         strict=True)) for p in pid}
     area = svc.groupby(["property_id", "use"])["quantity"].sum().to_dict()
     spend = {p: int(asg.loc[p, "renovation_cost_vnd"]) for p in pid}
@@ -52,18 +52,19 @@ def served_first_cases(inst: dict, first: np.ndarray, m: DispositionModel) -> li
     if inst.get("budget_vnd") is not None:
         rows.append((set(pid), inst["budget_vnd"]))
     for k, b in inst.get("province_budget_vnd", {}).items():
-        rows.append(({p for p, s in zip(pid, props["province"], strict=True) if s == k}, b))
+        rows.append(({p for p, s in zip(pid, props["province_code"], strict=True) if s == k}, b))
     reach = reach_km(inst)
     out = []
     for j in np.flatnonzero(first & (unmet > 0)):
-        c, u, nprov = needs["commune"].iloc[j], needs["use"].iloc[j], needs["province"].iloc[j]
+        c, u = needs["commune_code"].iloc[j], needs["use"].iloc[j]
+        nprov = needs["province_code"].iloc[j]
         for i, p in enumerate(pid):
             if not pd.isna(fixed[i]):
                 continue
             km = reach.get((p, c, u))
             if km is None:
                 continue
-            across = props["province"].iloc[i] != nprov
+            across = props["province_code"].iloc[i] != nprov
             if inst["same_province"] and across:
                 continue
             for use, cap, reno, _, rate in choices(inst)[i]:
@@ -129,16 +130,16 @@ def island_and_ward(served_first: bool, order: str = "public_first",
     """A lowland ward's health need (100 m2 at 30 M VND) that an old building serves for
     500 M VND, and an island's culture need (50 m2 at 21.6 M VND, weight 3.6) that its old
     culture house, worth 5 bn VND on sale, serves for 900 M VND. The budget pays for one."""
-    props = pd.DataFrame({"property_id": ["WARD", "ISLAND"], "province": "P",
-                          "commune": ["w", "i"]})
+    props = pd.DataFrame({"property_id": ["WARD", "ISLAND"], "province_code": "P",
+                          "commune_code": ["w", "i"]})
     options = pd.DataFrame({"property_id": ["WARD", "ISLAND", "ISLAND"],
                             "use": ["health", "culture", "sale"], "capacity": [100, 50, 0],
                             "renovation_cost_vnd": [500 * M, 900 * M, 0],
                             "revenue_vnd": [0, 0, 5_000 * M]})
-    needs = pd.DataFrame({"commune": ["w", "i"], "use": ["health", "culture"],
-                          "need": [100, 50], "priority_weight": [1.0, 3.6], "province": "P",
+    needs = pd.DataFrame({"commune_code": ["w", "i"], "use": ["health", "culture"],
+                          "need": [100, 50], "priority_weight": [1.0, 3.6], "province_code": "P",
                           "served_first": [False, served_first]})
-    pairs = pd.DataFrame({"property_id": ["WARD", "ISLAND"], "commune": ["w", "i"],
+    pairs = pd.DataFrame({"property_id": ["WARD", "ISLAND"], "commune_code": ["w", "i"],
                           "distance_km": [1.0, 0.7]})
     return DispositionModel.from_frames(
         props, needs, pairs, options=options, radius_km=15,
@@ -151,7 +152,7 @@ def test_the_island_is_served_before_the_ward(order: str) -> None:
     m = island_and_ward(served_first=True, order=order)
     uses = dict(zip(m.assignment["property_id"], m.assignment["use"], strict=True))
     assert uses == {"WARD": "hold", "ISLAND": "culture"}
-    assert m.unmet.set_index("commune")["unmet"].to_dict() == {"w": 100, "i": 0}
+    assert m.unmet.set_index("commune_code")["unmet"].to_dict() == {"w": 100, "i": 0}
 
 
 def test_without_the_rule_the_budget_goes_where_it_serves_most() -> None:
@@ -177,15 +178,16 @@ def test_checker_rejects_a_plan_that_leaves_the_island_waiting() -> None:
 def test_a_ward_with_a_higher_weight_does_not_take_the_island_share() -> None:
     # The island's penalty is lifted above every other need of its use: one building that
     # reaches both gives its 30 m2 to the island first.
-    props = pd.DataFrame({"property_id": ["B"], "province": "P", "commune": ["i"]})
+    props = pd.DataFrame({"property_id": ["B"], "province_code": "P", "commune_code": ["i"]})
     options = pd.DataFrame({"property_id": ["B"], "use": ["health"], "capacity": [30],
                             "renovation_cost_vnd": [100 * M]})
-    needs = pd.DataFrame({"commune": ["w", "i"], "use": "health", "need": [30, 30],
-                          "priority_weight": [3.0, 1.0], "province": "P",
+    needs = pd.DataFrame({"commune_code": ["w", "i"], "use": "health", "need": [30, 30],
+                          "priority_weight": [3.0, 1.0], "province_code": "P",
                           "served_first": [False, True]})
-    pairs = pd.DataFrame({"property_id": "B", "commune": ["w", "i"], "distance_km": [1.0, 9.0]})
+    pairs = pd.DataFrame({"property_id": "B", "commune_code": ["w", "i"],
+                          "distance_km": [1.0, 9.0]})
     m = DispositionModel.from_frames(props, needs, pairs, options=options, radius_km=15,
                                      unmet_penalty_vnd=10 * M).run(mip_gap=0.0,
                                                                     time_limit_s=None)
-    assert m.unmet.set_index("commune")["unmet"].to_dict() == {"w": 30, "i": 0}
+    assert m.unmet.set_index("commune_code")["unmet"].to_dict() == {"w": 30, "i": 0}
     assert m.need_pen[1] > m.need_pen[0]

@@ -52,7 +52,7 @@ def test_brute_force_oracle_shared(seed: int) -> None:
 def district_compound(n_max: int, floor_m2: int = 1_000, **kw) -> DispositionModel:
     """One old district building of ``floor_m2`` and a commune needing 400 m2 of health,
     300 m2 of culture and a public-service point (which takes 120 m2 of rooms)."""
-    props = pd.DataFrame({"property_id": ["D1"], "province": "P", "commune": "c1",
+    props = pd.DataFrame({"property_id": ["D1"], "province_code": "P", "commune_code": "c1",
                           "shared_floor_m2": [floor_m2]})
     options = pd.DataFrame({
         "property_id": "D1", "use": ["health", "culture", "service_point", "sale"],
@@ -61,9 +61,9 @@ def district_compound(n_max: int, floor_m2: int = 1_000, **kw) -> DispositionMod
         "renovation_vnd_per_unit": [9 * M, 5 * M, 0, 0],
         "revenue_vnd": [0, 0, 0, 50_000 * M],
         "floor_m2_fixed": [0, 0, 120, 0]})
-    needs = pd.DataFrame({"commune": "c1", "use": ["health", "culture", "service_point"],
-                          "need": [400, 300, 1], "priority_weight": 1.0, "province": "P"})
-    pairs = pd.DataFrame({"property_id": ["D1"], "commune": ["c1"], "distance_km": [0.5]})
+    needs = pd.DataFrame({"commune_code": "c1", "use": ["health", "culture", "service_point"],
+                          "need": [400, 300, 1], "priority_weight": 1.0, "province_code": "P"})
+    pairs = pd.DataFrame({"property_id": ["D1"], "commune_code": ["c1"], "distance_km": [0.5]})
     return DispositionModel.from_frames(
         props, needs, pairs, options=options, max_uses_per_property=n_max,
         radius_km=15, unmet_penalty_vnd={"health": 30 * M, "culture": 6 * M,

@@ -202,9 +202,9 @@ def test_disposition_check_rejects_optimal_with_a_gap() -> None:
 
 def test_transfer_info_is_checked_too() -> None:
     import pandas as pd
-    supplies = pd.DataFrame({"holder": ["a"], "category": ["car"], "surplus": [2],
+    supplies = pd.DataFrame({"holder_code": ["a"], "category": ["car"], "surplus": [2],
                              "lon": [105.0], "lat": [21.0]})
-    demands = pd.DataFrame({"commune": ["b"], "category": ["car"], "shortfall": [1],
+    demands = pd.DataFrame({"commune_code": ["b"], "category": ["car"], "shortfall": [1],
                             "lon": [105.1], "lat": [21.1]})
     m = TransferModel.from_frames(supplies, demands, cost_per_km_vnd=1_000,
                                   unmet_penalty_vnd=10**9).run()

@@ -14,12 +14,12 @@ from optimization.transfer import TransferModel
 
 
 def hand_instance() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    supplies = pd.DataFrame({"holder": ["A", "B"], "category": ["car", "car"],
-                             "surplus": [2, 1], "province": ["P1", "P2"]})
-    demands = pd.DataFrame({"commune": ["x", "y", "z"], "category": "car",
-                            "shortfall": [1, 1, 2], "province": ["P1", "P1", "P2"],
+    supplies = pd.DataFrame({"holder_code": ["A", "B"], "category": ["car", "car"],
+                             "surplus": [2, 1], "province_code": ["P1", "P2"]})
+    demands = pd.DataFrame({"commune_code": ["x", "y", "z"], "category": "car",
+                            "shortfall": [1, 1, 2], "province_code": ["P1", "P1", "P2"],
                             "priority_weight": [1.0, 2.0, 1.0]})
-    pairs = pd.DataFrame({"holder": ["A", "A", "B", "B"], "commune": ["x", "y", "y", "z"],
+    pairs = pd.DataFrame({"holder_code": ["A", "A", "B", "B"], "commune_code": ["x", "y", "y", "z"],
                           "distance_km": [10.0, 20.0, 5.5, 1.0]})
     return supplies, demands, pairs
 
@@ -36,10 +36,10 @@ def test_hand_instance_optimum() -> None:
     assert m.info.status is SolveStatus.OPTIMAL
     assert m.info.objective_value == 132_500
     assert m.info.best_bound == m.info.objective_value and m.info.gap == 0.0
-    got = {(h, c): q for h, c, q in m.flows[["holder", "commune", "quantity"]].itertuples(
+    got = {(h, c): q for h, c, q in m.flows[["holder_code", "commune_code", "quantity"]].itertuples(
         index=False)}
     assert got == {("A", "x"): 1, ("A", "y"): 1, ("B", "z"): 1}
-    assert m.unmet.set_index("commune")["unmet"].to_dict() == {"x": 0, "y": 0, "z": 1}
+    assert m.unmet.set_index("commune_code")["unmet"].to_dict() == {"x": 0, "y": 0, "z": 1}
     assert m.remaining["remaining"].sum() == 0
 
 
@@ -47,31 +47,31 @@ def test_cross_province_penalty_and_rule() -> None:
     # One car in P1; x (P1) is 30 km away, y (P2) 10 km; each needs 1, unmet costs 100,000.
     # Free choice: A->y = 10,000 + x unmet 100,000 = 110,000 (vs 130,000 for A->x).
     # Cross penalty 25,000: A->y costs 135,000 > 130,000, so A->x. Same-province rule: A->x.
-    sup = pd.DataFrame({"holder": ["A"], "category": ["car"], "surplus": [1],
-                        "province": ["P1"]})
-    dem = pd.DataFrame({"commune": ["x", "y"], "category": "car", "shortfall": [1, 1],
-                        "province": ["P1", "P2"]})
-    pairs = pd.DataFrame({"holder": ["A", "A"], "commune": ["x", "y"],
+    sup = pd.DataFrame({"holder_code": ["A"], "category": ["car"], "surplus": [1],
+                        "province_code": ["P1"]})
+    dem = pd.DataFrame({"commune_code": ["x", "y"], "category": "car", "shortfall": [1, 1],
+                        "province_code": ["P1", "P2"]})
+    pairs = pd.DataFrame({"holder_code": ["A", "A"], "commune_code": ["x", "y"],
                           "distance_km": [30.0, 10.0]})
     kw = {"cost_per_km_vnd": 1000, "unmet_penalty_vnd": 100_000}
     free = TransferModel.from_frames(sup, dem, pairs, **kw).run()
     assert free.info.objective_value == 110_000
-    assert free.flows["commune"].tolist() == ["y"]
+    assert free.flows["commune_code"].tolist() == ["y"]
     pen = TransferModel.from_frames(sup, dem, pairs, cross_province_penalty_vnd=25_000,
                                     **kw).run()
     assert pen.info.objective_value == 130_000
-    assert pen.flows["commune"].tolist() == ["x"]
+    assert pen.flows["commune_code"].tolist() == ["x"]
     rule = TransferModel.from_frames(sup, dem, pairs, same_province=True, **kw).run()
     assert rule.info.objective_value == 130_000
-    assert rule.flows["commune"].tolist() == ["x"]
+    assert rule.flows["commune_code"].tolist() == ["x"]
 
 
 def test_categories_are_independent_and_rounded_to_vnd() -> None:
     # Two categories share the pair; each pays its own rate: 2.5 km x 333 = 832.5 -> 832
     # (round half to even) and 2.5 km x 1,001 + 7 = 2,509.5 -> 2,510 per item.
-    sup = pd.DataFrame({"holder": ["A", "A"], "category": ["pc", "car"], "surplus": [3, 1]})
-    dem = pd.DataFrame({"commune": ["x", "x"], "category": ["pc", "car"], "shortfall": [2, 1]})
-    pairs = pd.DataFrame({"holder": ["A"], "commune": ["x"], "distance_km": [2.5]})
+    sup = pd.DataFrame({"holder_code": ["A", "A"], "category": ["pc", "car"], "surplus": [3, 1]})
+    dem = pd.DataFrame({"commune_code": ["x", "x"], "category": ["pc", "car"], "shortfall": [2, 1]})
+    pairs = pd.DataFrame({"holder_code": ["A"], "commune_code": ["x"], "distance_km": [2.5]})
     m = TransferModel.from_frames(sup, dem, pairs, cost_per_km_vnd={"pc": 333, "car": 1001},
                                   handling_vnd={"pc": 0, "car": 7},
                                   unmet_penalty_vnd=10**6).run()
@@ -84,19 +84,19 @@ def random_instance(rng: np.random.Generator, n_h: int, n_c: int, n_k: int, max_
     cats = ["car", "pc", "printer"][:n_k]
     sup = pd.DataFrame([(f"h{i}", k, int(rng.integers(0, max_q + 1)), f"P{rng.integers(2)}")
                         for i in range(n_h) for k in cats if rng.random() < 0.8],
-                       columns=["holder", "category", "surplus", "province"])
+                       columns=["holder_code", "category", "surplus", "province_code"])
     dem = pd.DataFrame([(f"c{j}", k, int(rng.integers(0, max_q + 1)), f"P{rng.integers(2)}",
                          float(rng.choice([0.5, 1.0, 2.0, 3.0])))
                         for j in range(n_c) for k in cats if rng.random() < 0.8],
-                       columns=["commune", "category", "shortfall", "province",
+                       columns=["commune_code", "category", "shortfall", "province_code",
                                 "priority_weight"])
     # A holder or commune has one province whatever the category.
-    sup["province"] = sup.groupby("holder")["province"].transform("first")
-    dem["province"] = dem.groupby("commune")["province"].transform("first")
+    sup["province_code"] = sup.groupby("holder_code")["province_code"].transform("first")
+    dem["province_code"] = dem.groupby("commune_code")["province_code"].transform("first")
     pairs = pd.DataFrame([(f"h{i}", f"c{j}", float(rng.integers(0, 60)) + 0.25,
                            bool(rng.random() < 0.25))
                           for i in range(n_h) for j in range(n_c) if rng.random() < p_pair],
-                         columns=["holder", "commune", "distance_km", "sea_leg"])
+                         columns=["holder_code", "commune_code", "distance_km", "sea_leg"])
     params = {
         "sea_leg_vnd": {k: int(rng.integers(0, 200_000)) for k in cats},
         "cost_per_km_vnd": {k: int(rng.integers(500, 5000)) for k in cats},
@@ -111,7 +111,7 @@ def random_instance(rng: np.random.Generator, n_h: int, n_c: int, n_k: int, max_
 def brute_force(sup: pd.DataFrame, dem: pd.DataFrame, pairs: pd.DataFrame,
                 params: dict, fixed: dict | None = None) -> int:
     """Enumerate every integer flow on every allowed arc, category by category; ``fixed``
-    (holder, commune, category) -> least items on that arc."""
+    (holder_code, commune_code, category) -> least items on that arc."""
     fixed = fixed or {}
     total = 0
     dist = {(h, c): km for h, c, km, _ in pairs.itertuples(index=False)}
@@ -119,8 +119,8 @@ def brute_force(sup: pd.DataFrame, dem: pd.DataFrame, pairs: pd.DataFrame,
     for k in sorted(set(dem["category"])):
         s = {h: q for h, kk, q, _ in sup.itertuples(index=False) if kk == k and q > 0}
         d = {c: (q, w) for c, kk, q, _, w in dem.itertuples(index=False) if kk == k and q > 0}
-        s_prov = dict(zip(sup["holder"], sup["province"], strict=True))
-        d_prov = dict(zip(dem["commune"], dem["province"], strict=True))
+        s_prov = dict(zip(sup["holder_code"], sup["province_code"], strict=True))
+        d_prov = dict(zip(dem["commune_code"], dem["province_code"], strict=True))
         arcs, unit = [], []
         for h in s:
             for c in d:
@@ -167,8 +167,8 @@ def random_fixed(rng: np.random.Generator, sup: pd.DataFrame, dem: pd.DataFrame,
     """Items a planner sends on allowed arcs, within every surplus and shortfall."""
     left_s = {(h, k): q for h, k, q, _ in sup.itertuples(index=False)}
     left_d = {(c, k): q for c, k, q, _, _ in dem.itertuples(index=False)}
-    sp = dict(zip(sup["holder"], sup["province"], strict=True))
-    dp = dict(zip(dem["commune"], dem["province"], strict=True))
+    sp = dict(zip(sup["holder_code"], sup["province_code"], strict=True))
+    dp = dict(zip(dem["commune_code"], dem["province_code"], strict=True))
     rows = []
     for h, c, _, _ in pairs.itertuples(index=False):
         for k in sorted({k for hh, k in left_s if hh == h}):
@@ -179,7 +179,7 @@ def random_fixed(rng: np.random.Generator, sup: pd.DataFrame, dem: pd.DataFrame,
             left_s[h, k] -= q
             left_d[c, k] -= q
             rows.append((h, c, k, q))
-    return pd.DataFrame(rows, columns=["holder", "commune", "category", "quantity"])
+    return pd.DataFrame(rows, columns=["holder_code", "commune_code", "category", "quantity"])
 
 
 @pytest.mark.parametrize("seed", range(200))
@@ -192,7 +192,7 @@ def test_fixed_flows_brute_force_oracle(seed: int) -> None:
     m = TransferModel.from_frames(sup, dem, pairs, fixed_flows=fixed, **params).run()
     want = {(h, c, k): q for h, c, k, q in fixed.itertuples(index=False)}
     assert m.info.objective_value == brute_force(sup, dem, pairs, params, want)
-    moved = m.flows.set_index(["holder", "commune", "category"])["quantity"]
+    moved = m.flows.set_index(["holder_code", "commune_code", "category"])["quantity"]
     assert all(moved.get(key, 0) >= q for key, q in want.items())
 
 
@@ -205,10 +205,12 @@ def test_fixed_flow_checks() -> None:
     with pytest.raises(InfeasibleInputError, match="beyond its surplus"):
         TransferModel.from_frames(sup, dem, pairs, cost_per_km_vnd=1000,
                                   unmet_penalty_vnd=10**9, fixed_flows=pd.DataFrame({
-                                      "holder": [row["holder"]], "commune": [row["commune"]],
+                                      "holder_code": [row["holder_code"]],
+                                      "commune_code": [row["commune_code"]],
                                       "category": [row["category"]],
                                       "quantity": [10**4]})).run()
-    m.fixed_flows = pd.DataFrame({"holder": [row["holder"]], "commune": [row["commune"]],
+    m.fixed_flows = pd.DataFrame({"holder_code": [row["holder_code"]],
+                                  "commune_code": [row["commune_code"]],
                                   "category": [row["category"]],
                                   "quantity": [int(row["quantity"]) + 1]})
     with pytest.raises(SolutionCheckError, match="moves less than"):
@@ -244,10 +246,10 @@ def test_lp_oracle_medium(seed: int) -> None:
 def test_dense_equals_sparse_covering_radius() -> None:
     rng = np.random.default_rng(7)
     n_h, n_c = 12, 20
-    sup = pd.DataFrame({"holder": np.arange(n_h), "category": "car",
+    sup = pd.DataFrame({"holder_code": np.arange(n_h), "category": "car",
                         "surplus": rng.integers(0, 4, n_h),
                         "lon": rng.uniform(104, 108, n_h), "lat": rng.uniform(10, 22, n_h)})
-    dem = pd.DataFrame({"commune": np.arange(100, 100 + n_c), "category": "car",
+    dem = pd.DataFrame({"commune_code": np.arange(100, 100 + n_c), "category": "car",
                         "shortfall": rng.integers(0, 3, n_c),
                         "lon": rng.uniform(104, 108, n_c), "lat": rng.uniform(10, 22, n_c)})
     kw = {"cost_per_km_vnd": 2000, "handling_vnd": 50_000, "unmet_penalty_vnd": 3_000_000}
@@ -259,7 +261,7 @@ def test_dense_equals_sparse_covering_radius() -> None:
     a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(
         (lon2 - lon1) / 2) ** 2
     km = 2 * 6371.0088 * np.arcsin(np.sqrt(a))
-    pairs = pd.DataFrame({"holder": h.ravel(), "commune": 100 + c.ravel(),
+    pairs = pd.DataFrame({"holder_code": h.ravel(), "commune_code": 100 + c.ravel(),
                           "distance_km": km.ravel()})
     sparse = TransferModel.from_frames(sup.drop(columns=["lon", "lat"]),
                                        dem.drop(columns=["lon", "lat"]), pairs, **kw).run()
@@ -287,7 +289,7 @@ def test_check_solution_catches_tampering(tamper: str) -> None:
     elif tamper == "unmet":
         m.unmet.loc[2, "unmet"] = 0
     elif tamper == "pair":
-        m.flows.loc[0, "commune"] = "z"
+        m.flows.loc[0, "commune_code"] = "z"
     else:
         m.unmet.loc[0, "received"] = 0
     with pytest.raises(SolutionCheckError):
@@ -335,7 +337,7 @@ def test_input_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="lon"):
         TransferModel.from_frames(sup, dem, None, **kw)
     # Keys as index levels are accepted.
-    m = TransferModel.from_frames(sup.set_index(["holder", "category"]), dem, pairs,
+    m = TransferModel.from_frames(sup.set_index(["holder_code", "category"]), dem, pairs,
                                   cost_per_km_vnd=1000, handling_vnd=500,
                                   unmet_penalty_vnd=100_000).run()
     assert m.info.objective_value == 132_500

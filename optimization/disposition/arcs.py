@@ -19,9 +19,9 @@ class _Arcs(DispositionState):
         svc = np.flatnonzero((self.opt_u < N_SERVICE) & (self.opt_cap > 0))
         p_of = pd.DataFrame({"property_id": props["property_id"].to_numpy()[self.opt_p[svc]],
                              "o": svc, "u": self.opt_u[svc]})
-        needs = pd.DataFrame({"commune": self.needs["commune"].to_numpy(),
+        needs = pd.DataFrame({"commune_code": self.needs["commune_code"].to_numpy(),
                               "u": self.need_u, "n": np.arange(self.n_n)})
-        arcs = p_of.merge(self.pairs, on="property_id").merge(needs, on=["commune", "u"])
+        arcs = p_of.merge(self.pairs, on="property_id").merge(needs, on=["commune_code", "u"])
         o_a = arcs["o"].to_numpy(dtype=np.int64)
         n_a = arcs["n"].to_numpy(dtype=np.int64)
         km = arcs["distance_km"].to_numpy(dtype=float)
@@ -54,8 +54,8 @@ class _Arcs(DispositionState):
         """Whether property ``prop`` and need ``need`` lie in different provinces."""
         if not (self.same_province or self.cross_province_penalty_vnd > 0):
             return np.zeros(len(prop), dtype=bool)
-        return np.asarray(self.properties["province"].to_numpy()[prop]
-                          != self.needs["province"].to_numpy()[need], dtype=bool)
+        return np.asarray(self.properties["province_code"].to_numpy()[prop]
+                          != self.needs["province_code"].to_numpy()[need], dtype=bool)
 
     def _unit_cost_vnd(self, km: NDArray[np.float64], use: NDArray[np.int64],
                        cross: NDArray[np.bool_]) -> NDArray[np.int64]:

@@ -33,8 +33,8 @@ class _Check(DispositionState):
             shared[p] = f"{shared[p]}+{USES[self.opt_u[e]]}" if shared[p] else USES[self.opt_u[e]]
         self.assignment = pd.DataFrame({
             "property_id": props["property_id"].to_numpy(),
-            "province": props["province"].to_numpy(),
-            "commune": props["commune"].to_numpy(),
+            "province_code": props["province_code"].to_numpy(),
+            "commune_code": props["commune_code"].to_numpy(),
             "use": np.asarray(USES, dtype=object)[self.opt_u[o]],
             "shared_uses": shared,
             "renovation_cost_vnd": spend,
@@ -44,7 +44,7 @@ class _Check(DispositionState):
         a_o, a_n = self.arc_o[used], self.arc_n[used]
         self.service = pd.DataFrame({
             "property_id": props["property_id"].to_numpy()[self.opt_p[a_o]],
-            "commune": self.needs["commune"].to_numpy()[a_n],
+            "commune_code": self.needs["commune_code"].to_numpy()[a_n],
             "use": np.asarray(USES, dtype=object)[self.opt_u[a_o]],
             "quantity": plan.y[used],
             "distance_km": self.arc_km[used],
@@ -52,7 +52,7 @@ class _Check(DispositionState):
         })
         served = np.bincount(self.arc_n, weights=plan.y, minlength=self.n_n).astype(np.int64)
         self.unmet = pd.DataFrame({
-            "commune": self.needs["commune"].to_numpy(),
+            "commune_code": self.needs["commune_code"].to_numpy(),
             "use": self.needs["use"].to_numpy(),
             "need": self.need_q, "served": served, "unmet": plan.unmet,
             "priority_weight": self.needs["priority_weight"].to_numpy(),
@@ -100,12 +100,12 @@ class _Check(DispositionState):
         so = key.get_indexer(pd.MultiIndex.from_arrays([sp_, su]))
         if (so < 0).any() or not is_open[so].all():
             raise SolutionCheckError("a property serves a use other than its assigned uses")
-        n = pd.MultiIndex.from_frame(self.needs[["commune", "use"]]).get_indexer(
-            pd.MultiIndex.from_frame(s[["commune", "use"]]))
+        n = pd.MultiIndex.from_frame(self.needs[["commune_code", "use"]]).get_indexer(
+            pd.MultiIndex.from_frame(s[["commune_code", "use"]]))
         if (n < 0).any():
             raise SolutionCheckError("service to a commune without that need")
-        pr = pd.MultiIndex.from_frame(self.pairs[["property_id", "commune"]]).get_indexer(
-            pd.MultiIndex.from_frame(s[["property_id", "commune"]]))
+        pr = pd.MultiIndex.from_frame(self.pairs[["property_id", "commune_code"]]).get_indexer(
+            pd.MultiIndex.from_frame(s[["property_id", "commune_code"]]))
         if (pr < 0).any():
             raise SolutionCheckError("service over a pair that is not given")
         km = self.pairs["distance_km"].to_numpy()[pr]
@@ -117,7 +117,7 @@ class _Check(DispositionState):
         across = self._across(sp_, n)
         if self.same_province and across.any():
             raise SolutionCheckError("service across provinces although same_province=True")
-        if pd.MultiIndex.from_frame(s[["property_id", "commune", "use"]]).has_duplicates:
+        if pd.MultiIndex.from_frame(s[["property_id", "commune_code", "use"]]).has_duplicates:
             raise SolutionCheckError("service has duplicate rows")
         q = s["quantity"].to_numpy()
         if (q <= 0).any() or not np.array_equal(q, np.round(q)):
@@ -223,6 +223,6 @@ class _Check(DispositionState):
                 f"order of reuse broken in {len(bad)} case(s): property "
                 f"{self.properties['property_id'].iloc[self.opt_p[o]]!r} is "
                 f"{USES[self.opt_u[choice[self.opt_p[o]]]]} although commune "
-                f"{self.needs['commune'].iloc[n]!r} has {int(unmet[n])} unit(s) of "
+                f"{self.needs['commune_code'].iloc[n]!r} has {int(unmet[n])} unit(s) of "
                 f"{USES[self.opt_u[o]]} need unmet within {self.arc_km[a]:g} km and its "
                 f"renovation ({int(self.opt_reno[o]):,} VND) fits the budgets")

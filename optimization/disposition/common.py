@@ -1,4 +1,5 @@
-"""Uses, constants and the small pieces every part of the disposition model shares."""
+"""Constants and the small pieces every part of the disposition model shares (the uses, from
+``optimization.vocabulary``, as indices: service uses first, hold last)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -8,10 +9,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-SERVICE_USES: tuple[str, ...] = ("health", "education", "office", "service_point", "housing",
-                                 "culture")
-OTHER_USES: tuple[str, ...] = ("transfer", "sale", "hold")
-USES: tuple[str, ...] = SERVICE_USES + OTHER_USES
+from optimization.vocabulary import SERVICE_USES, USES
+
 N_SERVICE = len(SERVICE_USES)
 HOLD = USES.index("hold")
 

@@ -58,7 +58,7 @@ class _Explain(DispositionState):
 
     def property_reasons(self) -> pd.DataFrame:
         """One row per property: reason_code and the numbers of the best public alternative
-        (alt_use, alt_commune, alt_unmet, alt_distance_km, alt_cost_one_unit_vnd,
+        (alt_use, alt_commune_code, alt_unmet, alt_distance_km, alt_cost_one_unit_vnd,
         alt_cost_vnd for the whole unmet, budget_scope, budget_left_vnd)."""
         plan = self._plan
         choice = plan.choice
@@ -92,11 +92,11 @@ class _Explain(DispositionState):
         code[alt] = np.where(one[b] > left[b], "budget", "value")[alt]
         show = (best >= 0) & ~public & (self.fixed_opt < 0)
         uses = np.asarray(USES, dtype=object)
-        communes = self.needs["commune"].to_numpy().astype(object)
+        communes = self.needs["commune_code"].to_numpy().astype(object)
         return out.assign(
             reason_code=code,
             alt_use=np.where(show, uses[self.opt_u[self.arc_o[b]]], ""),
-            alt_commune=np.where(show, communes[self.arc_n[b]], ""),
+            alt_commune_code=np.where(show, communes[self.arc_n[b]], ""),
             alt_unmet=np.where(show, plan.unmet[self.arc_n[b]], 0),
             alt_distance_km=np.where(show, self.arc_km[b], np.nan),
             alt_cost_one_unit_vnd=np.where(show, one[b], 0),
@@ -105,16 +105,17 @@ class _Explain(DispositionState):
             budget_left_vnd=np.where(show & np.isfinite(left[b]), left[b], np.nan))
 
     def need_reasons(self) -> pd.DataFrame:
-        """One row per need with unmet units: reason_code, the deciding candidate
-        (property_id, distance_km, candidate_use: its use now), cost_one_unit_vnd and
-        cost_vnd (to serve the unmet from it), budget_scope, budget_left_vnd, and for
-        ``capacity_taken`` or ``other_use`` what it serves (``serves``: commune:quantity,
+        """One row per need with unmet units (commune_code, use): reason_code, the deciding
+        candidate (candidate_property_id, candidate_distance_km, candidate_use: its use now),
+        cost_one_unit_vnd and cost_vnd (to serve the unmet from it), budget_scope,
+        budget_left_vnd, and for
+        ``capacity_taken`` or ``other_use`` what it serves (``serves``: commune_code:quantity,
         largest first)."""
         plan = self._plan
         choice, area = plan.choice, plan.area
         left_unmet = np.flatnonzero(plan.unmet > 0)
         open_opt = plan.open_options()
-        out = pd.DataFrame({"commune": self.needs["commune"].to_numpy()[left_unmet],
+        out = pd.DataFrame({"commune_code": self.needs["commune_code"].to_numpy()[left_unmet],
                             "use": self.needs["use"].to_numpy()[left_unmet],
                             "reason_code": "no_candidate"})
         if self.n_a == 0:
@@ -152,8 +153,8 @@ class _Explain(DispositionState):
         uses = np.asarray(USES, dtype=object)
         return out.assign(
             reason_code=np.where(has, state[a0], "no_candidate"),
-            property_id=np.where(has, ids[arc_p[a0]], ""),
-            distance_km=np.where(has, self.arc_km[a0], np.nan),
+            candidate_property_id=np.where(has, ids[arc_p[a0]], ""),
+            candidate_distance_km=np.where(has, self.arc_km[a0], np.nan),
             candidate_use=np.where(has, uses[self.opt_u[np.where(is_open, self.arc_o, cur)[a0]]],
                                    ""),
             cost_one_unit_vnd=np.where(has, one[a0], 0),
@@ -164,11 +165,12 @@ class _Explain(DispositionState):
 
     def _serves_text(self, opt: NDArray[np.int64], has: NDArray[np.bool_]
                      ) -> NDArray[np.object_]:
-        """'commune:quantity, ...' (largest first, at most five) of what ``opt`` serves."""
+        """'commune_code:quantity, ...' (largest first, at most five) of what ``opt``
+        serves."""
         plan = self._plan
         used = np.flatnonzero(plan.y > 0)
         by_opt: dict[int, list[tuple[int, str]]] = {}
-        communes = self.needs["commune"].to_numpy()
+        communes = self.needs["commune_code"].to_numpy()
         for a in used[np.argsort(-plan.y[used], kind="stable")]:
             by_opt.setdefault(int(self.arc_o[a]), []).append(
                 (int(plan.y[a]), str(communes[self.arc_n[a]])))

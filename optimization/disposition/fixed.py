@@ -36,7 +36,7 @@ class _Fixed(DispositionState):
             raise InfeasibleInputError(
                 f"fixed uses need renovation of {int(spent.sum()):,} VND, above the national "
                 f"budget of {self.budget_vnd:,} VND")
-        prov = self.properties["province"].to_numpy()[fixed]
+        prov = self.properties["province_code"].to_numpy()[fixed]
         by_prov = pd.Series(spent).groupby(prov).sum()
         for k, b in self.province_budget_vnd.items():
             if by_prov.get(k, 0) > b:

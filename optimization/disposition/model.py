@@ -140,11 +140,12 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
     seed (sub-MIPs stop on node counts); with one, searches stop on wall-clock time, so two
     runs give the same plan only when the limit is not what stopped them.
 
-    Results: ``assignment`` (property_id, province, commune, use, shared_uses (the other
+    Results: ``assignment`` (property_id, province_code, commune_code, use, shared_uses (the other
     public uses of a shared building, joined by '+'; use is the one serving most),
     renovation_cost_vnd (all its uses),
-    revenue_vnd), ``service`` (property_id, commune, use, quantity, distance_km, cost_vnd) and
-    ``unmet`` (commune, use, need, served, unmet, priority_weight, penalty_vnd).
+    revenue_vnd), ``service`` (property_id, commune_code, use, quantity, distance_km, cost_vnd)
+    and ``unmet`` (commune_code, use, need, served, unmet, priority_weight, served_first,
+    penalty_vnd).
     """
 
     SOLVER = "HiGHS (ortools.math_opt) + min-cost-flow local search"
@@ -191,19 +192,20 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
                     max_uses_per_property: int = 1) -> DispositionModel:
         """Validate the frames and return an unbuilt model.
 
-        ``properties``: property_id, province, commune, optional ``fixed_use`` (a use decided
-        beforehand; missing means free), and, unless ``options`` is given, wide columns
+        ``properties``: property_id, province_code, commune_code, optional ``fixed_use`` (a
+        use decided beforehand; missing means free), and, unless ``options`` is given, wide
+        columns
         ``eligible_<use>`` (bool), ``capacity_<use>`` and ``renovation_cost_vnd_<use>`` for
         service uses, ``eligible_transfer``, ``eligible_sale`` and ``sale_revenue_vnd``.
         ``options`` (long form, eligible rows only): property_id, use, capacity,
         renovation_cost_vnd (the fixed part of a conversion), optional
         renovation_vnd_per_unit (per unit of capacity the use takes: per m2 served) and
         revenue_vnd; wide columns ``renovation_vnd_per_unit_<use>`` likewise. ``needs``:
-        commune, use, need (whole units), priority_weight (default 1), served_first (bool,
-        default false: needs served before all others, see ``priority``), province (needed with
-        ``same_province`` or a ``cross_province_penalty_vnd``, VND per unit served across a
-        province border).
-        ``pairs``: property_id, commune, distance_km (sparse), optional minutes (needed by
+        commune_code, use, need (whole units), priority_weight (default 1), served_first (bool,
+        default false: needs served before all others, see ``priority``), province_code (needed
+        with ``same_province`` or a ``cross_province_penalty_vnd``, VND per unit served across
+        a province border).
+        ``pairs``: property_id, commune_code, distance_km (sparse), optional minutes (needed by
         ``radius_min``: per use, a travel time a pair must be within besides its radius, for
         the uses it names; NaN minutes are out of reach). ``allowed_uses`` restricts the
         uses a scenario permits (hold is always allowed). ``disposal_order``: ``public_first``
@@ -219,7 +221,7 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         if not (isinstance(max_uses_per_property, int) and max_uses_per_property >= 1):
             raise ValueError("max_uses_per_property must be a whole number >= 1")
         props = checked_frame(properties, "properties",
-                       {"property_id": "id", "province": "id", "commune": "id"},
+                       {"property_id": "id", "province_code": "id", "commune_code": "id"},
                        {"shared_floor_m2": "float"})
         if "shared_floor_m2" not in props:
             props["shared_floor_m2"] = 0.0
@@ -251,10 +253,11 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         if not (math.isfinite(cross) and cross >= 0):
             raise ValueError("cross_province_penalty_vnd must be a finite number >= 0")
         by_province = bool(same_province) or cross > 0
-        need_req = {"commune": "id", "use": "id", "need": "int"}
+        need_req = {"commune_code": "id", "use": "id", "need": "int"}
         if by_province:
-            need_req["province"] = "id"
-        nd = checked_frame(needs, "needs", need_req, {"priority_weight": "float", "province": "id",
+            need_req["province_code"] = "id"
+        nd = checked_frame(needs, "needs", need_req, {"priority_weight": "float",
+                                                      "province_code": "id",
                                                       "served_first": "bool"})
         if "priority_weight" not in nd:
             nd["priority_weight"] = 1.0
@@ -263,16 +266,16 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         bad = sorted(set(nd["use"].astype(str)) - set(SERVICE_USES))
         if bad:
             raise ValueError(f"needs.use must be a service use {list(SERVICE_USES)}; got {bad}")
-        require_unique(nd, ["commune", "use"], "needs")
+        require_unique(nd, ["commune_code", "use"], "needs")
         if by_province:
-            per = nd.groupby("commune")["province"].nunique()
+            per = nd.groupby("commune_code")["province_code"].nunique()
             if (per > 1).any():
                 raise ValueError(f"needs give commune {per.index[per > 1][0]!r} more than one "
                                  "province")
         nd = nd[nd["need"] > 0].reset_index(drop=True)
-        pr = checked_frame(pairs, "pairs", {"property_id": "id", "commune": "id",
+        pr = checked_frame(pairs, "pairs", {"property_id": "id", "commune_code": "id",
                                      "distance_km": "float"}, {"minutes": "float?"})
-        require_unique(pr, ["property_id", "commune"], "pairs")
+        require_unique(pr, ["property_id", "commune_code"], "pairs")
         used = sorted(set(nd["use"]))
         radius = per_use(radius_km, "radius_km", used)
         rmin = None if radius_min is None else per_use(radius_min, "radius_min", [])
@@ -449,7 +452,7 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         self.budget_rows: list[tuple[str, Any, int, NDArray[np.bool_]]] = []
         if self.budget_vnd is not None:
             self.budget_rows.append(("national", None, self.budget_vnd, np.ones(self.n_o, bool)))
-        prov = self.properties["province"].to_numpy()[self.opt_p]
+        prov = self.properties["province_code"].to_numpy()[self.opt_p]
         for k, b in self.province_budget_vnd.items():
             self.budget_rows.append(("province", k, b, prov == k))
         self.budget_masks = np.array([mask for _, _, _, mask in self.budget_rows],

@@ -102,7 +102,7 @@ class _Priority(DispositionState):
             o, n = int(self.arc_o[a]), int(self.arc_n[a])
             raise SolutionCheckError(
                 f"served-first rule broken in {len(cases)} case(s): commune "
-                f"{self.needs['commune'].iloc[n]!r} has {int(unmet[n])} unit(s) of "
+                f"{self.needs['commune_code'].iloc[n]!r} has {int(unmet[n])} unit(s) of "
                 f"{USES[self.opt_u[o]]} need unmet that property "
                 f"{self.properties['property_id'].iloc[self.opt_p[o]]!r} "
                 f"({self.arc_km[a]:g} km) could serve for {int(fixed[0] + rate[0]):,} VND, "
