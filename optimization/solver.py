@@ -272,8 +272,10 @@ class SparseModel:
 
     def add_constraints(self, name: str, row: IntArray, col: IntArray, val: object,
                         lo: object, hi: object, n_rows: int) -> int:
-        """A family of ``n_rows`` rows ``lo <= sum(val * x[col]) <= hi`` (``row`` from 0)."""
-        if name in self.constraints:
+        """A family of ``n_rows`` rows ``lo <= sum(val * x[col]) <= hi`` (``row`` from 0);
+        the family last added may be extended by another call with its name."""
+        extend = name in self.constraints
+        if extend and self.constraints[name].stop != self.n_rows:
             raise ValueError(f"constraint family {name!r} defined twice")
         start = self.n_rows
         row = np.asarray(row, dtype=np.int64)
@@ -283,7 +285,8 @@ class SparseModel:
         self._lo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n_rows,)).copy())
         self._hi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n_rows,)).copy())
         self.n_rows += n_rows
-        self.constraints[name] = slice(start, self.n_rows)
+        first = self.constraints[name].start if extend else start
+        self.constraints[name] = slice(first, self.n_rows)
         self._built = None
         return start
 

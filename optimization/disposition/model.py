@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from optimization._frames import checked_frame, require_unique
@@ -58,6 +57,7 @@ from optimization.disposition.solve import _Solve
 from optimization.result import (
     SolveInfo,
 )
+from optimization.solver import SparseModel
 
 
 class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
@@ -347,11 +347,7 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         """Arrays, input checks, the sparse MIP and its decomposition into blocks."""
         self.define_arrays()
         self.check_inputs()
-        self._rows: list[sp.coo_matrix] = []
-        self._n_rows = 0
-        self.row_start: dict[str, int] = {}
-        self._row_lb: list[NDArray[np.float64]] = []
-        self._row_ub: list[NDArray[np.float64]] = []
+        self.mip = SparseModel(sense="min")
         self.define_variables()
         self.define_one_use_constraints()
         self.define_capacity_constraints()
@@ -359,9 +355,9 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         self.define_need_constraints()
         self.define_link_constraints()
         self.define_budget_constraints()
-        self.matrix = sp.vstack(self._rows, format="csr")
-        self.row_lb = np.concatenate(self._row_lb)
-        self.row_ub = np.concatenate(self._row_ub)
+        arrays = self.mip.arrays()
+        self.matrix, self.row_lb, self.row_ub = arrays.matrix, arrays.row_lo, arrays.row_hi
+        self.row_start = {k: v.start for k, v in self.mip.constraints.items()}
         self.define_blocks()
         self._flow = ServiceFlows(self.arc_o, self.arc_n, self.arc_lim, self.arc_cost,
                                    self.opt_cap, self.need_q, self.need_pen,
@@ -398,24 +394,20 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
                                        np.zeros(n_a + n_n, dtype=bool)])
         self.cost = np.concatenate([self.opt_net, self.opt_area_cost[self.area_opts],
                                     self.arc_travel, self.need_pen]).astype(float)
-
-    def _add_rows(self, rows: NDArray[Any], cols: NDArray[Any], vals: NDArray[Any],
-                  n_rows: int, lo: NDArray[Any] | float, hi: NDArray[Any] | float,
-                  family: str) -> None:
-        self.row_start.setdefault(family, self._n_rows)
-        self._n_rows += n_rows
-        self._rows.append(sp.coo_matrix((np.asarray(vals, dtype=float), (rows, cols)),
-                                        shape=(n_rows, self.n_var)))
-        self._row_lb.append(np.broadcast_to(np.asarray(lo, dtype=float), n_rows).copy())
-        self._row_ub.append(np.broadcast_to(np.asarray(hi, dtype=float), n_rows).copy())
+        for name, cols in (("use", slice(0, n_o)), ("area", slice(n_o, self.col_y)),
+                           ("serve", slice(self.col_y, self.col_m)),
+                           ("unmet", slice(self.col_m, self.n_var))):
+            self.mip.add_variables(name, cols.stop - cols.start, lb=self.lb[cols],
+                                   ub=self.ub[cols], cost=self.cost[cols],
+                                   integer=name in ("use", "area"))
 
     def define_one_use_constraints(self) -> None:
         """1 <= sum x_service + N sum x_other <= N: one use, or up to N public uses on a
         shared property (N = 1 elsewhere: exactly one option)."""
         n_uses = self.prop_uses[self.opt_p]
         coef = np.where(self.opt_u < N_SERVICE, 1, n_uses)
-        self._add_rows(self.opt_p, np.arange(self.n_o), coef, self.n_p, 1, self.prop_uses,
-                       "one_use")
+        self.mip.add_constraints("one_use", self.opt_p, np.arange(self.n_o), coef, 1,
+                                 self.prop_uses, self.n_p)
 
     def define_capacity_constraints(self) -> None:
         """sum_a y_a - z_o <= 0 (an option serves within the area it renovates) and
@@ -423,28 +415,28 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
         k = len(self.area_opts)
         r = np.searchsorted(self.area_opts, self.arc_o)
         z = self.col_z + np.arange(k)
-        self._add_rows(np.concatenate([r, np.arange(k)]),
-                       np.concatenate([self.col_y + np.arange(self.n_a), z]),
-                       np.concatenate([np.ones(self.n_a), -np.ones(k)]), k, -np.inf, 0,
-                       "capacity")
-        self._add_rows(np.concatenate([np.arange(k), np.arange(k)]),
-                       np.concatenate([z, self.area_opts]),
-                       np.concatenate([np.ones(k), -self.area_ub]), k, -np.inf, 0, "area")
+        self.mip.add_constraints("capacity", np.concatenate([r, np.arange(k)]),
+                                 np.concatenate([self.col_y + np.arange(self.n_a), z]),
+                                 np.concatenate([np.ones(self.n_a), -np.ones(k)]), -np.inf, 0,
+                                 k)
+        self.mip.add_constraints("area", np.concatenate([np.arange(k), np.arange(k)]),
+                                 np.concatenate([z, self.area_opts]),
+                                 np.concatenate([np.ones(k), -self.area_ub]), -np.inf, 0, k)
 
     def define_need_constraints(self) -> None:
         """sum_a y_a + m_n >= q_n."""
-        self._add_rows(np.concatenate([self.arc_n, np.arange(self.n_n)]),
-                       np.concatenate([self.col_y + np.arange(self.n_a),
-                                       self.col_m + np.arange(self.n_n)]),
-                       np.ones(self.n_a + self.n_n), self.n_n, self.need_q, np.inf, "need")
+        self.mip.add_constraints("need", np.concatenate([self.arc_n, np.arange(self.n_n)]),
+                                 np.concatenate([self.col_y + np.arange(self.n_a),
+                                                 self.col_m + np.arange(self.n_n)]),
+                                 np.ones(self.n_a + self.n_n), self.need_q, np.inf, self.n_n)
 
     def define_link_constraints(self) -> None:
         """y_a - min(cap_o, q_n) x_o <= 0: the disjunctive (strong) form."""
         k = np.arange(self.n_a)
-        self._add_rows(np.concatenate([k, k]),
-                       np.concatenate([self.col_y + k, self.arc_o]),
-                       np.concatenate([np.ones(self.n_a), -self.arc_lim]), self.n_a, -np.inf, 0,
-                       "link")
+        self.mip.add_constraints("link", np.concatenate([k, k]),
+                                 np.concatenate([self.col_y + k, self.arc_o]),
+                                 np.concatenate([np.ones(self.n_a), -self.arc_lim]), -np.inf, 0,
+                                 self.n_a)
 
     def define_budget_constraints(self) -> None:
         """National and per-province renovation budgets: the fixed part of each conversion
@@ -465,8 +457,8 @@ class DispositionModel(_Solve, _Sharing, _Arcs, _Fixed):
             col_mask[:self.n_o] = mask
             col_mask[self.col_z:self.col_y] = mask[self.area_opts]
             cols = np.flatnonzero(col_mask & (self.budget_coef > 0))
-            self._add_rows(np.zeros(len(cols), dtype=np.int64), cols, self.budget_coef[cols], 1,
-                           -np.inf, b, "budget")
+            self.mip.add_constraints("budget", np.zeros(len(cols), dtype=np.int64), cols,
+                                     self.budget_coef[cols], -np.inf, b, 1)
 
     # ------------------------------------------------------------------ plans
     def evaluate(self, choice: NDArray[np.int64], source: str = "heuristic",

@@ -26,7 +26,9 @@ class _Search(DispositionState):
 
     def _round(self, x: NDArray[np.float64]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
         """Per property the option with the largest LP share (ties: lower net cost) and,
-        beside a public use on a shared floor, the other public uses above one half."""
+        beside a public use on a shared floor, the other public uses above one half, the
+        largest shares first, as many as the property may take beside its use (the LP may
+        have more above one half: five at 0.6 fit three uses)."""
         choice = first_of_groups(np.lexsort((self.opt_net, -np.round(x, 9), self.opt_p)),
                                  self.opt_p)
         fixed = self.fixed_opt >= 0
@@ -35,6 +37,12 @@ class _Search(DispositionState):
         extra = ((x > 0.5) & (self.opt_u < N_SERVICE) & (self.prop_floor[p] > 0)
                  & (self.opt_u[choice[p]] < N_SERVICE))
         extra[choice] = False
+        cand = np.flatnonzero(extra)
+        cand = cand[np.lexsort((cand, -x[cand], p[cand]))]
+        starts = np.r_[True, p[cand][1:] != p[cand][:-1]] if len(cand) else np.zeros(0, bool)
+        first = np.maximum.accumulate(np.where(starts, np.arange(len(cand)), 0))
+        rank = np.arange(len(cand)) - first
+        extra[cand[rank >= self.prop_uses[p[cand]] - 1]] = False
         return choice, extra
 
     def _cheapest_free(self) -> NDArray[np.int64]:

@@ -54,11 +54,12 @@ class _Sharing(DispositionState):
         row_of[shared_p] = np.arange(len(shared_p))
         z_on = np.flatnonzero(self.opt_on_floor[self.area_opts])
         x_fix = np.flatnonzero(self.opt_floor_fixed > 0)
-        self._add_rows(np.concatenate([row_of[self.opt_p[self.area_opts[z_on]]],
-                                       row_of[self.opt_p[x_fix]]]),
-                       np.concatenate([self.col_z + z_on, x_fix]),
-                       np.concatenate([np.ones(len(z_on)), self.opt_floor_fixed[x_fix]]),
-                       len(shared_p), -np.inf, self.prop_floor[shared_p], "floor")
+        self.mip.add_constraints(
+            "floor", np.concatenate([row_of[self.opt_p[self.area_opts[z_on]]],
+                                     row_of[self.opt_p[x_fix]]]),
+            np.concatenate([self.col_z + z_on, x_fix]),
+            np.concatenate([np.ones(len(z_on)), self.opt_floor_fixed[x_fix]]),
+            -np.inf, self.prop_floor[shared_p], len(shared_p))
         self.floor_props = shared_p
 
     def _floor_left(self, open_opt: Bools, area: Ints | None = None) -> Ints:

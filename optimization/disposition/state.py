@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from optimization.disposition.common import CandidatePlan
 from optimization.result import SolveInfo
+from optimization.solver import SparseModel
 
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
@@ -87,6 +88,7 @@ class DispositionState:
     row_lb: Floats
     row_ub: Floats
     row_start: dict[str, int]
+    mip: SparseModel
     budget_rows: list[tuple[str, Any, int, Bools]]
     national_row: int
     col_group: Ints
@@ -159,7 +161,3 @@ class DispositionState:
     def build(self) -> Any:
         raise NotImplementedError
 
-    def _add_rows(self, rows: NDArray[Any], cols: NDArray[Any], vals: NDArray[Any],
-                  n_rows: int, lo: NDArray[Any] | float, hi: NDArray[Any] | float,
-                  family: str) -> None:
-        raise NotImplementedError
