@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from optimization.location import LSCP, MCLP, PCenter, PMedian
-from optimization.location._heuristics import CoverNeighbourhoodSearch
+from optimization.location._cover_search import CoverNeighbourhoodSearch
 from optimization.location._pairs import make_pairs
 from optimization.result import InfeasibleInputError, SolutionCheckError, SolveStatus
 from optimization.solver import Deadline

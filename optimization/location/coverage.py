@@ -7,10 +7,8 @@ import numpy as np
 import pandas as pd
 
 from optimization.location._base import LocationModel
-from optimization.location._heuristics import (
-    CoverNeighbourhoodSearch,
-    SwapEngine,
-)
+from optimization.location._cover_search import CoverNeighbourhoodSearch
+from optimization.location._heuristics import SwapEngine
 from optimization.location._pairs import (
     BoolArray,
     CandidatePairs,
