@@ -279,8 +279,7 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         # Then bisection, raising the upper end (x 2) until the LP plan fits. The dual function
         # is concave with slope (spend - B) at each price, so the tangents at the bracket's ends
         # cap what any price between them can give: bisection stops once that cap is within a
-        # tenth of the gap goal of the best bound (round 6 of 11 on the national baseline,
-        # 0.0006 % below the converged bound, 10 s sooner).
+        # tenth of the gap goal of the best bound (benchmarks/RESULTS.md, issue 11).
         best = float(bound.sum())
         hi = self._price_estimate(x, budget)
         lo, lo_val, lo_slope = 0.0, best, (spend - budget) * MONEY_SCALE
