@@ -36,6 +36,10 @@ from optimization.solver import (
     solve_arrays,
 )
 
+# Under a time limit a national budget's last branch-and-bound runs on the whole model only up
+# to this many nonzeros: HiGHS sets a larger one up slower than any limit it is given.
+WHOLE_MODEL_NNZ = 200_000
+
 
 class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
     """Bounds, incumbent and polish in the time given."""
@@ -142,23 +146,50 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         """HiGHS from the plan; returns the plan, the proven bound (VND) and the nodes.
 
         Independent groups: each group not within ``goal`` is solved alone (side by side),
-        its bound replacing the group's LP bound. Groups coupled by the national budget: one
-        solve of the whole model, whose bound holds for the whole plan; the Lagrangian bound
-        stays when it is the stronger.
+        its bound replacing the group's LP bound. Groups coupled by the national budget: each
+        group is solved within what it spends plus its share of the slack (so their plans stay
+        jointly within the budget), for the plan only, since such a bound holds for the share
+        and not for the model; then, when the whole model is small enough for HiGHS to set up
+        within the limit (or there is no limit), one solve of the whole model, whose bound
+        holds for the whole plan. The Lagrangian bound stays when it is the stronger.
         """
         total = float(bound.sum() / MONEY_SCALE)
         if relative_gap(plan.objective, total) <= goal or clock.left() < 0.05:
             return plan, total, 0
         hint = self._hint(plan)
-        if lagrangian:
+        if not lagrangian:
+            todo = [g for g in by_size if relative_gap(
+                self._group_objective(plan)[g] * MONEY_SCALE, bound[g]) > goal]
+            plan, found = self._polish(plan, todo, groups, weight, hint, clock, opts, None)
+            for g, res in found.items():
+                bound[g] = max(bound[g], res.bound)
+            return plan, float(bound.sum() / MONEY_SCALE), sum(r.nodes for r in found.values())
+        whole = clock.limit_s is None or self.matrix.nnz <= WHOLE_MODEL_NNZ
+        spend = np.bincount(self.col_group, weights=self.budget_coef * hint,
+                            minlength=self.n_groups)
+        slack = max(float(self.budget_vnd or 0) - float(spend.sum()), 0.0)
+        share = {g: float(spend[g] + slack * weight[g] / weight.sum()) for g in by_size}
+        nodes = 0
+        if clock.limit_s is not None:
+            plan, found = self._polish(plan, by_size, groups, weight, hint,
+                                       clock.share(0.5) if whole else clock, opts, share)
+            nodes += sum(r.nodes for r in found.values())
+        if whole and clock.left() >= 0.05:
             every = np.arange(self.n_var)
             res = self._solve_group(every, np.arange(self.matrix.shape[0]), integer=True,
-                                    deadline=clock, options=opts, hint=hint)
-            if res.bound > -math.inf:
-                total = max(total, res.bound / MONEY_SCALE)
-            return self._take(plan, res, every), total, res.nodes
-        todo = [g for g in by_size
-                if relative_gap(self._group_objective(plan)[g] * MONEY_SCALE, bound[g]) > goal]
+                                    deadline=clock, options=opts, hint=self._hint(plan))
+            total = max(total, res.bound / MONEY_SCALE)
+            plan, nodes = self._take(plan, res, every), nodes + res.nodes
+        return plan, total, nodes
+
+    def _polish(self, plan: CandidatePlan, todo: list[int],
+                groups: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
+                weight: NDArray[np.float64], hint: NDArray[np.float64], clock: Deadline,
+                opts: SolveOptions, budget_share: dict[int, float] | None
+                ) -> tuple[CandidatePlan, dict[int, MipResult]]:
+        """Branch-and-bound on the groups ``todo`` side by side, each for its share of the
+        time (and, given ``budget_share``, within that much renovation); the plan takes every
+        group's better solution."""
         left = clock.left() * opts.workers
         share = {g: left * weight[g] / weight[todo].sum() for g in todo} if todo else {}
 
@@ -168,19 +199,15 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
                 return None
             cols, rows = groups[g]
             return self._solve_group(cols, rows, integer=True, deadline=limit, options=opts,
-                                     hint=hint[cols])
+                                     hint=hint[cols], budget_vnd=None if budget_share is None
+                                     else budget_share[g])
 
         with ThreadPoolExecutor(opts.workers) as pool:
             results = dict(zip(todo, pool.map(polish, todo), strict=True))
-        nodes = 0
-        for g in todo:
-            found = results[g]
-            if found is None:
-                continue
-            nodes += found.nodes
-            bound[g] = max(bound[g], found.bound)
-            plan = self._take(plan, found, groups[g][0])
-        return plan, float(bound.sum() / MONEY_SCALE), nodes
+        found = {g: r for g, r in results.items() if r is not None}
+        for g, res in found.items():
+            plan = self._take(plan, res, groups[g][0])
+        return plan, found
 
     def _take(self, plan: CandidatePlan, res: MipResult, cols: NDArray[np.int64]
               ) -> CandidatePlan:
@@ -343,13 +370,18 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
 
     def _solve_group(self, cols: NDArray[np.int64], rows: NDArray[np.int64], *, integer: bool,
                      deadline: Deadline, options: SolveOptions,
-                     hint: NDArray[np.float64] | None = None, price: float = 0.0) -> MipResult:
+                     hint: NDArray[np.float64] | None = None, price: float = 0.0,
+                     budget_vnd: float | None = None) -> MipResult:
         """One group's LP or MIP (or the whole model's: all columns and rows). ``price`` (VND
         per VND) is the Lagrangian multiplier of the national budget added to renovation
-        costs. An infeasible group is an error of the data (the hold option is always free)."""
+        costs; ``budget_vnd`` a national budget row restricted to the group. An infeasible
+        group is an error of the data (the hold option is always free)."""
         cost = (self.cost[cols] + price * self.budget_coef[cols]) * MONEY_SCALE
-        arrays = MipArrays(cost, self.matrix[rows][:, cols], self.row_lb[rows],
-                           self.row_ub[rows], self.lb[cols], self.ub[cols],
+        a, row_lb, row_ub = self.matrix[rows][:, cols], self.row_lb[rows], self.row_ub[rows]
+        if budget_vnd is not None:
+            a = sp.vstack([a, sp.csr_matrix(self.budget_coef[cols][None, :])], format="csr")
+            row_lb, row_ub = np.append(row_lb, -np.inf), np.append(row_ub, budget_vnd)
+        arrays = MipArrays(cost, a, row_lb, row_ub, self.lb[cols], self.ub[cols],
                            self.integer[cols] & integer)
         # Half a VND of absolute gap: optimal objectives are whole VND (see the docstring).
         res = solve_arrays(arrays, backend="highs", deadline=deadline, options=options,
