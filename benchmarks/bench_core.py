@@ -117,6 +117,8 @@ def disposition(args: argparse.Namespace) -> list[dict[str, Any]]:
              ("two_provinces", pair, 1.0, pair_budget)]
     rows: list[dict[str, Any]] = []
     for name, data, factor, budget in cases:
+        if args.cases and name.split(" ")[0] not in args.cases:
+            continue
         m = DispositionModel.from_frames(
             **data, unmet_penalty_vnd={u: v * factor for u, v in PENALTY_VND.items()},
             budget_vnd=budget).build()
@@ -165,6 +167,9 @@ def main() -> None:
                                                       "national", "two_provinces"],
                     help="instances whose plain MIP the peers get")
     ap.add_argument("--skip", nargs="*", default=[], choices=["location", "disposition"])
+    ap.add_argument("--cases", nargs="*", default=[],
+                    help="disposition cases to run (first word: balanced, service, sale, "
+                    "national, two_provinces); default all")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     rows: list[dict[str, Any]] = []
