@@ -173,7 +173,9 @@ def proven_bound(bound: float, incumbent: float, sense: str, *, integral: bool =
     if math.isnan(bound) or math.isinf(bound):
         return no_bound(sense)
     if integral:
-        bound = math.floor(bound + TOL) if sense == "max" else math.ceil(bound - TOL)
+        # relative: a bound of 1e13 VND computed in million VND carries float error of ~1e-3
+        eps = 1e-9 * max(1.0, abs(bound))
+        bound = math.floor(bound + eps) if sense == "max" else math.ceil(bound - eps)
     if math.isfinite(incumbent):
         slack = TOL * max(1.0, abs(incumbent))
         wrong = bound < incumbent if sense == "max" else bound > incumbent
