@@ -341,6 +341,21 @@ class LocationModel(SiteModel):
     def _integral(self) -> bool:
         return self.mip is not None and self.mip.integral_objective()
 
+    def _add_link_rows(self, m: SparseModel, y0: int) -> None:
+        """``y_ij <= x_j`` for every pair, the assignment ``y`` starting at column ``y0``."""
+        n = self.pairs.n_pairs
+        rows = np.arange(n)
+        m.add_constraints("link", np.r_[rows, rows], np.r_[y0 + rows, self._x0 + self.pairs.site],
+                          np.r_[np.ones(n), -np.ones(n)], -np.inf, 0.0, n)
+
+    def _add_capacity_rows(self, m: SparseModel, y0: int, quantity: FloatArray,
+                           capacities: FloatArray, lo: FloatArray | float = -np.inf) -> None:
+        """``lo_j <= sum_i q_i y_ij - Q_j x_j <= 0`` for every site (``lo`` 0: filled)."""
+        pr, n_s = self.pairs, self.n_sites
+        m.add_constraints("capacity", np.r_[pr.site, np.arange(n_s)],
+                          np.r_[y0 + np.arange(pr.n_pairs), self._x0 + np.arange(n_s)],
+                          np.r_[quantity[pr.demand], -capacities], lo, 0.0, n_s)
+
     def _lp_site_values(self, deadline: Deadline) -> FloatArray | None:
         """Site values ``x_j`` of the LP relaxation (GLOP), a guide for rounding starts; its
         optimum is a proven bound, kept in ``_extra_bound``."""

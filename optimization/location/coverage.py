@@ -262,25 +262,8 @@ class MCLP(LocationModel):
                                        integer=True)
             y = self._y0 + np.arange(pr.n_pairs)
             m.add_constraints("one_site", pr.demand, y, 1.0, -np.inf, 1.0, n_d)
-            rows = np.arange(pr.n_pairs)
-            m.add_constraints(
-                "link",
-                np.r_[rows, rows],
-                np.r_[y, self._x0 + pr.site],
-                np.r_[np.ones(pr.n_pairs), -np.ones(pr.n_pairs)],
-                -np.inf,
-                0.0,
-                pr.n_pairs,
-            )
-            m.add_constraints(
-                "capacity",
-                np.r_[pr.site, np.arange(n_s)],
-                np.r_[y, x],
-                np.r_[self.demand_quantity[pr.demand], -self.capacities],
-                -np.inf,
-                0.0,
-                n_s,
-            )  # capacity
+            self._add_link_rows(m, self._y0)
+            self._add_capacity_rows(m, self._y0, self.demand_quantity, self.capacities)
         zeros = np.zeros(n_s, dtype=np.int64)
         if self.p_facilities is not None:
             m.add_constraints("count", zeros, x, 1.0, self.p_facilities, self.p_facilities, 1)

@@ -267,25 +267,8 @@ class LSCP(LocationModel):
             self._z0 = m.add_variables("share", pr.n_pairs, integer=self.single_source)
             z = self._z0 + np.arange(pr.n_pairs)
             m.add_constraints("assign", pr.demand, z, 1.0, 1.0, 1.0, n_d)
-            rows = np.arange(pr.n_pairs)
-            m.add_constraints(
-                "link",
-                np.r_[rows, rows],
-                np.r_[z, self._x0 + pr.site],
-                np.r_[np.ones(pr.n_pairs), -np.ones(pr.n_pairs)],
-                -np.inf,
-                0.0,
-                pr.n_pairs,
-            )
-            m.add_constraints(
-                "capacity",
-                np.r_[pr.site, np.arange(n_s)],
-                np.r_[z, x],
-                np.r_[self.demand_quantity[pr.demand], -self.capacities],
-                -np.inf,
-                0.0,
-                n_s,
-            )
+            self._add_link_rows(m, self._z0)
+            self._add_capacity_rows(m, self._z0, self.demand_quantity, self.capacities)
         if self.budget is not None:
             m.add_constraints("budget", np.zeros(n_s, dtype=np.int64), x, fc, -np.inf,
                               self.budget, 1)

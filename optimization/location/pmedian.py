@@ -251,16 +251,7 @@ class PMedian(LocationModel):
         )
         y = self._y0 + np.arange(n_pairs)
         m.add_constraints("assign", pr.demand, y, 1.0, 1.0, 1.0, self.n_demands)
-        rows = np.arange(n_pairs)
-        m.add_constraints(
-            "link",
-            np.r_[rows, rows],
-            np.r_[y, self._x0 + pr.site],
-            np.r_[np.ones(n_pairs), -np.ones(n_pairs)],
-            -np.inf,
-            0.0,
-            n_pairs,
-        )
+        self._add_link_rows(m, self._y0)
         m.add_constraints(
             "count",
             np.zeros(self.n_sites, dtype=np.int64),
@@ -271,15 +262,8 @@ class PMedian(LocationModel):
             1,
         )
         if self.capacities is not None:
-            m.add_constraints(
-                "capacity",
-                np.r_[pr.site, np.arange(self.n_sites)],
-                np.r_[y, self._x0 + np.arange(self.n_sites)],
-                np.r_[self.demand_quantity[pr.demand], -self.capacities],
-                np.where(self.fulfilled, 0.0, -np.inf),
-                0.0,
-                self.n_sites,
-            )
+            self._add_capacity_rows(m, self._y0, self.demand_quantity, self.capacities,
+                                    np.where(self.fulfilled, 0.0, -np.inf))
 
     def _heuristic(self, seed: int, deadline: Deadline) -> BoolArray | None:
         if self.capacities is not None:
