@@ -191,6 +191,38 @@ def test_coupled_national_budget_keeps_its_proof() -> None:
     assert coupled == 40
 
 
+def test_lagrangian_plan_fits_the_budget_it_prices() -> None:
+    """When the budget binds, the LP plan handed to rounding is the blend of the bracket's
+    plans that spends the whole budget and keeps every group's rows (the fitting end alone
+    may renovate nothing)."""
+    binding = 0
+    for seed in range(400):
+        case = _coupled(seed)
+        if case is None:
+            continue
+        model = case[1]
+        groups = [(np.flatnonzero(model.col_group == g), np.flatnonzero(model.row_group == g))
+                  for g in range(model.n_groups)]
+        x, bound, lagrangian = model._lp_phase(groups, list(range(model.n_groups)), 1,
+                                               math.inf, 0, 0.0)
+        assert lagrangian and np.isfinite(bound).all()
+        unpriced = sum(model._solve_group(*g, integer=False, deadline=Deadline(None),
+                                          options=SolveOptions()).x @ model.budget_coef[g[0]]
+                       for g in groups)
+        if unpriced <= model.budget_vnd:
+            continue
+        binding += 1
+        assert x @ model.budget_coef == pytest.approx(model.budget_vnd, rel=1e-6)
+        ax = model.matrix @ x
+        own = model.row_group >= 0
+        assert (ax[own] >= model.row_lb[own] - 1e-6).all()
+        assert (ax[own] <= model.row_ub[own] + 1e-6).all()
+        assert (x >= model.lb - 1e-9).all() and (x <= model.ub + 1e-9).all()
+        if binding == 20:
+            break
+    assert binding == 20
+
+
 def test_disposition_check_rejects_optimal_with_a_gap() -> None:
     case = next(c for c in map(_coupled, range(200)) if c is not None)
     model = case[1].run(time_limit_s=None)

@@ -272,10 +272,11 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         With a national budget B the groups are solved with renovation priced at lambda
         VND per VND and without the budget row; for any lambda >= 0,
         sum_g LP_g(lambda) - lambda B is a lower bound (Lagrangian relaxation). lambda = 0
-        first; if that plan overspends, lambda is bisected until the bound cannot rise by a
-        tenth of ``gap_goal`` (or time runs out), keeping the best bound and the last plan
-        within budget. A group LP stopped by the deadline has
-        no bound (-inf), so the gap stays honest.
+        first; if that plan overspends, lambda is searched until the bound cannot rise by a
+        tenth of ``gap_goal`` (or time runs out), keeping the best bound. The plan returned
+        is the blend of the LP plans at the two ends of the last bracket that spends exactly
+        B (rounding the fitting end alone renovated nothing when that price overshot). A
+        group LP stopped by the deadline has no bound (-inf), so the gap stays honest.
         """
         options = SolveOptions(time_limit_s=None, seed=seed or 0)
 
@@ -302,21 +303,25 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         budget = float(self.budget_vnd)
         if spend <= budget:
             return x, bound, True
-        # First price: where the LP's renovations, ranked by value per VND, use up the budget.
-        # Then bisection, raising the upper end (x 2) until the LP plan fits. The dual function
-        # is concave with slope (spend - B) at each price, so the tangents at the bracket's ends
-        # cap what any price between them can give: bisection stops once that cap is within a
-        # tenth of the gap goal of the best bound (benchmarks/RESULTS.md, issue 11).
+        # First price: where the LP's renovations, ranked by value per VND, use up the budget,
+        # raised by half until the LP plan fits. The dual function is concave with slope
+        # (spend - B) at each price, so the tangents at the bracket's ends cross above its
+        # maximum: the next price is where they cross (kept inside the bracket's middle 80 %),
+        # and the search stops once that cap is within a tenth of the gap goal of the best
+        # bound (benchmarks/RESULTS.md, issues 11 and 15).
         best = float(bound.sum())
         hi = self._price_estimate(x, budget)
         lo, lo_val, lo_slope = 0.0, best, (spend - budget) * MONEY_SCALE
         hi_val, hi_slope = math.nan, math.nan
         tol = 0.1 * max(gap_goal, 1e-4) * abs(best)
         fit_x: NDArray[np.float64] | None = None
-        last_x = x  # the plan at the highest price tried: the nearest to fitting
+        fit_spend = 0.0
+        last_x, last_spend = x, spend  # the plan at the highest overspending price
+        price = hi
         while time.perf_counter() < deadline:
-            price = hi if fit_x is None else 0.5 * (lo + hi)
             x_l, b_l, spend_l = lps(price)
+            if not np.isfinite(b_l).all():
+                break  # a round cut by the deadline is not the LP's plan at that price
             value = float(b_l.sum()) - price * budget * MONEY_SCALE
             if value > best:
                 best, bound = value, b_l.copy()
@@ -324,18 +329,24 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
             slope = (spend_l - budget) * MONEY_SCALE
             if spend_l > budget:
                 lo, lo_val, lo_slope = price, value, slope
-                last_x = x_l
+                last_x, last_spend = x_l, spend_l
                 if fit_x is None:
-                    hi *= 2.0
+                    price = hi = 1.5 * hi
+                    continue
             else:
-                hi, hi_val, hi_slope, fit_x = price, value, slope, x_l
-                if hi - lo < 1e-3 * hi:
-                    break
-            if fit_x is not None and lo_slope > hi_slope:
-                cross = (hi_val - lo_val + lo_slope * lo - hi_slope * hi) / (lo_slope - hi_slope)
-                if lo_val + lo_slope * (cross - lo) - best <= tol:
-                    break
-        return (last_x if fit_x is None else fit_x), bound, True
+                hi, hi_val, hi_slope, fit_x, fit_spend = price, value, slope, x_l, spend_l
+            if hi - lo < 1e-3 * hi or lo_slope <= hi_slope:
+                break
+            cross = (hi_val - lo_val + lo_slope * lo - hi_slope * hi) / (lo_slope - hi_slope)
+            if lo_val + lo_slope * (cross - lo) - best <= tol:
+                break
+            price = float(np.clip(cross, lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo)))
+        if fit_x is None:
+            return last_x, bound, True
+        # The dual optimum lies between the two prices; the blend of their plans that spends
+        # exactly B is feasible for every group LP (a convex combination) and for the budget.
+        theta = (budget - fit_spend) / (last_spend - fit_spend)
+        return theta * last_x + (1.0 - theta) * fit_x, bound, True
 
     def _price_estimate(self, x: NDArray[np.float64], budget: float) -> float:
         """Renovation price (VND per VND) at which the LP plan's renovations fit the budget.
