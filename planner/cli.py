@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 import geodata
-from planner import cli_plans, holdings
+from planner import cli_plans, cli_sweep, holdings
 from planner.cli_app import app, console, print_notes
 from planner.demo import DEFAULT_SEED, generate_demo
 from planner.i18n import _, number
@@ -20,7 +20,7 @@ from planner.labels import column_label, label, table_label
 from planner.scenario import LATEST_GEOGRAPHY, GeographyDate, json_schema
 from planner.schema import schema_markdown
 
-__all__ = ["app", "cli_plans"]
+__all__ = ["app", "cli_plans", "cli_sweep"]
 AsOf = Annotated[GeographyDate, typer.Option("--as-of", help=_("The date of the units."))]
 
 

@@ -483,10 +483,11 @@ def output_name(scenario: Scenario) -> Path:
 
 def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
                  dataset_path: str | Path | None = None,
-                 start: pd.DataFrame | None = None) -> Plan:
+                 start: pd.DataFrame | None = None,
+                 adjust: Callable[[Inputs], Inputs] | None = None) -> Plan:
     """Run every stage of ``scenario`` and return the plan (tables, KPIs, provenance).
     ``start``: an earlier run's dispositions, the disposition's first incumbent (a
-    re-plan)."""
+    re-plan). ``adjust``: what is done to the validated inputs first (a sweep's draw)."""
     from planner.kpis import compute_kpis
 
     timings: dict[str, float] = {}
@@ -495,6 +496,8 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
     progress("load", 0.0, _("validating the dataset and the geography"))
     with _timed(timings, "load"):
         inputs = load_inputs(scenario, dataset_path)
+        if adjust is not None:
+            inputs = adjust(inputs)
     progress("seats", 0.0, _("choosing the buildings {n} units keep",
                              n=number(len(inputs.units))))
     with _timed(timings, "seats"):

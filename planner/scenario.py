@@ -535,13 +535,17 @@ def format_validation_error(err: ValidationError, source: str) -> str:
 
 
 def scenario_from_dict(data: Mapping[str, Any], overrides: Sequence[str] = (),
-                       source: str = "<scenario>") -> Scenario:
-    """Validate a scenario mapping (e.g. JSON from the API), applying named overrides."""
+                       source: str = "<scenario>",
+                       patch: Mapping[str, Any] | None = None) -> Scenario:
+    """Validate a scenario mapping (e.g. JSON from the API), applying named overrides, then
+    ``patch`` (a sweep member's settings) on top."""
     named = named_overrides(data, source)
     data = {k: v for k, v in data.items() if k != "overrides"}
     if overrides:
         data = deep_merge(data, stack_overrides(named, overrides, source))
         data["applied_overrides"] = tuple(overrides)
+    if patch:
+        data = deep_merge(data, patch)
     try:
         return Scenario.model_validate(data)
     except ValidationError as err:
@@ -552,12 +556,18 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Load a scenario file (following ``extends``), stacking the named ``overrides``."""
     path = Path(path)
     data = _raw_with_extends(path)
-    scenario = scenario_from_dict(data, overrides, source=str(path))
-    # Relative data paths are relative to the scenario file.
+    return resolve_data_paths(scenario_from_dict(data, overrides, source=str(path)), path)
+
+
+DATA_PATH_KEYS = ("dataset", "population_overrides", "terrain_overrides", "od_table",
+                  "decisions", "unit_polygons")
+
+
+def resolve_data_paths(scenario: Scenario, path: Path) -> Scenario:
+    """The scenario with its relative data paths made relative to its file ``path``."""
     d = scenario.data
     fixed = {}
-    for key in ("dataset", "population_overrides", "terrain_overrides", "od_table",
-                "decisions", "unit_polygons"):
+    for key in DATA_PATH_KEYS:
         value = getattr(d, key)
         if value and value != "demo" and not Path(value).is_absolute():
             fixed[key] = str((path.parent / value).resolve())
