@@ -58,11 +58,11 @@ class ScenarioError(ValueError):
     """A scenario breaks a rule; the message names file, key path and rule."""
 
 
-class _Frozen(BaseModel):
+class Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class DataSection(_Frozen):
+class DataSection(Frozen):
     """Which data the run uses."""
 
     dataset: str = Field("demo", description="'demo' (the shipped SYNTHETIC national "
@@ -91,7 +91,7 @@ class DataSection(_Frozen):
                                       "approximated from the units' points")
 
 
-class SeatsPolicy(_Frozen):
+class SeatsPolicy(Frozen):
     """Which old buildings each new commune keeps besides its main seat."""
 
     max_service_km: PositiveKm | None = Field(
@@ -127,7 +127,7 @@ class SeatsPolicy(_Frozen):
         return self
 
 
-class EligibilityPolicy(_Frozen):
+class EligibilityPolicy(Frozen):
     """Which properties may take which use."""
 
     min_floor_area_m2: Mapping[str, Area] = Field(
@@ -168,7 +168,7 @@ class EligibilityPolicy(_Frozen):
         return v
 
 
-class TransferPolicy(_Frozen):
+class TransferPolicy(Frozen):
     """How surplus cars and equipment move."""
 
     cost_per_km_vnd: Mapping[str, VndRate] = Field(
@@ -207,7 +207,7 @@ class TransferPolicy(_Frozen):
         return v
 
 
-class PriorityWeights(_Frozen):
+class PriorityWeights(Frozen):
     """Weight of a unit's unmet need: terrain weight x unit-type weight (remote first)."""
 
     terrain: Mapping[str, TerrainWeight] = Field(
@@ -232,7 +232,7 @@ class PriorityWeights(_Frozen):
         return self
 
 
-class LandUse(_Frozen):
+class LandUse(Frozen):
     """A public use a land plot can take by building on it (a school, a culture and sport
     ground)."""
 
@@ -242,7 +242,7 @@ class LandUse(_Frozen):
         description="floor area (m2) the use can build per m2 of land")
 
 
-class Policy(_Frozen):
+class Policy(Frozen):
     disposal_order: Literal["public_first", "value"] = Field(
         "public_first", description="order of reuse of surplus houses and land. "  # data
         "'public_first' (Official Dispatch 213/CĐ-TTg, 11 Nov 2025): a property is sold, "
@@ -349,7 +349,7 @@ class Policy(_Frozen):
         return self
 
 
-class Budget(_Frozen):
+class Budget(Frozen):
     national_vnd: NonNegVnd | None = Field(
         None, description="cap on renovation spend nationwide; null means no national cap")
     per_province_vnd: Mapping[Annotated[str, Field(pattern=r"^\d{2}$")], NonNegVnd] = Field(
@@ -358,7 +358,7 @@ class Budget(_Frozen):
         None, description="cap for each province not named in per_province_vnd")
 
 
-class SolverSettings(_Frozen):
+class SolverSettings(Frozen):
     time_limit_s: Annotated[float, Field(gt=0, le=86_400)] = 60.0
     mip_gap: Annotated[float, Field(ge=0, le=1)] = 0.005
     threads: Annotated[int | None, Field(
@@ -366,7 +366,7 @@ class SolverSettings(_Frozen):
     seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0  # solvers take 32-bit seeds
 
 
-class Scenario(_Frozen):
+class Scenario(Frozen):
     """One planning scenario. The JSON Schema of this model is the documentation of the file."""
 
     name: Annotated[ScenarioKey, Field(max_length=200)]
@@ -387,12 +387,12 @@ class Scenario(_Frozen):
 # ---------------------------------------------------------------------------------------------
 
 
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_keys(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, Mapping) and v:
-            out |= _flatten(v, f"{key}.")
+            out |= flatten_keys(v, f"{key}.")
         else:
             out[key] = v
     return out
@@ -420,7 +420,7 @@ def stack_overrides(named: Mapping[str, Mapping[str, Any]], names: Sequence[str]
     owner: dict[str, str] = {}
     merged: dict[str, Any] = {}
     for name in names:
-        for key in _flatten(named[name]):
+        for key in flatten_keys(named[name]):
             clash = next((k for k in owner if k == key or k.startswith(key + ".")
                           or key.startswith(k + ".")), None)
             if clash is not None:
@@ -432,7 +432,7 @@ def stack_overrides(named: Mapping[str, Mapping[str, Any]], names: Sequence[str]
     return merged
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -450,18 +450,18 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def raw_with_extends(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     path = path.resolve()
     if path in seen:
         raise ScenarioError(_("{path}: 'extends' loops back to itself", path=path))
-    data = _read_yaml(path)
+    data = read_yaml(path)
     base = data.pop("extends", None)
     if base is None:
         return data
     if not isinstance(base, str):
         raise ScenarioError(_("{path}: extends: must be the path of a scenario file",
                               path=path))
-    parent = _raw_with_extends(path.parent / base, (*seen, path))
+    parent = raw_with_extends(path.parent / base, (*seen, path))
     return extend(parent, data, str(path))
 
 
@@ -555,7 +555,7 @@ def scenario_from_dict(data: Mapping[str, Any], overrides: Sequence[str] = (),
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     """Load a scenario file (following ``extends``), stacking the named ``overrides``."""
     path = Path(path)
-    data = _raw_with_extends(path)
+    data = raw_with_extends(path)
     return resolve_data_paths(scenario_from_dict(data, overrides, source=str(path)), path)
 
 

@@ -36,14 +36,16 @@ from planner.pipeline import Inputs
 from planner.plaindata import require_plain_text
 from planner.scenario import (
     DATA_PATH_KEYS,
+    Frozen,
     Scenario,
     ScenarioError,
     ScenarioKey,
-    _Frozen,
-    _raw_with_extends,
-    _read_yaml,
     deep_merge,
+    flatten_keys,
     format_validation_error,
+    named_overrides,
+    raw_with_extends,
+    read_yaml,
     resolve_data_paths,
     scenario_from_dict,
 )
@@ -53,14 +55,15 @@ MAX_MEMBERS = 10_000
 DottedKey = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*(\.[a-z0-9_]+)+$")]
 
 
-class Range(_Frozen):
+class Range(Frozen):
     """Evenly spaced values from ``start`` to ``stop`` (both included): ``num`` of them, or
-    every ``step``. Whole numbers stay whole (budgets in VND are integers)."""
+    every ``step``. Written as whole numbers (``20000000000``, not ``2.0e10``), the values
+    are whole too (budgets in VND are integers)."""
 
-    start: float
-    stop: float
+    start: int | float
+    stop: int | float
     num: Annotated[int, Field(ge=2, le=MAX_MEMBERS)] | None = None
-    step: Annotated[float, Field(gt=0)] | None = None
+    step: Annotated[int | float, Field(gt=0)] | None = None
 
     @model_validator(mode="after")
     def _one_spacing(self) -> Range:
@@ -74,7 +77,7 @@ class Range(_Frozen):
 
     @property
     def integral(self) -> bool:
-        return all(float(v).is_integer() for v in (self.start, self.stop, self.step or 0))
+        return all(isinstance(v, int) for v in (self.start, self.stop, self.step or 0))
 
     def at(self, u: np.ndarray) -> list[Any]:
         """The values at fractions ``u`` of the way from start to stop."""
@@ -90,7 +93,7 @@ class Range(_Frozen):
                        if self.stop > self.start else np.zeros(1))
 
 
-class Axis(_Frozen):
+class Axis(Frozen):
     """One dimension of the sweep: a dotted key with ``values`` or a ``range``, or a list of
     named-override sets (each a list of names of the base's overrides)."""
 
@@ -132,7 +135,7 @@ class Axis(_Frozen):
         return [options[min(int(x * len(options)), len(options) - 1)] for x in u]
 
 
-class Distribution(_Frozen):
+class Distribution(Frozen):
     """Multiplicative factors with mean about 1: ``uniform`` (low, high), ``normal`` (sd;
     factors below 0 become 0), ``lognormal`` (sigma; mean exactly 1), ``triangular`` (low,
     mode, high). ``per``: one factor per row of the table, or one for the whole member."""
@@ -175,7 +178,7 @@ class Distribution(_Frozen):
         return np.broadcast_to(f, (n,)).astype(float)
 
 
-class MonteCarlo(_Frozen):
+class MonteCarlo(Frozen):
     """``draws`` draws of the factors, from ``seed``: ``needs`` multiply every unit's lacking
     floor area and service points, ``prices`` every property's market value, ``costs`` the
     scenario's renovation and construction rates (one factor per member)."""
@@ -195,7 +198,7 @@ class MonteCarlo(_Frozen):
         return self
 
 
-class SweepSpec(_Frozen):
+class SweepSpec(Frozen):
     """A sweep file. The JSON Schema of this model is its documentation."""
 
     name: Annotated[ScenarioKey, Field(max_length=200)]
@@ -280,9 +283,8 @@ def scaled_costs(base: Scenario, factor: float) -> dict[str, Any]:
                                   for u, by in pol.renovation_vnd_per_m2.items()},
         "renovation_fixed_vnd": {u: int(round(v * factor))
                                  for u, v in pol.renovation_fixed_vnd.items()},
-        "land_uses": {u: {"construction_vnd_per_m2": int(round(lu.construction_vnd_per_m2
-                                                                * factor))}
-                      for u, lu in pol.land_uses.items()}}}
+        "land_uses": {u: {**lu.model_dump(), "construction_vnd_per_m2": int(round(
+            lu.construction_vnd_per_m2 * factor))} for u, lu in pol.land_uses.items()}}}
 
 
 def draw_rng(monte_carlo: MonteCarlo, draw: int, stream: int) -> np.random.Generator:
@@ -295,13 +297,13 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, list[Member]]:
     """Validate a sweep file and expand it; every member's scenario is validated, and all
     problems are reported at once (file, member and its settings, key path, rule)."""
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = read_yaml(path)
     try:
         spec = SweepSpec.model_validate(raw)
     except ValidationError as err:
         raise ScenarioError(format_validation_error(err, str(path))) from None
     base_path = (path.parent / spec.base).resolve()
-    base_raw = _raw_with_extends(base_path)
+    base_raw = raw_with_extends(base_path)
     problems: list[str] = []
     members: list[Member] = []
     draws: list[int | None] = (list(range(spec.monte_carlo.draws)) if spec.monte_carlo
@@ -346,8 +348,18 @@ def _settings_text(point: Mapping[str, Any]) -> str:
 def _member_scenario(base_raw: Mapping[str, Any], overrides: Sequence[str],
                      common: Mapping[str, Any], settings: Mapping[str, Any], where: str,
                      base_path: Path) -> Scenario:
-    scenario = scenario_from_dict(base_raw, overrides, source=where,
-                                  patch=deep_merge(common, settings))
+    patch = deep_merge(common, settings)
+    named = named_overrides(base_raw, where)
+    # As between two overrides: a key the sweep sets and an override sets too is an error.
+    for name in overrides:
+        for key in flatten_keys(named.get(name, {})):
+            hit = next((k for k in flatten_keys(patch) if k == key or k.startswith(key + ".")
+                        or key.startswith(k + ".")), None)
+            if hit is not None:
+                raise ScenarioError(where + ": " + _(
+                    "the override {name!r} and the sweep both set {key}", name=name,
+                    key=min(hit, key, key=len)))
+    scenario = scenario_from_dict(base_raw, overrides, source=where, patch=patch)
     return resolve_data_paths(scenario, base_path)
 
 
