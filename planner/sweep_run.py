@@ -75,7 +75,11 @@ def run_member(job: dict[str, Any]) -> dict[str, Any]:
     if job["draw"] is not None:
         adjust = partial(apply_draw, monte_carlo=MonteCarlo.model_validate(job["monte_carlo"]),
                          draw=job["draw"])
-    plan = run_scenario(scenario, adjust=adjust)
+    try:
+        plan = run_scenario(scenario, adjust=adjust)
+    except ValueError as err:  # the planner's own words (bad data, a decision refused)
+        # returned as text: an InventoryError does not survive pickling whole
+        return {"error": str(err)}
     plan.provenance["sweep"] = {"name": job["sweep"], "member": job["name"],
                                 "params": job["params"], "draw": job["draw"]}
     write_plan(plan, member_dir(sweep_dir, job["name"]), maps=False, force=True)
@@ -169,8 +173,6 @@ def failure_text(err: BaseException) -> str:
 
     if isinstance(err, rex.RayTaskError):
         cause = err.cause if isinstance(err.cause, BaseException) else None
-        if isinstance(cause, ValueError):
-            return str(cause)
         return _("the member failed with an internal error ({kind})",
                  kind=type(cause).__name__ if cause is not None else err.function_name)
     if isinstance(err, rex.WorkerCrashedError | rex.NodeDiedError | rex.RaySystemError
@@ -226,9 +228,11 @@ def run_sweep(spec_path: str | Path, sweep_dir: str | Path, *, address: str | No
                     job = refs.pop(ref)
                     try:
                         result = ray.get(ref)
-                        record(out, job, SUCCEEDED, **result)
-                        progress.done += 1
-                        outcome.statuses[job["name"]] = SUCCEEDED
+                        status = FAILED if "error" in result else SUCCEEDED
+                        record(out, job, status, **result)
+                        progress.done += status == SUCCEEDED
+                        progress.failed += status == FAILED
+                        outcome.statuses[job["name"]] = status
                     except ray.exceptions.TaskCancelledError:
                         record(out, job, CANCELLED)
                         progress.cancelled += 1

@@ -93,7 +93,7 @@ def summarise(sweep_dir: str | Path) -> dict[str, pd.DataFrame]:
     params = [c for c in members.columns if c.startswith("param:")]
     ok = members[members["member_status"] == SUCCEEDED]
     budget = ok["renovation_budget_vnd"].fillna(ok["renovation_spend_vnd"])
-    by = ok.assign(budget_vnd=budget, _key=ok[params].astype(str).agg("|".join, axis=1)
+    by = ok.assign(budget_vnd=budget, _key=ok[params].map(repr).agg("|".join, axis=1)
                    if params else "")
     points = by.groupby("_key", sort=False).agg(
         members=("member", "size"), budget_vnd=("budget_vnd", "mean"),
