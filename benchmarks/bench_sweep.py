@@ -83,11 +83,44 @@ def on_ray(out: Path, cpus: int) -> dict[str, Any]:
     return {"wall_s": wall, "inside_s": inside}
 
 
+def national_member() -> dict[str, Any]:
+    """One member of a national sweep: the national baseline on one thread, no maps, its
+    folder written; run alone in its process so that the peak memory is the member's."""
+    import resource
+
+    from planner.outputs import write_plan
+    from planner.pipeline import run_scenario
+    from planner.scenario import load_scenario
+
+    s = load_scenario(ROOT / "scenarios" / "national-baseline.yaml")
+    s = s.model_copy(update={"solver": s.solver.model_copy(update={"threads": 1})})
+    work = Path(tempfile.mkdtemp(prefix="bench-member-"))
+    try:
+        t = time.perf_counter()
+        plan = run_scenario(s)
+        t1 = time.perf_counter()
+        write_plan(plan, work / "m", maps=False)
+        t2 = time.perf_counter()
+        size = sum(f.stat().st_size for f in (work / "m").rglob("*") if f.is_file())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {"machine": machine(), "run_s": round(t1 - t, 1), "write_s": round(t2 - t1, 1),
+            "total_s": round(t2 - t, 1), "stages_s": plan.provenance["timings_s"],
+            "folder_mb": round(size / 2**20),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "solves": [(x["stage"], x["status"], round(x["gap"], 4)) for x in plan.solves]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--out", default=str(Path(__file__).with_name("results_sweep.json")))
+    ap.add_argument("--national-member", action="store_true",
+                    help="instead: time one national member (benchmarks/SCALING.md)")
     args = ap.parse_args()
+    if args.national_member:
+        print(json.dumps(national_member(), indent=2))
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-"))
     try:
         peak = Peak()
