@@ -309,7 +309,8 @@ def _start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen
 def test_a_killed_server_leaves_its_runs_interrupted_and_rerunnable(store_url, tmp_path):
     data_dir = tmp_path / "data"
     env = {**os.environ, "DATABASE_URL": store_url, "ASSETPLAN_DATA_DIR": str(data_dir),
-           "ASSETPLAN_RUN_WORKERS": "1", "ASSETPLAN_WRITE_MAPS": "false"}
+           "ASSETPLAN_RUN_WORKERS": "1", "ASSETPLAN_WRITE_MAPS": "false",
+           "ASSETPLAN_LEASE_S": "2", "ASSETPLAN_LEASE_RENEW_S": "0.5"}
     store = Store(Settings(database_url=store_url, data_dir=data_dir).store_url())
     store.migrate()
     with store.session() as s:
@@ -339,7 +340,12 @@ def test_a_killed_server_leaves_its_runs_interrupted_and_rerunnable(store_url, t
         with store.session() as s:
             assert s.get(RunRow, run["id"]).status == "running"  # as the dead server left it
         server = _start_server(env, port, log)
-        after = httpx.get(f"{base}/runs/{run['id']}", headers=h).json()
+        # The restarted server is another lease owner: the run is interrupted once the dead
+        # server's lease has run out.
+        deadline = time.monotonic() + 10
+        while (after := httpx.get(f"{base}/runs/{run['id']}", headers=h).json())["status"] \
+                == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert after["status"] == "interrupted" and "rerun" in after["message"]
         again = httpx.post(f"{base}/runs/{run['id']}/rerun", headers=h)
         assert again.status_code == 202
