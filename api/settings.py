@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from planner.i18n import _
+from planner.i18n import _, number
 
 MIB = 2**20
 
@@ -66,7 +66,8 @@ class Settings(BaseSettings):
         if self.lease_renew_s >= self.lease_s:
             raise ValueError(_("lease_renew_s ({renew} s) must be less than lease_s ({lease} "
                                "s): a lease would run out before it is renewed",
-                               renew=self.lease_renew_s, lease=self.lease_s))
+                               renew=number(self.lease_renew_s, None),
+                               lease=number(self.lease_s, None)))
         return self
 
     def server_limit(self) -> int:
