@@ -12,10 +12,10 @@ Lease times come from the database's clock on PostgreSQL (servers on several hos
 agree on the time) and from the local clock on SQLite (one host).
 
 The claim also enforces ``run_workers`` for the whole store: it counts the runs ``running`` in
-the same statement that claims. SQLite runs one writer at a time; on PostgreSQL an advisory
-lock held for the claim's transaction makes claims take turns, so two servers racing cannot
-both take the last free place (a plain conditional UPDATE counts in its own snapshot and would
-let both through).
+the same statement that claims. SQLite runs one writer at a time. On PostgreSQL that count is
+read from the statement's snapshot, which need not include a claim another server is making
+at the same moment; an advisory lock held for the claim's transaction makes claims take turns,
+so each counts the one before and two servers racing cannot both take the last free place.
 """
 
 from __future__ import annotations
