@@ -300,12 +300,7 @@ class RunManager:
 
     def _kill(self, w: _Worker) -> None:
         w.kill_at = None
-        # Only this thread reaps workers, and it has not yet: the pid is still this worker's.
-        if w.process.pid is not None:
-            try:
-                os.kill(w.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        w.process.kill()  # a no-op once the process has been reaped: the pid is still its own
 
     def _drain_wakeups(self) -> None:
         try:
@@ -317,10 +312,11 @@ class RunManager:
     def _free_worker(self) -> _Worker | None:
         """An idle worker, or a new one if there is room; None when all are busy."""
         with self._lock:
-            # A worker past worker_max_runs (or with a closed pipe) is about to exit.
+            # A worker past worker_max_runs (or with a closed pipe) is about to exit; so is one
+            # told to stop, even if it reported its run done first.
             live = [w for w in self._workers
                     if w.runs_started < self.settings.worker_max_runs and not w.eof
-                    or w.run_id is not None]
+                    and not w.cancelled or w.run_id is not None]
             for w in live:
                 if w.run_id is None:
                     return w
