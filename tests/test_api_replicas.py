@@ -7,9 +7,11 @@ backends without servers."""
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from api_fixtures import *  # noqa: F403 (fixtures)
-from api_fixtures import FINAL, LAM_DONG_QUICK, auth, free_port, pid_alive, start_server
+from api_fixtures import FINAL, LAM_DONG_QUICK, ROOT, auth, free_port, pid_alive, start_server
 from sqlalchemy import func, select
 
 from api.jobs import POLL_S
@@ -84,7 +86,8 @@ class Server:
 
 @pytest.fixture
 def cluster(store_url, tmp_path) -> Iterator[Callable[..., Server]]:  # type: ignore[no-untyped-def]
-    """A factory of servers on one store and one data directory, stopped at the end."""
+    """A factory of servers (not started) on one store and one data directory; those running
+    at the end are stopped."""
     data_dir = tmp_path / "data"
     store = Store(Settings(database_url=store_url, data_dir=data_dir).store_url())
     store.migrate()
@@ -98,7 +101,7 @@ def cluster(store_url, tmp_path) -> Iterator[Callable[..., Server]]:  # type: ig
                 "ASSETPLAN_WRITE_MAPS": "false", "ASSETPLAN_RUN_WORKERS": "1",
                 "ASSETPLAN_LEASE_S": str(LEASE_S), "ASSETPLAN_LEASE_RENEW_S": str(RENEW_S),
                 "ASSETPLAN_CANCEL_GRACE_S": str(GRACE_S)} | env
-        servers.append(Server(name, full, tmp_path / f"{name}.log", key).start())
+        servers.append(Server(name, full, tmp_path / f"{name}.log", key))
         return servers[-1]
 
     yield server
@@ -114,6 +117,12 @@ def store(store_url) -> Iterator[Store]:  # type: ignore[no-untyped-def]
     s.migrate()
     yield s
     s.dispose()
+
+
+def _up(*servers: Server) -> tuple[Server, ...]:
+    """Start the servers side by side (a start is mostly imports)."""
+    with cf.ThreadPoolExecutor(len(servers)) as pool:
+        return tuple(pool.map(Server.start, servers))
 
 
 def _scenario(srv: Server, scenario: dict[str, Any]) -> str:
@@ -169,7 +178,7 @@ def _store_of(srv: Server) -> Store:
 
 @pg_only
 def test_a_server_restarted_beside_another_leaves_its_run_alone(cluster):
-    servers = cluster("a"), cluster("b")
+    servers = _up(cluster("a"), cluster("b"))
     store = _store_of(servers[0])
     run_id = _run(servers[0], LAI_CHAU)
     row = _held(store, run_id)
@@ -198,7 +207,7 @@ def test_a_server_restarted_beside_another_leaves_its_run_alone(cluster):
 
 @pg_only
 def test_a_killed_servers_run_is_interrupted_once_its_lease_runs_out(cluster):
-    servers = cluster("a"), cluster("b")
+    servers = _up(cluster("a"), cluster("b"))
     store = _store_of(servers[0])
     run_id = _run(servers[0], LAI_CHAU)
     row = _held(store, run_id)
@@ -229,7 +238,7 @@ def test_a_killed_servers_run_is_interrupted_once_its_lease_runs_out(cluster):
 
 @pg_only
 def test_a_cancel_through_one_server_stops_the_worker_on_the_other(cluster):
-    servers = cluster("a"), cluster("b")
+    servers = _up(cluster("a"), cluster("b"))
     store = _store_of(servers[0])
     run_id = _run(servers[0], LAI_CHAU)
     row = _held(store, run_id)
@@ -253,12 +262,13 @@ def test_a_cancel_through_one_server_stops_the_worker_on_the_other(cluster):
 
 @pg_only
 def test_the_worker_limit_holds_for_the_whole_store(cluster):
-    # Two runs at once in the store; each server alone would take two, and "a" at most one.
-    a = cluster("a", ASSETPLAN_RUN_WORKERS="2", ASSETPLAN_SERVER_WORKERS="1")
-    b = cluster("b", ASSETPLAN_RUN_WORKERS="2")
+    # Two runs at once in the store, three queued: without the store's limit "b" would take
+    # two of them and "a" (at most one of its own) the third.
+    a, b = _up(cluster("a", ASSETPLAN_RUN_WORKERS="2", ASSETPLAN_SERVER_WORKERS="1"),
+               cluster("b", ASSETPLAN_RUN_WORKERS="2"))
     store = _store_of(a)
     sc_id = _scenario(a, LAI_CHAU)
-    ids = [_run(a if i % 2 else b, sc_id) for i in range(4)]
+    ids = [_run(a if i % 2 else b, sc_id) for i in range(3)]
     most_running = most_on_a = 0
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
@@ -271,7 +281,7 @@ def test_the_worker_limit_holds_for_the_whole_store(cluster):
         if all(r.status in FINAL for r in rows):
             break
         time.sleep(0.05)
-    assert [r.status for r in rows] == ["succeeded"] * 4, [(r.status, r.error) for r in rows]
+    assert [r.status for r in rows] == ["succeeded"] * 3, [(r.status, r.error) for r in rows]
     assert most_running == 2  # the limit was reached, never passed
     assert most_on_a <= 1
     assert a.get("/health").json()["workers_max"] == 1
@@ -279,6 +289,23 @@ def test_the_worker_limit_holds_for_the_whole_store(cluster):
 
 
 # ------------------------------------------------------------------------ claims and leases
+
+
+@pg_only
+def test_servers_starting_together_migrate_in_turn(store_url):
+    # Each in its own process, as servers are, on an empty store; all at the same moment.
+    code = ("import sys, time; from api.store import Store; s = Store(sys.argv[1]); "
+            "time.sleep(max(0, float(sys.argv[2]) - time.time())); s.migrate(); print('ok')")
+    at = str(time.time() + 3)
+    procs = [subprocess.Popen([sys.executable, "-c", code, store_url, at], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    store = Store(store_url)
+    with store.session() as s:
+        assert s.scalars(select(func.count()).select_from(RunRow)).one() == 0
+    store.dispose()
 
 
 def _queued(store: Store, n: int) -> list[str]:
