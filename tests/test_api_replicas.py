@@ -365,3 +365,12 @@ def test_leases_run_out_only_when_not_renewed(store):
     with store.session() as s:
         assert s.get(RunRow, second).status == "interrupted"
         assert s.get(RunRow, first).lease_owner == mine.owner  # kept: who ran it
+
+
+def test_lease_and_worker_settings():
+    assert Settings().lease_renew_s * 3 == Settings().lease_s  # renewed at a third of it
+    with pytest.raises(ValueError, match="lease_renew_s .* must be less than lease_s"):
+        Settings(lease_s=3, lease_renew_s=3)
+    assert Settings(run_workers=4).server_limit() == 4
+    assert Settings(run_workers=4, server_workers=1).server_limit() == 1
+    assert Settings(run_workers=0, server_workers=3).server_limit() == 0  # solves nothing
