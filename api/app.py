@@ -1,7 +1,8 @@
 """The FastAPI application: ``create_app(settings)``.
 
-Start-up runs the migrations, makes sure the shipped demo dataset is there, marks runs left
-running by a dead server as interrupted and starts the run supervisor.
+Start-up runs the migrations, makes sure the shipped demo dataset is there, marks interrupted
+the runs whose server died (their lease ran out; see api/jobs.py) and starts the run
+supervisor.
 """
 
 from __future__ import annotations

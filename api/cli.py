@@ -43,7 +43,8 @@ def serve(
 
     from api.app import create_app
 
-    # One server process per store: the run supervisor lives in it (see api/jobs.py).
+    # One process per server: its run supervisor lives in it. Several servers may share a
+    # store; each is its own lease owner (see api/jobs.py).
     uvicorn.run(create_app(), host=host, port=port, log_level=log_level, workers=1)
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ID_LEN = 16  # secrets.token_hex(8)
+LEASE_OWNER_LEN = 255
 
 # Run states. Active: queued, running. Final: the rest.
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED, INTERRUPTED = (
@@ -130,6 +131,10 @@ class RunRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     worker_pid: Mapped[int | None] = mapped_column(Integer)
+    # The server solving it (api/leases.py): its instance id, then hostname:pid for humans.
+    # The lease is renewed while the run is running; None once released.
+    lease_owner: Mapped[str | None] = mapped_column(String(LEASE_OWNER_LEN))
+    lease_expires_at: Mapped[dt.datetime | None]
     retry_of: Mapped[str | None] = mapped_column(String(ID_LEN))
     replan_of: Mapped[str | None] = mapped_column(String(ID_LEN))  # the plan it started from
     lang: Mapped[str] = mapped_column(String(2), default="vi", server_default="vi")

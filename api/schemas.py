@@ -43,14 +43,16 @@ class Page(BaseModel, Generic[T]):
 class HealthPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"status": "ok", "version": "0.1.0", "store": "sqlite", "workers_busy": 1,
-         "workers_max": 2, "runs_queued": 0}]})
+         "workers_max": 2, "runs_queued": 0, "runs_running": 1}]})
 
     status: Literal["ok"]
     version: str
     store: str = Field(description="sqlite or postgresql")
-    workers_busy: int
-    workers_max: int
+    workers_busy: int = Field(description="runs this server is solving")
+    workers_max: int = Field(description="most runs this server solves at once")
     runs_queued: int
+    runs_running: int = Field(0, description="runs being solved in the whole store, by every "
+                              "server on it (at most ASSETPLAN_RUN_WORKERS)")
 
 
 # ------------------------------------------------------------------------------------- i18n

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from planner.i18n import _, number
 
 MIB = 2**20
 
@@ -22,8 +24,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store; unset: SQLite file in data_dir")
     data_dir: Path = Field(Path("assetplan-data"), description="uploaded datasets, run outputs "
                            "and the default SQLite file live here")
-    run_workers: int = Field(2, ge=0, le=64, description="solves running at once, each in its "
-                             "own process; 0 keeps runs queued (no solving on this server)")
+    run_workers: int = Field(2, ge=0, le=64, description="solves running at once in the "
+                             "whole store (every server on it counts), each in its own "
+                             "process; 0: this server solves nothing (its runs stay queued "
+                             "for the others)")
+    server_workers: int | None = Field(None, ge=0, le=64, description="solves running at "
+                                       "once on this server; unset: run_workers")
     worker_max_runs: int = Field(20, ge=1, description="a worker process does this many runs, "
                                  "then a fresh one takes over")
     write_maps: bool = Field(True, description="render PNG and HTML maps for every run")
@@ -43,12 +49,31 @@ class Settings(BaseSettings):
                                        "run per interval (stage changes are always written)")
     cancel_grace_s: float = Field(3.0, ge=0, description="time a cancelled worker gets after "
                                   "SIGTERM before SIGKILL")
+    lease_s: float = Field(30.0, gt=0, description="a run whose server has not renewed "
+                           "its lease for this long is interrupted by any server on the store")
+    lease_renew_s: float = Field(10.0, gt=0, description="a server renews the leases of its "
+                                 "runs, and interrupts runs whose lease ran out, this often "
+                                 "(less than lease_s; a third of it by default)")
     cors_origins: list[str] = Field(default_factory=list, description="origins allowed to call "
                                     "the API from a browser (dashboards)")
     key_cache_s: float = Field(5.0, ge=0, description="a valid key is re-checked in the store "
                                "after this; a revocation made outside this server takes "
                                "effect within it (0: check every request)")
     results_cache_tables: int = Field(64, ge=0, description="plan tables kept in memory")
+
+    @model_validator(mode="after")
+    def _renew_within_the_lease(self) -> Settings:
+        if self.lease_renew_s >= self.lease_s:
+            raise ValueError(_("lease_renew_s ({renew} s) must be less than lease_s ({lease} "
+                               "s): a lease would run out before it is renewed",
+                               renew=number(self.lease_renew_s, None),
+                               lease=number(self.lease_s, None)))
+        return self
+
+    def server_limit(self) -> int:
+        """Solves this server runs at once (the store's limit holds as well)."""
+        own = self.run_workers if self.server_workers is None else self.server_workers
+        return min(own, self.run_workers)
 
     def store_url(self) -> str:
         """The SQLAlchemy URL, with the psycopg 3 driver for plain PostgreSQL URLs."""

@@ -7,11 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+MIGRATE_LOCK_KEY = 0x6173736574706D67  # any fixed 64-bit key ("assetpmg")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -54,6 +55,9 @@ class Store:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
+            if self.backend == "postgresql":
+                # Servers starting together migrate in turn: the others then find it done.
+                conn.execute(select(func.pg_advisory_xact_lock(MIGRATE_LOCK_KEY)))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -123,3 +127,40 @@ LAM_DONG_QUICK = {
     "overrides": {"tight": {"budget": {"national_vnd": 10_000_000_000}},
                   "quick": {"solver": {"time_limit_s": 2}}},
 }
+
+
+# ------------------------------------------------------------------------ real servers
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in state  # a zombie has stopped working
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
+    """``assetplan serve`` in a subprocess on loopback, once /health answers."""
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "warning"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {log.read_text()}")
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"server did not start: {log.read_text()}")

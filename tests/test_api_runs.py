@@ -9,9 +9,7 @@ import io
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +17,17 @@ import httpx
 import pandas as pd
 import pytest
 from api_fixtures import *  # noqa: F403 (fixtures)
-from api_fixtures import FINAL, LAM_DONG_QUICK, ROOT, auth, make_keys, make_settings, wait_for
+from api_fixtures import (
+    FINAL,
+    LAM_DONG_QUICK,
+    auth,
+    free_port,
+    make_keys,
+    make_settings,
+    pid_alive,
+    start_server,
+    wait_for,
+)
 from conftest import province_subset
 from fastapi.testclient import TestClient
 
@@ -38,14 +46,6 @@ def solver(store_url, tmp_path):  # type: ignore[no-untyped-def]
     s = make_settings(store_url, tmp_path / "data", run_workers=2)
     with TestClient(create_app(s)) as c:
         yield c, make_keys(c.app.state.store), s
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/status").read_text()
-    except FileNotFoundError:
-        return False
-    return "State:\tZ" not in state  # a zombie has stopped working
 
 
 def test_planner_walkthrough(solver, demo, tmp_path):
@@ -183,10 +183,10 @@ def test_cancel_terminates_the_worker(solver):
         with store.session() as s:
             pid = s.get(RunRow, run["id"]).worker_pid
         time.sleep(0.02)
-    assert pid is not None and _pid_alive(pid)
+    assert pid is not None and pid_alive(pid)
     r = client.post(f"/runs/{run['id']}/cancel", headers=planner)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
-    assert not _pid_alive(pid)
+    assert not pid_alive(pid)
     time.sleep(1.5)  # the supervisor reaps the worker and stays cancelled
     final = client.get(f"/runs/{run['id']}", headers=planner).json()
     assert final["status"] == "cancelled" and final["error"] is None
@@ -281,44 +281,20 @@ def _ten_runs(client: TestClient, keys: dict[str, str], settings: Settings) -> N
 # ------------------------------------------------------------------------ kill and restart
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--log-level", "warning"], env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {log.read_text()}")
-        time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(f"server did not start: {log.read_text()}")
-
-
 def test_a_killed_server_leaves_its_runs_interrupted_and_rerunnable(store_url, tmp_path):
     data_dir = tmp_path / "data"
     env = {**os.environ, "DATABASE_URL": store_url, "ASSETPLAN_DATA_DIR": str(data_dir),
-           "ASSETPLAN_RUN_WORKERS": "1", "ASSETPLAN_WRITE_MAPS": "false"}
+           "ASSETPLAN_RUN_WORKERS": "1", "ASSETPLAN_WRITE_MAPS": "false",
+           "ASSETPLAN_LEASE_S": "2", "ASSETPLAN_LEASE_RENEW_S": "0.5"}
     store = Store(Settings(database_url=store_url, data_dir=data_dir).store_url())
     store.migrate()
     with store.session() as s:
         key = create_key(s, "planner")[1]
     h = auth(key)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "server.log"
-    server = _start_server(env, port, log)
+    server = start_server(env, port, log)
     try:
         sc = httpx.post(f"{base}/scenarios", json=LAM_DONG_QUICK, headers=h).json()
         run = httpx.post(f"{base}/runs", json={"scenario_id": sc["id"]}, headers=h).json()
@@ -333,13 +309,18 @@ def test_a_killed_server_leaves_its_runs_interrupted_and_rerunnable(store_url, t
         server.wait(10)
         # The orphaned worker notices and stops on its own.
         deadline = time.monotonic() + 15
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _pid_alive(pid)
+        assert not pid_alive(pid)
         with store.session() as s:
             assert s.get(RunRow, run["id"]).status == "running"  # as the dead server left it
-        server = _start_server(env, port, log)
-        after = httpx.get(f"{base}/runs/{run['id']}", headers=h).json()
+        server = start_server(env, port, log)
+        # The restarted server is another lease owner: the run is interrupted once the dead
+        # server's lease has run out.
+        deadline = time.monotonic() + 10
+        while (after := httpx.get(f"{base}/runs/{run['id']}", headers=h).json())["status"] \
+                == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert after["status"] == "interrupted" and "rerun" in after["message"]
         again = httpx.post(f"{base}/runs/{run['id']}/rerun", headers=h)
         assert again.status_code == 202

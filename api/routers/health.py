@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import func, select
 
 from api.deps import ManagerDep, SessionDep, SettingsDep, StoreDep
+from api.leases import running_count
 from api.models import QUEUED, RunRow
 from api.schemas import HealthPublic
 
@@ -24,4 +25,5 @@ def get_health(session: SessionDep, store: StoreDep, manager: ManagerDep,
         version = "unknown"
     return HealthPublic(status="ok", version=version, store=store.backend,
                         workers_busy=manager.active_count(),
-                        workers_max=settings.run_workers, runs_queued=queued)
+                        workers_max=settings.server_limit(), runs_queued=queued,
+                        runs_running=running_count(session))
