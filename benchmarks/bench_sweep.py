@@ -9,6 +9,7 @@ and their ratio, each member's own time inside its worker against its time in th
 members per hour the measured figures give.
 
     .venv/bin/python benchmarks/bench_sweep.py              # about 7 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_sweep.py --national-member    # one national member
 """
 
 from __future__ import annotations
