@@ -35,6 +35,7 @@ from api.routers import (
     results,
     runs,
     scenarios,
+    sweeps,
 )
 from api.schemas import GeoJSONFeatureCollection, RunCreate, ScenarioSpec
 from api.security import KeyCache
@@ -156,8 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
     for router in (health.router, i18n.router, keys.router, datasets.router, scenarios.router,
-                   runs.router, results.router, compare.router, geography.communes_router,
-                   geography.provinces_router):
+                   runs.router, sweeps.router, results.router, compare.router,
+                   geography.communes_router, geography.provinces_router):
         app.include_router(router)
     mount_docs(app)  # /docs and /redoc with local assets (offline)
     mount_dashboard(app)  # the page at / and its assets under /static, after the API routes

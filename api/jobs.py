@@ -18,27 +18,23 @@ interrupted, never those of a run another live server is writing.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import shutil
-import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 
+from api.executors import Event, Executor, make_executor
 from api.leases import Leases
 from api.models import (
     CANCELLED,
     FAILED,
     INTERRUPTED,
-    QUEUED,
     RUNNING,
     SUCCEEDED,
     DatasetRow,
@@ -47,7 +43,6 @@ from api.models import (
 )
 from api.settings import Settings
 from api.store import Store
-from api.worker import worker_main
 
 log = logging.getLogger("api.jobs")
 POLL_S = 1.0  # the store is re-read this often even without a wake-up (and cancels seen)
@@ -98,27 +93,15 @@ def remove_leftovers(store: Store, data_dir: Path) -> None:
 
 
 @dataclass
-class _Worker:
-    """A worker process, and the run it is doing (None: idle)."""
+class _Progress:
+    """What a run reported last, and whether it is in the store yet."""
 
-    process: BaseProcess
-    conn: Connection
-    run_id: str | None = None
-    runs_started: int = 0
     stage: str = ""
-    progress: float = 0.0
+    overall: float = 0.0
     message: str = ""
     written_at: float = 0.0
-    pending: bool = False  # progress not yet written
-    cancelled: bool = False
-    kill_at: float | None = None  # SIGKILL then, if SIGTERM has not ended it
-    eof: bool = False  # the worker closed its end of the pipe
-
-    def assign(self, run_id: str) -> None:
-        self.run_id, self.runs_started = run_id, self.runs_started + 1
-        self.stage, self.progress, self.message = "", 0.0, ""
-        self.written_at, self.pending, self.cancelled = time.monotonic(), False, False
-        self.kill_at = None
+    pending: bool = False
+    cancelled: bool = False  # told to stop: a cancel here, or the store says it is not ours
 
 
 class RunManager:
@@ -127,8 +110,8 @@ class RunManager:
         self.settings = settings
         self.data_dir = settings.data_dir
         self.leases = Leases(store, settings.lease_s)
-        self._ctx = multiprocessing.get_context("spawn")
-        self._workers: list[_Worker] = []
+        self.executor: Executor | None = None  # made at start: a Ray executor starts Ray
+        self._runs: dict[str, _Progress] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -156,6 +139,7 @@ class RunManager:
     def start(self) -> None:
         (self.data_dir / "runs").mkdir(parents=True, exist_ok=True)
         self.recover()
+        self.executor = make_executor(self.settings)
         self._thread = threading.Thread(target=self._loop, name="run-supervisor", daemon=True)
         self._thread.start()
 
@@ -165,21 +149,10 @@ class RunManager:
         self.notify()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        with self._lock:
-            workers = list(self._workers)
-            self._workers.clear()
-        for w in workers:
-            w.process.terminate()
-        for w in workers:
-            w.process.join(self.settings.cancel_grace_s)
-            if w.process.is_alive():
-                w.process.kill()
-                w.process.join()
-            w.conn.close()
-            if w.run_id is not None:
-                self._set_final(w.run_id, INTERRUPTED, message=INTERRUPTED_MESSAGE)
-                remove_outputs(self.data_dir, w.run_id)
-                self.leases.release(w.run_id)
+        for run_id in self.executor.shutdown() if self.executor is not None else []:
+            self._set_final(run_id, INTERRUPTED, message=INTERRUPTED_MESSAGE)
+            remove_outputs(self.data_dir, run_id)
+            self.leases.release(run_id)
         self._wake_r.close()
         self._wake_w.close()
 
@@ -192,40 +165,23 @@ class RunManager:
 
     def active_count(self) -> int:
         """Runs being solved now."""
-        with self._lock:
-            return sum(w.run_id is not None for w in self._workers)
+        return len(self.executor.busy()) if self.executor is not None else 0
 
     # ------------------------------------------------------------------ cancel
 
     def cancel(self, run_id: str) -> None:
-        """Terminate the worker doing ``run_id`` (its status is already ``cancelled`` in the
-        store) and wait until the process is gone. A run another server holds: wait until
-        that server lets it go (it sees the cancel in the store)."""
+        """Stop the job doing ``run_id`` (its status is already ``cancelled`` in the store)
+        and wait until it is gone. A run another server holds: wait until that server lets
+        it go (it sees the cancel in the store)."""
+        ex = self.executor
         with self._lock:
-            w = next((w for w in self._workers if w.run_id == run_id), None)
-            if w is not None:
-                w.cancelled = True
-                w.process.terminate()
-        if w is None:
+            if run_id in self._runs:
+                self._runs[run_id].cancelled = True
+        if ex is None or not ex.stop(run_id):
             self.leases.wait_released(run_id, 2 * POLL_S + self.settings.cancel_grace_s
                                       + RELEASE_MARGIN_S)
             return
-        if not wait([w.process.sentinel], timeout=self.settings.cancel_grace_s):
-            with self._lock:
-                # Reaped only after leaving _workers, so the pid is still this worker's.
-                if w in self._workers and w.process.pid is not None:
-                    try:
-                        os.kill(w.process.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            wait([w.process.sentinel], timeout=10)
-        # The sentinel closes while the process is still tearing down; wait (without reaping:
-        # the supervisor does that) until it has really exited.
-        if w.process.pid is not None:
-            try:
-                os.waitid(os.P_PID, w.process.pid, os.WEXITED | os.WNOWAIT)
-            except ChildProcessError:  # already reaped by the supervisor
-                pass
+        ex.wait_stopped(run_id, 10)
         self.notify()
 
     # ------------------------------------------------------------------ supervisor
@@ -233,40 +189,50 @@ class RunManager:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
+                ex = self.executor
+                assert ex is not None
                 self._housekeeping()
                 if self._claim_due:
                     self._claim_due = False
                     self._claim()
-                with self._lock:
-                    workers = list(self._workers)
-                waitables: list[Any] = [self._wake_r]
-                for w in workers:
-                    waitables += [w.process.sentinel] if w.eof else [w.conn, w.process.sentinel]
-                ready = wait(waitables, timeout=self._timeout(workers))
+                ready = wait([self._wake_r, *ex.waitables()], timeout=self._timeout())
                 if self._wake_r in ready:
                     self._drain_wakeups()
                     self._claim_due = True
-                for w in workers:
-                    self._read(w)
-                    # The sentinel (not exitcode, which would reap) says the process ended.
-                    if w.process.sentinel in ready:
-                        self._read(w)
-                        self._exited(w)
-                        continue
-                    if w.pending and (time.monotonic() - w.written_at
-                                      >= self.settings.progress_interval_s):
-                        self._write_progress(w)
-                    if w.kill_at is not None and time.monotonic() >= w.kill_at:
-                        self._kill(w)
+                for event in ex.collect(ready):
+                    self._on(event)
+                now = time.monotonic()
+                with self._lock:
+                    due = [r for r, p in self._runs.items() if p.pending
+                           and now - p.written_at >= self.settings.progress_interval_s]
+                for run_id in due:
+                    self._write_progress(run_id)
             except Exception:  # the supervisor must survive a store hiccup
                 log.exception("run supervisor error; retrying")
                 self._stop.wait(POLL_S)
 
-    def _timeout(self, workers: list[_Worker]) -> float:
-        """Wait no longer than the next poll of the store or the next SIGKILL due."""
-        now = time.monotonic()
-        due = [self._polled_at + POLL_S, *(w.kill_at for w in workers if w.kill_at is not None)]
-        return min(POLL_S, max(0.0, min(due) - now))
+    def _timeout(self) -> float:
+        """Wait no longer than the next poll of the store or what the executor needs."""
+        due = min(self._polled_at + POLL_S - time.monotonic(),
+                  self.executor.next_due_s() if self.executor is not None else POLL_S)
+        return min(POLL_S, max(0.0, due))
+
+    def _on(self, e: Event) -> None:
+        if e.kind == "progress":
+            with self._lock:
+                p = self._runs.get(e.run_id)
+                if p is None:
+                    return
+                changed = e.stage != p.stage
+                p.stage, p.overall, p.message, p.pending = e.stage, e.overall, e.message, True
+            if changed:
+                self._write_progress(e.run_id)
+        elif e.kind == "done":
+            self._finish(e.run_id, SUCCEEDED)
+        elif e.kind == "failed":
+            self._finish(e.run_id, FAILED, error=e.error)
+        else:
+            self._exited(e)
 
     def _housekeeping(self) -> None:
         """Every POLL_S: give up the runs no longer ours (a cancel through any server) and
@@ -275,32 +241,26 @@ class RunManager:
         if now - self._polled_at < POLL_S:
             return
         self._polled_at, self._claim_due = now, True
-        with self._lock:
-            held = [w for w in self._workers if w.run_id is not None]
-        held_ids = [w.run_id for w in held if w.run_id is not None]
+        held_ids = self.executor.busy() if self.executor is not None else []
         lost = self.leases.lost(held_ids)
-        for w in held:
-            if w.run_id in lost:
-                self._give_up(w)
+        for run_id in held_ids:
+            if run_id in lost:
+                self._give_up(run_id)
         if now - self._renewed_at >= self.settings.lease_renew_s:
             self._renewed_at = now
             self.leases.renew([i for i in held_ids if i not in lost])
             self._expire()
 
-    def _give_up(self, w: _Worker) -> None:
-        """Terminate a worker whose run is no longer ours; SIGKILL after the grace time."""
+    def _give_up(self, run_id: str) -> None:
+        """Stop a job whose run is no longer ours (SIGKILL after the grace time)."""
         with self._lock:
-            if w.cancelled or w.run_id is None:
+            p = self._runs.get(run_id)
+            if p is None or p.cancelled:
                 return
-            log.info("run %s was cancelled or interrupted in the store; stopping its worker",
-                     w.run_id)
-            w.cancelled = True
-            w.kill_at = time.monotonic() + self.settings.cancel_grace_s
-            w.process.terminate()
-
-    def _kill(self, w: _Worker) -> None:
-        w.kill_at = None
-        w.process.kill()  # a no-op once the process has been reaped: the pid is still its own
+            p.cancelled = True
+        log.info("run %s was cancelled or interrupted in the store; stopping its job", run_id)
+        if self.executor is not None:
+            self.executor.stop(run_id)
 
     def _drain_wakeups(self) -> None:
         try:
@@ -309,34 +269,9 @@ class RunManager:
         except (BlockingIOError, OSError):
             pass
 
-    def _free_worker(self) -> _Worker | None:
-        """An idle worker, or a new one if there is room; None when all are busy."""
-        with self._lock:
-            # A worker past worker_max_runs (or with a closed pipe) is about to exit; so is one
-            # told to stop, even if it reported its run done first.
-            live = [w for w in self._workers
-                    if w.runs_started < self.settings.worker_max_runs and not w.eof
-                    and not w.cancelled or w.run_id is not None]
-            for w in live:
-                if w.run_id is None:
-                    return w
-            if len(live) >= self.settings.server_limit():
-                return None
-            parent_conn, child_conn = self._ctx.Pipe(duplex=True)
-            process = self._ctx.Process(target=worker_main,
-                                        args=(child_conn, self.settings.worker_max_runs),
-                                        name="assetplan-worker", daemon=True)
-            process.start()
-            child_conn.close()
-            w = _Worker(process, parent_conn)
-            self._workers.append(w)
-            return w
-
     def _claim(self) -> None:
         while not self._stop.is_set():
-            with self._lock:
-                busy = sum(w.run_id is not None for w in self._workers)
-            if busy >= self.settings.server_limit():
+            if self.executor is None or not self.executor.has_room():
                 return
             run_id = self.leases.claim(self.settings.run_workers)
             if run_id is None:
@@ -362,25 +297,20 @@ class RunManager:
         if pinned.exists():
             scenario["data"] = {**scenario.get("data", {}), "decisions": str(pinned.resolve())}
         start = start_file(self.data_dir, run_id)
-        job = {"scenario": scenario, "dataset_path": dataset_path,
-               "start": str(start.resolve()) if start.exists() else None,
-               "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
-               "write_maps": self.settings.write_maps, "lang": run.lang}
-        w = self._free_worker()
-        if w is None:  # cannot happen while only this thread assigns runs; be safe anyway
-            with self.store.session() as s:
-                s.execute(self._mine(run_id).values(status=QUEUED, lease_expires_at=None))
-                s.commit()
-            self._stop.wait(POLL_S)
-            return
+        job: dict[str, Any] = {"scenario": scenario, "dataset_path": dataset_path,
+                               "start": str(start.resolve()) if start.exists() else None,
+                               "out_dir": str(run_dir(self.data_dir, run_id).resolve()),
+                               "write_maps": self.settings.write_maps, "lang": run.lang}
+        if run.sweep_id is not None:
+            job |= {"draw": run.draw, "monte_carlo": run.monte_carlo}
+        assert self.executor is not None
         with self._lock:
-            w.assign(run_id)
-        try:
-            w.conn.send(job)
-        except OSError:  # the worker died before it got the job: its exit fails the run
-            w.eof = True
+            self._runs[run_id] = _Progress(written_at=time.monotonic())
+        pid = self.executor.submit(run_id, job)
         with self.store.session() as s:
-            s.execute(self._mine(run_id).values(worker_pid=w.process.pid))
+            s.execute(self._mine(run_id).values(
+                worker_pid=pid, **({} if pid is not None else {
+                    "stage": "start", "message": "running on Ray"})))
             s.commit()
 
     def _mine(self, run_id: str) -> Any:
@@ -388,39 +318,22 @@ class RunManager:
         return update(RunRow).where(RunRow.id == run_id, RunRow.status == RUNNING,
                                     RunRow.lease_owner == self.leases.owner)
 
-    def _read(self, w: _Worker) -> None:
-        try:
-            while w.conn.poll():
-                msg = w.conn.recv()
-                if w.run_id is None:
-                    continue
-                if msg[0] == "progress":
-                    _, stage, overall, message = msg
-                    stage_changed = stage != w.stage
-                    w.stage, w.progress, w.message, w.pending = stage, overall, message, True
-                    if stage_changed:
-                        self._write_progress(w)
-                elif msg[0] == "done":
-                    self._finish(w, SUCCEEDED)
-                elif msg[0] == "failed":
-                    self._finish(w, FAILED, error=str(msg[1]))
-        except (EOFError, OSError):  # the worker is gone; its exit code tells the rest
-            w.eof = True
-
-    def _write_progress(self, w: _Worker) -> None:
-        if w.run_id is None:
-            return
+    def _write_progress(self, run_id: str) -> None:
+        with self._lock:
+            p = self._runs.get(run_id)
+            if p is None:
+                return
+            values = {"stage": p.stage, "progress": round(p.overall, 4),
+                      "message": p.message[:2000]}
+            p.written_at, p.pending = time.monotonic(), False
         with self.store.session() as s:
-            s.execute(self._mine(w.run_id).values(stage=w.stage, progress=round(w.progress, 4),
-                                                  message=w.message[:2000]))
+            s.execute(self._mine(run_id).values(**values))
             s.commit()
-        w.written_at = time.monotonic()
-        w.pending = False
 
-    def _finish(self, w: _Worker, status: str, error: str | None = None) -> None:
-        """The worker reported the end of its run; it is free for the next one."""
-        run_id = w.run_id
-        assert run_id is not None
+    def _finish(self, run_id: str, status: str, error: str | None = None) -> None:
+        """The job reported the end of its run; its worker is free for the next one."""
+        with self._lock:
+            self._runs.pop(run_id, None)
         if status == SUCCEEDED:
             applied = self._set_final(run_id, SUCCEEDED, message="done", stage="done",
                                       progress=1.0)
@@ -429,26 +342,21 @@ class RunManager:
         if status != SUCCEEDED or not applied:  # failed, or cancelled meanwhile
             remove_outputs(self.data_dir, run_id)
         self.leases.release(run_id)
-        with self._lock:
-            w.run_id = None
         self._claim_due = True
 
-    def _exited(self, w: _Worker) -> None:
+    def _exited(self, e: Event) -> None:
+        """The job ended without reporting: stopped when told to, else it died."""
         with self._lock:
-            if w in self._workers:
-                self._workers.remove(w)
-        w.process.join()
-        w.conn.close()
-        if w.run_id is None:  # idle, retired after worker_max_runs, or stopped
-            return
+            p = self._runs.pop(e.run_id, None)
         # Outputs first: a cancel waiting on another server answers once the lease is let go.
-        remove_outputs(self.data_dir, w.run_id)
-        if w.cancelled:  # (a cancel got to the store first: this records nothing)
-            self._set_final(w.run_id, CANCELLED, message="cancelled")
+        remove_outputs(self.data_dir, e.run_id)
+        if e.stopped or (p is not None and p.cancelled):
+            self._set_final(e.run_id, CANCELLED, message="cancelled")
         else:
-            self._set_final(w.run_id, FAILED, error="the worker process stopped unexpectedly "
-                            f"(exit code {w.process.exitcode})")
-        self.leases.release(w.run_id)
+            what = (f"exit code {e.exitcode}" if e.exitcode is not None else e.message)
+            self._set_final(e.run_id, FAILED, error="the worker process stopped unexpectedly "
+                            f"({what})")
+        self.leases.release(e.run_id)
         self._claim_due = True
 
     def _set_final(self, run_id: str, status: str, *, message: str | None = None,

@@ -112,6 +112,25 @@ class ScenarioRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(ID_LEN))
 
 
+class SweepRow(Base):
+    """A sweep: its request and scope; its members are runs (``RunRow.sweep_id``)."""
+
+    __tablename__ = "sweeps"
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    scenario_id: Mapped[str | None] = mapped_column(
+        String(ID_LEN), ForeignKey("scenarios.id", ondelete="SET NULL"), index=True)
+    scenario_name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[dict[str, Any]]  # the request, as validated
+    members: Mapped[int] = mapped_column(Integer)
+    provinces: Mapped[list[Any]]
+    province_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    lang: Mapped[str] = mapped_column(String(2), default="vi")
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
+    created_by: Mapped[str | None] = mapped_column(String(ID_LEN))
+
+
 class RunRow(Base):
     __tablename__ = "runs"
     __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
@@ -144,3 +163,10 @@ class RunRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(ID_LEN))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    # A sweep's member: its sweep, name (m0001), the axes' settings and its draw.
+    sweep_id: Mapped[str | None] = mapped_column(
+        String(ID_LEN), ForeignKey("sweeps.id", ondelete="CASCADE"), index=True)
+    sweep_member: Mapped[str | None] = mapped_column(String(16))
+    sweep_params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    draw: Mapped[int | None] = mapped_column(Integer)
+    monte_carlo: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -259,6 +259,56 @@ class RunPublic(_Public):
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    sweep_id: str | None = Field(None, description="the sweep this run is a member of")
+    sweep_member: str | None = Field(None, description="its name in the sweep (m0001, ...)")
+    sweep_params: dict[str, Any] | None = Field(None, description="the sweep axes' settings")
+    draw: int | None = Field(None, description="its Monte Carlo draw")
+
+
+# ------------------------------------------------------------------------------------ sweeps
+
+
+class SweepCreate(BaseModel):
+    """A sweep of a stored scenario: the fields of a sweep file (docs/SWEEPS.md), with the
+    stored scenario (id or name) for ``base``; ``set`` and the axes may not name server
+    files, and the members keep the scenario's dataset."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "scenario_id": "lam-dong", "name": "lam-dong-budgets", "overrides": ["quick"],
+        "axes": [{"key": "budget.national_vnd",
+                  "range": {"start": 20000000000, "stop": 200000000000, "num": 4}}],
+        "monte_carlo": {"draws": 3, "seed": 0,
+                        "needs": {"distribution": "lognormal", "sigma": 0.2}}}]})
+
+    scenario_id: str = Field(max_length=200, pattern=NO_NUL)
+    name: str | None = Field(None, max_length=200, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                             description="default: the scenario's name")
+    description: CleanStr = Field("", max_length=10_000)
+    overrides: list[str] = Field(default_factory=list, max_length=20)
+    set: dict[str, Any] = Field(default_factory=dict)
+    axes: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+    sampling: Literal["grid", "latin_hypercube"] = "grid"
+    samples: int | None = None
+    seed: int = 0
+    monte_carlo: dict[str, Any] | None = None
+    threads_per_member: int = 1
+
+
+class SweepPublic(_Public):
+    id: str
+    name: str
+    description: str
+    scenario_id: str | None
+    scenario_name: str
+    provinces: list[str]
+    members: int
+    status: str = Field(description="queued, running, succeeded (every member), failed (one "
+                        "or more), cancelled or interrupted; the members' own statuses are "
+                        "in members_by_status")
+    members_by_status: dict[str, int]
+    progress: float = Field(ge=0, le=1, description="mean progress of the members")
+    lang: str
+    created_at: dt.datetime
 
 
 # ----------------------------------------------------------------------------------- results

@@ -7,6 +7,7 @@ the data directory; ``postgresql://...`` means PostgreSQL through psycopg 3.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,14 @@ class Settings(BaseSettings):
                                "after this; a revocation made outside this server takes "
                                "effect within it (0: check every request)")
     results_cache_tables: int = Field(64, ge=0, description="plan tables kept in memory")
+    executor: Literal["local", "ray"] = Field("local", description="where runs and sweep "
+                                              "members are solved: this server's worker "
+                                              "processes, or Ray tasks")
+    ray_address: str | None = Field(None, description="with executor ray: the cluster's "
+                                    "address (unset: RAY_ADDRESS, else a local Ray on this "
+                                    "machine's cores)")
+    ray_max_retries: int = Field(2, ge=0, le=10, description="with executor ray: times a run "
+                                 "whose worker died is started again before it fails")
 
     @model_validator(mode="after")
     def _renew_within_the_lease(self) -> Settings:

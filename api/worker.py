@@ -17,6 +17,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Mapping
+from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -72,7 +73,14 @@ def run_job(conn: Connection, job: dict[str, Any]) -> None:
     try:
         scenario = Scenario.model_validate(job["scenario"])
         start = pd.read_parquet(job["start"]) if job.get("start") else None
-        plan = run_scenario(scenario, progress, job.get("dataset_path"), start=start)
+        adjust = None
+        if job.get("draw") is not None:  # a sweep member's draw of needs and prices
+            from planner.sweep import MonteCarlo, apply_draw
+
+            adjust = partial(apply_draw, monte_carlo=MonteCarlo.model_validate(
+                job["monte_carlo"]), draw=job["draw"])
+        plan = run_scenario(scenario, progress, job.get("dataset_path"), start=start,
+                            adjust=adjust)
         progress("write", 0.0, _("writing the tables, workbook, GeoPackage, maps and report"))
         write_plan(plan, job["out_dir"], maps=bool(job["write_maps"]), force=True)
         conn.send(("done", {"synthetic": bool(plan.synthetic)}))

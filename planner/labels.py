@@ -306,6 +306,9 @@ VALUES: dict[str, dict[str, str]] = {
         "failed": NC_("member_status", "Failed"),
         "cancelled": NC_("member_status", "Cancelled"),
         "pending": NC_("member_status", "Not run"),
+        "queued": NC_("member_status", "Queued"),
+        "running": NC_("member_status", "Running"),
+        "interrupted": NC_("member_status", "Interrupted"),
     },
     "bool": {
         "True": NC_("bool", "Yes"),

@@ -303,20 +303,31 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, list[Member]]:
     except ValidationError as err:
         raise ScenarioError(format_validation_error(err, str(path))) from None
     base_path = (path.parent / spec.base).resolve()
-    base_raw = raw_with_extends(base_path)
+    # Data paths set by the sweep are relative to the sweep file, the base's to the base.
+    given = {k: str((path.parent / v).resolve())
+             if k.removeprefix("data.") in DATA_PATH_KEYS and isinstance(v, str)
+             and v != "demo" and not Path(v).is_absolute() else v
+             for k, v in spec.set.items()}
+    return spec, expand(spec, raw_with_extends(base_path), str(path), given, base_path)
+
+
+def expand(spec: SweepSpec, base_raw: Mapping[str, Any], source: str,
+           given: Mapping[str, Any] | None = None, base_path: Path | None = None
+           ) -> list[Member]:
+    """The members of ``spec`` on the raw base scenario (a file's, or a stored one's), each
+    problem prefixed by ``source`` (if any) and the member; ``given`` replaces ``spec.set``
+    (its paths resolved); ``base_path`` resolves the base's relative data paths (None: there
+    are none, as over the API)."""
     problems: list[str] = []
     members: list[Member] = []
     draws: list[int | None] = (list(range(spec.monte_carlo.draws)) if spec.monte_carlo
                                else [None])
-    # Data paths set by the sweep are relative to the sweep file, the base's to the base.
-    common = _patch({k: str((path.parent / v).resolve())
-                     if k.removeprefix("data.") in DATA_PATH_KEYS and isinstance(v, str)
-                     and v != "demo" and not Path(v).is_absolute() else v
-                     for k, v in spec.set.items()})
+    common = _patch(spec.set if given is None else given)
     for point in spec.points():
         names = [*spec.overrides, *point.get("overrides", ())]
         settings = _patch({k: v for k, v in point.items() if k != "overrides"})
-        where = f"{path}: {_('member')} {len(members) + 1} ({_settings_text(point)})"
+        where = f"{_('member')} {len(members) + 1} ({_settings_text(point)})"
+        where = f"{source}: {where}" if source else where
         try:
             scenario = _member_scenario(base_raw, names, common, settings, where, base_path)
         except ScenarioError as err:
@@ -338,7 +349,7 @@ def load_sweep(path: str | Path) -> tuple[SweepSpec, list[Member]]:
             members.append(Member(len(members) + 1, point, d, sc))
     if problems:
         raise ScenarioError("\n".join(dict.fromkeys(problems)))
-    return spec, members
+    return members
 
 
 def _settings_text(point: Mapping[str, Any]) -> str:
@@ -347,7 +358,7 @@ def _settings_text(point: Mapping[str, Any]) -> str:
 
 def _member_scenario(base_raw: Mapping[str, Any], overrides: Sequence[str],
                      common: Mapping[str, Any], settings: Mapping[str, Any], where: str,
-                     base_path: Path) -> Scenario:
+                     base_path: Path | None) -> Scenario:
     patch = deep_merge(common, settings)
     named = named_overrides(base_raw, where)
     # As between two overrides: a key the sweep sets and an override sets too is an error.
@@ -359,8 +370,11 @@ def _member_scenario(base_raw: Mapping[str, Any], overrides: Sequence[str],
                 raise ScenarioError(where + ": " + _(
                     "the override {name!r} and the sweep both set {key}", name=name,
                     key=min(hit, key, key=len)))
-    scenario = scenario_from_dict(base_raw, overrides, source=where, patch=patch)
-    return resolve_data_paths(scenario, base_path)
+    # The patch goes on the validated base, defaults included: setting one radius keeps the
+    # others (on the raw file it would replace a mapping the file leaves to its default).
+    base = scenario_from_dict(base_raw, overrides, source=where)
+    scenario = scenario_from_dict(base.model_dump(mode="json"), (), source=where, patch=patch)
+    return scenario if base_path is None else resolve_data_paths(scenario, base_path)
 
 
 def apply_draw(inputs: Inputs, monte_carlo: MonteCarlo, draw: int) -> Inputs:

@@ -35,6 +35,7 @@ MEMBERS = "members"
 ATTEMPTS = "attempts"  # one line per start of a member: pid, host, time (retries show here)
 SUCCEEDED, FAILED, CANCELLED, PENDING = "succeeded", "failed", "cancelled", "pending"
 POLL_S = 0.25
+CANCEL_WAIT_S = 10.0  # a force-cancelled member's worker is gone well within this
 
 
 def member_dir(sweep_dir: Path, member: str) -> Path:
@@ -250,8 +251,12 @@ def run_sweep(spec_path: str | Path, sweep_dir: str | Path, *, address: str | No
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             outcome.cancelled = True
-            for ref, job in refs.items():
+            for ref in refs:
                 ray.cancel(ref, force=True)
+            # Let the killed workers go before recording, so that none renames a folder over
+            # its member's record.
+            ray.wait(list(refs), num_returns=len(refs), timeout=CANCEL_WAIT_S)
+            for job in refs.values():
                 record(out, job, CANCELLED)
                 outcome.statuses[job["name"]] = CANCELLED
             progress.cancelled += len(refs)
@@ -261,6 +266,8 @@ def run_sweep(spec_path: str | Path, sweep_dir: str | Path, *, address: str | No
     finally:
         if started:
             ray.shutdown()
+    for tmp in (out / MEMBERS).glob(".*"):  # what a killed worker's write_plan left
+        shutil.rmtree(tmp, ignore_errors=True)
     for j in jobs:
         outcome.statuses.setdefault(j["name"], _status(out, j["name"]))
     outcome.wall_s = time.perf_counter() - t0

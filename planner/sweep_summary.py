@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,20 @@ def frontier(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def summarise(sweep_dir: str | Path) -> dict[str, pd.DataFrame]:
     """The three tables of the summary, from ``sweep.json`` and the member folders."""
     root = Path(sweep_dir)
-    sweep = read_json(root / SWEEP_FILE)
+    metas = []
+    for m in read_json(root / SWEEP_FILE)["members"]:
+        f = root / MEMBERS / m["name"] / MEMBER_FILE
+        metas.append({**m, **(read_json(f) if f.exists() else {})})
+    return summarise_members(metas, lambda m: root / MEMBERS / m["name"])
+
+
+def summarise_members(metas: list[dict[str, Any]],
+                      folder: Callable[[dict[str, Any]], Path]) -> dict[str, pd.DataFrame]:
+    """The summary of members given as ``name``, ``params``, ``draw``, ``status`` (and
+    ``error``, ``attempts``, ``wall_s``), each run folder at ``folder(member)``."""
     rows, plans = [], []
-    for m in sweep["members"]:
-        d = root / MEMBERS / m["name"]
-        meta = read_json(d / MEMBER_FILE) if (d / MEMBER_FILE).exists() else {**m}
-        row, disp = _member_row(d, {**m, **meta})
+    for meta in metas:
+        row, disp = _member_row(folder(meta), meta)
         rows.append(row)
         if disp is not None:
             plans.append(disp)
@@ -148,8 +157,7 @@ def write_summary(sweep_dir: str | Path) -> dict[str, pd.DataFrame]:
     if _synthetic(tables):
         about.insert(0, synthetic_banner())
     sheets = {_("About"): pd.DataFrame({_("Sweep"): about}),
-              _("Members"): _shown(tables["members"]), _("Frontier"): _shown(tables["points"]),
-              _("Stability of uses"): _shown(tables["uses"])}
+              **{name: shown(tables[t]) for t, name in sheet_names().items()}}
     tmp = root / ".summary.xlsx.tmp"
     tmp.write_bytes(xlsx_bytes(sheets))
     tmp.replace(root / "summary.xlsx")
@@ -157,7 +165,12 @@ def write_summary(sweep_dir: str | Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def _shown(df: pd.DataFrame) -> pd.DataFrame:
+def sheet_names() -> dict[str, str]:
+    """The summary's tables and their sheets in the current language."""
+    return {"members": _("Members"), "points": _("Frontier"), "uses": _("Stability of uses")}
+
+
+def shown(df: pd.DataFrame) -> pd.DataFrame:
     """Headers and coded values in the run's language; settings keep their keys."""
     out = pd.DataFrame({c: [value_label(c, v) for v in df[c].tolist()] for c in df.columns})
     names = {c: (c.removeprefix("param:") if c.startswith("param:")

@@ -68,7 +68,7 @@ schema.app = TARGET
 
 def test_rules_beyond_the_schema_are_declared_where_expected():
     assert RULED == {"create_key", "create_dataset", "create_scenario", "create_run",
-                     "compare_runs", "get_run_plan", "replan_run"}
+                     "compare_runs", "get_run_plan", "replan_run", "create_sweep"}
 
 
 @pytest.fixture

@@ -159,6 +159,7 @@ def test_killed_worker_retried_then_failed_then_resumed(tmp_path: Path) -> None:
     assert done["o"].statuses == {"m0001": FAILED}
     meta = read_json(out / "members" / "m0001" / MEMBER_FILE)
     assert meta["attempts"] == 2 and "died" in meta["error"]
+    assert [p.name for p in (out / "members").iterdir()] == ["m0001"]  # no half-written folder
     assert (out / "summary.xlsx").exists()
     # Resume runs the failed member again, to the end.
     o = run_sweep(spec, out, resume=True)
@@ -199,5 +200,6 @@ def test_cancel_stops_running_members_and_keeps_finished(tmp_path: Path) -> None
     wait_for(lambda: not alive(pids(out, "m0002")[0]), 15)  # forced: the worker is gone
     assert (out / "members" / "m0001" / "tables" / "dispositions.parquet").exists()
     assert not (out / "members" / "m0002" / "tables").exists()
+    assert sorted(p.name for p in (out / "members").iterdir()) == ["m0001", "m0002", "m0003"]
     m = pd.read_parquet(out / "summary" / "members.parquet")
     assert m["member_status"].tolist() == [SUCCEEDED, CANCELLED, CANCELLED]

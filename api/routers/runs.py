@@ -136,18 +136,18 @@ def create_run(req: RunRequestDep, session: SessionDep, manager: ManagerDep, pla
     check_scope(planner, scope, "a run that does not plan exactly that province")
     table = None if req.decisions is None else checked_decisions(req.decisions, dataset,
                                                                  planner)
-    row = _new_run(sc.id, sc.name, overrides, scenario.model_dump(mode="json"), dataset.id,
-                   list(scenario.data.provinces), scope, dataset.synthetic, planner,
-                   idempotency_key, request_hash)
+    row = new_run(sc.id, sc.name, overrides, scenario.model_dump(mode="json"), dataset.id,
+                  list(scenario.data.provinces), scope, dataset.synthetic, planner,
+                  idempotency_key, request_hash)
     if table is not None and len(table):
         keep_decisions(manager.data_dir, row.id, table)
     return _queue(session, manager, planner, response, row, idempotency_key)
 
 
-def _new_run(scenario_id: str | None, scenario_name: str, overrides: list[str],
-             resolved: dict[str, Any], dataset_id: str, provinces: list[str],
-             scope: str | None, synthetic: bool, planner: Principal, key: str | None,
-             request_hash: str, **links: str) -> RunRow:
+def new_run(scenario_id: str | None, scenario_name: str, overrides: list[str],
+            resolved: dict[str, Any], dataset_id: str, provinces: list[str],
+            scope: str | None, synthetic: bool, planner: Principal, key: str | None,
+            request_hash: str, **links: str) -> RunRow:
     return RunRow(id=new_id(), scenario_id=scenario_id, scenario_name=scenario_name,
                   overrides=overrides, resolved=resolved, dataset_id=dataset_id,
                   provinces=provinces, province_code=scope, synthetic=synthetic,
@@ -234,10 +234,14 @@ def rerun_run(run_id: str, session: SessionDep, manager: ManagerDep, planner: Pl
     if old.dataset_id != "demo" and session.get(DatasetRow, old.dataset_id) is None:
         raise ApiError(409, "conflict", _("dataset {id!r} of this run was deleted",
                                           id=old.dataset_id))
-    row = _new_run(old.scenario_id, old.scenario_name, list(old.overrides), old.resolved,
-                   old.dataset_id, list(old.provinces), old.province_code, old.synthetic,
-                   planner, idempotency_key, request_hash, retry_of=old.id,
-                   **({"replan_of": old.replan_of} if old.replan_of else {}))
+    row = new_run(old.scenario_id, old.scenario_name, list(old.overrides), old.resolved,
+                  old.dataset_id, list(old.provinces), old.province_code, old.synthetic,
+                  planner, idempotency_key, request_hash, retry_of=old.id,
+                  **({"replan_of": old.replan_of} if old.replan_of else {}))
+    # A sweep's member stays its sweep's member: the sweep reads the newest run of each.
+    row.sweep_id, row.sweep_member, row.sweep_params = (old.sweep_id, old.sweep_member,
+                                                        old.sweep_params)
+    row.draw, row.monte_carlo = old.draw, old.monte_carlo
     _copy_inputs(manager.data_dir, old.id, row.id)
     return _queue(session, manager, planner, response, row, idempotency_key)
 
@@ -302,9 +306,9 @@ def replan_run(run_id: str, body: ReplanCreate, session: SessionDep, manager: Ma
         resolved["solver"] = {**resolved.get("solver", {}), "time_limit_s": body.time_limit_s}
     if old.scenario_id is not None and session.get(ScenarioRow, old.scenario_id) is None:
         old.scenario_id = None
-    row = _new_run(old.scenario_id, old.scenario_name, list(old.overrides), resolved,
-                   old.dataset_id, list(old.provinces), old.province_code, old.synthetic,
-                   planner, idempotency_key, request_hash, replan_of=old.id)
+    row = new_run(old.scenario_id, old.scenario_name, list(old.overrides), resolved,
+                  old.dataset_id, list(old.provinces), old.province_code, old.synthetic,
+                  planner, idempotency_key, request_hash, replan_of=old.id)
     start = start_file(manager.data_dir, row.id)
     start.parent.mkdir(parents=True, exist_ok=True)
     start_plan(run_dir(manager.data_dir, old.id)).to_parquet(start, index=False)
