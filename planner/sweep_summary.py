@@ -95,7 +95,8 @@ def summarise_members(metas: list[dict[str, Any]],
         rows.append(row)
         if disp is not None:
             plans.append(disp)
-    members = pd.DataFrame(rows)
+    members = pd.DataFrame(rows, columns=None if rows else [
+        "member", "draw", "member_status", "error", "attempts", "wall_s"])
     for k in (*KPIS, "weighted_unmet_need_m2", "unmet_penalty_vnd", "disposition_gap"):
         if k not in members:
             members[k] = np.nan
