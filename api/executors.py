@@ -254,16 +254,16 @@ def ray_job(job: dict[str, Any]) -> tuple[str, Any]:
     """A job in a Ray task: what the worker process would send last (progress is dropped:
     a task has no pipe back; the run shows its stage as 'running on Ray')."""
 
-    class Last:
-        msg: tuple[str, Any] = ("failed", "the run reported nothing")
+    sent: list[tuple[Any, ...]] = []
 
-        def send(self, m: tuple[Any, ...]) -> None:
-            if m[0] in ("done", "failed"):
-                self.msg = (m[0], m[1])
+    class Keep:
+        def send(self, msg: tuple[Any, ...]) -> None:
+            sent.append(msg)
 
-    last = Last()
-    run_job(last, job)  # type: ignore[arg-type]
-    return last.msg
+    run_job(Keep(), job)
+    last = next((m for m in reversed(sent) if m[0] in ("done", "failed")),
+                ("failed", "the run reported nothing"))
+    return str(last[0]), last[1]
 
 
 @dataclass

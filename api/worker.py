@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Mapping
 from functools import partial
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 PARENT_GONE_EXIT = 70
 
@@ -54,7 +54,13 @@ def client_message(err: BaseException, shown_as: Mapping[str, str] | None = None
             "the server log")
 
 
-def run_job(conn: Connection, job: dict[str, Any]) -> None:
+class Sender(Protocol):
+    """Where a job's messages go: the worker's pipe, or what a Ray task keeps."""
+
+    def send(self, msg: Any) -> None: ...
+
+
+def run_job(conn: Sender, job: dict[str, Any]) -> None:
     import pandas as pd
 
     from planner.i18n import _, set_lang

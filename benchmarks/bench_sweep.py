@@ -32,7 +32,7 @@ import psutil
 from bench_models import machine
 
 from planner.sweep import load_sweep
-from planner.sweep_run import MEMBER_FILE, _jobs, read_json, run_member, run_sweep
+from planner.sweep_run import MEMBER_FILE, member_jobs, read_json, run_member, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "sweeps" / "cao-bang-budgets.yaml"
@@ -63,7 +63,7 @@ class Peak(threading.Thread):
 
 def serial(out: Path) -> dict[str, Any]:
     spec, members = load_sweep(SPEC)
-    jobs = _jobs(spec, members, out)
+    jobs = member_jobs(spec, members, out)
     (out / "attempts").mkdir(parents=True, exist_ok=True)
     per: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -79,18 +79,19 @@ class Range(Frozen):
     def integral(self) -> bool:
         return all(isinstance(v, int) for v in (self.start, self.stop, self.step or 0))
 
+    def _typed(self, v: np.ndarray) -> list[Any]:
+        return [int(round(x)) for x in v] if self.integral else [float(x) for x in v]
+
     def at(self, u: np.ndarray) -> list[Any]:
         """The values at fractions ``u`` of the way from start to stop."""
-        v = self.start + (self.stop - self.start) * np.asarray(u, dtype=float)
-        return [int(round(x)) for x in v] if self.integral else [float(x) for x in v]
+        return self._typed(self.start + (self.stop - self.start) * np.asarray(u, dtype=float))
 
     def values(self) -> list[Any]:
         if self.num is not None:
             return self.at(np.linspace(0.0, 1.0, self.num))
         assert self.step is not None
         n = int(np.floor((self.stop - self.start) / self.step + 1e-9)) + 1
-        return self.at(np.arange(n) * self.step / max(self.stop - self.start, 1e-300)
-                       if self.stop > self.start else np.zeros(1))
+        return self._typed(self.start + self.step * np.arange(n))
 
 
 class Axis(Frozen):

@@ -109,7 +109,7 @@ class SweepOutcome:
     cancelled: bool = False
 
 
-def _jobs(spec: SweepSpec, members: list[Member], sweep_dir: Path) -> list[dict[str, Any]]:
+def member_jobs(spec: SweepSpec, members: list[Member], sweep_dir: Path) -> list[dict[str, Any]]:
     mc = spec.monte_carlo.model_dump(mode="json") if spec.monte_carlo else None
     return [{"name": m.name, "index": m.index, "sweep": spec.name,
              "sweep_dir": str(sweep_dir.resolve()), "params": dict(m.params), "draw": m.draw,
@@ -144,7 +144,7 @@ def prepare(spec_path: Path, sweep_dir: Path, *, resume: bool, force: bool
         "members": [{"name": m.name, "index": m.index, "params": dict(m.params),
                      "draw": m.draw} for m in members],
         "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
-    return spec, _jobs(spec, members, sweep_dir), done
+    return spec, member_jobs(spec, members, sweep_dir), done
 
 
 def _status(sweep_dir: Path, name: str) -> str:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from planner.i18n import _
 from planner.labels import column_label, kpi_label, label, value_label
+from planner.schema import USES
 from planner.sweep_run import MEMBER_FILE, MEMBERS, SUCCEEDED, SWEEP_FILE, read_json
 
 KPIS = ("renovation_spend_vnd", "renovation_budget_vnd", "sale_revenue_vnd",
@@ -131,8 +132,6 @@ def _uses(plans: list[pd.DataFrame]) -> pd.DataFrame:
         ["name", "province_code", "commune_code"]]
     out = info.join(n.rename("members"))
     # The most frequent use; a tie goes to the use first in the Government's order.
-    from planner.schema import USES
-
     ordered = share[[u for u in USES if u in share.columns]]
     out["modal_use"] = ordered.idxmax(axis=1)
     out["modal_share"] = ordered.max(axis=1)

@@ -49,18 +49,24 @@ def find(session: Session, sweep_id: str, principal: Principal) -> SweepRow:
     return row
 
 
-def _members(session: Session, sweep_id: str) -> list[RunRow]:
-    """The newest run of each member (a re-run replaces the one it re-runs)."""
-    runs = session.scalars(select(RunRow).where(RunRow.sweep_id == sweep_id)
+def _members_of(session: Session, sweep_ids: list[str]) -> dict[str, list[RunRow]]:
+    """Per sweep, the newest run of each member (a re-run replaces the one it re-runs), in
+    one query for all the sweeps."""
+    runs = session.scalars(select(RunRow).where(RunRow.sweep_id.in_(sweep_ids))
                            .order_by(RunRow.sweep_member, RunRow.created_at.desc())).all()
-    newest: dict[str, RunRow] = {}
+    newest: dict[str, dict[str, RunRow]] = {i: {} for i in sweep_ids}
     for r in runs:
-        newest.setdefault(str(r.sweep_member), r)
-    return [newest[k] for k in sorted(newest)]
+        newest[str(r.sweep_id)].setdefault(str(r.sweep_member), r)
+    return {i: [m[k] for k in sorted(m)] for i, m in newest.items()}
 
 
-def public(session: Session, row: SweepRow) -> SweepPublic:
-    members = _members(session, row.id)
+def _members(session: Session, sweep_id: str) -> list[RunRow]:
+    return _members_of(session, [sweep_id])[sweep_id]
+
+
+def public(session: Session, row: SweepRow,
+           members: list[RunRow] | None = None) -> SweepPublic:
+    members = _members(session, row.id) if members is None else members
     counts: dict[str, int] = {}
     for r in members:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -164,7 +170,8 @@ def list_sweeps(session: SessionDep, viewer: Viewer,
     rows = session.scalars(q.order_by(SweepRow.created_at.desc(), SweepRow.id)
                            .limit(limit).offset(offset)).all()
     return Page(total=total, limit=limit, offset=offset,
-                items=[public(session, r) for r in rows])
+                items=[public(session, r, m) for r, m in zip(
+                    rows, _members_of(session, [r.id for r in rows]).values(), strict=True)])
 
 
 @router.get("/{sweep_id}", response_model=SweepPublic, operation_id="get_sweep",
