@@ -9,9 +9,8 @@ for the same inputs (fixed timestamps in the workbook and GeoPackage, stable ids
 
 from __future__ import annotations
 
-import datetime as dt
+import io
 import json
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from planner import xlsxrows
 from planner.i18n import _, number, percent, use_lang
 from planner.labels import (
     VALUES,
@@ -31,12 +31,11 @@ from planner.labels import (
 )
 from planner.maps import geo_layers, write_geo, write_html_map, write_png_maps
 from planner.report import synthetic_banner, write_report
-from planner.safecells import as_text, cell_value, csv_text, formula_rows
+from planner.safecells import FIXED_TIME, as_text, cell_value, csv_text
 
 if TYPE_CHECKING:
     from planner.pipeline import Plan
 
-FIXED_TIME = dt.datetime(2025, 7, 1, 0, 0, 0)
 
 
 class RunExistsError(FileExistsError):
@@ -177,6 +176,7 @@ def _write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> Non
     from openpyxl.utils import get_column_letter
 
     wb = Workbook(write_only=True)
+    data_rows = xlsxrows.Rows()
     about = wb.create_sheet(_("About"))
     rows: list[tuple[str, str]] = [
         (_("Scenario"), plan.scenario.name),
@@ -231,30 +231,8 @@ def _write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> Non
             cell.font, cell.fill, cell.alignment = bold, header_fill, wrap
             header.append(cell)
         ws.append(header)
-    # One styled cell per formatted column, refilled for every row: openpyxl's streaming
-        # writer serialises a row as soon as it is appended, so the cell can be reused.
-        styled: list[Any] = []
-        for col in df.columns:
-            fmt = number_format(col)
-            cell = None
-            if fmt is not None:
-                cell = WriteOnlyCell(ws)
-                cell.number_format = fmt
-            styled.append(cell)
-        columns = [[cell_value(v) for v in df[col].tolist()] for col in df.columns]
-        for j, column in enumerate(columns):
-            if styled[j] is None:
-                for i in formula_rows(column):  # text that users wrote stays text
-                    column[i] = as_text(ws, column[i])
-        for values in zip(*columns, strict=True):
-            out: list[Any] = list(values)
-            for j, cell in enumerate(styled):
-                if cell is not None and out[j] is not None:
-                    cell.value = out[j]
-                    if cell.data_type == "f":  # never a formula, whatever the column holds
-                        cell.data_type = "s"
-                    out[j] = cell
-            ws.append(out)
+        data_rows.put(ws, [[cell_value(v) for v in df[col].tolist()] for col in df.columns],
+                      [number_format(col) for col in df.columns])
     words = wb.create_sheet(_("Dictionary"))
     words.append([WriteOnlyCell(words, h) for h in (
         _("Sheet"), _("Code"), _("Vietnamese"), _("English"))])
@@ -269,23 +247,6 @@ def _write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> Non
     wb.properties.modified = FIXED_TIME
     wb.properties.creator = "assetplan"
     wb.properties.lastModifiedBy = "assetplan"
-    wb.save(path)
-    _fix_zip_times(path)
-
-
-def _fix_zip_times(path: Path) -> None:
-    """Rewrite a zip (the .xlsx) with every entry stamped FIXED_TIME, so it is reproducible.
-    openpyxl stamps the save time into docProps/core.xml as well; that is reset too."""
-    import zipfile
-
-    stamp = FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    with zipfile.ZipFile(path) as src:
-        entries = [(info, src.read(info)) for info in src.infolist()]
-    entries = [(info, re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + stamp, data)
-                if info.filename == "docProps/core.xml" else data) for info, data in entries]
-    with zipfile.ZipFile(path, "w") as dst:
-        for info, data in entries:
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = info.external_attr
-            dst.writestr(fixed, data)
+    skeleton = io.BytesIO()
+    wb.save(skeleton)
+    data_rows.finish(skeleton, str(path), FIXED_TIME)

@@ -10,6 +10,7 @@ and scenarios that anyone with an upload or planner key wrote.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -17,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# The date written into workbooks and layers, so they are reproducible.
+FIXED_TIME = dt.datetime(2025, 7, 1)
 
 
 def _text_columns(df: pd.DataFrame) -> list[str]:
@@ -70,18 +73,16 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
     """A workbook with one sheet per frame (one header row), every text cell as text."""
     from openpyxl import Workbook
 
+    from planner.xlsxrows import Rows
+
     wb = Workbook(write_only=True)
+    rows = Rows()
     for name, df in sheets.items():
         ws = wb.create_sheet(name[:31])
         ws.append([str(c) for c in df.columns])
-        columns = []
-        for col in df.columns:
-            values = [cell_value(v) for v in df[col].tolist()]
-            for i in formula_rows(values):
-                values[i] = as_text(ws, values[i])
-            columns.append(values)
-        for row in zip(*columns, strict=True):
-            ws.append(list(row))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+        rows.put(ws, [[cell_value(v) for v in df[col].tolist()] for col in df.columns],
+                 [None] * len(df.columns))
+    skeleton, out = io.BytesIO(), io.BytesIO()
+    wb.save(skeleton)
+    rows.finish(skeleton, out, FIXED_TIME)
+    return out.getvalue()
