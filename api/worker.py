@@ -61,8 +61,9 @@ class Sender(Protocol):
 
 
 def run_job(conn: Sender, job: dict[str, Any]) -> None:
-    import pandas as pd
+    from pathlib import Path
 
+    from planner.diff import Start
     from planner.i18n import _, set_lang
     from planner.outputs import write_plan
     from planner.pipeline import STAGES, run_scenario
@@ -78,7 +79,7 @@ def run_job(conn: Sender, job: dict[str, Any]) -> None:
     set_lang(job.get("lang"))  # the language of the request that created the run
     try:
         scenario = Scenario.model_validate(job["scenario"])
-        start = pd.read_parquet(job["start"]) if job.get("start") else None
+        start = Start.load(Path(job["start"])) if job.get("start") else None
         adjust = None
         if job.get("draw") is not None:  # a sweep member's draw of needs and prices
             from planner.sweep import MonteCarlo, apply_draw

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -17,6 +17,9 @@ from planner.i18n import _, number, percent
 from planner.inventory import InventoryError, Problem
 from planner.labels import column_label, kpi_label, label
 from planner.scenario import Scenario
+
+if TYPE_CHECKING:
+    from planner.pipeline import Plan
 
 
 def kpi_frame(kpis: dict[str, pd.DataFrame], scope: str, scope_id: str) -> pd.DataFrame:
@@ -160,8 +163,20 @@ def run(
                              {scenario.name: plan.kpis}, "national", "VN"))
     for s in plan.solves:
         console.print("  " + _solve_line(s, part=True))
-    console.print(_("Outputs in [bold]{target}[/bold]: report.html, plan.xlsx, plan.gpkg, "
-                    "map.html, maps/*.png, tables/", target=target))
+    _outside_note(plan)
+    written = ["report.html", "plan.xlsx", "plan.gpkg", *(["map.html", "maps/*.png"] if maps
+                                                          else []), "tables/"]
+    console.print(_("Outputs in [bold]{target}[/bold]: {files}", target=target,
+                    files=", ".join(written)))
+
+
+def _outside_note(plan: Plan) -> None:
+    """Say which decision rows this run left for a run that plans their provinces."""
+    n = int((plan.provenance.get("decisions") or {}).get("outside_provinces", 0))
+    if n:
+        console.print("[yellow]" + _("{n} decision row(s) name units outside this run's "
+                                     "provinces: they wait for a run that plans them",
+                                     n=number(n)) + "[/yellow]")
 
 
 def _solve_line(s: dict, part: bool = False) -> str:
@@ -304,6 +319,7 @@ def replan(
         raise typer.Exit(1) from None
     for s in plan.solves:
         console.print("  " + _solve_line(s))
+    _outside_note(plan)
     console.print(_("Re-planned {run} into [bold]{target}[/bold]; `assetplan diff {run} "
                     "{target}` shows what changed", run=run_dir, target=target))
 

@@ -3,6 +3,7 @@ kept as a seat, with its old and new reason; each transfer; the KPIs), and a run
 the start of a re-plan."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,9 +53,44 @@ def _states(table: Tables) -> pd.DataFrame:
     return pd.concat([out, seats], ignore_index=True).set_index("property_id")
 
 
-def start_plan(run_dir: Path) -> pd.DataFrame:
-    """A run's open options as a disposition start (see ``start_rows``)."""
-    return start_rows(_table(run_dir, "dispositions"), _table(run_dir, "service"))
+PRICE_KEY = b"assetplan.budget_price"
+
+
+@dataclass(frozen=True)
+class Start:
+    """What a re-plan starts from: an earlier run's open options (``start_rows``) and the
+    price its disposition put on the national budget (None: it had no national budget)."""
+
+    options: pd.DataFrame
+    budget_price: float | None = None
+
+    def save(self, path: Path) -> None:
+        """As Parquet, with the price in the file's metadata."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(self.options, preserve_index=False)
+        meta = {**(table.schema.metadata or {}),
+                PRICE_KEY: json.dumps(self.budget_price).encode()}
+        pq.write_table(table.replace_schema_metadata(meta), path)
+
+    @classmethod
+    def load(cls, path: Path) -> Start:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        price = (table.schema.metadata or {}).get(PRICE_KEY)
+        return cls(table.to_pandas(), None if price is None else json.loads(price))
+
+
+def start_plan(run_dir: Path) -> Start:
+    """A run's open options as a disposition start (see ``start_rows``), with its budget's
+    price where its provenance gives one."""
+    prov = json.loads((run_dir / "provenance.json").read_text(encoding="utf-8"))
+    price = next((s.get("budget_price") for s in prov.get("solves", [])
+                  if s.get("stage") == "disposition"), None)
+    return Start(start_rows(_table(run_dir, "dispositions"), _table(run_dir, "service")),
+                 float(price) if price else None)
 
 
 def start_rows(uses: pd.DataFrame, service: pd.DataFrame) -> pd.DataFrame:

@@ -29,6 +29,7 @@ from optimization.transfer import TransferModel
 from planner import pinned, prepare, reasons
 from planner.decisions import Decisions, load_decisions
 from planner.demo import load_demo
+from planner.diff import Start
 from planner.i18n import _, current_lang, number
 from planner.inventory import Dataset, load_dataset
 from planner.labels import label
@@ -123,10 +124,13 @@ def load_inputs(scenario: Scenario, dataset_path: str | Path | None = None) -> I
 
 
 def _solve_record(stage: str, part: str, info: SolveInfo) -> dict[str, Any]:
+    price = (info.stats or {}).get("budget_price")
     return {"stage": stage, "part": part, "status": str(info.status),
             "objective": info.objective_value, "best_bound": info.best_bound, "gap": info.gap,
             "solver": info.solver, "wall_time_s": info.wall_time_s,
-            "time_limit_s": info.time_limit_s}
+            "time_limit_s": info.time_limit_s,
+            # where a re-plan's price search on the national budget begins
+            **({"budget_price": float(price)} if price else {})}
 
 
 def run_seats(inputs: Inputs) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
@@ -217,7 +221,7 @@ def office_deficit(inputs: Inputs, cand: pd.DataFrame) -> pd.Series:
 
 
 def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = _no_progress,
-                    start: pd.DataFrame | None = None, office: pd.DataFrame | None = None
+                    start: Start | None = None, office: pd.DataFrame | None = None
                     ) -> tuple[dict[str, pd.DataFrame], list[dict[str, Any]]]:
     """Give every surplus property a use (a building up to ``max_uses_per_building`` public
     uses sharing its floor), serving needs within the radius of each use.
@@ -276,7 +280,8 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     model.build()
     model.solve(time_limit_s=sc.solver.time_limit_s, mip_gap=sc.solver.mip_gap,
                 threads=sc.solver.threads, seed=sc.solver.seed,
-                start=start)
+                start=None if start is None else start.options,
+                budget_price=None if start is None else start.budget_price)
     model.check_solution()
     a = model.assignment
     timed = ["minutes"] if inputs.travel.has_minutes else []
@@ -483,10 +488,10 @@ def output_name(scenario: Scenario) -> Path:
 
 def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
                  dataset_path: str | Path | None = None,
-                 start: pd.DataFrame | None = None,
+                 start: Start | None = None,
                  adjust: Callable[[Inputs], Inputs] | None = None) -> Plan:
     """Run every stage of ``scenario`` and return the plan (tables, KPIs, provenance).
-    ``start``: an earlier run's dispositions, the disposition's first incumbent (a
+    ``start``: an earlier run's plan and budget price, where the disposition starts (a
     re-plan). ``adjust``: what is done to the validated inputs first (a sweep's draw)."""
     from planner.kpis import compute_kpis
 
@@ -522,7 +527,8 @@ def run_scenario(scenario: Scenario, progress: Progress = _no_progress,
     progress("kpis", 0.0, _("computing KPIs"))
     with _timed(timings, "kpis"):
         kpis = compute_kpis(tables, scenario)
-    tables["solves"] = pd.DataFrame(solves).drop(columns="wall_time_s")
+    tables["solves"] = pd.DataFrame(solves).drop(columns=["wall_time_s", "budget_price"],
+                                                 errors="ignore")
     ordered = {k: tables[k] for k in ("units", "seats", "areas", "dispositions", "service",
                                       "needs", "transfers", "equipment", "solves")}
     progress("kpis", 1.0, _("done"))

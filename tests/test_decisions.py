@@ -188,12 +188,13 @@ def test_a_decision_a_stage_cannot_honour_names_its_row(case, baseline, demo, tm
         run_scenario(with_decisions(rows, tmp_path / "d.csv"))
 
 
-def test_cli_run_with_decisions_names_its_folder(tmp_path, baseline, monkeypatch):
+def test_cli_run_with_decisions_names_its_folder(tmp_path, baseline, demo, monkeypatch):
     sold = baseline["dispositions"].query("use == 'sale'")["property_id"].iloc[0]
+    elsewhere = demo.properties.loc[demo.properties["commune_code"].str.startswith("00"),
+                                    "property_id"].iloc[0]
+    rows = [{"property_id": p, "rule": "forbid", "use": "sale"} for p in (sold, elsewhere)]
     path = tmp_path / "d.csv"
-    pd.DataFrame([{"property_id": sold, "rule": "forbid", "use": "sale"}]).to_csv(path,
-                                                                                 index=False)
-    s = with_decisions([{"property_id": sold, "rule": "forbid", "use": "sale"}], path)
+    s = with_decisions(rows, path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
     assert str(output_name(s)) == f"runs/test-04@p04@d{digest}"
     monkeypatch.chdir(tmp_path)
@@ -201,6 +202,8 @@ def test_cli_run_with_decisions_names_its_folder(tmp_path, baseline, monkeypatch
                                    "04", "--override", "quick", "--no-maps", "--decisions",
                                    str(path)])
     assert res.exit_code == 0, res.output
+    assert "1 decision row(s) name units outside this run's provinces" in res.output
+    assert "map.html" not in res.output and "plan.xlsx" in res.output  # what --no-maps wrote
     out = tmp_path / "runs" / f"national-baseline+quick@p04@d{digest}"
     d = pd.read_parquet(out / "tables" / "dispositions.parquet").set_index("property_id")
     assert d.at[sold, "use"] != "sale" and d.at[sold, "decided_by"] == "planner"
@@ -278,7 +281,7 @@ def test_decisions_change_exactly_what_they_say(tmp_path):
     to the use a run gave it: the re-plan from that run is the run (nothing in the diff). The
     same pins with one sale turned into a hold: the diff holds that property alone, as the
     planner's, and the KPIs move by its revenue."""
-    from planner.diff import diff_tables, start_rows
+    from planner.diff import Start, diff_tables, start_rows
 
     def scenario(rows: pd.DataFrame | None, name: str):  # type: ignore[no-untyped-def]
         s = province_scenario("04", time_limit_s=10)
@@ -293,7 +296,7 @@ def test_decisions_change_exactly_what_they_say(tmp_path):
     base = run_scenario(scenario(None, "base"))
     d = base["dispositions"]
     assert (d["shared_uses"].fillna("") == "").all()
-    start = start_rows(d, base["service"])
+    start = Start(start_rows(d, base["service"]))
     pins = pd.DataFrame({"property_id": d["property_id"], "rule": "require", "use": d["use"]})
     same = run_scenario(scenario(pins, "same"), start=start)
     diff = diff_tables(tables(base), tables(same))

@@ -191,11 +191,14 @@ def test_coupled_national_budget_keeps_its_proof() -> None:
     assert coupled == 40
 
 
-def test_lagrangian_plan_fits_the_budget_it_prices() -> None:
+@pytest.mark.parametrize("hint", [None, 1.0, 20.0, 0.05])
+def test_lagrangian_plan_fits_the_budget_it_prices(hint: float | None) -> None:
     """When the budget binds, the LP plan handed to rounding is the blend of the bracket's
     plans that spends the whole budget and keeps every group's rows (the fitting end alone
-    may renovate nothing)."""
+    may renovate nothing). A search begun at an earlier price (a re-plan's: the cold
+    search's price times ``hint``) ends at the same bound, never above the whole LP's."""
     binding = 0
+    rounds = [0, 0]  # group LPs solved from zero and from the hint
     for seed in range(400):
         case = _coupled(seed)
         if case is None:
@@ -203,8 +206,17 @@ def test_lagrangian_plan_fits_the_budget_it_prices() -> None:
         model = case[1]
         groups = [(np.flatnonzero(model.col_group == g), np.flatnonzero(model.row_group == g))
                   for g in range(model.n_groups)]
-        x, bound, lagrangian = model._lp_phase(groups, list(range(model.n_groups)), 1,
-                                               math.inf, 0, 0.0)
+        order = list(range(model.n_groups))
+        calls = [0]
+        solve_group = model._solve_group
+
+        def counted(*a, **k):  # type: ignore[no-untyped-def]
+            calls[0] += 1
+            return solve_group(*a, **k)
+
+        model._solve_group = counted  # type: ignore[method-assign]
+        x, bound, lagrangian = model._lp_phase(groups, order, 1, math.inf, 0, 0.0)
+        cold_calls = calls[0]
         assert lagrangian and np.isfinite(bound).all()
         unpriced = sum(model._solve_group(*g, integer=False, deadline=Deadline(None),
                                           options=SolveOptions()).x @ model.budget_coef[g[0]]
@@ -212,6 +224,20 @@ def test_lagrangian_plan_fits_the_budget_it_prices() -> None:
         if unpriced <= model.budget_vnd:
             continue
         binding += 1
+        if hint is not None:
+            cold, price = float(bound.sum()), model.budget_price
+            assert price > 0
+            calls[0] = 0
+            x, bound, lagrangian = model._lp_phase(groups, order, 1, math.inf, 0, 0.0,
+                                                   price * hint)
+            assert lagrangian and np.isfinite(bound).all()
+            rounds[0] += cold_calls
+            rounds[1] += calls[0]
+            assert bound.sum() == pytest.approx(cold, rel=1e-4, abs=1.0)
+        whole = model._solve_group(np.arange(model.n_var), np.arange(model.matrix.shape[0]),
+                                   integer=False, deadline=Deadline(None),
+                                   options=SolveOptions())
+        assert bound.sum() <= whole.bound + 1e-6 * abs(whole.bound) + 1.0
         assert x @ model.budget_coef == pytest.approx(model.budget_vnd, rel=1e-6)
         ax = model.matrix @ x
         own = model.row_group >= 0
@@ -221,6 +247,8 @@ def test_lagrangian_plan_fits_the_budget_it_prices() -> None:
         if binding == 20:
             break
     assert binding == 20
+    if hint == 1.0:  # the price is found again in fewer rounds than from zero
+        assert rounds[1] < 0.8 * rounds[0], rounds
 
 
 def test_disposition_check_rejects_optimal_with_a_gap() -> None:

@@ -311,7 +311,7 @@ def replan_run(run_id: str, body: ReplanCreate, session: SessionDep, manager: Ma
                   planner, idempotency_key, request_hash, replan_of=old.id)
     start = start_file(manager.data_dir, row.id)
     start.parent.mkdir(parents=True, exist_ok=True)
-    start_plan(run_dir(manager.data_dir, old.id)).to_parquet(start, index=False)
+    start_plan(run_dir(manager.data_dir, old.id)).save(start)
     if table is not None:
         keep_decisions(manager.data_dir, row.id, table)
     return _queue(session, manager, planner, response, row, idempotency_key)

@@ -46,14 +46,18 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
 
     #: independent blocks are packed into groups of about this many nonzeros per solve
     group_nnz: int = GROUP_NNZ
+    #: the national budget's price (VND per VND of renovation) at the best Lagrangian bound
+    budget_price: float = 0.0
 
     def solve(self, options: SolveOptions | None = None, *, start: pd.DataFrame | None = None,
-              **overrides: Any) -> Self:
+              budget_price: float | None = None, **overrides: Any) -> Self:
         """LP bound per block, local-search incumbent, HiGHS branch-and-bound in the time left.
 
         ``start`` (property_id, use, optional area: an earlier plan's open options, a
         re-plan's) becomes a first incumbent where its uses are still options, repaired to
         the budgets; the search goes on from the better of it and the LP's rounding.
+        ``budget_price``: the national budget's price an earlier solve found (its
+        ``budget_price``), where a re-plan's price search begins.
 
         ``threads`` groups are solved side by side (HiGHS releases the GIL); each HiGHS run is
         serial. ``mip_gap`` is the relative gap at which a group is left alone; 0 asks for
@@ -77,7 +81,7 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         lp_share = 0.5 if self.national_row >= 0 else 0.35
         lp_deadline = t0 + lp_share * (deadline - t0)
         x_lp, bound, lagrangian = self._lp_phase(groups, by_size, workers, lp_deadline, seed,
-                                                 gap_goal)
+                                                 gap_goal, budget_price)
         lp_bound = float(bound.sum() / MONEY_SCALE)
         lp_time = time.perf_counter() - t0
         # 2. Incumbent: rounding, budget repair, local search with exact evaluation.
@@ -133,6 +137,7 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
                                   "lns_objective_vnd": lns_obj, "mip_time_s": mip_time,
                                   "mip_nodes": nodes, "order_time_s": order_time,
                                   "incumbent_from": plan.source, "seed": seed,
+                                  "budget_price": self.budget_price,
                                   "threads": workers, **self._objective_parts(plan)})
         self._write_results(plan)
         return self
@@ -266,19 +271,24 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
 
     def _lp_phase(self, groups: list[tuple[NDArray[np.int64], NDArray[np.int64]]],
                   order: list[int], workers: int, deadline: float, seed: int | None,
-                  gap_goal: float) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
+                  gap_goal: float, price_hint: float | None = None
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64], bool]:
         """Group LPs: fractional plan, per-group bounds (million VND), Lagrangian flag.
 
         With a national budget B the groups are solved with renovation priced at lambda
         VND per VND and without the budget row; for any lambda >= 0,
         sum_g LP_g(lambda) - lambda B is a lower bound (Lagrangian relaxation). lambda = 0
         first; if that plan overspends, lambda is searched until the bound cannot rise by a
-        tenth of ``gap_goal`` (or time runs out), keeping the best bound. The plan returned
-        is the blend of the LP plans at the two ends of the last bracket that spends exactly
-        B (rounding the fitting end alone renovated nothing when that price overshot). A
-        group LP stopped by the deadline has no bound (-inf), so the gap stays honest.
+        tenth of ``gap_goal`` (or time runs out), keeping the best bound (its price is left
+        in ``budget_price``). ``price_hint`` (an earlier solve's price, a re-plan's) is
+        tried first instead of lambda = 0, and the bracket is sought around it in small
+        steps. The plan returned is the blend of the LP plans at the two ends of the last
+        bracket that spends exactly B (rounding the fitting end alone renovated nothing when
+        that price overshot). A group LP stopped by the deadline has no bound (-inf), so the
+        gap stays honest.
         """
         options = SolveOptions(time_limit_s=None, seed=seed or 0)
+        self.budget_price = 0.0
 
         def lps(price: float) -> tuple[NDArray[np.float64], NDArray[np.float64], float]:
             # a round that starts at the deadline still gets a moment: its plan is needed
@@ -297,50 +307,69 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
                     b[g] = r.bound
             return x, b, float(self.budget_coef @ x)
 
-        x, bound, spend = lps(0.0)
-        if self.national_row < 0 or self.budget_vnd is None:
-            return x, bound, False
-        budget = float(self.budget_vnd)
-        if spend <= budget:
-            return x, bound, True
-        # First price: where the LP's renovations, ranked by value per VND, use up the budget,
-        # raised by half until the LP plan fits. The dual function is concave with slope
-        # (spend - B) at each price, so the tangents at the bracket's ends cross above its
-        # maximum: the next price is where they cross (kept inside the bracket's middle 80 %),
-        # and the search stops once that cap is within a tenth of the gap goal of the best
-        # bound (benchmarks/RESULTS.md, issues 11 and 15).
-        best = float(bound.sum())
-        hi = self._price_estimate(x, budget)
-        lo, lo_val, lo_slope = 0.0, best, (spend - budget) * MONEY_SCALE
-        hi_val, hi_slope = math.nan, math.nan
-        tol = 0.1 * max(gap_goal, 1e-4) * abs(best)
+        coupled = self.national_row >= 0 and self.budget_vnd is not None
+        hinted = coupled and price_hint is not None and price_hint > 0
+        budget = float(self.budget_vnd or 0)
+        # The bracket [lo, hi]: lo overspends, hi fits; a side not yet seen is nan. The dual
+        # function is concave with slope (spend - B) at each price.
+        lo = lo_val = lo_slope = hi_val = hi_slope = math.nan
+        last_x: NDArray[np.float64] | None = None  # the plan at the highest overspending price
+        last_spend = fit_spend = 0.0
         fit_x: NDArray[np.float64] | None = None
-        fit_spend = 0.0
-        last_x, last_spend = x, spend  # the plan at the highest overspending price
-        price = hi
-        while time.perf_counter() < deadline:
+        best, bound = -math.inf, np.full(self.n_groups, -np.inf)
+        if hinted:
+            # Near an earlier price the bracket is sought in steps of 5 %, squared each time
+            # the price moves on the same side.
+            price, step = float(price_hint or 0), 1.05
+        else:
+            x, bound, spend = lps(0.0)
+            if not coupled or spend <= budget:
+                return x, bound, coupled
+            # First price: where the LP's renovations, ranked by value per VND, use up the
+            # budget, raised by half until the LP plan fits.
+            best = float(bound.sum())
+            lo, lo_val, lo_slope = 0.0, best, (spend - budget) * MONEY_SCALE
+            last_x, last_spend = x, spend
+            price, step = self._price_estimate(x, budget), 1.5
+        # Then the price where the tangents at the bracket's ends cross (they cross above the
+        # maximum), kept inside the bracket's middle 80 %, until that cap is within a tenth of
+        # the gap goal of the best bound (benchmarks/RESULTS.md, issues 11 and 15).
+        tol = 0.1 * max(gap_goal, 1e-4) * abs(best)
+        first = hinted
+        while first or time.perf_counter() < deadline:
             x_l, b_l, spend_l = lps(price)
             if not np.isfinite(b_l).all():
+                if first:  # not one round within the time: its plan, and no bound
+                    return x_l, b_l, True
                 break  # a round cut by the deadline is not the LP's plan at that price
+            if first:
+                tol = 0.1 * max(gap_goal, 1e-4) * abs(float(b_l.sum()))
+            first = False
             value = float(b_l.sum()) - price * budget * MONEY_SCALE
             if value > best:
-                best, bound = value, b_l.copy()
+                best, bound, self.budget_price = value, b_l.copy(), price
                 bound[0] -= price * budget * MONEY_SCALE  # the bound is read as a sum
             slope = (spend_l - budget) * MONEY_SCALE
             if spend_l > budget:
                 lo, lo_val, lo_slope = price, value, slope
                 last_x, last_spend = x_l, spend_l
                 if fit_x is None:
-                    price = hi = 1.5 * hi
+                    price, step = price * step, step * step if hinted else step
                     continue
             else:
                 hi, hi_val, hi_slope, fit_x, fit_spend = price, value, slope, x_l, spend_l
+                if last_x is None:
+                    price, step = price / step, step * step
+                    continue
             if hi - lo < 1e-3 * hi or lo_slope <= hi_slope:
                 break
             cross = (hi_val - lo_val + lo_slope * lo - hi_slope * hi) / (lo_slope - hi_slope)
             if lo_val + lo_slope * (cross - lo) - best <= tol:
                 break
             price = float(np.clip(cross, lo + 0.1 * (hi - lo), hi - 0.1 * (hi - lo)))
+        if last_x is None:
+            assert fit_x is not None  # a hinted search returns above without a first round
+            return fit_x, bound, True
         if fit_x is None:
             return last_x, bound, True
         # The dual optimum lies between the two prices; the blend of their plans that spends
