@@ -4,6 +4,7 @@ language is chosen the documented ways, and numbers read the Vietnamese way."""
 from __future__ import annotations
 
 import ast
+import math
 import re
 import string
 from pathlib import Path
@@ -81,6 +82,36 @@ def test_money_and_numbers(lang: str, full: str, short: str, small: str) -> None
     assert i18n.percent(0.125, lang=lang) == ("12,5 %" if lang == "vi" else "12.5 %")
     assert i18n.number(0.2, None, lang) == ("0,2" if lang == "vi" else "0.2")
     assert i18n.number(1234.5, None, lang) == ("1.234,5" if lang == "vi" else "1,234.5")
+
+
+@pytest.mark.parametrize("lang", i18n.LANGS)
+def test_numbers_are_written_as_cldr_writes_them(lang: str) -> None:
+    """``number`` writes what Babel's CLDR patterns write, but a negative zero as zero."""
+    import random
+
+    from babel.numbers import format_decimal
+
+    rng = random.Random(7)
+    values = [0, -0.0, 0.5, 1.5, 2.5, 2.675, -0.04, 0.0005, 999.9995, 1e15, -123_456.789,
+              float("nan"), float("inf")]
+    values += [rng.uniform(-1e7, 1e7) for _ in range(500)]
+    values += [rng.uniform(-2, 2) for _ in range(500)]
+    values += [rng.randint(-10**13, 10**13) for _ in range(300)]
+    values += [round(rng.uniform(0, 1000), rng.randint(0, 4)) for _ in range(500)]
+    where = "vi" if lang == "vi" else "en_US"
+    for v in values:
+        for decimals in (None, 0, 1, 2, 3):
+            if not math.isfinite(v):
+                cldr = format_decimal(v, locale=where)
+            elif decimals is None:
+                cldr = format_decimal(float(v), format="#,##0.###", locale=where)
+            else:  # rounded first, as number() always did
+                cldr = format_decimal(round(float(v), decimals) if decimals else round(v),
+                                      format="#,##0" + "." * bool(decimals) + "0" * decimals,
+                                      locale=where)
+            if cldr.startswith("-") and not cldr.strip("-0.,"):
+                cldr = cldr[1:]
+            assert i18n.number(v, decimals, lang) == cldr, (v, decimals)
 
 
 @pytest.mark.parametrize("lang", i18n.LANGS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -191,6 +192,19 @@ def test_coupled_national_budget_keeps_its_proof() -> None:
     assert coupled == 40
 
 
+def _counting(model: Any) -> list[int]:
+    """Count the model's group solves: the list's one item is the count."""
+    calls = [0]
+    inner = model._solve_group
+
+    def counted(*a: Any, **k: Any) -> Any:
+        calls[0] += 1
+        return inner(*a, **k)
+
+    model._solve_group = counted
+    return calls
+
+
 @pytest.mark.parametrize("hint", [None, 1.0, 20.0, 0.05])
 def test_lagrangian_plan_fits_the_budget_it_prices(hint: float | None) -> None:
     """When the budget binds, the LP plan handed to rounding is the blend of the bracket's
@@ -207,14 +221,7 @@ def test_lagrangian_plan_fits_the_budget_it_prices(hint: float | None) -> None:
         groups = [(np.flatnonzero(model.col_group == g), np.flatnonzero(model.row_group == g))
                   for g in range(model.n_groups)]
         order = list(range(model.n_groups))
-        calls = [0]
-        solve_group = model._solve_group
-
-        def counted(*a, **k):  # type: ignore[no-untyped-def]
-            calls[0] += 1
-            return solve_group(*a, **k)
-
-        model._solve_group = counted  # type: ignore[method-assign]
+        calls = _counting(model)
         x, bound, lagrangian = model._lp_phase(groups, order, 1, math.inf, 0, 0.0)
         cold_calls = calls[0]
         assert lagrangian and np.isfinite(bound).all()
