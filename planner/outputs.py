@@ -31,7 +31,7 @@ from planner.labels import (
 )
 from planner.maps import geo_layers, write_geo, write_html_map, write_png_maps
 from planner.report import synthetic_banner, write_report
-from planner.safecells import FIXED_TIME, as_text, cell_value, csv_text
+from planner.safecells import FIXED_TIME, as_text, column_values, csv_text
 
 if TYPE_CHECKING:
     from planner.pipeline import Plan
@@ -231,7 +231,7 @@ def _write_excel(plan: Plan, tables: dict[str, pd.DataFrame], path: Path) -> Non
             cell.font, cell.fill, cell.alignment = bold, header_fill, wrap
             header.append(cell)
         ws.append(header)
-        data_rows.put(ws, [[cell_value(v) for v in df[col].tolist()] for col in df.columns],
+        data_rows.put(ws, [column_values(df[col]) for col in df.columns],
                       [number_format(col) for col in df.columns])
     words = wb.create_sheet(_("Dictionary"))
     words.append([WriteOnlyCell(words, h) for h in (

@@ -69,6 +69,19 @@ def cell_value(v: Any) -> Any:
     return v
 
 
+def column_values(s: pd.Series) -> list[Any]:
+    """``cell_value`` of every value of ``s``, a column at a time where its dtype allows."""
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biu":
+        return list(s.tolist())
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind == "f":
+        arr = s.to_numpy()
+        values: list[Any] = arr.tolist()
+        for i in np.flatnonzero(~np.isfinite(arr)):
+            values[i] = None
+        return values
+    return [cell_value(v) for v in s.tolist()]
+
+
 def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
     """A workbook with one sheet per frame (one header row), every text cell as text."""
     from openpyxl import Workbook
@@ -80,8 +93,7 @@ def xlsx_bytes(sheets: dict[str, pd.DataFrame]) -> bytes:
     for name, df in sheets.items():
         ws = wb.create_sheet(name[:31])
         ws.append([str(c) for c in df.columns])
-        rows.put(ws, [[cell_value(v) for v in df[col].tolist()] for col in df.columns],
-                 [None] * len(df.columns))
+        rows.put(ws, [column_values(df[col]) for col in df.columns], [None] * len(df.columns))
     skeleton, out = io.BytesIO(), io.BytesIO()
     wb.save(skeleton)
     rows.finish(skeleton, out, FIXED_TIME)

@@ -50,11 +50,15 @@ def _cells(values: Sequence[Any], letter: str, style: int | None, first_row: int
     """Each value's ``<c>`` element in column ``letter`` ('' where the cell is empty)."""
     s = f' s="{style}"' if style is not None else ""
     out: list[str] = []
+    texts: dict[str, str] = {}  # labels repeat down a column: each is escaped once
     for i, v in enumerate(values, start=first_row):
         if v is None:
             out.append("")
         elif type(v) is str:
-            out.append(f'<c r="{letter}{i}"{s} t="inlineStr">{_text(v)}</c>')
+            t = texts.get(v)
+            if t is None:
+                t = texts[v] = _text(v)
+            out.append(f'<c r="{letter}{i}"{s} t="inlineStr">{t}</c>')
         elif type(v) is bool:
             out.append(f'<c r="{letter}{i}"{s} t="b"><v>{int(v)}</v></c>')
         else:

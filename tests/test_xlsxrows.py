@@ -105,3 +105,17 @@ def test_rows_for_a_sheet_the_workbook_lacks_are_refused() -> None:
     wb.save(skeleton)
     with pytest.raises(KeyError, match="other"):
         rows.finish(skeleton, io.BytesIO(), FIXED_TIME)
+
+
+def test_column_values_are_each_values_cell() -> None:
+    from planner.safecells import cell_value, column_values
+
+    df = pd.DataFrame({"i": [1, -2, 3], "u": pd.Series([1, 2, 3], dtype="uint8"),
+                       "b": [True, False, True], "f": [1.5, float("nan"), float("inf")],
+                       "n": pd.array([1, None, 3], dtype="Int64"),
+                       "s": pd.array(["a", None, "c"], dtype="string"),
+                       "o": ["x", None, 2.5]})
+    for col in df.columns:
+        got = column_values(df[col])
+        want = [cell_value(v) for v in df[col].tolist()]
+        assert got == want and [type(v) for v in got] == [type(v) for v in want], col
