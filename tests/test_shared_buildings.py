@@ -150,27 +150,3 @@ def test_a_start_plan_reproduces_the_plan_it_was_read_from(seed: int) -> None:
     assert plan.objective == m.info.objective_value
     warm = again.solve(mip_gap=0.0, time_limit_s=None, start=rows).check_solution()
     assert warm.info.objective_value == m.info.objective_value
-
-
-@pytest.mark.parametrize("seed", range(30))
-def test_a_replan_searches_first_where_its_start_no_longer_holds(seed: int) -> None:
-    # The properties whose use is not the one the start gave (here: one the start leaves out)
-    # are the re-plan's first neighbourhoods; a start that holds everywhere names none.
-    rng = np.random.default_rng(61_000 + seed)
-    inst = random_instance(rng, n_p=int(rng.integers(2, 4)), n_c=int(rng.integers(1, 3)),
-                           shared=True)
-    try:
-        m = DispositionModel.from_frames(**inst).run(mip_gap=0.0, time_limit_s=None)
-    except InfeasibleInputError:
-        return
-    rows = start_rows(m.assignment, m.service)
-    again = DispositionModel.from_frames(**inst).build()
-    choice, area, extra = again._from_frame(rows)
-    plan = again.evaluate(choice, "start", area, extra)
-    assert len(again._moved_from(rows, plan)) == 0
-    reach = np.flatnonzero(np.bincount(again.opt_p[again.arc_o], minlength=again.n_p) > 0)
-    if len(reach) == 0:
-        return
-    left_out = again.properties["property_id"].iloc[reach[0]]
-    moved = again._moved_from(rows[rows["property_id"] != left_out], plan)
-    assert moved.tolist() == [reach[0]]

@@ -339,7 +339,7 @@ class _Search(DispositionState):
 
     def _lns(self, plan: CandidatePlan, deadline: float, seed: int | None, max_stall: int,
              workers: int = 1, bound: float = -math.inf, gap_goal: float = 0.0,
-             focus: NDArray[np.int64] | None = None) -> tuple[CandidatePlan, int]:
+             ) -> tuple[CandidatePlan, int]:
         """Sub-MIPs on neighbourhoods of properties while they improve the plan and its gap to
         ``bound`` is above ``gap_goal``.
 
@@ -348,8 +348,7 @@ class _Search(DispositionState):
         one. Neighbourhoods come from a generator seeded with ``seed``; sub-MIPs get at most
         ``LNS_NODES`` branch-and-bound nodes each (and the time left before the deadline) and
         the neighbourhood grows while they are proven and shrinks when they are not, so a run
-        is reproducible unless the run's time limit cuts it. ``focus``: properties whose
-        neighbourhoods come first, in order (a re-plan's: where the decisions moved the plan).
+        is reproducible unless the run's time limit cuts it.
         """
         rng = np.random.default_rng(seed)
         p_of_arc = self.opt_p[self.arc_o]
@@ -368,17 +367,11 @@ class _Search(DispositionState):
                 iters += 1
                 taken = ~movable
                 frees = []
-                if focus is not None and len(focus):
-                    picks, focus = focus[:workers], focus[workers:]
-                else:
-                    picks = rng.choice(seeds, size=min(workers, len(seeds)), replace=False)
-                for s in picks:
-                    if movable[s] and taken[s]:  # in this round's other neighbourhood
+                for s in rng.choice(seeds, size=min(workers, len(seeds)), replace=False):
+                    if taken[s]:
                         continue
                     f = self._neighbourhood(int(s), size, rng)
                     f = f[~taken[f]]
-                    if len(f) == 0:
-                        continue
                     taken[f] = True
                     frees.append(f)
                 # A node limit (the same work on any machine) ends a sub-MIP; the deadline

@@ -98,7 +98,6 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         # what remains, branch-and-bound on whole groups (mostly for the bound) the rest.
         left = deadline - time.perf_counter()
         plan = self._local_search(plan, time.perf_counter() + 0.25 * left)
-        focus = None if start is None else self._moved_from(start, plan)
         heur_time = time.perf_counter() - t
         heur_obj = plan.objective
         t = time.perf_counter()
@@ -107,8 +106,7 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         if relative_gap(plan.objective, bound.sum() / MONEY_SCALE) > goal:
             plan, lns_iters = self._lns(plan, t + 0.5 * (deadline - t), seed,
                                         max_stall=max(20, self.n_p // 20), workers=workers,
-                                        bound=float(bound.sum() / MONEY_SCALE), gap_goal=goal,
-                                        focus=focus)
+                                        bound=float(bound.sum() / MONEY_SCALE), gap_goal=goal)
         lns_time = time.perf_counter() - t
         lns_obj = plan.objective
         # 3. Branch-and-bound from the plan: per group not yet within the gap, or on the whole
@@ -432,22 +430,6 @@ class _Solve(Runs, _Search, _Order, _Priority, _Explain, _Check):
         if res.infeasible:
             raise InfeasibleInputError("HiGHS proved the disposition model infeasible")
         return res
-
-    def _moved_from(self, start: pd.DataFrame, plan: CandidatePlan) -> NDArray[np.int64]:
-        """Properties (reaching a need) whose use in ``plan`` is not the one ``start`` gave
-        them: first those the planner's decisions fix, then those whose start use is no longer
-        an option (or that the start does not name), then those the budget moved."""
-        key = pd.MultiIndex.from_arrays([self.opt_p, self.opt_u])
-        p = pd.Index(self.properties["property_id"]).get_indexer(start["property_id"])
-        first = (p >= 0) & ~pd.Series(p).duplicated().to_numpy()
-        wanted = np.full(self.n_p, -1, dtype=np.int64)
-        wanted[p[first]] = key.get_indexer(pd.MultiIndex.from_arrays(
-            [p[first], pd.Index(USES).get_indexer(start["use"].to_numpy()[first])]))
-        reach = np.bincount(self.opt_p[self.arc_o], minlength=self.n_p) > 0
-        moved = reach & (plan.choice != wanted)
-        rank = np.where(self.fixed_opt >= 0, 0, np.where(wanted < 0, 1, 2))
-        out = np.flatnonzero(moved)
-        return out[np.argsort(rank[out], kind="stable")]
 
     def _from_frame(self, start: pd.DataFrame
                     ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
