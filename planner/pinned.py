@@ -20,6 +20,7 @@ from planner.labels import budget_scope_label, column_label, label, value_label
 from planner.readers import Problem
 from planner.scenario import Policy, Scenario
 from planner.schema import SERVICE_USES
+from planner.travel import OD_TABLE, TravelTable
 
 
 def _fail(decisions: Decisions, problems: list[tuple[int, str | None, str]]) -> None:
@@ -45,7 +46,7 @@ def pin_seats(cand: pd.DataFrame, decisions: Decisions, planned: set[str]) -> pd
 
 
 def pin_disposition(options: pd.DataFrame, surplus: pd.DataFrame, units: pd.DataFrame,
-                    scenario: Scenario, decisions: Decisions
+                    scenario: Scenario, decisions: Decisions, travel: TravelTable
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The eligible options without the forbidden ones, and the required uses
     (property_id, use, commune_code, row, note) of surplus properties, each checked:
@@ -66,7 +67,7 @@ def pin_disposition(options: pd.DataFrame, surplus: pd.DataFrame, units: pd.Data
             "{id!r} is not eligible for {use}: {why}", id=r.property_id, use=label("use", r.use),
             why=_why_not(info.loc[[r.property_id]], pol, r.use))))
     targeted = req[ok & req["commune_code"].notna().to_numpy()]
-    problems += _unreachable(targeted, info, units, pol)
+    problems += _unreachable(targeted, info, units, pol, travel)
     problems += _over_budget(req[ok], out, info, units, scenario)
     _fail(decisions, problems)
     return out.reset_index(drop=True), req[ok].reset_index(drop=True)
@@ -88,32 +89,57 @@ def _why_not(prop: pd.DataFrame, policy: Policy, use: str) -> str:
 
 
 def _unreachable(targeted: pd.DataFrame, info: pd.DataFrame, units: pd.DataFrame,
-                 policy: Policy) -> list[tuple[int, str | None, str]]:
+                 policy: Policy, travel: TravelTable) -> list[tuple[int, str | None, str]]:
+    """Targets the property cannot serve, measured as the disposition measures its service
+    pairs: the OD table's road distance and minutes where it has the pair, else the great
+    circle, and no straight line over the sea unless the policy allows it."""
     out: list[tuple[int, str | None, str]] = []
     if targeted.empty:
         return out
     u = units.set_index("commune_code")
     prop = info.loc[targeted["property_id"]]
     hq = u.reindex(targeted["commune_code"])
-    dist = geodata.haversine_km(prop["lon"].to_numpy(), prop["lat"].to_numpy(),
-                                hq["lon"].to_numpy(), hq["lat"].to_numpy())
-    for r, km, p_unit in zip(targeted.itertuples(index=False), dist, prop["commune_code"],
-                             strict=True):
-        if r.commune_code not in u.index:
+    pairs = travel.apply(pd.DataFrame({
+        "property_id": targeted["property_id"].to_numpy(),
+        "commune_code": targeted["commune_code"].to_numpy(),
+        "distance_km": geodata.haversine_km(prop["lon"].to_numpy(), prop["lat"].to_numpy(),
+                                            hq["lon"].to_numpy(), hq["lat"].to_numpy())}),
+        "property_id", "commune_code")
+    by_sea = prepare.sea_legs(prop["commune_code"].reset_index(drop=True),
+                              targeted["commune_code"].reset_index(drop=True), units, policy)
+    for r, p, p_unit, sea in zip(targeted.itertuples(index=False),
+                                 pairs.itertuples(index=False), prop["commune_code"], by_sea,
+                                 strict=True):
+        code, radius = r.commune_code, policy.service_radius_km[r.use]
+        limit = policy.service_radius_min.get(r.use)
+        road = p.distance_source == OD_TABLE
+        if code not in u.index:
             out.append((int(r.row), "commune_code", _("unit {code!r} is not planned in this run",
-                                                      code=r.commune_code)))
-            continue
-        radius = policy.service_radius_km[r.use]
-        if km > radius:
-            out.append((int(r.row), "commune_code", _(
-                "unit {code!r} is {km} from {id!r}, beyond the {use} radius of {radius} km",
-                code=r.commune_code, km=geo_km(km), id=r.property_id, use=label("use", r.use),
-                radius=number(radius, None))))
-        elif policy.same_province_only and u.at[r.commune_code, "province_code"] != u.at[
+                                                      code=code)))
+        elif policy.same_province_only and u.at[code, "province_code"] != u.at[
                 p_unit, "province_code"]:
             out.append((int(r.row), "commune_code", _(
                 "unit {code!r} lies in another province and the scenario serves only the "
-                "property's own", code=r.commune_code)))
+                "property's own", code=code)))
+        elif sea and not road and not policy.service_across_sea:
+            out.append((int(r.row), "commune_code", _(
+                "unit {code!r} lies across the sea from {id!r}: serving it needs the ferry "
+                "route in the OD table (or policy.service_across_sea)", code=code,
+                id=r.property_id)))
+        elif p.distance_km > radius:
+            out.append((int(r.row), "commune_code", _(
+                "unit {code!r} is {km} by road from {id!r}, beyond the {use} radius of "
+                "{radius} km", code=code, km=geo_km(p.distance_km), id=r.property_id,
+                use=label("use", r.use), radius=number(radius, None)) if road else _(
+                "unit {code!r} is {km} from {id!r}, beyond the {use} radius of {radius} km",
+                code=code, km=geo_km(p.distance_km), id=r.property_id,
+                use=label("use", r.use), radius=number(radius, None))))
+        elif limit is not None and not p.minutes <= limit:
+            out.append((int(r.row), "commune_code", _(
+                "unit {code!r} is {minutes} min from {id!r} (or the OD table has no time for "
+                "the pair), beyond the {use} limit of {limit} min", code=code,
+                minutes=number(p.minutes) if p.minutes == p.minutes else "?",
+                id=r.property_id, use=label("use", r.use), limit=number(limit, None))))
     return out
 
 

@@ -234,7 +234,7 @@ def run_disposition(inputs: Inputs, surplus: pd.DataFrame, progress: Progress = 
     units = inputs.units
     prov = units.set_index("commune_code")["province_code"]
     options, required = pinned.pin_disposition(prepare.eligibility(surplus, pol), surplus,
-                                               units, sc, inputs.decisions)
+                                               units, sc, inputs.decisions, inputs.travel)
     eligible_public = options.loc[options["use"].isin(SERVICE_USES), "property_id"].unique()
     options["capacity"] = np.floor(options["capacity"]).astype(np.int64)
     needs = pinned.served_first(prepare.service_needs(inputs.dataset, units, pol, office),

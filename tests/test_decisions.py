@@ -188,6 +188,36 @@ def test_a_decision_a_stage_cannot_honour_names_its_row(case, baseline, demo, tm
         run_scenario(with_decisions(rows, tmp_path / "d.csv"))
 
 
+@pytest.mark.parametrize("case", ["within", "road", "minutes"])
+def test_a_target_is_held_to_the_roads_of_the_od_table(case, baseline, tmp_path):
+    # The pair a required target uses is measured as the disposition measures it: a road
+    # longer than the radius, or a time beyond the use's limit, refuses the row.
+    sv = baseline["service"]
+    pair = sv[(sv["use"] == "education") & (sv["distance_km"] > 1)].iloc[0]
+    rows = [{"property_id": pair["property_id"], "rule": "require", "use": "education",
+             "commune_code": pair["commune_code"]}]
+    s = with_decisions(rows, tmp_path / "d.csv")
+    radius = s.policy.service_radius_km["education"]
+    od = tmp_path / "od.csv"
+    pd.DataFrame({"origin": [pair["property_id"]], "destination": [pair["commune_code"]],
+                  "distance_km": [radius + 25.0 if case == "road" else pair["distance_km"]],
+                  "minutes": [90.0]}).to_csv(od, index=False)
+    pol = s.policy.model_copy(update={"service_radius_min": {"education": 60.0}}) \
+        if case == "minutes" else s.policy
+    s = s.model_copy(update={"policy": pol, "data": s.data.model_copy(update={
+        "od_table": str(od)})})
+    if case == "within":
+        served = run_scenario(s)["service"]
+        mine = served[served["property_id"] == pair["property_id"]]
+        assert set(mine["commune_code"]) == {pair["commune_code"]}
+        assert (mine["distance_source"] == "od_table").all()
+        return
+    match = (f"unit '{pair['commune_code']}' is {radius + 25:.1f} km by road" if case == "road"
+             else f"unit '{pair['commune_code']}' is 90 min from")
+    with pytest.raises(DecisionError, match=match):
+        run_scenario(s)
+
+
 def test_cli_run_with_decisions_names_its_folder(tmp_path, baseline, demo, monkeypatch):
     sold = baseline["dispositions"].query("use == 'sale'")["property_id"].iloc[0]
     elsewhere = demo.properties.loc[demo.properties["commune_code"].str.startswith("00"),
