@@ -279,6 +279,30 @@ def test_diff_shows_what_the_decisions_changed_and_why(baseline, decided, tmp_pa
     assert bad.exit_code == 1 and "not a run" in bad.output and "directory" in bad.output
 
 
+def test_a_start_keeps_its_plan_and_budget_price(baseline, tmp_path):
+    # A re-plan's start goes through a file on the server: the plan and the price the run's
+    # disposition put on the national budget come back as they went in.
+    import json
+
+    from planner.diff import Start, start_plan
+    from planner.outputs import write_plan
+
+    run = write_plan(baseline, tmp_path / "a", maps=False)
+    prov = json.loads((run / "provenance.json").read_text(encoding="utf-8"))
+    record = next(s for s in prov["solves"] if s["stage"] == "disposition")
+    assert "budget_price" not in record  # one province: no Lagrangian price
+    record["budget_price"] = 8.25
+    (run / "provenance.json").write_text(json.dumps(prov), encoding="utf-8")
+    start = start_plan(run)
+    assert start.budget_price == 8.25 and len(start.options) >= len(baseline["dispositions"])
+    start.save(tmp_path / "start.parquet")
+    back = Start.load(tmp_path / "start.parquet")
+    assert back.budget_price == 8.25
+    pd.testing.assert_frame_equal(back.options, start.options)
+    Start(start.options).save(tmp_path / "none.parquet")
+    assert Start.load(tmp_path / "none.parquet").budget_price is None
+
+
 def test_replan_from_a_run_into_a_new_folder(baseline, tmp_path):
     from test_pipeline import digest
 

@@ -290,7 +290,12 @@ def test_national_baseline(tmp_path):
     assert len(ly_son) >= 1 and ly_son["served_first"].all()
     assert (ly_son["unmet"] == 0).all()
     assert kpi_value(k, "renovation_budget_vnd") - kpi_value(k, "renovation_spend_vnd") < 1e9
-    write_plan(plan, tmp_path / "national", maps=False)
+    run = write_plan(plan, tmp_path / "national", maps=False)
+    # The national budget's price, where a re-plan of this run begins its own search.
+    from planner.diff import start_plan
+
+    price = start_plan(run).budget_price
+    assert price is not None and price > 0
 
 
 def test_kpi_tables_fold_to_80_columns_and_say_each_difference(plan):
