@@ -250,14 +250,33 @@ class LocalExecutor:
         return [w.run_id for w in workers if w.run_id is not None]
 
 
-def ray_job(job: dict[str, Any]) -> tuple[str, Any]:
-    """A job in a Ray task: what the worker process would send last (progress is dropped:
-    a task has no pipe back; the run shows its stage as 'running on Ray')."""
+class ProgressBox:
+    """A Ray actor holding each running task's latest progress message until the executor
+    takes them (a task has no pipe back to the server)."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, tuple[Any, ...]] = {}
+
+    def put(self, run_id: str, msg: tuple[Any, ...]) -> None:
+        self.latest[run_id] = msg
+
+    def take(self) -> dict[str, tuple[Any, ...]]:
+        out, self.latest = self.latest, {}
+        return out
+
+
+def ray_job(job: dict[str, Any], run_id: str = "", box: Any = None) -> tuple[str, Any]:
+    """A job in a Ray task: its progress goes to ``box`` (a ``ProgressBox`` actor) as it
+    comes; what the worker process would send last is returned."""
 
     sent: list[tuple[Any, ...]] = []
 
     class Keep:
         def send(self, msg: tuple[Any, ...]) -> None:
+            if msg[0] == "progress":
+                if box is not None:
+                    box.put.remote(run_id, msg)  # fire and forget: the latest one counts
+                return
             sent.append(msg)
 
     run_job(Keep(), job)
@@ -292,6 +311,7 @@ class RayExecutor:
                          log_to_driver=False)
             self._started = True
         self._remote = ray.remote(ray_job)
+        self._box: Any = ray.remote(num_cpus=0)(ProgressBox).remote()
 
     def busy(self) -> list[str]:
         with self._lock:
@@ -303,7 +323,8 @@ class RayExecutor:
     def submit(self, run_id: str, job: dict[str, Any]) -> int | None:
         threads = (job["scenario"].get("solver") or {}).get("threads") or 1
         ref = self._remote.options(num_cpus=threads, max_retries=self.settings.ray_max_retries,
-                                   retry_exceptions=False, name=f"run {run_id}").remote(job)
+                                   retry_exceptions=False, name=f"run {run_id}").remote(
+            job, run_id, self._box)
         with self._lock:
             self._tasks[run_id] = _Task(ref)
         return None
@@ -342,7 +363,14 @@ class RayExecutor:
             return []
         refs = {t.ref: run_id for run_id, t in tasks.items()}
         done, _ = ray.wait(list(refs), num_returns=len(refs), timeout=0)
-        events: list[Event] = []
+        ended = {refs[ref] for ref in done}
+        try:
+            latest = ray.get(self._box.take.remote(), timeout=5)
+        except Exception:  # the actor lost with its node: the runs go on without progress
+            latest = {}
+        # Progress first, and only of runs still going: a late message of an ended run is old.
+        events = [Event("progress", run_id, stage=msg[1], overall=msg[2], message=msg[3])
+                  for run_id, msg in latest.items() if run_id in tasks and run_id not in ended]
         for ref in done:
             run_id = refs[ref]
             with self._lock:

@@ -164,7 +164,15 @@ def test_runs_and_sweeps_on_the_ray_executor(store_url, tmp_path) -> None:
             "axes": [{"key": "solver.seed", "values": [1]}]}, headers=planner).json()
         member = client.get(f"/sweeps/{long['id']}/members", headers=planner).json()[0]
         wait_for(client, member["id"], keys["planner"], states=("running",))
-        time.sleep(2)
+        # The task's progress comes through while it runs.
+        until = time.monotonic() + 60
+        while time.monotonic() < until:
+            got = client.get(f"/runs/{member['id']}", headers=planner).json()
+            if got["stage"] == "disposition":
+                break
+            time.sleep(0.25)
+        assert got["status"] == "running" and got["stage"] == "disposition", got
+        assert 0 < got["progress"] < 1 and got["message"] != "running on Ray"
         t0 = time.monotonic()
         r = client.post(f"/sweeps/{long['id']}/cancel", headers=planner)
         assert r.status_code == 200 and r.json()["members_by_status"] == {"cancelled": 1}
