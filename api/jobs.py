@@ -308,10 +308,14 @@ class RunManager:
             self._runs[run_id] = _Progress(written_at=time.monotonic())
         pid = self.executor.submit(run_id, job)
         with self.store.session() as s:
-            s.execute(self._mine(run_id).values(
+            res = s.execute(self._mine(run_id).values(
                 worker_pid=pid, **({} if pid is not None else {
                     "stage": "start", "message": "running on Ray"})))
             s.commit()
+        if not getattr(res, "rowcount", 1):
+            # Cancelled (or its lease lost) between the claim and now: a cancel that came
+            # before the job was handed over found nothing to stop, so stop it here.
+            self.executor.stop(run_id)
 
     def _mine(self, run_id: str) -> Any:
         """An UPDATE of ``run_id`` that applies only while it is running under our lease."""
